@@ -1,0 +1,1 @@
+"""Detectors, alert lifecycle, escalation, notification outbox and notifiers."""

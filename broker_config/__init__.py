@@ -1,0 +1,1 @@
+"""Mosquitto configurations for the centre and the gateways, and a local broker runner."""

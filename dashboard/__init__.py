@@ -1,0 +1,1 @@
+"""Duty-desk web app: auth, REST API, live push, the page."""

@@ -1,0 +1,1 @@
+"""Gateway process: local subscribe, normalise, local safety rules, disk outbox, uplink."""

@@ -1,0 +1,1 @@
+"""Simulated devices, residents and fleets that behave like the real ones."""

@@ -1,0 +1,101 @@
+"""Gateway level: observations become readings in batched envelopes, as edge agents send them.
+
+Routine readings of a gateway are held and sent together every ``flush_every`` steps (or
+when ``batch_max`` are waiting); urgent events (see ``telemetry.kinds.is_urgent``) go out at
+once, alone. Sequence numbers count per gateway from 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware_stubs import layout
+from firmware_stubs.dialects import Message
+from firmware_stubs.vitals import KIND_CODE, KINDS, Samples
+from telemetry import codec, topics
+from telemetry.kinds import SPECS, URGENT_KINDS
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+
+RECEIVE_DELAY_MS = 40
+_URGENT_CODES = np.array(sorted(KIND_CODE[k] for k in URGENT_KINDS), dtype=np.int64)
+_UNITS = [SPECS[k].unit for k in KINDS]
+_DEVICE_IDS = [d.device_id for d in layout.DEVICES]
+
+
+class GatewayRenderer:
+    def __init__(self, homes: int, flush_every: int = 10, batch_max: int = 500) -> None:
+        self.homes = homes
+        self.flush_every = max(1, flush_every)
+        self.batch_max = batch_max
+        self.sites = [layout.site_id(h) for h in range(homes)]
+        self.gateways = [layout.gateway_id(h) for h in range(homes)]
+        self.residents = [layout.resident_id(h) for h in range(homes)]
+        self.readings_topic = [topics.central(g, Channel.READINGS) for g in self.gateways]
+        self.urgent_topic = [topics.central(g, Channel.URGENT) for g in self.gateways]
+        self.seq = np.zeros(homes, dtype=np.int64)
+        self.pending: list[list[Reading]] = [[] for _ in range(homes)]
+        self._step = 0
+
+    def birth(self, t_ms: int) -> list[Message]:
+        return [
+            Message(topics.central(g, Channel.STATUS), b"online", True) for g in self.gateways
+        ]
+
+    def render(self, s: Samples, now_ms: int) -> tuple[list[Message], int]:
+        """Turn one step's observations into messages; returns them and the readings sent."""
+        out: list[Message] = []
+        sent = 0
+        if len(s.home):
+            starts = np.searchsorted(s.home, s.home, side="left")
+            seq = self.seq[s.home] + (np.arange(len(s.home)) - starts) + 1
+            np.add.at(self.seq, s.home, 1)
+            urgent = np.isin(s.kind, _URGENT_CODES) & (s.value > 0)
+            sites, gws, res = self.sites, self.gateways, self.residents
+            readings = [
+                Reading(sites[h], gws[h], _DEVICE_IDS[slot], KINDS[k], v, _UNITS[k], t,
+                        t + RECEIVE_DELAY_MS, q, res[h])
+                for h, slot, k, v, t, q in zip(
+                    s.home.tolist(), s.slot.tolist(), s.kind.tolist(), s.value.tolist(),
+                    s.t_ms.tolist(), seq.tolist(), strict=True)
+            ]
+            for i in np.flatnonzero(urgent).tolist():
+                r = readings[i]
+                h = int(s.home[i])
+                out.append(Message(
+                    self.urgent_topic[h],
+                    codec.encode(r.gateway_id, r.site_id, now_ms, [r]), False))
+                sent += 1
+            bounds = np.flatnonzero(np.diff(s.home)) + 1
+            lo = 0
+            homes = s.home.tolist()
+            flags = urgent.tolist()
+            for hi in [*bounds.tolist(), len(homes)]:
+                bucket = self.pending[homes[lo]]
+                bucket.extend(r for r, u in zip(readings[lo:hi], flags[lo:hi], strict=True)
+                              if not u)
+                lo = hi
+        offset = self._step % self.flush_every
+        self._step += 1
+        for h in range(offset, self.homes, self.flush_every):
+            sent += self._flush(h, now_ms, out)
+        if len(s.home):
+            for h in np.unique(s.home).tolist():
+                if len(self.pending[h]) >= self.batch_max:
+                    sent += self._flush(h, now_ms, out)
+        return out, sent
+
+    def drain(self, now_ms: int) -> tuple[list[Message], int]:
+        out: list[Message] = []
+        sent = sum(self._flush(h, now_ms, out) for h in range(self.homes))
+        return out, sent
+
+    def _flush(self, h: int, now_ms: int, out: list[Message]) -> int:
+        bucket = self.pending[h]
+        if not bucket:
+            return 0
+        self.pending[h] = []
+        out.append(Message(
+            self.readings_topic[h],
+            codec.encode(self.gateways[h], self.sites[h], now_ms, bucket), False))
+        return len(bucket)

@@ -1,0 +1,1 @@
+"""Central consumer: decode, validate, dead-letter, dedup, hand to alerts, batched store."""

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up a machine for eldercare: Debian packages (if missing) and a virtualenv in .venv.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh dev      also the test and lint tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(mosquitto mosquitto-clients)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "warning: no apt-get; install ${missing[*]} yourself" >&2
+  fi
+fi
+# The Debian package enables a system broker on port 1883; we never need it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  echo "note: a system mosquitto is running on 1883; eldercare starts its own on free ports"
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/python -m pip install -q -e '.[dev]'
+else
+  .venv/bin/python -m pip install -q -e .
+fi
