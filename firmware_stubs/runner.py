@@ -18,6 +18,7 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.engine import Fleet
 from firmware_stubs.gateway_level import GatewayRenderer
 from firmware_stubs.routine import Profiles
+from telemetry.clock import Clock, SystemClock
 
 
 class Level(enum.StrEnum):
@@ -72,9 +73,15 @@ def run(
     *,
     labels: IO[bytes] | None = None,
     progress: IO[str] | None = None,
+    clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunStats:
-    """Simulate ``cfg`` and hand every message to ``publish``, paced to ``speed``."""
+    """Simulate ``cfg`` and hand every message to ``publish``, paced to ``speed``.
+
+    ``clock`` and ``sleep`` pace the run (a ``FakeClock`` and its ``advance`` in tests).
+    A run that falls behind its pace stops at ``duration_s`` of ``clock`` time.
+    """
+    clock = clock or SystemClock()
     incidents = plan_incidents(cfg)
     if labels is not None:
         inc.write_labels(incidents, labels)
@@ -92,7 +99,7 @@ def run(
         publish(device.birth(cfg.start_ms))
     steps = max(1, round(cfg.duration_s * cfg.speed * 1000 / step_ms))
     readings = messages = size = 0
-    began = time.monotonic()
+    began = clock.monotonic_s()
     behind = 0.0
     last_report = began
     for i in range(steps):
@@ -112,7 +119,7 @@ def run(
         messages += len(out)
         size += sum(len(m.payload) for m in out)
         due = began + (i + 1) * step_real_s
-        now = time.monotonic()
+        now = clock.monotonic_s()
         if now - began >= cfg.duration_s and i < steps - 1:
             # Running behind: stop at the wall-clock budget, sending what is held.
             tail, m = gateway.drain(t0 + step_ms) if gateway is not None else ([], 0)
@@ -132,7 +139,7 @@ def run(
             rate = readings / max(now - began, 1e-9)
             print(f"t+{now - began:6.1f}s  {readings} readings  {rate:,.0f}/s  "
                   f"behind {behind:.2f}s", file=progress, flush=True)
-    elapsed = time.monotonic() - began
+    elapsed = clock.monotonic_s() - began
     return RunStats(
         level=cfg.level.value, homes=cfg.homes, speed=cfg.speed,
         sim_seconds=steps * cfg.step_s, elapsed_s=round(elapsed, 3), readings=readings,

@@ -32,6 +32,8 @@ _RADAR_SETTINGS: dict[str, Any] = {
 }
 
 MODELS = ("MCCGQ11LM", "RTCGQ11LM", "MIR-HE200-TY_fall", "TS0215A_sos", "SJCGQ11LM")
+_BATTERY_MODELS = frozenset({"MCCGQ11LM", "RTCGQ11LM", "TS0215A_sos", "SJCGQ11LM"})
+_VOLTAGE_MODELS = frozenset({"MCCGQ11LM", "RTCGQ11LM", "SJCGQ11LM"})
 
 
 def _iso(t_ms: int) -> str:
@@ -92,9 +94,13 @@ class Z2mDevice:
     def _fields(self, kind: Kind, value: float) -> dict[str, Any] | None:
         on = value > 0
         if kind is Kind.BATTERY:
+            if self.model not in _BATTERY_MODELS:
+                return None  # mains powered: no battery to report
             level = round(value)
-            fields: dict[str, Any] = {"battery": level, "voltage": 2700 + 3 * level}
-            if self.model in ("SJCGQ11LM",):
+            fields: dict[str, Any] = {"battery": level}
+            if self.model in _VOLTAGE_MODELS:
+                fields["voltage"] = 2700 + 3 * level
+            if self.model == "SJCGQ11LM":
                 fields["battery_low"] = level < 20
             return fields
         if kind is Kind.LINK_QUALITY:

@@ -1,0 +1,62 @@
+"""The ``eldercare`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from broker_config.local import LocalMosquitto
+from eldercare_cli.main import build_parser
+
+CLI = [sys.executable, "-m", "eldercare_cli.main"]
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def test_help_lists_every_subcommand_and_each_has_help() -> None:
+    top = _run("--help")
+    assert top.returncode == 0
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"simulate", "demo"} <= set(commands)
+    for name in commands:
+        assert name in top.stdout
+        sub = _run(name, "--help")
+        assert sub.returncode == 0 and "usage: eldercare " + name in sub.stdout
+
+
+def test_simulate_without_a_broker_prints_device_messages() -> None:
+    done = _run("simulate", "--homes", "2", "--speed", "3600", "--duration", "1",
+                "--start", "2026-11-23T07:00:00Z")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "zigbee2mqtt/bridge/state (retained)  online" in lines
+    assert any(line.startswith("native/h00001-wristband/vitals  {") for line in lines)
+
+
+@pytest.mark.parametrize("args", [["--homes", "0"], ["--broker", "http://x"],
+                                  ["--level", "cloud"]])
+def test_simulate_refuses_bad_arguments_clearly(args: list[str]) -> None:
+    done = _run("simulate", "--duration", "1", *args)
+    assert done.returncode != 0
+    assert "error" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_simulate_reports_a_json_stats_line_and_labels(mosquitto: LocalMosquitto,
+                                                       tmp_path: object) -> None:
+    from pathlib import Path
+
+    labels = Path(str(tmp_path)) / "labels.jsonl"
+    done = _run("simulate", "--level", "gateway", "--homes", "50", "--speed", "3600",
+                "--duration", "2", "--broker", mosquitto.url, "--stats",
+                "--incident-rate", "5", "--labels", str(labels))
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout.splitlines()[-1])
+    assert stats["readings"] > 1000 and stats["readings_per_s"] > 0
+    assert stats["messages_per_s"] > 0
+    assert len(labels.read_text().splitlines()) == stats["incidents"] > 0
