@@ -45,8 +45,8 @@ def register(sub: Any) -> None:
     p.add_argument("--start", help="simulated start, ISO 8601 UTC (default: now)")
     p.add_argument("--step", type=float, default=5.0,
                    help="simulated seconds per step (default 5)")
-    p.add_argument("--batch-window", type=float, default=1.0,
-                   help="real seconds a gateway collects routine readings (default 1)")
+    p.add_argument("--batch-window", type=float, default=2.0,
+                   help="real seconds a gateway collects routine readings (default 2)")
     p.add_argument("--incident-rate", type=float, default=0.1,
                    help="injected incidents per home and simulated day (default 0.1)")
     p.add_argument("--accel", action="store_true",

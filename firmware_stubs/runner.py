@@ -34,7 +34,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 1
     start_ms: int
     step_s: float = 5.0
-    batch_window_s: float = 1.0
+    batch_window_s: float = 2.0
     incident_rate: float = 0.1
     extra_incidents: tuple[inc.Incident, ...] = ()
     accel: bool = False

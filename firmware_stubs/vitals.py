@@ -20,7 +20,7 @@ class Stream(NamedTuple):
 
 
 STREAMS: tuple[Stream, ...] = (
-    Stream(SLOT["wristband"], Kind.HEART_RATE, 10_000, False),
+    Stream(SLOT["wristband"], Kind.HEART_RATE, 5_000, False),
     Stream(SLOT["wristband"], Kind.SPO2, 60_000, False),
     Stream(SLOT["wristband"], Kind.SKIN_TEMPERATURE, 60_000, False),
     Stream(SLOT["bed-vitals"], Kind.HEART_RATE, 5_000, True),
