@@ -12,15 +12,16 @@ from firmware_stubs.dialects.zigbee2mqtt import Z2mDevice
 from firmware_stubs.incidents import Incident, IncidentKind
 from firmware_stubs.vitals import KINDS, Samples
 from telemetry import topics
+from telemetry.topics import Dialect
 
 
 def make_device(home: int, device: layout.Device) -> DeviceSim:
     name = layout.local_name(home, device)
-    if device.dialect is layout.Dialect.ZIGBEE2MQTT:
+    if device.dialect is Dialect.ZIGBEE2MQTT:
         # Half the homes run zigbee2mqtt with the newer JSON availability payload.
         return Z2mDevice(device.model, name, legacy_availability=home % 2 == 0,
                          last_seen=home % 3 == 0)
-    if device.dialect is layout.Dialect.ESPHOME:
+    if device.dialect is Dialect.ESPHOME:
         return EsphomeNode(device.model, name)
     return NativeDevice(device.model, name)
 

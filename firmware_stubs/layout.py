@@ -11,14 +11,9 @@ import enum
 from typing import Final, NamedTuple
 
 from telemetry.kinds import Kind
+from telemetry.topics import Dialect
 
 HOMES_PER_SITE: Final = 20
-
-
-class Dialect(enum.StrEnum):
-    ZIGBEE2MQTT = "zigbee2mqtt"
-    ESPHOME = "esphome"
-    NATIVE = "native"
 
 
 class Room(enum.StrEnum):

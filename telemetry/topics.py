@@ -31,6 +31,14 @@ class TopicError(ValueError):
     """A topic (or a name that would go into one) is not one of ours."""
 
 
+class Dialect(enum.StrEnum):
+    """How a device talks to the gateway's local broker."""
+
+    ZIGBEE2MQTT = "zigbee2mqtt"
+    ESPHOME = "esphome"
+    NATIVE = "native"
+
+
 class Channel(enum.StrEnum):
     """What a central topic of a gateway carries."""
 

@@ -1,0 +1,44 @@
+"""One small adapter per device dialect: local (topic, payload) -> observations.
+
+An adapter knows only the devices in the gateway's config; anything else is refused with
+an ``AdapterError`` carrying a reason the agent counts. Adapters never raise anything else.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple, Protocol
+
+from telemetry.kinds import Kind
+
+
+class Observation(NamedTuple):
+    """A device's value in the kind's canonical unit; no device clock means receive time."""
+
+    device_id: str
+    kind: Kind
+    value: float
+    device_time_ms: int | None = None
+
+
+class Refusal(enum.StrEnum):
+    UNKNOWN_DEVICE = "unknown_device"
+    MALFORMED = "malformed"
+    BAD_VALUE = "bad_value"
+    NOT_OURS = "not_ours"
+
+
+class AdapterError(Exception):
+    def __init__(self, reason: Refusal, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Adapter(Protocol):
+    def subscriptions(self) -> list[str]: ...
+
+    def translate(self, topic: str, payload: bytes) -> list[Observation]: ...
+
+
+AVAILABILITY_WORDS = {"online": 1.0, "offline": 0.0}

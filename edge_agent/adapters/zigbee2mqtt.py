@@ -1,0 +1,93 @@
+"""zigbee2mqtt: JSON state per device; ``contact: true`` means CLOSED; availability beside it.
+
+zigbee2mqtt repeats the whole state with every change, so a field becomes an observation
+only when its value changed (events such as ``action`` always count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation, Refusal
+from edge_agent.config import DeviceConfig
+from telemetry import topics
+from telemetry.kinds import FallStatus, Kind
+
+_FALL = {"none": FallStatus.NONE, "maybe_fall": FallStatus.MAYBE_FALL,
+         "fall": FallStatus.FALL}
+
+
+def _bool(value: Any) -> float:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true/false, got {value!r}")
+    return 1.0 if value else 0.0
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+# field -> (kind, converter)
+_FIELDS: dict[str, tuple[Kind, Any]] = {
+    "contact": (Kind.DOOR, lambda v: 1.0 - _bool(v)),  # contact false = OPEN
+    "occupancy": (Kind.MOTION, _bool),
+    "presence": (Kind.PRESENCE, _bool),
+    "water_leak": (Kind.WATER_LEAK, _bool),
+    "tamper": (Kind.TAMPER, _bool),
+    "battery": (Kind.BATTERY, _number),
+    "temperature": (Kind.ROOM_TEMPERATURE, _number),
+    "linkquality": (Kind.LINK_QUALITY, _number),
+    "fall_down_status": (Kind.FALL, lambda v: float(_FALL[v])),
+}
+
+
+class Zigbee2mqttAdapter:
+    def __init__(self, devices: list[DeviceConfig], base: str = topics.Z2M_DEFAULT_BASE) -> None:
+        self._base = base
+        self._devices = {d.local_name: d for d in devices}
+        self._last: dict[tuple[str, Kind], float] = {}
+
+    def subscriptions(self) -> list[str]:
+        return [topics.z2m_filter(self._base)]
+
+    def translate(self, topic: str, payload: bytes) -> list[Observation]:
+        try:
+            parsed = topics.parse_z2m(topic, self._base)
+        except topics.TopicError as exc:
+            raise AdapterError(Refusal.NOT_OURS, str(exc)) from exc
+        if parsed is None:
+            return []
+        device = self._devices.get(parsed.friendly_name)
+        if device is None:
+            raise AdapterError(Refusal.UNKNOWN_DEVICE, f"zigbee2mqtt {parsed.friendly_name!r}")
+        try:
+            body = json.loads(payload) if payload[:1] in (b"{", b"[") else payload.decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AdapterError(Refusal.MALFORMED, f"{topic}: {exc}") from exc
+        if parsed.availability:
+            word = body.get("state") if isinstance(body, dict) else body
+            if word not in AVAILABILITY_WORDS:
+                raise AdapterError(Refusal.MALFORMED, f"{topic}: availability {body!r}")
+            return [Observation(device.device_id, Kind.AVAILABILITY, AVAILABILITY_WORDS[word])]
+        if not isinstance(body, dict):
+            raise AdapterError(Refusal.MALFORMED, f"{topic}: state is not a JSON object")
+        out: list[Observation] = []
+        wanted = set(device.kinds)
+        if body.get("action") == "emergency" and Kind.SOS in wanted:
+            out.append(Observation(device.device_id, Kind.SOS, 1.0))
+        for field, (kind, convert) in _FIELDS.items():
+            if field not in body or kind not in wanted:
+                continue
+            try:
+                value = convert(body[field])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise AdapterError(Refusal.BAD_VALUE, f"{topic}: {field}: {exc}") from exc
+            key = (device.device_id, kind)
+            if self._last.get(key) != value:
+                self._last[key] = value
+                out.append(Observation(device.device_id, kind, value))
+        return out

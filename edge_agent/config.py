@@ -1,0 +1,84 @@
+"""The gateway's configuration file (TOML): who it is, its devices, its brokers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from telemetry import topics
+from telemetry.kinds import Kind
+from telemetry.topics import Dialect
+
+
+class ConfigError(Exception):
+    """The gateway configuration is missing, malformed or inconsistent."""
+
+
+class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One device behind the gateway.
+
+    ``local_name`` is its zigbee2mqtt friendly name, ESPHome node name or native device id;
+    ``kinds`` are the readings taken from it (a radar's ``occupancy`` is not motion).
+    """
+
+    device_id: str
+    dialect: Dialect
+    local_name: str
+    kinds: list[Kind]
+    room: str = ""
+    resident_id: str | None = None
+    battery_powered: bool = True
+
+
+class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    site_id: str
+    gateway_id: str
+    data_dir: str
+    local: BrokerConfig
+    uplink: BrokerConfig
+    devices: list[DeviceConfig]
+    z2m_base: str = topics.Z2M_DEFAULT_BASE
+    outbox_max_bytes: int = 64 * 1024 * 1024
+    local_alarm_topic: str = "eldercare/local/alarm"
+
+
+def load(path: Path) -> GatewayConfig:
+    """Read and check a gateway config file.
+
+    Raises:
+        ConfigError: unreadable, malformed, or with duplicate or invalid ids.
+    """
+    try:
+        cfg = msgspec.toml.decode(path.read_bytes(), type=GatewayConfig)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except msgspec.MsgspecError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        topics.check_id(cfg.gateway_id, "gateway id")
+        topics.check_id(cfg.site_id, "site id")
+        for device in cfg.devices:
+            topics.check_id(device.device_id, "device id")
+    except topics.TopicError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    ids = [d.device_id for d in cfg.devices]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: a device id appears twice")
+    names = [(d.dialect, d.local_name) for d in cfg.devices]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: a local device name appears twice")
+    return cfg
+
+
+SAMPLE = Path(__file__).with_name("gateway.sample.toml")
