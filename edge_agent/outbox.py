@@ -1,0 +1,145 @@
+"""The gateway's bounded on-disk outbox (SQLite WAL) and its sequence counter.
+
+Every reading is written here, with its per-gateway sequence number, before it is sent, and
+deleted only after the central broker's PUBACK. Two lanes: urgent readings (fall, SOS,
+leak, tamper) are handed out first and never dropped; when the stored payload bytes pass
+the budget, the oldest routine readings are dropped first and counted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgspec
+
+from telemetry.kinds import is_urgent
+from telemetry.reading import Reading
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    urgent INTEGER NOT NULL,
+    received_time_ms INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (urgent DESC, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0);
+"""
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Reading)
+
+
+class OutboxError(Exception):
+    """The outbox database cannot be opened or written."""
+
+
+class Outbox:
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
+            self._bytes: int = row.fetchone()[0]
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+
+    def _meta(self, key: str) -> int:
+        value: int = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return value
+
+    @property
+    def dropped(self) -> int:
+        """Routine readings dropped for want of space, ever."""
+        return self._meta("dropped")
+
+    def append(self, readings: list[Reading]) -> list[Reading]:
+        """Number ``readings`` (their ``seq`` is replaced) and store them in one transaction.
+
+        Returns the stored readings, with their sequence numbers.
+        """
+        if not readings:
+            return []
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            first = self._meta("next_seq")
+            stored = [msgspec.structs.replace(r, seq=first + i) for i, r in enumerate(readings)]
+            rows = [(r.seq, int(is_urgent(r.kind, r.value)), r.received_time_ms, _encoder.encode(r))
+                    for r in stored]
+            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
+                             (first + len(stored),))
+            self._bytes += sum(len(row[3]) for row in rows)
+            if self._bytes > self.max_bytes:
+                self._shed()
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot store readings: {exc}") from exc
+        return stored
+
+    def _shed(self) -> None:
+        """Drop the oldest routine readings until the payload bytes fit the budget."""
+        excess = self._bytes - self.max_bytes
+        victims = []
+        freed = 0
+        for seq, size in self._db.execute(
+                "SELECT seq, LENGTH(body) FROM outbox WHERE urgent = 0 ORDER BY seq"):
+            if freed >= excess:
+                break
+            victims.append((seq,))
+            freed += size
+        self._db.executemany("DELETE FROM outbox WHERE seq = ?", victims)
+        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'",
+                         (len(victims),))
+        self._bytes -= freed
+
+    def pending(self, limit: int = 500) -> list[Reading]:
+        """The next readings to send: urgent ones first, then routine, each oldest first."""
+        rows = self._db.execute(
+            "SELECT body FROM outbox ORDER BY urgent DESC, seq LIMIT ?", (limit,))
+        return [_decoder.decode(body) for (body,) in rows]
+
+    def ack(self, seqs: list[int]) -> None:
+        """The central broker has these: forget them."""
+        if not seqs:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(seqs))
+            freed = self._db.execute(
+                f"SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox WHERE seq IN ({marks})",
+                seqs).fetchone()[0]
+            self._db.execute(f"DELETE FROM outbox WHERE seq IN ({marks})", seqs)
+            self._db.execute("COMMIT")
+            self._bytes -= freed
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot acknowledge readings: {exc}") from exc
+
+    def depth(self) -> int:
+        count: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        return count
+
+    def oldest_received_ms(self) -> int | None:
+        value: int | None = self._db.execute(
+            "SELECT MIN(received_time_ms) FROM outbox").fetchone()[0]
+        return value
+
+    @property
+    def stored_bytes(self) -> int:
+        return self._bytes
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
+        self._bytes = row.fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
