@@ -63,6 +63,7 @@ class LocalMosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 10.0) -> LocalMosquitto:
+        self._hand_to_broker_user()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)], stdout=log, stderr=log
@@ -79,6 +80,19 @@ class LocalMosquitto:
                 time.sleep(0.02)  # polling a port that is about to open
         self.stop()
         raise BrokerError(f"mosquitto did not listen on {self.port} in {timeout_s} s")
+
+    def _hand_to_broker_user(self) -> None:
+        """Started as root, Mosquitto drops to user ``mosquitto``: let it read its files."""
+        if os.geteuid() != 0:
+            return
+        try:
+            import pwd
+
+            user = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return
+        for path in [self.workdir, *self.workdir.rglob("*")]:
+            os.chown(path, user.pw_uid, user.pw_gid)
 
     @property
     def pid(self) -> int | None:
