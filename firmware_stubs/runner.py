@@ -102,6 +102,7 @@ def run(
     began = clock.monotonic_s()
     behind = 0.0
     last_report = began
+    done = 0
     for i in range(steps):
         t0 = cfg.start_ms + i * step_ms
         samples = fleet.step(t0, t0 + step_ms)
@@ -110,39 +111,35 @@ def run(
         else:
             assert device is not None
             out, n = device.render(samples, t0, t0 + step_ms)
-        if i == steps - 1 and gateway is not None:
+        # The last step, or running behind past the budget: send what gateways hold.
+        last = i == steps - 1 or clock.monotonic_s() - began >= cfg.duration_s
+        if last and gateway is not None:
             tail, m = gateway.drain(t0 + step_ms)
             out += tail
             n += m
         publish(out)
+        done = i + 1
         readings += n
         messages += len(out)
         size += sum(len(m.payload) for m in out)
-        due = began + (i + 1) * step_real_s
+        due = began + done * step_real_s
         now = clock.monotonic_s()
-        if now - began >= cfg.duration_s and i < steps - 1:
-            # Running behind: stop at the wall-clock budget, sending what is held.
-            tail, m = gateway.drain(t0 + step_ms) if gateway is not None else ([], 0)
-            publish(tail)
-            readings += m
-            messages += len(tail)
-            size += sum(len(x.payload) for x in tail)
-            behind = now - due
-            steps = i + 1
-            break
         if due > now:
-            sleep(due - now)
+            if not last:
+                sleep(due - now)
         else:
             behind = now - due
+        if last:
+            break
         if progress is not None and now - last_report >= 5.0:
             last_report = now
             rate = readings / max(now - began, 1e-9)
             print(f"t+{now - began:6.1f}s  {readings} readings  {rate:,.0f}/s  "
                   f"behind {behind:.2f}s", file=progress, flush=True)
-    elapsed = clock.monotonic_s() - began
+    elapsed = max(clock.monotonic_s() - began, 1e-9)
     return RunStats(
         level=cfg.level.value, homes=cfg.homes, speed=cfg.speed,
-        sim_seconds=steps * cfg.step_s, elapsed_s=round(elapsed, 3), readings=readings,
+        sim_seconds=done * cfg.step_s, elapsed_s=round(elapsed, 3), readings=readings,
         messages=messages, bytes=size, readings_per_s=round(readings / elapsed, 1),
         messages_per_s=round(messages / elapsed, 1), behind_s=round(behind, 3),
         incidents=len(incidents),
