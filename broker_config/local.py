@@ -39,7 +39,8 @@ class LocalMosquitto:
     """
 
     def __init__(self, port: int | None = None, extra_config: str = "",
-                 workdir: Path | None = None, allow_anonymous: bool = True) -> None:
+                 workdir: Path | None = None, allow_anonymous: bool = True,
+                 persistence: bool = False) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package 'mosquitto')")
@@ -52,7 +53,9 @@ class LocalMosquitto:
         self.config_path.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
-            "persistence false\n"
+            + (f"persistence true\npersistence_location {self.workdir}/\n"
+               if persistence else "persistence false\n")
+            + "autosave_interval 1\n"
             "max_queued_messages 1000000\n"
             f"{extra_config}\n"
         )
@@ -109,6 +112,17 @@ class LocalMosquitto:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        """Stop the broker and remove its working folder (if it made it)."""
+        self.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -117,4 +131,4 @@ class LocalMosquitto:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop()
+        self.close()

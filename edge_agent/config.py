@@ -40,6 +40,15 @@ class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cert_file: str | None = None
     key_file: str | None = None
 
+    def password(self) -> str | None:
+        """The password, read from ``password_file`` (never kept in the config itself)."""
+        if self.password_file is None:
+            return None
+        try:
+            return Path(self.password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
+
 
 class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str

@@ -9,6 +9,7 @@ the budget, the oldest routine readings are dropped first and counted.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import msgspec
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     received_time_ms INTEGER NOT NULL,
     body BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (urgent DESC, seq);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (urgent, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0);
 """
@@ -39,6 +40,8 @@ class OutboxError(Exception):
 class Outbox:
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes
+        # The local subscriber writes and the uplink reads: one connection, one lock.
+        self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -50,8 +53,10 @@ class Outbox:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
 
     def _meta(self, key: str) -> int:
-        value: int = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-        return value
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            value: int = row[0]
+            return value
 
     @property
     def dropped(self) -> int:
@@ -65,6 +70,10 @@ class Outbox:
         """
         if not readings:
             return []
+        with self._lock:
+            return self._append(readings)
+
+    def _append(self, readings: list[Reading]) -> list[Reading]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             first = self._meta("next_seq")
@@ -101,14 +110,27 @@ class Outbox:
 
     def pending(self, limit: int = 500) -> list[Reading]:
         """The next readings to send: urgent ones first, then routine, each oldest first."""
-        rows = self._db.execute(
-            "SELECT body FROM outbox ORDER BY urgent DESC, seq LIMIT ?", (limit,))
+        urgent = self.next_in_lane(urgent=True, after_seq=0, limit=limit)
+        return urgent + self.next_in_lane(urgent=False, after_seq=0, limit=limit - len(urgent))
+
+    def next_in_lane(self, *, urgent: bool, after_seq: int, limit: int) -> list[Reading]:
+        """Up to ``limit`` stored readings of one lane with ``seq > after_seq``, oldest first."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM outbox WHERE urgent = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (int(urgent), after_seq, limit)).fetchall()
         return [_decoder.decode(body) for (body,) in rows]
 
     def ack(self, seqs: list[int]) -> None:
         """The central broker has these: forget them."""
         if not seqs:
             return
+        with self._lock:
+            self._ack(seqs)
+
+    def _ack(self, seqs: list[int]) -> None:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             marks = ",".join("?" * len(seqs))
@@ -123,13 +145,15 @@ class Outbox:
             raise OutboxError(f"cannot acknowledge readings: {exc}") from exc
 
     def depth(self) -> int:
-        count: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        return count
+        with self._lock:
+            count: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            return count
 
     def oldest_received_ms(self) -> int | None:
-        value: int | None = self._db.execute(
-            "SELECT MIN(received_time_ms) FROM outbox").fetchone()[0]
-        return value
+        with self._lock:
+            value: int | None = self._db.execute(
+                "SELECT MIN(received_time_ms) FROM outbox").fetchone()[0]
+            return value
 
     @property
     def stored_bytes(self) -> int:
@@ -142,4 +166,5 @@ class Outbox:
         self._bytes = row.fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

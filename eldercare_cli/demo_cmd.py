@@ -81,5 +81,5 @@ def _handle(args: argparse.Namespace) -> int:
         return 130
     finally:
         watcher.loop_stop()
-        broker.stop()
+        broker.close()
     return 0

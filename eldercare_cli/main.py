@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eldercare_cli import demo_cmd, simulate_cmd
+from eldercare_cli import demo_cmd, edge_cmd, simulate_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo_cmd.register(sub)
+    edge_cmd.register(sub)
     simulate_cmd.register(sub)
     return parser
 

@@ -16,4 +16,4 @@ def mosquitto() -> Iterator[LocalMosquitto]:
     try:
         yield broker
     finally:
-        broker.stop()
+        broker.close()

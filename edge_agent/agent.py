@@ -1,0 +1,195 @@
+"""The gateway process: local broker -> adapters -> outbox -> uplink, plus local safety.
+
+Threads: paho's network thread for the local broker (it translates, raises the local
+alarm, and writes the outbox before acknowledging the device's message), the uplink
+thread (see ``uplink.py``), and the caller's thread running ``run()`` for the watchdog
+and the heartbeat.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.adapters import Adapter, AdapterError, Observation
+from edge_agent.adapters.esphome import EsphomeAdapter
+from edge_agent.adapters.native import NativeAdapter
+from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
+from edge_agent.config import GatewayConfig
+from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
+from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.uplink import Uplink
+from edge_agent.watchdog import Watchdog
+from telemetry import health, topics
+from telemetry.backoff import Backoff
+from telemetry.clock import Clock
+from telemetry.kinds import unit_of
+from telemetry.reading import Reading
+from telemetry.topics import Channel, Dialect
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    def __init__(self, cfg: GatewayConfig, clock: Clock, *, heartbeat_s: float = 30.0,
+                 battery_budget_s: float = 2 * 3600, mains_budget_s: float = 15 * 60,
+                 batch_window_s: float = 1.0, uplink_backoff: Backoff | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        data = Path(cfg.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self._data = data
+        self.outbox = Outbox(data / "outbox.db", cfg.outbox_max_bytes)
+        self.uplink = Uplink(cfg.gateway_id, cfg.site_id, cfg.uplink, self.outbox, clock,
+                             batch_window_s=batch_window_s, backoff=uplink_backoff)
+        self.watchdog = Watchdog(cfg.devices, clock, battery_budget_s=battery_budget_s,
+                                 mains_budget_s=mains_budget_s)
+        self._devices = {d.device_id: d for d in cfg.devices}
+        by_dialect = {dialect: [d for d in cfg.devices if d.dialect is dialect]
+                      for dialect in Dialect}
+        self._z2m = Zigbee2mqttAdapter(by_dialect[Dialect.ZIGBEE2MQTT], cfg.z2m_base)
+        self._native = NativeAdapter(by_dialect[Dialect.NATIVE])
+        self._esphome = EsphomeAdapter(by_dialect[Dialect.ESPHOME])
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.readings_total = 0
+        self.alarms_raised = 0
+        self._started_s = clock.monotonic_s()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._local = self._make_local_client()
+
+    # --- local side --------------------------------------------------------------------
+
+    def _make_local_client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                             client_id=f"{self.cfg.gateway_id}-edge-agent",
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        b = self.cfg.local
+        if b.username:
+            client.username_pw_set(b.username, b.password())
+        client.on_connect = self._on_local_connect
+        client.on_message = self._on_local_message
+        return client
+
+    def _subscriptions(self) -> list[str]:
+        adapters: list[Adapter] = [self._z2m, self._native, self._esphome]
+        return [f for adapter in adapters for f in adapter.subscriptions()]
+
+    def _on_local_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                          reason: ReasonCode, props: object) -> None:
+        if not reason.is_failure:
+            client.subscribe([(f, 1) for f in self._subscriptions()])
+
+    def _adapter_for(self, topic: str) -> Adapter:
+        if topic.startswith(self.cfg.z2m_base + "/"):
+            return self._z2m
+        if topic.startswith(topics.NATIVE_ROOT + "/"):
+            return self._native
+        return self._esphome
+
+    def _on_local_message(self, client: mqtt.Client, userdata: object,
+                          msg: mqtt.MQTTMessage) -> None:
+        try:
+            observations = self._adapter_for(msg.topic).translate(msg.topic, bytes(msg.payload))
+        except AdapterError as exc:
+            with self._lock:
+                self.refused[exc.reason.value] += 1
+            log.info("refused local message on %s: %s", msg.topic, exc.reason)
+            client.ack(msg.mid, msg.qos)  # never redeliver what can never be read
+            return
+        for observation in observations:
+            if alarm_for(observation):
+                self._raise_local_alarm(client, observation)
+        revived = [o for ob in observations for o in self.watchdog.seen(ob.device_id)]
+        try:
+            self._store(revived + observations)
+        except OutboxError as exc:
+            with self._lock:
+                self.refused["outbox_error"] += 1
+            log.error("outbox write failed; the device message stays unacknowledged: %s", exc)
+            return
+        client.ack(msg.mid, msg.qos)
+
+    def _raise_local_alarm(self, client: mqtt.Client, observation: Observation) -> None:
+        device = self._devices[observation.device_id]
+        alarm = LocalAlarm(device.device_id, device.room, observation.kind,
+                           self.clock.now_ms())
+        client.publish(self.cfg.local_alarm_topic, encode_alarm(alarm), qos=1)
+        with self._lock:
+            self.alarms_raised += 1
+
+    def _store(self, observations: list[Observation]) -> None:
+        if not observations:
+            return
+        now = self.clock.now_ms()
+        cfg = self.cfg
+        readings = []
+        for o in observations:
+            device = self._devices[o.device_id]
+            readings.append(Reading(
+                cfg.site_id, cfg.gateway_id, o.device_id, o.kind, o.value, unit_of(o.kind),
+                o.device_time_ms if o.device_time_ms is not None else now, now, 0,
+                device.resident_id))
+        self.outbox.append(readings)
+        with self._lock:
+            self.readings_total += len(readings)
+        self.uplink.wake.set()
+
+    # --- the process -------------------------------------------------------------------
+
+    def start(self) -> None:
+        b = self.cfg.local
+        self._local.connect_async(b.host, b.port, keepalive=30)
+        self._local.loop_start()
+        self.uplink.start()
+
+    def heartbeat(self) -> health.Heartbeat:
+        oldest = self.outbox.oldest_received_ms()
+        now = self.clock.now_ms()
+        with self._lock:
+            refused = dict(self.refused)
+            total = self.readings_total
+        return health.Heartbeat(
+            gateway_id=self.cfg.gateway_id, site_id=self.cfg.site_id, sent_time_ms=now,
+            uptime_s=round(self.clock.monotonic_s() - self._started_s, 1),
+            outbox_depth=self.outbox.depth(),
+            oldest_pending_age_s=None if oldest is None else (now - oldest) / 1000,
+            dropped_total=self.outbox.dropped,
+            disk_free_bytes=shutil.disk_usage(self._data).free,
+            readings_total=total, refused=refused)
+
+    def tick(self) -> None:
+        """Periodic work: the watchdog."""
+        silent = self.watchdog.check()
+        if silent:
+            self._store(silent)
+
+    def run(self) -> None:
+        """Run until ``stop()``: the watchdog every second, the heartbeat periodically."""
+        self.start()
+        next_beat = self.clock.monotonic_s()
+        while not self._stop.wait(1.0):
+            self.tick()
+            if self.clock.monotonic_s() >= next_beat:
+                next_beat = self.clock.monotonic_s() + self.heartbeat_s
+                self.uplink.publish_side(Channel.HEARTBEAT,
+                                         health.encode_heartbeat(self.heartbeat()))
+        self.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._local.loop_stop()
+        self._local.disconnect()
+        self.uplink.stop()
+        self.outbox.close()
+

@@ -1,0 +1,198 @@
+"""The uplink to the central broker: TLS MQTT, QoS 1, persistent session, in a thread of its own.
+
+The thread owns its paho client and runs its network loop itself (reconnection is a plain
+loop here, with ``telemetry.backoff``). It reads the outbox in sequence order, urgent lane
+first, sends urgent readings alone and at once and routine readings in batched envelopes,
+and deletes readings from the outbox only when their PUBACK arrives. Birth ``online`` and
+last will ``offline`` are retained on the gateway's status topic; a clean stop publishes
+``offline`` itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.config import BrokerConfig
+from edge_agent.outbox import Outbox
+from telemetry import codec, health, topics
+from telemetry.backoff import Backoff
+from telemetry.clock import Clock
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+
+log = logging.getLogger(__name__)
+
+
+class Uplink(threading.Thread):
+    def __init__(self, gateway_id: str, site_id: str, broker: BrokerConfig, outbox: Outbox,
+                 clock: Clock, *, batch_max: int = 500, batch_window_s: float = 1.0,
+                 max_inflight: int = 64, keepalive_s: int = 30,
+                 backoff: Backoff | None = None) -> None:
+        super().__init__(name="uplink", daemon=True)
+        self.gateway_id = gateway_id
+        self.site_id = site_id
+        self._broker = broker
+        self._outbox = outbox
+        self._clock = clock
+        self._batch_max = batch_max
+        self._window_s = batch_window_s
+        self._max_inflight = max_inflight
+        self._keepalive_s = keepalive_s
+        self._backoff = backoff or Backoff(1.0, 60.0)
+        self._stopping = threading.Event()
+        self.wake = threading.Event()
+        self.connected = threading.Event()
+        self._inflight: dict[int, list[int]] = {}
+        self._urgent_cursor = 0
+        self._routine_cursor = 0
+        self._routine_waiting_since: float | None = None
+        self._extra: collections.deque[tuple[str, bytes, bool]] = collections.deque(maxlen=16)
+        self.sent_readings = 0
+        self.acked_readings = 0
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        b = self._broker
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.gateway_id,
+                             clean_session=False, protocol=mqtt.MQTTv311)
+        client.username_pw_set(b.username or self.gateway_id, b.password())
+        if b.ca_file:
+            client.tls_set(ca_certs=b.ca_file, certfile=b.cert_file, keyfile=b.key_file,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.max_inflight_messages_set(self._max_inflight)
+        client.will_set(topics.central(self.gateway_id, Channel.STATUS), health.OFFLINE,
+                        qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    # --- callbacks, all on this thread -------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, props: object) -> None:
+        if reason.is_failure:
+            log.warning("central broker refused the connection: %s", reason)
+            return
+        self._backoff.reset()
+        client.publish(topics.central(self.gateway_id, Channel.STATUS), health.ONLINE,
+                       qos=1, retain=True)
+        self.connected.set()
+        self.wake.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason: ReasonCode, props: object) -> None:
+        self.connected.clear()
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
+                    reason: ReasonCode, props: object) -> None:
+        seqs = self._inflight.pop(mid, None)
+        if seqs:
+            self._outbox.ack(seqs)
+            self.acked_readings += len(seqs)
+            self.wake.set()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def publish_side(self, channel: Channel, payload: bytes, retain: bool = False) -> None:
+        """Queue a small non-reading message (a heartbeat) for the uplink thread to send."""
+        self._extra.append((topics.central(self.gateway_id, channel), payload, retain))
+        self.wake.set()
+
+    def run(self) -> None:
+        client = self._client
+        first = True
+        while not self._stopping.is_set():
+            if not self.connected.is_set() and not self._connect(client, first):
+                first = False
+                self._stopping.wait(self._backoff.next_delay())
+                continue
+            first = False
+            rc = client.loop(timeout=0.02)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self.connected.clear()
+                self._stopping.wait(self._backoff.next_delay())
+                continue
+            if self.connected.is_set():
+                self._send()
+        self._shutdown(client)
+
+    def _connect(self, client: mqtt.Client, first: bool) -> bool:
+        b = self._broker
+        try:
+            if first:
+                client.connect(b.host, b.port, keepalive=self._keepalive_s)
+            else:
+                client.reconnect()
+        except (OSError, ssl.SSLError) as exc:
+            log.info("central broker %s:%s unreachable: %s", b.host, b.port, exc)
+            return False
+        # Wait for CONNACK inside the network loop.
+        deadline = self._clock.monotonic_s() + 10
+        while not self.connected.is_set() and self._clock.monotonic_s() < deadline:
+            if client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return False
+        return self.connected.is_set()
+
+    def _send(self) -> None:
+        client = self._client
+        while self._extra:
+            topic, payload, retain = self._extra.popleft()
+            client.publish(topic, payload, qos=1, retain=retain)
+        if not self.wake.is_set() and self._routine_waiting_since is None:
+            return
+        self.wake.clear()
+        room = self._max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        urgent = self._outbox.next_in_lane(urgent=True, after_seq=self._urgent_cursor,
+                                           limit=room)
+        for reading in urgent:
+            self._publish(Channel.URGENT, [reading])
+            self._urgent_cursor = reading.seq
+        room -= len(urgent)
+        now = self._clock.monotonic_s()
+        while room > 0:
+            batch = self._outbox.next_in_lane(urgent=False, after_seq=self._routine_cursor,
+                                              limit=self._batch_max)
+            if not batch:
+                self._routine_waiting_since = None
+                return
+            if self._routine_waiting_since is None:
+                self._routine_waiting_since = now
+            if len(batch) < self._batch_max and now - self._routine_waiting_since < self._window_s:
+                return  # wait for more, or for the window to close
+            self._publish(Channel.READINGS, batch)
+            self._routine_cursor = batch[-1].seq
+            self._routine_waiting_since = None
+            room -= 1
+
+    def _publish(self, channel: Channel, readings: list[Reading]) -> None:
+        payload = codec.encode(self.gateway_id, self.site_id, self._clock.now_ms(), readings)
+        info = self._client.publish(topics.central(self.gateway_id, channel), payload, qos=1)
+        self._inflight[info.mid] = [r.seq for r in readings]
+        self.sent_readings += len(readings)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Clean shutdown: publish ``offline``, wait for the acknowledgements, disconnect."""
+        self._stopping.set()
+        self.join(timeout_s + 5)
+
+    def _shutdown(self, client: mqtt.Client) -> None:
+        if self.connected.is_set():
+            info = client.publish(topics.central(self.gateway_id, Channel.STATUS),
+                                  health.OFFLINE, qos=1, retain=True)
+            deadline = self._clock.monotonic_s() + 5
+            while not info.is_published() and self._clock.monotonic_s() < deadline:
+                if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+            client.disconnect()
+            client.loop(timeout=0.1)
+

@@ -1,0 +1,47 @@
+"""``eldercare edge``: the gateway process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge_agent import config
+from edge_agent.agent import Agent
+from edge_agent.outbox import OutboxError
+from telemetry.clock import SystemClock
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "edge", help="run the gateway's edge agent",
+        description="Subscribe to the gateway's local broker, normalise every device "
+                    "dialect, raise local alarms, keep a disk outbox and send to the centre.",
+    )
+    p.add_argument("--config", required=True, type=Path,
+                   help=f"gateway TOML config (sample: {config.SAMPLE})")
+    p.add_argument("--heartbeat", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--batch-window", type=float, default=1.0,
+                   help="seconds routine readings wait to share an envelope (default 1)")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        cfg = config.load(args.config)
+        agent = Agent(cfg, SystemClock(), heartbeat_s=args.heartbeat,
+                      batch_window_s=args.batch_window)
+    except (config.ConfigError, OutboxError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    print(f"edge agent {cfg.gateway_id} started, pid {os.getpid()}, outbox in {cfg.data_dir}",
+          flush=True)
+    agent.run()
+    return 0

@@ -1,0 +1,152 @@
+"""The edge agent between two real brokers, fed by the simulated home it is configured for."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from broker_config.local import LocalMosquitto
+from edge_agent.agent import Agent
+from edge_agent.config import GatewayConfig
+from edge_agent.local_rules import LocalAlarm
+from firmware_stubs import incidents as inc
+from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
+from firmware_stubs.mqtt_out import Publisher
+from firmware_stubs.runner import Level, RunConfig, run
+from telemetry import codec, health, topics
+from telemetry.backoff import Backoff
+from telemetry.clock import FakeClock, SystemClock
+from telemetry.kinds import FallStatus, Kind
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+from tests.support.mqtt import Recorder
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.integration
+
+START = 1_795_305_600_000 + 9 * HOUR_MS  # 09:00
+GATEWAY = "gw-00000"
+
+
+@pytest.fixture
+def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
+    a = Agent(gateway_config, SystemClock(), heartbeat_s=0.5,
+              uplink_backoff=Backoff(0.05, 0.5))
+    runner = threading.Thread(target=a.run, daemon=True)
+    runner.start()
+    try:
+        yield a
+    finally:
+        a.stop()
+        runner.join(20)
+
+
+def simulate(edge: LocalMosquitto, *, sim_minutes: float, real_s: float | None,
+             incidents: tuple[inc.Incident, ...] = ()) -> None:
+    """Home h00000's devices publish into the edge broker, as fast as possible or paced."""
+    cfg = RunConfig(level=Level.DEVICE, homes=1, speed=sim_minutes * 60 / (real_s or 1.0),
+                    duration_s=real_s or 1.0, start_ms=START, step_s=5, incident_rate=0.0,
+                    extra_incidents=incidents)
+    publisher = Publisher(edge.url, "sim-h00000")
+    try:
+        if real_s is None:
+            clock = FakeClock()
+            run(cfg, publisher.publish, clock=clock, sleep=clock.advance)
+        else:
+            run(cfg, publisher.publish)
+        assert publisher.flush(30)
+    finally:
+        publisher.close()
+
+
+def central_readings(recorder: Recorder) -> tuple[list[Reading], list[Reading]]:
+    """(urgent, routine) readings received at the centre, in arrival order."""
+    urgent: list[Reading] = []
+    routine: list[Reading] = []
+    for m in recorder.snapshot():
+        parsed = topics.parse_central(m.topic)
+        if parsed.channel not in (Channel.READINGS, Channel.URGENT):
+            continue
+        batch = codec.decode(m.payload, now_ms=START + 48 * HOUR_MS,
+                             expected_gateway_id=parsed.gateway_id, max_past_ms=10**12)
+        assert batch.rejections == []
+        (urgent if parsed.channel is Channel.URGENT else routine).extend(batch.readings)
+    return urgent, routine
+
+
+def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
+    agent: Agent, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+    gateway_config: GatewayConfig,
+) -> None:
+    central = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/#"])
+    alarms = Recorder(edge_broker.port, [gateway_config.local_alarm_topic])
+    try:
+        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
+        simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,))
+        wait_until(lambda: agent.readings_total > 100 and agent.outbox.depth() == 0, 30,
+                   "the outbox to drain")
+        urgent, routine = central_readings(central)
+        wait_until(lambda: len(sum(central_readings(central), [])) >= agent.readings_total,
+                   10, "every reading at the centre")
+        urgent, routine = central_readings(central)
+        statuses = [m.payload for m in central.snapshot() if m.topic.endswith("/status")]
+        beats = [health.decode_heartbeat(m.payload) for m in central.snapshot()
+                 if m.topic.endswith("/heartbeat")]
+        got_alarms = [msgspec.json.decode(m.payload, type=LocalAlarm)
+                      for m in alarms.snapshot()]
+    finally:
+        central.close()
+        alarms.close()
+    everything = urgent + routine
+    assert sorted(r.seq for r in everything) == list(range(1, agent.readings_total + 1))
+    assert [(r.kind, r.value) for r in urgent] == [
+        (Kind.FALL, float(FallStatus.MAYBE_FALL)), (Kind.FALL, float(FallStatus.FALL))]
+    assert all(r.resident_id == "res-00000" and r.site_id == "site-000" for r in everything)
+    assert {Kind.HEART_RATE, Kind.MOTION, Kind.PRESENCE} <= {r.kind for r in routine}
+    assert statuses[0] == health.ONLINE
+    assert beats and beats[-1].gateway_id == GATEWAY
+    assert [(a.device_id, a.kind) for a in got_alarms] == [("bathroom-radar", Kind.FALL)]
+    per_device: dict[tuple[str, Kind], list[int]] = defaultdict(list)
+    for r in routine:
+        per_device[(r.device_id, r.kind)].append(r.device_time_ms)
+    assert all(times == sorted(times) for times in per_device.values())
+
+
+def test_bad_local_payloads_are_counted_and_the_agent_keeps_going(
+    agent: Agent, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+) -> None:
+    central = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/heartbeat"])
+    publisher = Publisher(edge_broker.url, "bad-devices")
+    try:
+        publisher.publish([
+            _msg("zigbee2mqtt/h00000/front_door", b"{not json"),
+            _msg("zigbee2mqtt/h00000/front_door", b'{"contact": "maybe"}'),
+            _msg("zigbee2mqtt/h99999/back_door", b'{"contact": true}'),
+            _msg("native/h00000-wristband/vitals", b"\xff" * 10),
+            _msg("h00000-bed-vitals/sensor/heart_rate/state", b"NaN"),
+            _msg("zigbee2mqtt/h00000/front_door", b'{"contact": false}'),
+        ])
+        assert publisher.flush(10)
+        wait_until(lambda: sum(agent.refused.values()) == 5 and agent.readings_total == 1,
+                   10, "five refusals and one good reading")
+
+        def reported() -> bool:
+            beats = [health.decode_heartbeat(m.payload) for m in central.snapshot()]
+            return any(sum(b.refused.values()) == 5 for b in beats)
+
+        wait_until(reported, 10, "a heartbeat that reports the refusals")
+    finally:
+        publisher.close()
+        central.close()
+    assert agent.refused == Counter({"malformed": 2, "bad_value": 2, "unknown_device": 1})
+
+
+def _msg(topic: str, payload: bytes) -> object:
+    from firmware_stubs.dialects import Message
+
+    return Message(topic, payload, False)
