@@ -90,9 +90,12 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
         simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,))
         wait_until(lambda: agent.readings_total > 100 and agent.outbox.depth() == 0, 30,
                    "the outbox to drain")
-        urgent, routine = central_readings(central)
-        wait_until(lambda: len(sum(central_readings(central), [])) >= agent.readings_total,
-                   10, "every reading at the centre")
+
+        def all_arrived() -> bool:
+            urgent, routine = central_readings(central)
+            return len(urgent) + len(routine) >= agent.readings_total
+
+        wait_until(all_arrived, 10, "every reading at the centre")
         urgent, routine = central_readings(central)
         statuses = [m.payload for m in central.snapshot() if m.topic.endswith("/status")]
         beats = [health.decode_heartbeat(m.payload) for m in central.snapshot()
