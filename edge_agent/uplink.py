@@ -43,7 +43,7 @@ class Uplink(threading.Thread):
         self._clock = clock
         self._batch_max = batch_max
         self._window_s = batch_window_s
-        self._max_inflight = max_inflight
+        self.max_inflight = max_inflight
         self._keepalive_s = keepalive_s
         self._backoff = backoff or Backoff(1.0, 60.0)
         self._stopping = threading.Event()
@@ -66,7 +66,7 @@ class Uplink(threading.Thread):
         if b.ca_file:
             client.tls_set(ca_certs=b.ca_file, certfile=b.cert_file, keyfile=b.key_file,
                            tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        client.max_inflight_messages_set(self._max_inflight)
+        client.max_inflight_messages_set(self.max_inflight)
         client.will_set(topics.central(self.gateway_id, Channel.STATUS), health.OFFLINE,
                         qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -149,7 +149,7 @@ class Uplink(threading.Thread):
         if not self.wake.is_set() and self._routine_waiting_since is None:
             return
         self.wake.clear()
-        room = self._max_inflight - len(self._inflight)
+        room = self.max_inflight - len(self._inflight)
         if room <= 0:
             return
         urgent = self._outbox.next_in_lane(urgent=True, after_seq=self._urgent_cursor,

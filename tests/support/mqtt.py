@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
@@ -13,6 +14,7 @@ class Received(NamedTuple):
     topic: str
     payload: bytes
     retain: bool
+    at_s: float  # time.monotonic() on arrival
 
 
 class Recorder:
@@ -45,7 +47,8 @@ class Recorder:
     def _on_message(self, client: mqtt.Client, userdata: object,
                     msg: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain),
+                                          time.monotonic()))
 
     def count(self) -> int:
         with self._lock:

@@ -1,0 +1,195 @@
+"""What survives: a 60 s central outage under traffic, and kill -9 of the edge agent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from broker_config.local import LocalMosquitto
+from edge_agent import config
+from edge_agent.agent import Agent
+from edge_agent.config import GatewayConfig
+from firmware_stubs import incidents as inc
+from firmware_stubs.dialects import Message
+from firmware_stubs.incidents import MIN_MS, IncidentKind
+from firmware_stubs.mqtt_out import Publisher
+from firmware_stubs.runner import Level, RunConfig, run
+from telemetry import topics
+from telemetry.backoff import Backoff
+from telemetry.clock import SystemClock
+from telemetry.kinds import Kind
+from telemetry.reading import Reading
+from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings
+from tests.support.mqtt import Recorder
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_S = 60.0
+
+
+@pytest.fixture
+def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
+    a = Agent(gateway_config, SystemClock(), heartbeat_s=5,
+              uplink_backoff=Backoff(0.05, 1.0))
+    runner = threading.Thread(target=a.run, daemon=True)
+    runner.start()
+    try:
+        yield a
+    finally:
+        a.stop()
+        runner.join(20)
+
+
+def _dedup(readings: list[Reading]) -> tuple[list[Reading], int]:
+    """First arrival of each (gateway, seq), in arrival order, and how many repeats."""
+    seen: set[tuple[str, int]] = set()
+    first = []
+    for r in readings:
+        if (r.gateway_id, r.seq) not in seen:
+            seen.add((r.gateway_id, r.seq))
+            first.append(r)
+    return first, len(readings) - len(first)
+
+
+def _in_order_per_device(routine: list[Reading]) -> bool:
+    last: dict[str, int] = {}
+    for r in routine:
+        if r.seq < last.get(r.device_id, 0):
+            return False
+        last[r.device_id] = r.seq
+    return True
+
+
+def test_central_outage_of_60_s_under_traffic_loses_nothing(
+    agent: Agent, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+    gateway_config: GatewayConfig,
+) -> None:
+    ingest = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/+"],
+                      client_id="test-ingest")
+    alarms = Recorder(edge_broker.port, [gateway_config.local_alarm_topic])
+    radar = Recorder(edge_broker.port, ["zigbee2mqtt/h00000/bathroom_radar"])
+    try:
+        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        central_broker.stop()  # the home's internet goes down
+        wait_until(lambda: not agent.uplink.connected.is_set(), 10, "uplink to notice")
+        fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
+        cfg = RunConfig(level=Level.DEVICE, homes=1, speed=120, duration_s=OUTAGE_S,
+                        start_ms=START, step_s=5, incident_rate=0.0, extra_incidents=(fall,))
+        publisher = Publisher(edge_broker.url, "sim-h00000")
+        try:
+            run(cfg, publisher.publish)  # steady traffic, paced in real time
+            assert publisher.flush(30)
+        finally:
+            publisher.close()
+        wait_until(lambda: alarms.count() == 1, 5, "the local alarm")
+        stored_during_outage = agent.outbox.depth()
+        assert not agent.uplink.connected.is_set()
+        central_broker.start()  # back
+        wait_until(lambda: agent.outbox.depth() == 0, 60, "the outbox to drain")
+
+        def arrived() -> bool:
+            urgent, routine = central_readings(ingest)
+            return len(_dedup(urgent + routine)[0]) >= agent.readings_total
+
+        wait_until(arrived, 30, "every reading at the centre")
+        urgent, routine = central_readings(ingest)
+        fall_seen_at = next(m.at_s for m in radar.snapshot() if b'"fall"' in m.payload)
+        alarm_at = alarms.snapshot()[0].at_s
+    finally:
+        ingest.close()
+        alarms.close()
+        radar.close()
+    unique, repeats = _dedup(urgent + routine)
+    assert stored_during_outage > 1000  # the outage really was under traffic
+    assert sorted(r.seq for r in unique) == list(range(1, agent.readings_total + 1))
+    assert _in_order_per_device(_dedup(routine)[0])
+    assert [r.kind for r in urgent] == [Kind.FALL, Kind.FALL]
+    assert alarm_at - fall_seen_at < 1.0  # the local alarm went off at once, offline
+    assert repeats <= agent.uplink.max_inflight * 500  # at-least-once, bounded resend
+
+
+def _config_file(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto) -> Path:
+    text = config.SAMPLE.read_text()
+    text = text.replace('data_dir = "/var/lib/eldercare-edge"',
+                        f'data_dir = "{tmp_path / "edge-data"}"')
+    text = text.replace("[local]\nhost = \"127.0.0.1\"\nport = 1883",
+                        f"[local]\nhost = \"127.0.0.1\"\nport = {edge.port}")
+    start = text.index("[uplink]")
+    end = text.index("[[devices]]")
+    text = (text[:start] + f"[uplink]\nhost = \"127.0.0.1\"\nport = {central.port}\n\n"
+            + text[end:])
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def _start_agent(path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "eldercare_cli.main", "edge", "--config",
+                             str(path), "--heartbeat", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=Path(__file__).resolve().parents[2])
+
+
+def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
+    tmp_path: Path, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+) -> None:
+    path = _config_file(tmp_path, edge_broker, central_broker)
+    ingest = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/+"],
+                      client_id="test-ingest")
+    sent: list[Message] = []
+    agent = _start_agent(path)
+    try:
+        wait_until(lambda: any(m.topic.endswith("/status") and m.payload == b"online"
+                               for m in ingest.snapshot()), 20, "the agent's birth")
+        publisher = Publisher(edge_broker.url, "sim-h00000")
+
+        def publish(messages: list[Message]) -> None:
+            sent.extend(messages)
+            publisher.publish(messages)
+
+        cfg = RunConfig(level=Level.DEVICE, homes=1, speed=3600, duration_s=6,
+                        start_ms=START, step_s=5, incident_rate=0.0)
+        traffic = threading.Thread(target=run, args=(cfg, publish), daemon=True)
+        traffic.start()
+
+        def some_arrived() -> bool:
+            return len(central_readings(ingest)[1]) > 300
+
+        wait_until(some_arrived, 30, "traffic at the centre")
+        agent.kill()  # kill -9 in the middle of the traffic
+        agent.wait()
+        assert traffic.is_alive()
+        agent = _start_agent(path)
+        traffic.join(60)
+        assert publisher.flush(30)
+        publisher.close()
+        hr_sent = sum(1 for m in sent if m.topic == "native/h00000-wristband/vitals"
+                      and b'"hr"' in m.payload)
+
+        def all_heart_rates() -> bool:
+            unique, _ = _dedup(central_readings(ingest)[1])
+            return sum(1 for r in unique if r.kind is Kind.HEART_RATE
+                       and r.device_id == "wristband") >= hr_sent
+
+        wait_until(all_heart_rates, 60, "every heart rate at the centre")
+    finally:
+        agent.terminate()
+        agent.wait(20)
+        ingest.close()
+    urgent, routine = central_readings(ingest)
+    unique, _ = _dedup(routine + urgent)
+    seqs = sorted(r.seq for r in unique)
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap: nothing lost or corrupt
+    hr_got = [r for r in unique if r.kind is Kind.HEART_RATE and r.device_id == "wristband"]
+    assert len(hr_got) == hr_sent > 100
+    statuses = [m.payload for m in ingest.snapshot()
+                if m.topic == topics.central(GATEWAY, topics.Channel.STATUS)]
+    assert b"offline" in statuses  # the last will told the centre it died
+
+
