@@ -40,7 +40,7 @@ class LocalMosquitto:
 
     def __init__(self, port: int | None = None, extra_config: str = "",
                  workdir: Path | None = None, allow_anonymous: bool = True,
-                 persistence: bool = False) -> None:
+                 persistence: bool = False, config_file: Path | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package 'mosquitto')")
@@ -48,8 +48,12 @@ class LocalMosquitto:
         self.port = port or free_port()
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="eldercare-mosquitto-"))
-        self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        if config_file is not None:  # a generated config: run it as it is
+            self.config_path = config_file
+            return
+        self.config_path = self.workdir / "mosquitto.conf"
         self.config_path.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
@@ -59,7 +63,6 @@ class LocalMosquitto:
             "max_queued_messages 1000000\n"
             f"{extra_config}\n"
         )
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:

@@ -1,0 +1,53 @@
+"""``eldercare broker-config``: write Mosquitto configurations for the centre or a gateway."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from broker_config import generate
+from telemetry.topics import TopicError
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "broker-config", help="write Mosquitto configs (central TLS broker, gateway broker)",
+        description=generate.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = p.add_subparsers(dest="which", required=True, metavar="central|edge")
+    c = which.add_parser("central", help="the central broker: TLS, passwords, ACL, CA")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--host", required=True, help="the name gateways connect to (DNS or IP)")
+    c.add_argument("--port", type=int, default=8883)
+    c.add_argument("--gateway", action="append", default=[], metavar="ID",
+                   help="a gateway id (its MQTT username); repeat for each")
+    c.add_argument("--ingest-port", type=int, default=1883,
+                   help="loopback listener for ingest on this host (0: none)")
+    c.add_argument("--client-certs", action="store_true",
+                   help="also require and issue client certificates")
+    c.set_defaults(handler=_central)
+    e = which.add_parser("edge", help="a gateway's local broker for its devices")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--port", type=int, default=1883)
+    e.add_argument("--bind", default="127.0.0.1", help="address devices reach (home LAN)")
+    e.set_defaults(handler=_edge)
+
+
+def _central(args: argparse.Namespace) -> int:
+    try:
+        generate.central(args.out, host=args.host, port=args.port, gateways=args.gateway,
+                         ingest_port=args.ingest_port or None, client_certs=args.client_certs)
+    except (TopicError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}/mosquitto.conf; credentials for the gateways are in "
+          f"{args.out}/credentials/ (hand each to its gateway, then delete)")
+    return 0
+
+
+def _edge(args: argparse.Namespace) -> int:
+    generate.edge(args.out, port=args.port, bind=args.bind)
+    print(f"wrote {args.out}/mosquitto.conf")
+    return 0
