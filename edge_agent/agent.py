@@ -27,6 +27,7 @@ from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.uplink import Uplink
 from edge_agent.watchdog import Watchdog
+from edge_agent.writer import GroupWriter
 from telemetry import health, topics
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
@@ -65,6 +66,8 @@ class Agent:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._local = self._make_local_client()
+        self._writer = GroupWriter(self.outbox, self._local.ack, self._stored,
+                                   self._store_failed)
 
     # --- local side --------------------------------------------------------------------
 
@@ -109,14 +112,11 @@ class Agent:
             if alarm_for(observation):
                 self._raise_local_alarm(client, observation)
         revived = [o for ob in observations for o in self.watchdog.seen(ob.device_id)]
-        try:
-            self._store(revived + observations)
-        except OutboxError as exc:
-            with self._lock:
-                self.refused["outbox_error"] += 1
-            log.error("outbox write failed; the device message stays unacknowledged: %s", exc)
-            return
-        client.ack(msg.mid, msg.qos)
+        readings = self._readings(revived + observations)
+        if readings:
+            self._writer.submit(readings, msg.mid, msg.qos)
+        else:
+            client.ack(msg.mid, msg.qos)
 
     def _raise_local_alarm(self, client: mqtt.Client, observation: Observation) -> None:
         device = self._devices[observation.device_id]
@@ -126,28 +126,32 @@ class Agent:
         with self._lock:
             self.alarms_raised += 1
 
-    def _store(self, observations: list[Observation]) -> None:
-        if not observations:
-            return
+    def _readings(self, observations: list[Observation]) -> list[Reading]:
+        """Stamp observations with who, when (gateway receive time) and the unit."""
         now = self.clock.now_ms()
         cfg = self.cfg
-        readings = []
-        for o in observations:
-            device = self._devices[o.device_id]
-            readings.append(Reading(
-                cfg.site_id, cfg.gateway_id, o.device_id, o.kind, o.value, unit_of(o.kind),
-                o.device_time_ms if o.device_time_ms is not None else now, now, 0,
-                device.resident_id))
-        self.outbox.append(readings)
+        return [
+            Reading(cfg.site_id, cfg.gateway_id, o.device_id, o.kind, o.value, unit_of(o.kind),
+                    o.device_time_ms if o.device_time_ms is not None else now, now, 0,
+                    self._devices[o.device_id].resident_id)
+            for o in observations
+        ]
+
+    def _stored(self, count: int) -> None:
         with self._lock:
-            self.readings_total += len(readings)
+            self.readings_total += count
         self.uplink.wake.set()
+
+    def _store_failed(self, exc: OutboxError) -> None:
+        with self._lock:
+            self.refused["outbox_error"] += 1
 
     # --- the process -------------------------------------------------------------------
 
     def start(self) -> None:
         b = self.cfg.local
         self._local.connect_async(b.host, b.port, keepalive=30)
+        self._writer.start()
         self._local.loop_start()
         self.uplink.start()
 
@@ -170,7 +174,7 @@ class Agent:
         """Periodic work: the watchdog."""
         silent = self.watchdog.check()
         if silent:
-            self._store(silent)
+            self._writer.submit(self._readings(silent))
 
     def run(self) -> None:
         """Run until ``stop()``: the watchdog every second, the heartbeat periodically."""
@@ -189,6 +193,7 @@ class Agent:
 
     def close(self) -> None:
         self._local.loop_stop()
+        self._writer.close()
         self._local.disconnect()
         self.uplink.stop()
         self.outbox.close()

@@ -15,7 +15,7 @@ class ConfigError(Exception):
     """The gateway configuration is missing, malformed or inconsistent."""
 
 
-class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """One device behind the gateway.
 
     ``local_name`` is its zigbee2mqtt friendly name, ESPHome node name or native device id;
@@ -31,7 +31,7 @@ class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     battery_powered: bool = True
 
 
-class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
@@ -50,7 +50,8 @@ class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
 
 
-class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                    omit_defaults=True):
     site_id: str
     gateway_id: str
     data_dir: str
@@ -88,6 +89,11 @@ def load(path: Path) -> GatewayConfig:
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: a local device name appears twice")
     return cfg
+
+
+def dump(cfg: GatewayConfig) -> bytes:
+    """The config as TOML (to provision a gateway, or for a test's own brokers)."""
+    return msgspec.toml.encode(cfg)
 
 
 SAMPLE = Path(__file__).with_name("gateway.sample.toml")

@@ -8,6 +8,7 @@ the budget, the oldest routine readings are dropped first and counted.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -29,6 +30,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0);
 """
 
+log = logging.getLogger(__name__)
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Reading)
 
@@ -49,6 +52,9 @@ class Outbox:
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
             self._bytes: int = row.fetchone()[0]
+            self.last_seq: int = self._meta("next_seq") - 1
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE urgent = 1")
+            self.last_urgent_seq: int = row.fetchone()[0]
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
 
@@ -76,7 +82,7 @@ class Outbox:
     def _append(self, readings: list[Reading]) -> list[Reading]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            first = self._meta("next_seq")
+            first = self.last_seq + 1  # this process is the only writer
             stored = [msgspec.structs.replace(r, seq=first + i) for i, r in enumerate(readings)]
             rows = [(r.seq, int(is_urgent(r.kind, r.value)), r.received_time_ms, _encoder.encode(r))
                     for r in stored]
@@ -87,6 +93,10 @@ class Outbox:
             if self._bytes > self.max_bytes:
                 self._shed()
             self._db.execute("COMMIT")
+            self.last_seq = stored[-1].seq
+            urgent = [row[0] for row in rows if row[1]]
+            if urgent:
+                self.last_urgent_seq = urgent[-1]
         except sqlite3.Error as exc:
             self._rollback()
             raise OutboxError(f"cannot store readings: {exc}") from exc
@@ -160,10 +170,14 @@ class Outbox:
         return self._bytes
 
     def _rollback(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
-        row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
-        self._bytes = row.fetchone()[0]
+        """Undo a failed transaction, if the database still answers at all."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
+            self._bytes = row.fetchone()[0]
+        except sqlite3.Error as exc:
+            log.error("outbox rollback failed: %s", exc)
 
     def close(self) -> None:
         with self._lock:

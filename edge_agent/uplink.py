@@ -150,28 +150,33 @@ class Uplink(threading.Thread):
             return
         self.wake.clear()
         room = self.max_inflight - len(self._inflight)
-        if room <= 0:
-            return
-        urgent = self._outbox.next_in_lane(urgent=True, after_seq=self._urgent_cursor,
-                                           limit=room)
-        for reading in urgent:
-            self._publish(Channel.URGENT, [reading])
-            self._urgent_cursor = reading.seq
-        room -= len(urgent)
+        outbox = self._outbox
+        # The outbox's last sequence numbers say, without a query, whether anything waits.
+        if room > 0 and outbox.last_urgent_seq > self._urgent_cursor:
+            for reading in outbox.next_in_lane(urgent=True, after_seq=self._urgent_cursor,
+                                               limit=room):
+                self._publish(Channel.URGENT, [reading])
+                self._urgent_cursor = reading.seq
+                room -= 1
         now = self._clock.monotonic_s()
         while room > 0:
-            batch = self._outbox.next_in_lane(urgent=False, after_seq=self._routine_cursor,
-                                              limit=self._batch_max)
-            if not batch:
+            last = outbox.last_seq
+            waiting = last - self._routine_cursor  # an upper bound: urgent ones count too
+            if waiting <= 0:
                 self._routine_waiting_since = None
                 return
             if self._routine_waiting_since is None:
                 self._routine_waiting_since = now
-            if len(batch) < self._batch_max and now - self._routine_waiting_since < self._window_s:
-                return  # wait for more, or for the window to close
+            if waiting < self._batch_max and now - self._routine_waiting_since < self._window_s:
+                return  # wait for a full batch, or for the window to close
+            batch = outbox.next_in_lane(urgent=False, after_seq=self._routine_cursor,
+                                        limit=self._batch_max)
+            self._routine_waiting_since = None
+            if not batch:
+                self._routine_cursor = last  # only urgent or acknowledged ones were there
+                return
             self._publish(Channel.READINGS, batch)
             self._routine_cursor = batch[-1].seq
-            self._routine_waiting_since = None
             room -= 1
 
     def _publish(self, channel: Channel, readings: list[Reading]) -> None:

@@ -8,6 +8,8 @@ noticed too.
 
 from __future__ import annotations
 
+import threading
+
 from edge_agent.adapters import Observation
 from edge_agent.config import DeviceConfig
 from telemetry.clock import Clock
@@ -23,23 +25,26 @@ class Watchdog:
                         for d in devices}
         self._last_seen = {d.device_id: now for d in devices}
         self._silent: set[str] = set()
+        self._lock = threading.Lock()  # seen() on the broker's thread, check() on another
 
     def seen(self, device_id: str) -> list[Observation]:
         """The device sent something; if it had been reported silent, it is back."""
         if device_id not in self._last_seen:
             return []
-        self._last_seen[device_id] = self._clock.monotonic_s()
-        if device_id in self._silent:
-            self._silent.discard(device_id)
-            return [Observation(device_id, Kind.AVAILABILITY, 1.0)]
+        with self._lock:
+            self._last_seen[device_id] = self._clock.monotonic_s()
+            if device_id in self._silent:
+                self._silent.discard(device_id)
+                return [Observation(device_id, Kind.AVAILABILITY, 1.0)]
         return []
 
     def check(self) -> list[Observation]:
         """Devices that have just gone past their budget (each reported once)."""
         now = self._clock.monotonic_s()
         out = []
-        for device_id, last in self._last_seen.items():
-            if device_id not in self._silent and now - last > self._budget[device_id]:
-                self._silent.add(device_id)
-                out.append(Observation(device_id, Kind.AVAILABILITY, 0.0))
+        with self._lock:
+            for device_id, last in self._last_seen.items():
+                if device_id not in self._silent and now - last > self._budget[device_id]:
+                    self._silent.add(device_id)
+                    out.append(Observation(device_id, Kind.AVAILABILITY, 0.0))
         return out

@@ -8,14 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from broker_config import generate
 from telemetry.topics import TopicError
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "broker-config", help="write Mosquitto configs (central TLS broker, gateway broker)",
-        description=generate.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Write complete Mosquitto configurations: the central broker (TLS for "
+                    "gateways, passwords, ACL from the topic module, a CA) or a gateway's "
+                    "local broker.")
     which = p.add_subparsers(dest="which", required=True, metavar="central|edge")
     c = which.add_parser("central", help="the central broker: TLS, passwords, ACL, CA")
     c.add_argument("--out", type=Path, required=True)
@@ -36,6 +37,8 @@ def register(sub: Any) -> None:
 
 
 def _central(args: argparse.Namespace) -> int:
+    from broker_config import generate
+
     try:
         generate.central(args.out, host=args.host, port=args.port, gateways=args.gateway,
                          ingest_port=args.ingest_port or None, client_certs=args.client_certs)
@@ -48,6 +51,8 @@ def _central(args: argparse.Namespace) -> int:
 
 
 def _edge(args: argparse.Namespace) -> int:
+    from broker_config import generate
+
     generate.edge(args.out, port=args.port, bind=args.bind)
     print(f"wrote {args.out}/mosquitto.conf")
     return 0

@@ -12,15 +12,10 @@ import argparse
 import datetime as dt
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from broker_config.local import BrokerError, LocalMosquitto
-from firmware_stubs import incidents as inc
-from firmware_stubs.mqtt_out import Publisher
-from firmware_stubs.runner import Level, RunConfig, print_messages, run, stats_json
+if TYPE_CHECKING:  # the simulator (numpy) loads only when this command runs
+    from firmware_stubs import incidents as inc
 
 
 def register(sub: Any) -> None:
@@ -36,6 +31,8 @@ def register(sub: Any) -> None:
 
 def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
     """The first incidents, so something happens within the first two minutes."""
+    from firmware_stubs import incidents as inc
+
     minute = inc.MIN_MS
     return (
         inc.make(inc.IncidentKind.FALL, 0, start_ms + 20 * minute, 30 * minute),
@@ -45,6 +42,13 @@ def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from broker_config.local import BrokerError, LocalMosquitto
+    from firmware_stubs.mqtt_out import Publisher
+    from firmware_stubs.runner import Level, RunConfig, print_messages, run, stats_json
+
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     start_ms = int(now.timestamp() * 1000)
     cfg = RunConfig(level=Level.DEVICE, homes=args.homes, speed=args.speed,

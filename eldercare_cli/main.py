@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eldercare_cli import broker_config_cmd, demo_cmd, edge_cmd, simulate_cmd
+from eldercare_cli import bench_cmd, broker_config_cmd, demo_cmd, edge_cmd, simulate_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Edge-to-alert monitoring for nursing homes and elders living alone.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench_cmd.register(sub)
     broker_config_cmd.register(sub)
     demo_cmd.register(sub)
     edge_cmd.register(sub)

@@ -6,11 +6,11 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from firmware_stubs.dialects import Message
-from firmware_stubs.mqtt_out import Publisher, PublishError
-from firmware_stubs.runner import Level, RunConfig, print_messages, run, stats_json
+if TYPE_CHECKING:  # the simulator (numpy) loads only when this command runs
+    from firmware_stubs.dialects import Message
+    from firmware_stubs.mqtt_out import Publisher
 
 
 def _start_ms(text: str | None) -> int:
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--broker", help="mqtt://HOST:PORT to publish to (default: print)")
-    p.add_argument("--level", choices=[lv.value for lv in Level], default="device")
+    p.add_argument("--level", choices=["device", "gateway"], default="device")
     p.add_argument("--homes", type=int, default=3, help="number of homes (default 3)")
     p.add_argument("--speed", type=float, default=60.0,
                    help="simulated seconds per real second (default 60)")
@@ -59,6 +59,9 @@ def register(sub: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from firmware_stubs.mqtt_out import Publisher, PublishError
+    from firmware_stubs.runner import Level, RunConfig, print_messages, run, stats_json
+
     if args.homes < 1 or args.speed <= 0 or args.duration <= 0 or args.step <= 0:
         print("error: --homes, --speed, --duration and --step must be positive",
               file=sys.stderr)

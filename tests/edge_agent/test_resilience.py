@@ -8,12 +8,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.agent import Agent
-from edge_agent.config import GatewayConfig
+from edge_agent.config import BrokerConfig, GatewayConfig
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
 from firmware_stubs.incidents import MIN_MS, IncidentKind
@@ -115,17 +116,11 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
 
 
 def _config_file(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto) -> Path:
-    text = config.SAMPLE.read_text()
-    text = text.replace('data_dir = "/var/lib/eldercare-edge"',
-                        f'data_dir = "{tmp_path / "edge-data"}"')
-    text = text.replace("[local]\nhost = \"127.0.0.1\"\nport = 1883",
-                        f"[local]\nhost = \"127.0.0.1\"\nport = {edge.port}")
-    start = text.index("[uplink]")
-    end = text.index("[[devices]]")
-    text = (text[:start] + f"[uplink]\nhost = \"127.0.0.1\"\nport = {central.port}\n\n"
-            + text[end:])
+    cfg = msgspec.structs.replace(
+        config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
+        local=BrokerConfig(port=edge.port), uplink=BrokerConfig(port=central.port))
     path = tmp_path / "gateway.toml"
-    path.write_text(text)
+    path.write_bytes(config.dump(cfg))
     return path
 
 

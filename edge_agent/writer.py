@@ -1,0 +1,77 @@
+"""Group commit: device messages become durable together, then each is acknowledged.
+
+One SQLite transaction per device message would cost more than the message itself; the
+writer gathers what arrives within a few milliseconds, stores it in one transaction, and
+only then acknowledges each message to the local broker (so a crash before the commit
+means redelivery, never loss). Local alarms do not wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from edge_agent.outbox import Outbox, OutboxError
+from telemetry.reading import Reading
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[int, int], object]
+
+
+class GroupWriter(threading.Thread):
+    def __init__(self, outbox: Outbox, ack: Ack, on_stored: Callable[[int], None],
+                 on_error: Callable[[OutboxError], None], *, max_delay_s: float = 0.005,
+                 max_items: int = 512) -> None:
+        super().__init__(name="outbox-writer", daemon=True)
+        self._outbox = outbox
+        self._ack = ack
+        self._on_stored = on_stored
+        self._on_error = on_error
+        self._max_delay_s = max_delay_s
+        self._max_items = max_items
+        self._cond = threading.Condition()
+        self._items: list[tuple[list[Reading], int | None, int]] = []
+        self._closing = False
+
+    def submit(self, readings: list[Reading], mid: int | None = None, qos: int = 0) -> None:
+        """Store ``readings``; then acknowledge local message ``mid`` (if any)."""
+        with self._cond:
+            self._items.append((readings, mid, qos))
+            if len(self._items) == 1 or len(self._items) >= self._max_items:
+                self._cond.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._closing:
+                    self._cond.wait()
+                if not self._items and self._closing:
+                    return
+                # Give the group a few milliseconds to fill, unless it is already full.
+                if len(self._items) < self._max_items and not self._closing:
+                    self._cond.wait(self._max_delay_s)
+                items, self._items = self._items, []
+            self._write(items)
+
+    def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> None:
+        readings = [r for batch, _, _ in items for r in batch]
+        try:
+            self._outbox.append(readings)
+        except OutboxError as exc:
+            log.error("outbox write failed; %d device messages stay unacknowledged: %s",
+                      len(items), exc)
+            self._on_error(exc)
+            return
+        self._on_stored(len(readings))
+        for _, mid, qos in items:
+            if mid is not None:
+                self._ack(mid, qos)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Store and acknowledge what is queued, then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self.join(timeout_s)

@@ -1,0 +1,28 @@
+"""``eldercare bench``: the project's benchmarks; the last line printed is JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="benchmarks against real services; the last line is JSON")
+    which = p.add_subparsers(dest="which", required=True, metavar="edge")
+    e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
+    e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
+    e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
+    e.add_argument("--outage", type=float, default=60.0, help="seconds the centre is down (60)")
+    e.set_defaults(handler=_edge)
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from edge_agent import bench
+
+    result = bench.run(rate_per_s=args.rate, steady_s=args.steady, outage_s=args.outage)
+    print(json.dumps(result), flush=True)
+    return 0 if result.get("lost") == 0 else 1
+
+

@@ -1,0 +1,64 @@
+"""Group commit: device messages are acknowledged only after their readings are stored."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.writer import GroupWriter
+from tests.edge_agent.test_outbox import reading
+from tests.support.wait import wait_until
+
+
+class Acks:
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+        self.errors: list[OutboxError] = []
+        self.stored = 0
+        self.lock = threading.Lock()
+
+    def ack(self, mid: int, qos: int) -> None:
+        with self.lock:
+            self.acked.append(mid)
+
+    def on_stored(self, count: int) -> None:
+        with self.lock:
+            self.stored += count
+
+    def on_error(self, exc: OutboxError) -> None:
+        with self.lock:
+            self.errors.append(exc)
+
+
+def test_messages_are_acknowledged_after_their_readings_are_stored(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    acks = Acks()
+    depth_at_ack: list[int] = []
+
+    def ack(mid: int, qos: int) -> None:
+        depth_at_ack.append(box.depth())
+        acks.ack(mid, qos)
+
+    writer = GroupWriter(box, ack, acks.on_stored, acks.on_error)
+    writer.start()
+    for mid in range(1, 101):
+        writer.submit([reading(), reading()], mid, 1)
+    writer.submit([reading()])  # a watchdog reading: nothing to acknowledge
+    wait_until(lambda: len(acks.acked) == 100, 10, "every message acknowledged")
+    writer.close()
+    assert acks.acked == list(range(1, 101))
+    assert acks.stored == 201 and box.depth() == 201
+    assert min(depth_at_ack) >= 2  # no message was acknowledged before it was stored
+
+
+def test_a_failed_write_acknowledges_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    box.close()  # the disk is gone
+    acks = Acks()
+    writer = GroupWriter(box, acks.ack, acks.on_stored, acks.on_error)
+    writer.start()
+    writer.submit([reading()], 7, 1)
+    wait_until(lambda: len(acks.errors) == 1, 10, "the error to be reported")
+    writer.close()
+    assert acks.acked == [] and acks.stored == 0
