@@ -181,3 +181,34 @@ def test_sample_configs_are_written_for_a_fresh_host(tmp_path: Path) -> None:
     generate.edge(tmp_path / "e")
     text = (tmp_path / "e" / "mosquitto.conf").read_text()
     assert "listener 1883 127.0.0.1" in text and "persistence true" in text
+
+
+def test_under_mqtt_5_a_spoofed_publish_is_refused_with_reason_135(central: Central) -> None:
+    reasons: dict[int, int] = {}
+    acked = threading.Event()
+    connected = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set("gw-00000", central.passwords["gw-00000"])
+    client.tls_set(ca_certs=str(central.out / "ca" / "ca.crt"),
+                   tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    client.on_connect = lambda c, u, f, rc, p: connected.set()
+
+    def on_publish(c: mqtt.Client, u: object, mid: int, rc: mqtt.ReasonCode,
+                   p: object) -> None:
+        reasons[mid] = rc.value
+        if len(reasons) == 2:
+            acked.set()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", central.tls_port)
+    client.loop_start()
+    try:
+        assert connected.wait(10)
+        spoof = client.publish(topics.central("gw-00001", Channel.URGENT), b"x", qos=1)
+        own = client.publish(topics.central("gw-00000", Channel.URGENT), b"y", qos=1)
+        assert acked.wait(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert reasons[spoof.mid] == 135  # not authorized
+    assert reasons[own.mid] in (0, 16)  # success (16: no subscriber matched)

@@ -188,3 +188,55 @@ def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
     assert b"offline" in statuses  # the last will told the centre it died
 
 
+
+
+def test_a_full_outbox_keeps_every_urgent_event_and_counts_what_it_dropped(
+    edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+    gateway_config: GatewayConfig,
+) -> None:
+    small = msgspec.structs.replace(gateway_config, outbox_max_bytes=20_000)
+    agent = Agent(small, SystemClock(), heartbeat_s=0.2, uplink_backoff=Backoff(0.05, 0.5))
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    ingest = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/+"],
+                      client_id="test-ingest")
+    publisher = Publisher(edge_broker.url, "devices")
+    try:
+        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        central_broker.stop()
+        wait_until(lambda: not agent.uplink.connected.is_set(), 10, "uplink to notice")
+        messages = []
+        for i in range(2000):
+            body = f'{{"ts": {START + i * 1000}, "hr": {60 + i % 30}}}'.encode()
+            messages.append(Message("native/h00000-wristband/vitals", body, False))
+            if i % 200 == 100:
+                messages.append(Message("zigbee2mqtt/h00000/sos_pendant",
+                                        b'{"action": "emergency"}', False))
+        publisher.publish(messages)
+        assert publisher.flush(30)
+        wait_until(lambda: agent.readings_total >= 2010, 30, "every device message stored")
+        dropped = agent.outbox.dropped
+        assert dropped > 1000  # the budget holds a few hundred readings
+        central_broker.start()
+        wait_until(lambda: agent.outbox.depth() == 0, 60, "the outbox to drain")
+
+        def reported() -> bool:
+            from telemetry import health
+
+            beats = [health.decode_heartbeat(m.payload) for m in ingest.snapshot()
+                     if m.topic.endswith("/heartbeat")]
+            return any(b.dropped_total == dropped and b.outbox_depth == 0 for b in beats)
+
+        wait_until(reported, 20, "a heartbeat reporting the drops")
+        urgent, routine = central_readings(ingest)
+    finally:
+        publisher.close()
+        ingest.close()
+        agent.stop()
+        runner.join(20)
+    assert [r.kind for r in urgent] == [Kind.SOS] * 10  # every SOS survived
+    heart = [r for r in _dedup(routine)[0] if r.kind is Kind.HEART_RATE]
+    assert len(heart) + dropped == 2000
+    times = [r.device_time_ms for r in heart]
+    assert times == sorted(times) and times[-1] == START + 1999 * 1000  # the newest kept
+    assert times[0] == START + dropped * 1000  # the oldest went first
