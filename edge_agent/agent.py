@@ -64,6 +64,7 @@ class Agent:
         self.alarms_raised = 0
         self._started_s = clock.monotonic_s()
         self._stop = threading.Event()
+        self.local_ready = threading.Event()  # subscribed on the local broker
         self._lock = threading.Lock()
         self._local = self._make_local_client()
         self._writer = GroupWriter(self.outbox, self._local.ack, self._stored,
@@ -79,6 +80,7 @@ class Agent:
         if b.username:
             client.username_pw_set(b.username, b.password())
         client.on_connect = self._on_local_connect
+        client.on_subscribe = lambda *_: self.local_ready.set()
         client.on_message = self._on_local_message
         return client
 

@@ -159,7 +159,8 @@ def test_an_edge_agent_sends_over_tls_with_its_credentials(
         sos = mqtt.Client(CallbackAPIVersion.VERSION2)
         sos.connect("127.0.0.1", edge_port)
         sos.loop_start()
-        wait_until(agent.uplink.connected.is_set, 15, "the TLS uplink")
+        wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
+                   15, "the TLS uplink and the local subscription")
         sos.publish("zigbee2mqtt/h00000/sos_pendant",
                     b'{"action": "emergency", "battery": 64, "linkquality": 102}',
                     qos=1).wait_for_publish(5)

@@ -85,7 +85,8 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
     central = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/#"])
     alarms = Recorder(edge_broker.port, [gateway_config.local_alarm_topic])
     try:
-        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
+                   10, "agent connected at both ends")
         fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
         simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,))
         wait_until(lambda: agent.readings_total > 100 and agent.outbox.depth() == 0, 30,
@@ -126,6 +127,7 @@ def test_bad_local_payloads_are_counted_and_the_agent_keeps_going(
     central = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/heartbeat"])
     publisher = Publisher(edge_broker.url, "bad-devices")
     try:
+        wait_until(agent.local_ready.is_set, 10, "the agent subscribed locally")
         publisher.publish([
             _msg("zigbee2mqtt/h00000/front_door", b"{not json"),
             _msg("zigbee2mqtt/h00000/front_door", b'{"contact": "maybe"}'),

@@ -76,7 +76,8 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
     alarms = Recorder(edge_broker.port, [gateway_config.local_alarm_topic])
     radar = Recorder(edge_broker.port, ["zigbee2mqtt/h00000/bathroom_radar"])
     try:
-        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
+                   10, "agent connected at both ends")
         central_broker.stop()  # the home's internet goes down
         wait_until(lambda: not agent.uplink.connected.is_set(), 10, "uplink to notice")
         fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
@@ -140,9 +141,14 @@ def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
     sent: list[Message] = []
     agent = _start_agent(path)
     try:
-        wait_until(lambda: any(m.topic.endswith("/status") and m.payload == b"online"
-                               for m in ingest.snapshot()), 20, "the agent's birth")
         publisher = Publisher(edge_broker.url, "sim-h00000")
+        probe = Message("zigbee2mqtt/h00000/front_door/availability", b"online", False)
+
+        def probe_arrived() -> bool:  # the agent is subscribed locally and sending
+            publisher.publish([probe])
+            return any(r.kind is Kind.AVAILABILITY for r in central_readings(ingest)[1])
+
+        wait_until(probe_arrived, 30, "a probe through the agent")
 
         def publish(messages: list[Message]) -> None:
             sent.extend(messages)
@@ -202,7 +208,8 @@ def test_a_full_outbox_keeps_every_urgent_event_and_counts_what_it_dropped(
                       client_id="test-ingest")
     publisher = Publisher(edge_broker.url, "devices")
     try:
-        wait_until(agent.uplink.connected.is_set, 10, "uplink connected")
+        wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
+                   10, "agent connected at both ends")
         central_broker.stop()
         wait_until(lambda: not agent.uplink.connected.is_set(), 10, "uplink to notice")
         messages = []
