@@ -6,7 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eldercare_cli import bench_cmd, broker_config_cmd, demo_cmd, edge_cmd, simulate_cmd
+from eldercare_cli import (
+    bench_cmd,
+    broker_config_cmd,
+    demo_cmd,
+    edge_cmd,
+    eval_cmd,
+    simulate_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     broker_config_cmd.register(sub)
     demo_cmd.register(sub)
     edge_cmd.register(sub)
+    eval_cmd.register(sub)
     simulate_cmd.register(sub)
     return parser
 

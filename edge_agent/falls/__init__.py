@@ -1,0 +1,1 @@
+"""Fall detection on a wearable's raw accelerometer stream, small enough for the gateway."""

@@ -1,0 +1,73 @@
+"""``eldercare eval`` and ``eldercare train``: detection quality on real labelled data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def register(sub: Any) -> None:
+    e: argparse.ArgumentParser = sub.add_parser(
+        "eval", help="score the project's detectors on the labelled data sets")
+    which = e.add_subparsers(dest="which", required=True, metavar="falls")
+    f = which.add_parser("falls", help="edge fall detector on UMAFall, leave-one-subject-out")
+    f.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"folder holding the data sets (default {DEFAULT_DATA})")
+    f.add_argument("--json", action="store_true", help="last line: one JSON object")
+    f.add_argument("--subjects", type=int, help="only the first N subjects (quick run)")
+    f.add_argument("--report", type=Path, default=Path("EVALUATION.md"),
+                   help="the document to regenerate (default ./EVALUATION.md)")
+    f.set_defaults(handler=_eval_falls)
+    t: argparse.ArgumentParser = sub.add_parser(
+        "train", help="train a shipped model from the labelled data")
+    twhich = t.add_subparsers(dest="which", required=True, metavar="falls")
+    tf = twhich.add_parser("falls", help="the edge fall detector's forest, on all subjects")
+    tf.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    tf.add_argument("--position", default="waist", choices=["chest", "waist", "wrist"])
+    tf.add_argument("--out", type=Path, help="model file (default: the shipped one)")
+    tf.set_defaults(handler=_train_falls)
+
+
+def _eval_falls(args: argparse.Namespace) -> int:
+    from evaluation import falls, report
+
+    folder = args.data / "umafall"
+    if not (folder / "trials.csv").exists():
+        print(f"error: no UMAFall data in {folder}", file=sys.stderr)
+        return 1
+    result = falls.run_all(folder, subjects=args.subjects)
+    if args.subjects is None:
+        report.store("falls", result)
+        report.render(args.report)
+    print(result["table"])
+    if args.json:
+        print(json.dumps(result["summary"]))
+    return 0
+
+
+def _train_falls(args: argparse.Namespace) -> int:
+    from edge_agent.falls import model as fall_model
+    from evaluation import falls, umafall
+
+    folder = args.data / "umafall"
+    trials = umafall.load(folder, args.position)
+    forest = falls.fit_forest(trials, args.position)
+    out = args.out or fall_model.shipped_path(args.position)
+    fall_model.save(forest, out)
+    scores = falls.evaluate(trials, lambda tr: falls.fit_forest(tr, args.position))
+    metrics = {"position": args.position, "trained_on_trials": len(trials),
+               "threshold": forest.threshold,
+               "leave_one_subject_out": {"sensitivity": round(scores.sensitivity, 3),
+                                         "specificity": round(scores.specificity, 3),
+                                         "false_alarms_per_hour":
+                                             round(scores.false_alarms_per_hour, 2),
+                                         "delay_ms_p50": scores.delay_ms_p50}}
+    out.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    print(f"wrote {out} ({out.stat().st_size} bytes) and its metrics")
+    print(json.dumps(metrics))
+    return 0

@@ -1,0 +1,1 @@
+"""``eldercare eval``: the project's detectors scored on real labelled data sets."""
