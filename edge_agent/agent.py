@@ -108,17 +108,16 @@ class Agent:
             with self._lock:
                 self.refused[exc.reason.value] += 1
             log.info("refused local message on %s: %s", msg.topic, exc.reason)
-            client.ack(msg.mid, msg.qos)  # never redeliver what can never be read
+            # Never redeliver what can never be read; acknowledge it in turn, like the rest.
+            self._writer.submit([], msg.mid, msg.qos)
             return
         for observation in observations:
             if alarm_for(observation):
                 self._raise_local_alarm(client, observation)
         revived = [o for ob in observations for o in self.watchdog.seen(ob.device_id)]
-        readings = self._readings(revived + observations)
-        if readings:
-            self._writer.submit(readings, msg.mid, msg.qos)
-        else:
-            client.ack(msg.mid, msg.qos)
+        # Acknowledgements go out in the order the messages came, all through the writer:
+        # Mosquitto reorders what it delivers when a client acknowledges out of order.
+        self._writer.submit(self._readings(revived + observations), msg.mid, msg.qos)
 
     def _raise_local_alarm(self, client: mqtt.Client, observation: Observation) -> None:
         device = self._devices[observation.device_id]

@@ -29,6 +29,7 @@ class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
     room: str = ""
     resident_id: str | None = None
     battery_powered: bool = True
+    fall_position: str | None = None  # native accelerometer: run the fall model for it
 
 
 class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -58,7 +58,8 @@ class GroupWriter(threading.Thread):
     def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> None:
         readings = [r for batch, _, _ in items for r in batch]
         try:
-            self._outbox.append(readings)
+            if readings:
+                self._outbox.append(readings)
         except OutboxError as exc:
             log.error("outbox write failed; %d device messages stay unacknowledged: %s",
                       len(items), exc)

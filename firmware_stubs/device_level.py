@@ -29,7 +29,7 @@ def make_device(home: int, device: layout.Device) -> DeviceSim:
 class DeviceRenderer:
     """Every device of every home, rendering observations in its own dialect.
 
-    With ``accel`` the wristbands also stream raw accelerometer blocks (one per second of
+    With ``accel`` the pendants also stream raw accelerometer blocks (one per second of
     simulated time) with an impact where a fall is injected.
     """
 
@@ -38,10 +38,11 @@ class DeviceRenderer:
         self.devices = [[make_device(h, d) for d in layout.DEVICES] for h in range(homes)]
         self.accel = accel
         self._rng = np.random.default_rng([seed, 13])
-        self._impacts = {
-            (i.home_index, i.start_ms + 8000) for i in incidents
+        # (home, impact time, end of lying on the floor) of each injected fall
+        self._falls = [
+            (i.home_index, i.start_ms + 8000, i.end_ms) for i in incidents
             if i.incident is IncidentKind.FALL
-        }
+        ]
 
     def birth(self, t_ms: int) -> list[Message]:
         out = [Message(topics.z2m_bridge_state(), b"online", True)]
@@ -57,15 +58,17 @@ class DeviceRenderer:
             out.extend(self.devices[h][slot].observe(KINDS[k], v, t))
         count = len(out)
         if self.accel:
-            wrist = layout.SLOT["wristband"]
+            wrist = layout.SLOT["pendant"]
             for h, devices in enumerate(self.devices):
                 band = devices[wrist]
                 assert isinstance(band, NativeDevice)
                 for second in range(t0_ms - t0_ms % 1000, t1_ms, 1000):
                     if second < t0_ms:
                         continue
-                    impact = next((t for (home, t) in self._impacts
+                    impact = next((t for (home, t, _) in self._falls
                                    if home == h and second <= t < second + 1000), None)
-                    out.append(band.accel(second, 1.0, self._rng, impact))
+                    lying = any(home == h and t < second and second < end
+                                for (home, t, end) in self._falls)
+                    out.append(band.accel(second, 1.0, self._rng, impact, lying))
         return out, count
 

@@ -63,6 +63,9 @@ DEVICES: Final[tuple[Device, ...]] = (
            (Kind.HEART_RATE, Kind.SPO2, Kind.SKIN_TEMPERATURE, Kind.BATTERY), True),
     Device("bed-mat", Dialect.NATIVE, "EC-BM1", Room.BEDROOM, "bed-mat",
            (Kind.BED_OCCUPANCY, Kind.BATTERY), True),
+    # A belt-clip pendant streaming raw acceleration for the gateway's fall detector.
+    Device("pendant", Dialect.NATIVE, "EC-PD1", Room.LIVING, "pendant",
+           (Kind.FALL, Kind.BATTERY), True),
 )
 
 SLOT: Final[dict[str, int]] = {device.device_id: slot for slot, device in enumerate(DEVICES)}

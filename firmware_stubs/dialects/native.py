@@ -22,10 +22,11 @@ _VITAL_FIELD = {
 
 
 class NativeDevice:
-    """A native-firmware device: ``EC-WB1`` wristband or ``EC-BM1`` bed mat."""
+    """A native-firmware device: ``EC-WB1`` wristband, ``EC-BM1`` bed mat, or ``EC-PD1``
+    belt-clip pendant (battery in its vitals payload; acceleration in ``accel`` blocks)."""
 
     def __init__(self, model: str, device_id: str) -> None:
-        if model not in ("EC-WB1", "EC-BM1"):
+        if model not in ("EC-WB1", "EC-BM1", "EC-PD1"):
             raise ValueError(f"unknown native model {model!r}")
         self.model = model
         self.device_id = device_id
@@ -39,7 +40,7 @@ class NativeDevice:
             word = b"online" if value > 0 else b"offline"
             return [Message(topics.native(self.device_id, NativeStream.STATUS), word, True)]
         payload: native.NativePayload
-        if self.model == "EC-WB1":
+        if self.model in ("EC-WB1", "EC-PD1"):
             field = _VITAL_FIELD.get(kind)
             if field is None:
                 return []
@@ -57,11 +58,12 @@ class NativeDevice:
         return [Message(topics.native(self.device_id, stream), native.encode(payload), False)]
 
     def accel(self, t0_ms: int, seconds: float, rng: np.random.Generator,
-              impact_at_ms: int | None = None) -> Message:
-        """A block of worn-at-rest accelerometer samples; an impact and stillness if asked."""
+              impact_at_ms: int | None = None, lying: bool = False) -> Message:
+        """A block of accelerometer samples: worn upright at rest, or ``lying`` still on
+        the side, with an impact (free fall, peak, then stillness) if asked."""
         n = max(1, round(seconds * ACCEL_HZ))
-        xyz = rng.normal(0.0, 0.03, (n, 3))
-        xyz[:, 2] += 1.0  # gravity, device upright
+        xyz = rng.normal(0.0, 0.01 if lying else 0.03, (n, 3))
+        xyz += [0.98, 0.05, 0.1] if lying else [0.0, 0.0, 1.0]  # gravity
         if impact_at_ms is not None:
             i = int((impact_at_ms - t0_ms) * ACCEL_HZ / 1000)
             if 0 <= i < n:

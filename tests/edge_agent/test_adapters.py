@@ -159,3 +159,31 @@ def test_a_broken_config_is_refused_clearly(tmp_path: object) -> None:
     path.write_text("site_id = 5")
     with pytest.raises(config.ConfigError):
         config.load(path)
+
+
+def test_the_sample_config_matches_the_simulated_home() -> None:
+    from firmware_stubs import layout
+
+    cfg = config.load(config.SAMPLE)
+    by_id = {d.device_id: d for d in cfg.devices}
+    for device in layout.DEVICES:
+        mine = by_id[device.device_id]
+        assert mine.local_name == layout.local_name(0, device)
+        assert set(mine.kinds) == set(device.kinds)
+
+
+def test_a_pendant_fall_becomes_a_fall_observation_at_the_impact() -> None:
+    import numpy as np
+
+    from firmware_stubs.dialects.native import NativeDevice
+
+    adapter = NativeAdapter([DeviceConfig("pendant", Dialect.NATIVE, "h1-pendant",
+                                          [Kind.FALL], fall_position="waist")])
+    band = NativeDevice("EC-PD1", "h1-pendant")
+    rng = np.random.default_rng(5)
+    got: list[Observation] = []
+    for s in range(20):
+        block = band.accel(T + s * 1000, 1.0, rng, T + 8_300 if s == 8 else None,
+                           lying=s > 8)
+        got += adapter.translate(block.topic, block.payload)
+    assert got == [Observation("pendant", Kind.FALL, float(FallStatus.FALL), T + 8_300)]

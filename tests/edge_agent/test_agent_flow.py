@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -46,11 +47,11 @@ def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
 
 
 def simulate(edge: LocalMosquitto, *, sim_minutes: float, real_s: float | None,
-             incidents: tuple[inc.Incident, ...] = ()) -> None:
+             incidents: tuple[inc.Incident, ...] = (), accel: bool = False) -> None:
     """Home h00000's devices publish into the edge broker, as fast as possible or paced."""
     cfg = RunConfig(level=Level.DEVICE, homes=1, speed=sim_minutes * 60 / (real_s or 1.0),
                     duration_s=real_s or 1.0, start_ms=START, step_s=5, incident_rate=0.0,
-                    extra_incidents=incidents)
+                    extra_incidents=incidents, accel=accel)
     publisher = Publisher(edge.url, "sim-h00000")
     try:
         if real_s is None:
@@ -88,7 +89,7 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
         wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
                    10, "agent connected at both ends")
         fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
-        simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,))
+        simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,), accel=True)
         wait_until(lambda: agent.readings_total > 100 and agent.outbox.depth() == 0, 30,
                    "the outbox to drain")
 
@@ -108,17 +109,24 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
         alarms.close()
     everything = urgent + routine
     assert sorted(r.seq for r in everything) == list(range(1, agent.readings_total + 1))
-    assert [(r.kind, r.value) for r in urgent] == [
-        (Kind.FALL, float(FallStatus.MAYBE_FALL)), (Kind.FALL, float(FallStatus.FALL))]
+    # The radar's two stages, and the pendant's accelerometer seen by the edge detector.
+    assert sorted((r.device_id, r.value) for r in urgent) == [
+        ("bathroom-radar", float(FallStatus.MAYBE_FALL)),
+        ("bathroom-radar", float(FallStatus.FALL)), ("pendant", float(FallStatus.FALL))]
+    pendant = next(r for r in urgent if r.device_id == "pendant")
+    assert pendant.device_time_ms == fall.start_ms + 8000  # stamped with the impact
     assert all(r.resident_id == "res-00000" and r.site_id == "site-000" for r in everything)
     assert {Kind.HEART_RATE, Kind.MOTION, Kind.PRESENCE} <= {r.kind for r in routine}
     assert statuses[0] == health.ONLINE
     assert beats and beats[-1].gateway_id == GATEWAY
-    assert [(a.device_id, a.kind) for a in got_alarms] == [("bathroom-radar", Kind.FALL)]
-    per_device: dict[tuple[str, Kind], list[int]] = defaultdict(list)
+    assert sorted((a.device_id, a.kind) for a in got_alarms) == [
+        ("bathroom-radar", Kind.FALL), ("pendant", Kind.FALL)]
+    per_device: dict[tuple[str, Kind], list[tuple[int, int]]] = defaultdict(list)
     for r in routine:
-        per_device[(r.device_id, r.kind)].append(r.device_time_ms)
-    assert all(times == sorted(times) for times in per_device.values())
+        per_device[(r.device_id, r.kind)].append((r.device_time_ms, r.seq))
+    inversions = [(key, a, b) for key, seen in per_device.items()
+                  for a, b in itertools.pairwise(seen) if b[0] < a[0]]
+    assert inversions == []
 
 
 def test_bad_local_payloads_are_counted_and_the_agent_keeps_going(
