@@ -14,7 +14,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def register(sub: Any) -> None:
     e: argparse.ArgumentParser = sub.add_parser(
         "eval", help="score the project's detectors on the labelled data sets")
-    which = e.add_subparsers(dest="which", required=True, metavar="falls")
+    which = e.add_subparsers(dest="which", required=True, metavar="falls|inactivity")
     f = which.add_parser("falls", help="edge fall detector on UMAFall, leave-one-subject-out")
     f.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help=f"folder holding the data sets (default {DEFAULT_DATA})")
@@ -23,6 +23,13 @@ def register(sub: Any) -> None:
     f.add_argument("--report", type=Path, default=Path("EVALUATION.md"),
                    help="the document to regenerate (default ./EVALUATION.md)")
     f.set_defaults(handler=_eval_falls)
+    i = which.add_parser("inactivity", help="inactivity detector on the Ordonez ADL log")
+    i.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"folder holding the data sets (default {DEFAULT_DATA})")
+    i.add_argument("--json", action="store_true", help="last line: one JSON object")
+    i.add_argument("--cuts", type=int, default=200, help="random cut points (default 200)")
+    i.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
+    i.set_defaults(handler=_eval_inactivity)
     t: argparse.ArgumentParser = sub.add_parser(
         "train", help="train a shipped model from the labelled data")
     twhich = t.add_subparsers(dest="which", required=True, metavar="falls")
@@ -43,6 +50,24 @@ def _eval_falls(args: argparse.Namespace) -> int:
     result = falls.run_all(folder, subjects=args.subjects)
     if args.subjects is None:
         report.store("falls", result)
+        report.render(args.report)
+    print(result["table"])
+    if args.json:
+        print(json.dumps(result["summary"]))
+    return 0
+
+
+def _eval_inactivity(args: argparse.Namespace) -> int:
+    from evaluation import inactivity, report
+
+    folder = args.data / "ordonez-adl"
+    if not (folder / "ordonezA_sensor_events.csv").exists():
+        print(f"error: no Ordonez ADL data in {folder}", file=sys.stderr)
+        return 1
+    result = inactivity.run(folder, cuts=args.cuts)
+    if args.cuts >= 200:  # the full run regenerates the document; a quick one does not
+        report.store("inactivity", {k: v for k, v in result.items()
+                                    if k != "false_alarm_times_ms"})
         report.render(args.report)
     print(result["table"])
     if args.json:

@@ -29,6 +29,8 @@ class Kind(enum.StrEnum):
     LINK_QUALITY = "link_quality"
     AVAILABILITY = "availability"
     TAMPER = "tamper"
+    SEAT_OCCUPANCY = "seat_occupancy"
+    APPLIANCE = "appliance"  # an appliance or fixture in use: cooker, microwave, flush
 
 
 class FallStatus(enum.IntEnum):
@@ -68,6 +70,8 @@ SPECS: dict[Kind, Spec] = {
     Kind.LINK_QUALITY: Spec("lqi", 0.0, 255.0),
     Kind.AVAILABILITY: _BINARY,
     Kind.TAMPER: _BINARY,
+    Kind.SEAT_OCCUPANCY: _BINARY,
+    Kind.APPLIANCE: _BINARY,
 }
 
 # Life-safety events: sent alone and at once, never dropped from an outbox.
