@@ -14,7 +14,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def register(sub: Any) -> None:
     e: argparse.ArgumentParser = sub.add_parser(
         "eval", help="score the project's detectors on the labelled data sets")
-    which = e.add_subparsers(dest="which", required=True, metavar="falls|inactivity")
+    which = e.add_subparsers(dest="which", required=True,
+                             metavar="falls|inactivity|anomalies")
     f = which.add_parser("falls", help="edge fall detector on UMAFall, leave-one-subject-out")
     f.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help=f"folder holding the data sets (default {DEFAULT_DATA})")
@@ -30,6 +31,13 @@ def register(sub: Any) -> None:
     i.add_argument("--cuts", type=int, default=200, help="random cut points (default 200)")
     i.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
     i.set_defaults(handler=_eval_inactivity)
+    a = which.add_parser("anomalies", help="adaptive baseline detector on NAB")
+    a.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"folder holding the data sets (default {DEFAULT_DATA})")
+    a.add_argument("--json", action="store_true", help="last line: one JSON object")
+    a.add_argument("--series", type=int, help="only the first N series (quick run)")
+    a.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
+    a.set_defaults(handler=_eval_anomalies)
     t: argparse.ArgumentParser = sub.add_parser(
         "train", help="train a shipped model from the labelled data")
     twhich = t.add_subparsers(dest="which", required=True, metavar="falls")
@@ -68,6 +76,23 @@ def _eval_inactivity(args: argparse.Namespace) -> int:
     if args.cuts >= 200:  # the full run regenerates the document; a quick one does not
         report.store("inactivity", {k: v for k, v in result.items()
                                     if k != "false_alarm_times_ms"})
+        report.render(args.report)
+    print(result["table"])
+    if args.json:
+        print(json.dumps(result["summary"]))
+    return 0
+
+
+def _eval_anomalies(args: argparse.Namespace) -> int:
+    from evaluation import nab, report
+
+    folder = args.data / "nab"
+    if not (folder / "labels" / "combined_windows.json").exists():
+        print(f"error: no NAB data in {folder}", file=sys.stderr)
+        return 1
+    result = nab.run(folder, limit=args.series)
+    if args.series is None:
+        report.store("anomalies", result)
         report.render(args.report)
     print(result["table"])
     if args.json:
