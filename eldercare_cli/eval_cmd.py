@@ -48,56 +48,54 @@ def register(sub: Any) -> None:
     tf.set_defaults(handler=_train_falls)
 
 
-def _eval_falls(args: argparse.Namespace) -> int:
-    from evaluation import falls, report
+def _missing(folder: Path, marker: str) -> bool:
+    if (folder / marker).exists():
+        return False
+    print(f"error: no data set in {folder} (looked for {marker})", file=sys.stderr)
+    return True
 
-    folder = args.data / "umafall"
-    if not (folder / "trials.csv").exists():
-        print(f"error: no UMAFall data in {folder}", file=sys.stderr)
-        return 1
-    result = falls.run_all(folder, subjects=args.subjects)
-    if args.subjects is None:
-        report.store("falls", result)
+
+def _finish(args: argparse.Namespace, name: str, result: dict[str, Any], full: bool) -> int:
+    """Store a full run and regenerate the document; print the table and the JSON line."""
+    from evaluation import report
+
+    if full:
+        report.store(name, {k: v for k, v in result.items() if k != "false_alarm_times_ms"})
         report.render(args.report)
     print(result["table"])
     if args.json:
         print(json.dumps(result["summary"]))
     return 0
+
+
+def _eval_falls(args: argparse.Namespace) -> int:
+    from evaluation import falls
+
+    folder = args.data / "umafall"
+    if _missing(folder, "trials.csv"):
+        return 1
+    result = falls.run_all(folder, subjects=args.subjects)
+    return _finish(args, "falls", result, full=args.subjects is None)
 
 
 def _eval_inactivity(args: argparse.Namespace) -> int:
-    from evaluation import inactivity, report
+    from evaluation import inactivity
 
     folder = args.data / "ordonez-adl"
-    if not (folder / "ordonezA_sensor_events.csv").exists():
-        print(f"error: no Ordonez ADL data in {folder}", file=sys.stderr)
+    if _missing(folder, "ordonezA_sensor_events.csv"):
         return 1
     result = inactivity.run(folder, cuts=args.cuts)
-    if args.cuts >= 200:  # the full run regenerates the document; a quick one does not
-        report.store("inactivity", {k: v for k, v in result.items()
-                                    if k != "false_alarm_times_ms"})
-        report.render(args.report)
-    print(result["table"])
-    if args.json:
-        print(json.dumps(result["summary"]))
-    return 0
+    return _finish(args, "inactivity", result, full=args.cuts >= 200)
 
 
 def _eval_anomalies(args: argparse.Namespace) -> int:
-    from evaluation import nab, report
+    from evaluation import nab
 
     folder = args.data / "nab"
-    if not (folder / "labels" / "combined_windows.json").exists():
-        print(f"error: no NAB data in {folder}", file=sys.stderr)
+    if _missing(folder, "labels/combined_windows.json"):
         return 1
     result = nab.run(folder, limit=args.series)
-    if args.series is None:
-        report.store("anomalies", result)
-        report.render(args.report)
-    print(result["table"])
-    if args.json:
-        print(json.dumps(result["summary"]))
-    return 0
+    return _finish(args, "anomalies", result, full=args.series is None)
 
 
 def _train_falls(args: argparse.Namespace) -> int:

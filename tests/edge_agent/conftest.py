@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -10,25 +12,31 @@ import pytest
 
 from broker_config.local import LocalMosquitto
 from edge_agent import config
+from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig, GatewayConfig
+from telemetry.backoff import Backoff
+from telemetry.clock import SystemClock
+
+
+@contextmanager
+def _broker() -> Iterator[LocalMosquitto]:
+    broker = LocalMosquitto(persistence=True).start()
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 @pytest.fixture
 def edge_broker() -> Iterator[LocalMosquitto]:
-    broker = LocalMosquitto(persistence=True).start()
-    try:
+    with _broker() as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 @pytest.fixture
 def central_broker() -> Iterator[LocalMosquitto]:
-    broker = LocalMosquitto(persistence=True).start()
-    try:
+    with _broker() as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 @pytest.fixture
@@ -40,3 +48,22 @@ def gateway_config(tmp_path: Path, edge_broker: LocalMosquitto,
         sample, data_dir=str(tmp_path / "edge-data"),
         local=BrokerConfig(port=edge_broker.port),
         uplink=BrokerConfig(port=central_broker.port))
+
+
+@contextmanager
+def running_agent(cfg: GatewayConfig) -> Iterator[Agent]:
+    """An edge agent in this process, with a quick heartbeat and a short reconnect backoff."""
+    agent = Agent(cfg, SystemClock(), heartbeat_s=0.5, uplink_backoff=Backoff(0.05, 1.0))
+    runner = threading.Thread(target=agent.run, daemon=True)
+    runner.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        runner.join(20)
+
+
+@pytest.fixture
+def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
+    with running_agent(gateway_config) as a:
+        yield a

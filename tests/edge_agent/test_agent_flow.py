@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -19,8 +17,7 @@ from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from telemetry import codec, health, topics
-from telemetry.backoff import Backoff
-from telemetry.clock import FakeClock, SystemClock
+from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading
 from telemetry.topics import Channel
@@ -33,17 +30,6 @@ START = 1_795_305_600_000 + 9 * HOUR_MS  # 09:00
 GATEWAY = "gw-00000"
 
 
-@pytest.fixture
-def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
-    a = Agent(gateway_config, SystemClock(), heartbeat_s=0.5,
-              uplink_backoff=Backoff(0.05, 0.5))
-    runner = threading.Thread(target=a.run, daemon=True)
-    runner.start()
-    try:
-        yield a
-    finally:
-        a.stop()
-        runner.join(20)
 
 
 def simulate(edge: LocalMosquitto, *, sim_minutes: float, real_s: float | None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -21,10 +20,9 @@ from firmware_stubs.incidents import MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from telemetry import topics
-from telemetry.backoff import Backoff
-from telemetry.clock import SystemClock
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
+from tests.edge_agent.conftest import running_agent
 from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings
 from tests.support.mqtt import Recorder
 from tests.support.wait import wait_until
@@ -34,17 +32,6 @@ pytestmark = pytest.mark.integration
 OUTAGE_S = 60.0
 
 
-@pytest.fixture
-def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
-    a = Agent(gateway_config, SystemClock(), heartbeat_s=5,
-              uplink_backoff=Backoff(0.05, 1.0))
-    runner = threading.Thread(target=a.run, daemon=True)
-    runner.start()
-    try:
-        yield a
-    finally:
-        a.stop()
-        runner.join(20)
 
 
 def _dedup(readings: list[Reading]) -> tuple[list[Reading], int]:
@@ -201,9 +188,12 @@ def test_a_full_outbox_keeps_every_urgent_event_and_counts_what_it_dropped(
     gateway_config: GatewayConfig,
 ) -> None:
     small = msgspec.structs.replace(gateway_config, outbox_max_bytes=20_000)
-    agent = Agent(small, SystemClock(), heartbeat_s=0.2, uplink_backoff=Backoff(0.05, 0.5))
-    runner = threading.Thread(target=agent.run, daemon=True)
-    runner.start()
+    with running_agent(small) as agent:
+        _full_outbox(agent, edge_broker, central_broker)
+
+
+def _full_outbox(agent: Agent, edge_broker: LocalMosquitto,
+                 central_broker: LocalMosquitto) -> None:
     ingest = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/+"],
                       client_id="test-ingest")
     publisher = Publisher(edge_broker.url, "devices")
@@ -239,8 +229,6 @@ def test_a_full_outbox_keeps_every_urgent_event_and_counts_what_it_dropped(
     finally:
         publisher.close()
         ingest.close()
-        agent.stop()
-        runner.join(20)
     assert [r.kind for r in urgent] == [Kind.SOS] * 10  # every SOS survived
     heart = [r for r in _dedup(routine)[0] if r.kind is Kind.HEART_RATE]
     assert len(heart) + dropped == 2000
