@@ -1,0 +1,1 @@
+"""Time-series stores behind one small interface (``base.Store``)."""

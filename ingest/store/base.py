@@ -1,0 +1,48 @@
+"""The store interface every backend implements (embedded SQLite, InfluxDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+from telemetry.kinds import Kind
+from telemetry.reading import Reading
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (unreachable, full, corrupt)."""
+
+
+class Bucket(NamedTuple):
+    """Aggregates of one time bucket of a series, for charts."""
+
+    start_ms: int
+    minimum: float
+    mean: float
+    maximum: float
+    samples: int
+
+
+class Point(NamedTuple):
+    time_ms: int
+    value: float
+
+
+class Store(Protocol):
+    def write(self, readings: Sequence[Reading]) -> int:
+        """Store a batch; returns how many were new ((gateway, seq) seen before are not)."""
+        ...
+
+    def latest(self, resident_id: str, kind: Kind) -> Point | None:
+        """The newest value of a resident's signal."""
+        ...
+
+    def buckets(self, resident_id: str, kind: Kind, start_ms: int, end_ms: int,
+                bucket_ms: int) -> list[Bucket]:
+        """min / mean / max / count per bucket over [start_ms, end_ms)."""
+        ...
+
+    def apply_retention(self, now_ms: int, raw_keep_ms: int) -> int:
+        """Roll raw points older than ``raw_keep_ms`` into hourly aggregates and delete
+        them; returns how many raw points were removed."""
+        ...

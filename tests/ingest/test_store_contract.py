@@ -1,0 +1,86 @@
+"""The store contract: every backend passes the same checks (the embedded one here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.store.base import Bucket, Point, Store
+from ingest.store.sqlite import HOUR_MS, SqliteStore
+from telemetry.kinds import SPECS, Kind
+from telemetry.reading import Reading
+
+T0 = 1_795_305_600_000  # a whole hour
+
+
+def reading(seq: int, t: int, value: float, kind: Kind = Kind.HEART_RATE,
+            resident: str = "res-00001", gateway: str = "gw-00001") -> Reading:
+    return Reading("site-000", gateway, "wristband", kind, value, SPECS[kind].unit, t, t, seq,
+                   resident)
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend = SqliteStore(tmp_path / "store.db")
+    yield backend
+    backend.close()
+
+
+def test_a_reading_is_stored_once_however_often_it_arrives(store: Store) -> None:
+    batch = [reading(i, T0 + i * 1000, 60.0 + i) for i in range(1, 11)]
+    assert store.write(batch) == 10
+    assert store.write([*batch[5:], reading(11, T0 + 11_000, 99.0)]) == 1
+    (bucket,) = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + HOUR_MS, HOUR_MS)
+    assert bucket.samples == 11
+
+
+def test_the_same_seq_from_another_gateway_is_another_reading(store: Store) -> None:
+    assert store.write([reading(1, T0, 60.0), reading(1, T0, 61.0, gateway="gw-00002")]) == 2
+
+
+def test_latest_is_the_newest_by_device_time(store: Store) -> None:
+    store.write([reading(2, T0 + 5000, 70.0), reading(1, T0 + 9000, 72.0),
+                 reading(3, T0 + 1000, 65.0)])
+    assert store.latest("res-00001", Kind.HEART_RATE) == Point(T0 + 9000, 72.0)
+    assert store.latest("res-00001", Kind.SPO2) is None
+    assert store.latest("res-99999", Kind.HEART_RATE) is None
+
+
+def test_buckets_give_min_mean_max_count(store: Store) -> None:
+    # Two readings in each 10-minute bucket, one resident and kind only.
+    rows = []
+    for b in range(6):
+        rows += [reading(2 * b + 1, T0 + b * 600_000, 60.0 + b),
+                 reading(2 * b + 2, T0 + b * 600_000 + 1000, 70.0 + b)]
+    rows.append(reading(99, T0, 97.0, kind=Kind.SPO2))
+    rows.append(reading(100, T0, 50.0, resident="res-00002"))
+    store.write(rows)
+    got = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + HOUR_MS, 600_000)
+    assert got == [Bucket(T0 + b * 600_000, 60.0 + b, 65.0 + b, 70.0 + b, 2) for b in range(6)]
+    assert store.buckets("res-00001", Kind.HEART_RATE, T0 + HOUR_MS, T0 + 2 * HOUR_MS,
+                         600_000) == []
+
+
+def test_retention_rolls_old_points_into_hourly_aggregates(store: Store) -> None:
+    rows = [reading(i + 1, T0 + i * 60_000, float(i % 7 + 60)) for i in range(6 * 60)]
+    store.write(rows)
+    before = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + 6 * HOUR_MS, HOUR_MS)
+    removed = store.apply_retention(now_ms=T0 + 6 * HOUR_MS, raw_keep_ms=2 * HOUR_MS)
+    assert removed == 4 * 60  # the four oldest whole hours
+    after = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + 6 * HOUR_MS, HOUR_MS)
+    assert [(b.start_ms, b.minimum, b.maximum, b.samples) for b in after] == [
+        (b.start_ms, b.minimum, b.maximum, b.samples) for b in before]
+    assert all(a.mean == pytest.approx(b.mean) for a, b in zip(after, before, strict=True))
+    # Retention twice changes nothing more, and late raw points for an old hour still add.
+    assert store.apply_retention(now_ms=T0 + 6 * HOUR_MS, raw_keep_ms=2 * HOUR_MS) == 0
+    store.write([reading(10_000, T0 + 30_000, 100.0)])
+    store.apply_retention(now_ms=T0 + 6 * HOUR_MS, raw_keep_ms=2 * HOUR_MS)
+    first = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + HOUR_MS, HOUR_MS)[0]
+    assert first.samples == 61 and first.maximum == 100.0
+
+
+def test_bad_arguments_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.buckets("res-00001", Kind.HEART_RATE, T0, T0, 1000)
