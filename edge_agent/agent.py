@@ -27,10 +27,10 @@ from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.uplink import Uplink
 from edge_agent.watchdog import Watchdog
-from edge_agent.writer import GroupWriter
 from telemetry import health, topics
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
+from telemetry.group_commit import GroupWriter
 from telemetry.kinds import unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel, Dialect
@@ -67,8 +67,9 @@ class Agent:
         self.local_ready = threading.Event()  # subscribed on the local broker
         self._lock = threading.Lock()
         self._local = self._make_local_client()
-        self._writer = GroupWriter(self.outbox, self._local.ack, self._stored,
-                                   self._store_failed)
+        self._writer = GroupWriter(self.outbox.append, self._local.ack, self._stored,
+                                   self._store_failed, errors=(OutboxError,),
+                                   name="outbox-writer")
 
     # --- local side --------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class Agent:
             self.readings_total += count
         self.uplink.wake.set()
 
-    def _store_failed(self, exc: OutboxError) -> None:
+    def _store_failed(self, exc: Exception) -> None:
         with self._lock:
             self.refused["outbox_error"] += 1
 

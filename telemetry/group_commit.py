@@ -1,9 +1,10 @@
-"""Group commit: device messages become durable together, then each is acknowledged.
+"""Group commit: messages become durable together, then each is acknowledged, in order.
 
-One SQLite transaction per device message would cost more than the message itself; the
-writer gathers what arrives within a few milliseconds, stores it in one transaction, and
-only then acknowledges each message to the local broker (so a crash before the commit
-means redelivery, never loss). Local alarms do not wait for it.
+One transaction per MQTT message would cost more than the message itself; the writer
+gathers what arrives within a few milliseconds, stores it with one call, and only then
+acknowledges each message to its broker, in the order they came (so a crash before the
+write means redelivery, never loss; and Mosquitto reorders deliveries after out-of-order
+acknowledgements). Used by the edge agent (outbox) and by ingest (the store).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-from edge_agent.outbox import Outbox, OutboxError
 from telemetry.reading import Reading
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,13 @@ Ack = Callable[[int, int], object]
 
 
 class GroupWriter(threading.Thread):
-    def __init__(self, outbox: Outbox, ack: Ack, on_stored: Callable[[int], None],
-                 on_error: Callable[[OutboxError], None], *, max_delay_s: float = 0.005,
-                 max_items: int = 512) -> None:
-        super().__init__(name="outbox-writer", daemon=True)
-        self._outbox = outbox
+    def __init__(self, write: Callable[[list[Reading]], object], ack: Ack,
+                 on_stored: Callable[[int], None], on_error: Callable[[Exception], None], *,
+                 errors: tuple[type[Exception], ...], max_delay_s: float = 0.005,
+                 max_items: int = 512, name: str = "group-writer") -> None:
+        super().__init__(name=name, daemon=True)
+        self._write_batch = write
+        self._errors = errors
         self._ack = ack
         self._on_stored = on_stored
         self._on_error = on_error
@@ -59,10 +61,9 @@ class GroupWriter(threading.Thread):
         readings = [r for batch, _, _ in items for r in batch]
         try:
             if readings:
-                self._outbox.append(readings)
-        except OutboxError as exc:
-            log.error("outbox write failed; %d device messages stay unacknowledged: %s",
-                      len(items), exc)
+                self._write_batch(readings)
+        except self._errors as exc:
+            log.error("write failed; %d messages stay unacknowledged: %s", len(items), exc)
             self._on_error(exc)
             return
         self._on_stored(len(readings))

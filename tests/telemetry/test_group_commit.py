@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from edge_agent.outbox import Outbox, OutboxError
-from edge_agent.writer import GroupWriter
+from telemetry.group_commit import GroupWriter
 from tests.edge_agent.test_outbox import reading
 from tests.support.wait import wait_until
 
@@ -14,7 +14,7 @@ from tests.support.wait import wait_until
 class Acks:
     def __init__(self) -> None:
         self.acked: list[int] = []
-        self.errors: list[OutboxError] = []
+        self.errors: list[Exception] = []
         self.stored = 0
         self.lock = threading.Lock()
 
@@ -26,7 +26,7 @@ class Acks:
         with self.lock:
             self.stored += count
 
-    def on_error(self, exc: OutboxError) -> None:
+    def on_error(self, exc: Exception) -> None:
         with self.lock:
             self.errors.append(exc)
 
@@ -40,7 +40,7 @@ def test_messages_are_acknowledged_after_their_readings_are_stored(tmp_path: Pat
         depth_at_ack.append(box.depth())
         acks.ack(mid, qos)
 
-    writer = GroupWriter(box, ack, acks.on_stored, acks.on_error)
+    writer = GroupWriter(box.append, ack, acks.on_stored, acks.on_error, errors=(OutboxError,))
     writer.start()
     for mid in range(1, 101):
         writer.submit([reading(), reading()], mid, 1)
@@ -56,7 +56,8 @@ def test_a_failed_write_acknowledges_nothing(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db", 10_000_000)
     box.close()  # the disk is gone
     acks = Acks()
-    writer = GroupWriter(box, acks.ack, acks.on_stored, acks.on_error)
+    writer = GroupWriter(box.append, acks.ack, acks.on_stored, acks.on_error,
+                         errors=(OutboxError,))
     writer.start()
     writer.submit([reading()], 7, 1)
     wait_until(lambda: len(acks.errors) == 1, 10, "the error to be reported")
