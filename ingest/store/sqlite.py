@@ -61,6 +61,17 @@ class SqliteStore:
                 raise StoreError(f"cannot write {len(rows)} readings: {exc}") from exc
         return new
 
+    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
+        """(gateway, seq) of the raw points received from ``since_ms`` on (dedup warm-up)."""
+        with self._lock:
+            return self._db.execute("SELECT gateway, seq FROM raw WHERE t >= ?",
+                                    (since_ms,)).fetchall()
+
+    def count(self) -> int:
+        with self._lock:
+            n: int = self._db.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
+            return n
+
     def latest(self, resident_id: str, kind: Kind) -> Point | None:
         with self._lock:
             row = self._db.execute(

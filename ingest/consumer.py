@@ -1,0 +1,147 @@
+"""The central consumer: decode once, validate against the registry, dedup, hand on, store.
+
+One paho client with a persistent session at QoS 1 (optionally a shared subscription).
+Every message is refused with a reason (dead letter plus a counter) or accepted; accepted
+readings go to the registered consumers (the alert core first) at once, before and apart
+from the store, and the message is acknowledged only after the store has them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+
+import msgspec
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest.deadletter import DeadLetters
+from ingest.dedup import Dedup
+from ingest.registry import Registry
+from ingest.store.base import StoreError
+from ingest.store.sqlite import SqliteStore
+from telemetry import codec, topics
+from telemetry.clock import Clock
+from telemetry.group_commit import GroupWriter
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+
+log = logging.getLogger(__name__)
+
+Consumer = Callable[[list[Reading]], None]
+DEDUP_WARM_MS = 6 * 3600 * 1000
+
+
+class Ingest:
+    def __init__(self, *, host: str, port: int, registry: Registry, store: SqliteStore,
+                 dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
+                 client_id: str = "eldercare-ingest", share_group: str | None = None,
+                 username: str | None = None, password: str | None = None) -> None:
+        self._host, self._port = host, port
+        self.registry = registry
+        self.store = store
+        self.dead = dead_letters
+        self.clock = clock
+        self.consumers = consumers
+        self._share = share_group
+        self.dedup = Dedup()
+        self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS))
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if username:
+            client.username_pw_set(username, password)
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *_: self.ready.set()
+        client.on_message = self._on_message
+        self._client = client
+        self._writer = GroupWriter(store.write, client.ack, self._stored, self._failed,
+                                   errors=(StoreError,), name="store-writer")
+
+    def start(self) -> None:
+        self._writer.start()
+        self._client.connect_async(self._host, self._port, keepalive=30)
+        self._client.loop_start()
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._writer.close()
+        self._client.disconnect()
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, props: object) -> None:
+        if not reason.is_failure:
+            client.subscribe([(topics.central_filter(c, self._share), 1)
+                              for c in (Channel.URGENT, Channel.READINGS)])
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[key] += n
+
+    def _refuse(self, topic: str, reason: str, detail: str, raw: bytes) -> None:
+        self.dead.add(self.clock.now_ms(), topic, reason, detail, raw)
+        self._count(f"refused:{reason}")
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        raw = bytes(msg.payload)
+        self._count("messages")
+        accepted = self._accept(msg.topic, raw)
+        if accepted:
+            for consumer in self.consumers:
+                try:
+                    consumer(accepted)
+                except Exception:  # a consumer's bug must not stop ingest or lose data
+                    log.exception("consumer %r failed on %d readings", consumer, len(accepted))
+                    self._count("consumer_errors")
+        self._writer.submit(accepted, msg.mid, msg.qos)
+
+    def _accept(self, topic: str, raw: bytes) -> list[Reading]:
+        try:
+            parsed = topics.parse_central(topic)
+        except topics.TopicError as exc:
+            self._refuse(topic, "bad_topic", str(exc), raw)
+            return []
+        gateway = self.registry.gateways.get(parsed.gateway_id)
+        if gateway is None:
+            self._refuse(topic, "unknown_gateway", parsed.gateway_id, raw)
+            return []
+        try:
+            batch = codec.decode(raw, now_ms=self.clock.now_ms(),
+                                 expected_gateway_id=parsed.gateway_id)
+        except codec.CodecError as exc:
+            self._refuse(topic, exc.reason.value, exc.detail, raw)
+            return []
+        for rejection in batch.rejections:
+            self._refuse(topic, rejection.reason.value,
+                         f"reading {rejection.index}: {rejection.detail}", raw)
+        out: list[Reading] = []
+        for reading in batch.readings:
+            device = self.registry.device(gateway.gateway_id, reading.device_id)
+            if device is None:
+                elsewhere = any(d == reading.device_id for _, d in self.registry.devices)
+                self._refuse(topic, "foreign_device" if elsewhere else "unknown_device",
+                             reading.device_id, raw)
+                continue
+            if reading.site_id != gateway.site_id:
+                self._refuse(topic, "site_mismatch", reading.site_id, raw)
+                continue
+            if not self.dedup.first_time(reading.gateway_id, reading.seq):
+                self._count("duplicates")
+                continue
+            if reading.resident_id != device.resident_id:  # the registry decides
+                reading = msgspec.structs.replace(reading, resident_id=device.resident_id)
+            out.append(reading)
+        self._count("accepted", len(out))
+        return out
+
+    def _stored(self, n: int) -> None:
+        self._count("stored", n)
+
+    def _failed(self, exc: Exception) -> None:
+        self._count("store_errors")
