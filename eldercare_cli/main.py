@@ -12,6 +12,7 @@ from eldercare_cli import (
     demo_cmd,
     edge_cmd,
     eval_cmd,
+    ingest_cmd,
     simulate_cmd,
 )
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.register(sub)
     edge_cmd.register(sub)
     eval_cmd.register(sub)
+    ingest_cmd.register(sub)
     simulate_cmd.register(sub)
     return parser
 

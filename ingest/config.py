@@ -1,0 +1,50 @@
+"""The central process's configuration file (TOML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class ConfigError(Exception):
+    """The central configuration is missing or malformed."""
+
+
+class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password_file: str | None = None
+
+    def password(self) -> str | None:
+        if self.password_file is None:
+            return None
+        try:
+            return Path(self.password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
+
+
+class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    data_dir: str
+    registry: str
+    broker: BrokerConfig = BrokerConfig()
+    client_id: str = "eldercare-ingest"
+    share_group: str | None = None
+
+
+def load(path: Path) -> CentralConfig:
+    try:
+        return msgspec.toml.decode(path.read_bytes(), type=CentralConfig)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except msgspec.MsgspecError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def dump(cfg: CentralConfig) -> bytes:
+    return msgspec.toml.encode(cfg)
+
+
+SAMPLE = Path(__file__).with_name("central.sample.toml")
