@@ -10,12 +10,17 @@ from typing import Any
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="benchmarks against real services; the last line is JSON")
-    which = p.add_subparsers(dest="which", required=True, metavar="edge")
+    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest")
     e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
     e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
     e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
     e.add_argument("--outage", type=float, default=60.0, help="seconds the centre is down (60)")
     e.set_defaults(handler=_edge)
+    i = which.add_parser("ingest", help="ingest + embedded store under the fleet runner")
+    i.add_argument("--homes", type=int, default=10_000)
+    i.add_argument("--speed", type=float, default=60.0)
+    i.add_argument("--duration", type=float, default=20.0)
+    i.set_defaults(handler=_ingest)
 
 
 def _edge(args: argparse.Namespace) -> int:
@@ -26,3 +31,11 @@ def _edge(args: argparse.Namespace) -> int:
     return 0 if result.get("lost") == 0 else 1
 
 
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from ingest import bench
+
+    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration)
+    print(json.dumps(result), flush=True)
+    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1

@@ -39,13 +39,15 @@ class Ingest:
     def __init__(self, *, host: str, port: int, registry: Registry, store: SqliteStore,
                  dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
                  client_id: str = "eldercare-ingest", share_group: str | None = None,
-                 username: str | None = None, password: str | None = None) -> None:
+                 username: str | None = None, password: str | None = None,
+                 on_stored: Callable[[int], None] | None = None) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.store = store
         self.dead = dead_letters
         self.clock = clock
         self.consumers = consumers
+        self._on_stored = on_stored
         self._share = share_group
         self.dedup = Dedup()
         self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS))
@@ -142,6 +144,8 @@ class Ingest:
 
     def _stored(self, n: int) -> None:
         self._count("stored", n)
+        if self._on_stored is not None:
+            self._on_stored(n)
 
     def _failed(self, exc: Exception) -> None:
         self._count("store_errors")

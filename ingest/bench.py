@@ -1,0 +1,142 @@
+"""``eldercare bench ingest``: the fleet runner into a real Mosquitto, drained by ingest.
+
+Two phases on the same machine, the same seeded stream: (1) the fleet runner at gateway
+level publishes for ``duration`` seconds while ingest (registry checks, dedup, a no-op
+alert hook, group-committed writes to the embedded store) drains it; (2) the same stream
+again, drained by a bare paho subscriber that only decodes the envelopes. Reported:
+``readings_per_s`` (stored readings over the time from the first to the last stored),
+``baseline_readings_per_s`` (decoded readings over the same span for the bare
+subscriber), their ratio, ``lost`` and ``duplicates`` (from the store's (gateway, seq)).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker_config.local import LocalMosquitto
+from firmware_stubs import layout
+from ingest.consumer import Ingest
+from ingest.deadletter import DeadLetters
+from ingest.registry import Device, Gateway, Registry, RegistryFile, Resident, Site
+from ingest.store.sqlite import SqliteStore
+from telemetry import codec, topics
+from telemetry.clock import SystemClock
+from telemetry.topics import Channel
+
+
+def fleet_registry(homes: int) -> Registry:
+    """A registry for the fleet runner's homes (fake names)."""
+    sites = sorted({layout.site_id(h) for h in range(homes)})
+    return Registry(RegistryFile(
+        sites=[Site(s, f"Demo site {s}") for s in sites],
+        gateways=[Gateway(layout.gateway_id(h), layout.site_id(h)) for h in range(homes)],
+        residents=[Resident(layout.resident_id(h), layout.site_id(h), layout.home_id(h),
+                            f"Test Resident {h}") for h in range(homes)],
+        devices=[Device(d.device_id, layout.gateway_id(h), layout.resident_id(h))
+                 for h in range(homes) for d in layout.DEVICES]))
+
+
+def _simulate(port: int, homes: int, speed: float, duration: float) -> dict[str, Any]:
+    import datetime as dt
+    import json
+
+    # Simulated time ends now, so the centre's timestamp checks accept every reading.
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=speed * duration + 60)
+    done = subprocess.run(
+        [sys.executable, "-m", "eldercare_cli.main", "simulate", "--level", "gateway",
+         "--homes", str(homes), "--speed", str(speed), "--duration", str(duration),
+         "--broker", f"mqtt://127.0.0.1:{port}", "--stats", "--start", start.isoformat(),
+         "--incident-rate", "0"], capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+class _Arrivals:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        self.first = 0.0
+        self.last = 0.0
+
+    def add(self, n: int) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if self.count == 0:
+                self.first = now
+            self.count += n
+            self.last = now
+
+    def rate(self) -> float:
+        with self.lock:
+            return self.count / max(self.last - self.first, 1e-9)
+
+
+def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
+        out: Any = sys.stderr) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="eldercare-bench-ingest-"))
+    registry = fleet_registry(homes)
+    result: dict[str, Any] = {}
+    with LocalMosquitto() as broker:
+        store = SqliteStore(work / "store.db")
+        stored = _Arrivals()
+        ingest = Ingest(host="127.0.0.1", port=broker.port, registry=registry, store=store,
+                        dead_letters=DeadLetters(work / "dead.db"), clock=SystemClock(),
+                        consumers=[lambda readings: None], on_stored=stored.add)
+        ingest.start()
+        ingest.ready.wait(10)
+        print(f"phase 1: ingest, {homes} homes at speed {speed} for {duration} s", file=out)
+        offered = _simulate(broker.port, homes, speed, duration)
+        deadline = time.monotonic() + 600
+        while stored.count < offered["readings"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ingest.close()
+        rows = store._db.execute("SELECT COUNT(*), COUNT(DISTINCT gateway || '/' || seq) "
+                                 "FROM raw").fetchone()
+        result["offered_readings_per_s"] = offered["readings_per_s"]
+        result["readings_per_s"] = round(stored.rate(), 1)
+        result["readings"] = offered["readings"]
+        result["lost"] = offered["readings"] - rows[1]
+        result["duplicates"] = rows[0] - rows[1] + ingest.counts["duplicates"]
+        result["refused"] = sum(v for k, v in ingest.counts.items() if k.startswith("refused"))
+        store.close()
+
+        print("phase 2: the same stream into a bare paho subscriber that only decodes",
+              file=out)
+        decoded = _Arrivals()
+
+        def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+            batch = codec.decode(bytes(msg.payload), now_ms=SystemClock().now_ms(),
+                                 max_past_ms=10**12, max_future_ms=10**12)
+            decoded.add(len(batch.readings))
+
+        bare = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare",
+                           clean_session=False, protocol=mqtt.MQTTv311)
+        bare.on_message = on_message
+        subscribed = threading.Event()
+        bare.on_subscribe = lambda *_: subscribed.set()
+        bare.connect("127.0.0.1", broker.port)
+        bare.subscribe([(topics.central_filter(c), 1)
+                        for c in (Channel.READINGS, Channel.URGENT)])
+        bare.loop_start()
+        subscribed.wait(10)
+        again = _simulate(broker.port, homes, speed, duration)
+        deadline = time.monotonic() + 600
+        while decoded.count < again["readings"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        bare.loop_stop()
+        bare.disconnect()
+        result["baseline_readings_per_s"] = round(decoded.rate(), 1)
+        result["ratio_to_baseline"] = round(
+            result["readings_per_s"] / max(result["baseline_readings_per_s"], 1e-9), 3)
+    return result
+
+
