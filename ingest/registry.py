@@ -25,6 +25,14 @@ class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     relation: str = ""
 
 
+class VitalLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A nurse's override of one vital-sign limit (see ``alerts.detectors.vitals``)."""
+
+    trip: float
+    clear: float
+    min_duration_s: float = 60.0
+
+
 class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     resident_id: str
     site_id: str
@@ -32,6 +40,8 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     display_name: str
     medical_notes: str = ""
     wandering_risk: bool = False
+    night: str = "22:00-06:00"  # local time; the night rules (bed exit, wandering) use it
+    limits: dict[str, VitalLimit] = {}  # by condition, e.g. spo2_low, set by a nurse
     contacts: list[Contact] = []
 
 

@@ -21,8 +21,13 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The delay before the next attempt; each call counts one more failure."""
-        ceiling = min(self.max_s, self.initial_s * self.factor ** self._attempt)
         self._attempt += 1
+        return self.delay(self._attempt - 1)
+
+    def delay(self, attempt: int) -> float:
+        """The delay after ``attempt`` earlier failures (0: the first retry), for callers
+        that keep the count themselves (one notice among many)."""
+        ceiling = min(self.max_s, self.initial_s * self.factor ** min(attempt, 64))
         return self._rng.uniform(ceiling / 2, ceiling)
 
     def reset(self) -> None:

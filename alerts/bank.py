@@ -1,0 +1,114 @@
+"""The detector bank: one set of detectors per resident, one health monitor for all devices.
+
+Built from the registry at start, so a resident whose home was already silent when the
+process started is watched from the first second. ``observe`` routes each reading to its
+resident's detectors by kind; ``tick`` is split into a fast part (unconfirmed falls, bed
+exits: every second) and a slow part (inactivity, device silence: every ``slow_every_s``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from alerts.conditions import Signal
+from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
+from alerts.detectors.events import EventRules, NightSchedule
+from alerts.detectors.health import HealthMonitor
+from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
+from ingest.registry import Registry
+from telemetry.kinds import Kind
+from telemetry.reading import Reading
+
+EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
+                         Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
+
+
+def utc_offset_min(timezone: str, at_ms: int) -> int:
+    """The site's UTC offset at ``at_ms`` (fixed for the process's life: our sites' zones
+    have no daylight saving time)."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    at = datetime.datetime.fromtimestamp(at_ms / 1000, tz=datetime.UTC)
+    offset = at.astimezone(zone).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+class _Resident:
+    __slots__ = ("events", "inactivity", "vitals")
+
+    def __init__(self, events: EventRules, vitals: VitalRules,
+                 inactivity: InactivityRule) -> None:
+        self.events = events
+        self.vitals = vitals
+        self.inactivity = inactivity
+
+
+class DetectorBank:
+    def __init__(self, registry: Registry, start_ms: int, *, confirm_fall_s: float = 60.0,
+                 bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
+        self.health = HealthMonitor()
+        self.usual = UsualHeartRate()
+        self.slow_every_ms = int(slow_every_s * 1000)
+        self._next_slow_ms = start_ms
+        self._residents: dict[str, _Resident] = {}
+        self._armed: set[str] = set()  # residents with a fast timer running
+        offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
+                   for s in registry.sites.values()}
+        doors: dict[str, tuple[str, str]] = {}  # resident -> (gateway, first door-ish device)
+        for d in registry.devices.values():
+            if d.resident_id and "door" in d.device_id and d.resident_id not in doors:
+                doors[d.resident_id] = (d.gateway_id, d.device_id)
+        any_gateway: dict[str, str] = {d.resident_id: d.gateway_id
+                                       for d in registry.devices.values() if d.resident_id}
+        for r in registry.residents.values():
+            offset = offsets[r.site_id]
+            gateway, door = doors.get(r.resident_id, (any_gateway.get(r.resident_id, ""), ""))
+            self._residents[r.resident_id] = _Resident(
+                EventRules(r.resident_id, night=NightSchedule.parse(r.night, offset),
+                           wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
+                           bed_return_s=bed_return_s),
+                VitalRules(r.resident_id, overrides_from(r.limits)),
+                InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=door,
+                               utc_offset_ms=offset * 60_000))
+
+    def __len__(self) -> int:
+        return len(self._residents)
+
+    def observe(self, readings: list[Reading]) -> list[Signal]:
+        out: list[Signal] = []
+        health = self.health.observe
+        for r in readings:
+            out += health(r)
+            resident = self._residents.get(r.resident_id) if r.resident_id else None
+            if resident is None:
+                continue
+            kind = r.kind
+            if kind in VITAL_KINDS:
+                out += resident.vitals.observe(r)
+                continue
+            if kind in EVENT_KINDS:
+                out += resident.events.observe(r)
+                self._armed.add(r.resident_id)  # type: ignore[arg-type]
+            if kind in ACTIVITY_KINDS:
+                out += resident.inactivity.observe(r)
+        out += self.usual.observe_batch(readings)
+        return out
+
+    def gateway_status(self, gateway_id: str, site_id: str, online: bool,
+                       t_ms: int) -> list[Signal]:
+        return self.health.gateway_status(gateway_id, site_id, online, t_ms)
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for resident_id in list(self._armed):
+            events = self._residents[resident_id].events
+            out += events.tick(now_ms)
+            if not events.armed:
+                self._armed.discard(resident_id)
+        if now_ms >= self._next_slow_ms:
+            self._next_slow_ms = now_ms + self.slow_every_ms
+            for resident in self._residents.values():
+                out += resident.inactivity.tick(now_ms)
+            out += self.health.tick(now_ms)
+        return out

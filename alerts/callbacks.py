@@ -1,0 +1,79 @@
+"""The HTTP endpoints Kannel calls back: delivery reports and family replies.
+
+* ``GET /sms/dlr?notice=<id>&status=<%d>&answer=<%A>``: Kannel's ``dlr-url`` per status
+  change (1 delivered, 2 failed, 4 buffered, 8 accepted by the SMSC, 16 rejected by it);
+* ``GET /sms/reply?from=<%p>&text=<%a>&token=<secret>``: an SMS from a phone, through
+  Kannel's ``sms-service`` ``get-url``; a reply from a contact acknowledges the alert.
+
+Served on loopback beside Kannel (stdlib ``http.server``: two routes, no framework).
+Answers are empty so Kannel sends nothing back to the phone.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http.server
+import logging
+import threading
+import urllib.parse
+
+from alerts.core import AlertCore
+
+log = logging.getLogger(__name__)
+
+DELIVERED, FAILED, REJECTED = 1, 2, 16
+
+
+class CallbackServer:
+    def __init__(self, core: AlertCore, *, host: str = "127.0.0.1", port: int = 0,
+                 reply_token: str = "") -> None:
+        self.core = core
+        self._token = reply_token
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status = outer._route(self.path)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # query strings hold phone numbers: never in the log
+
+        self._server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="sms-callbacks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _route(self, path: str) -> int:
+        url = urllib.parse.urlsplit(path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        try:
+            if url.path == "/sms/dlr":
+                status = int(query.get("status", "0"))
+                notice_id = int(query["notice"])
+                if status == DELIVERED:
+                    self.core.delivery_report(notice_id, True, "delivered")
+                elif status in (FAILED, REJECTED):
+                    self.core.delivery_report(notice_id, False,
+                                              f"status {status} {query.get('answer', '')}")
+                return 200
+            if url.path == "/sms/reply":
+                if self._token and not hmac.compare_digest(query.get("token", ""),
+                                                           self._token):
+                    return 403
+                self.core.sms_reply(query["from"], query.get("text", ""))
+                return 200
+        except (KeyError, ValueError):
+            return 400
+        return 404

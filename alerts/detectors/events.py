@@ -1,0 +1,129 @@
+"""Life-safety events of one resident: fall, SOS, water leak, tamper, and the night rules.
+
+* A fall report (``FallStatus.FALL``) opens a fall at once. A radar's ``MAYBE_FALL`` is a
+  question: it is confirmed when nothing cancels it within ``confirm_s`` (the radar saying
+  ``NONE`` again, or the resident getting into bed or a chair), and dropped otherwise.
+* Night rules (night as the resident's schedule says, local time): leaving the bed and not
+  returning within ``bed_return_s``; a door opened by a resident at risk of wandering.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from alerts.conditions import Condition, Signal
+from telemetry.kinds import FallStatus, Kind
+from telemetry.reading import Reading
+
+DAY_MS = 86_400_000
+_SIMPLE = {Kind.SOS: Condition.SOS, Kind.WATER_LEAK: Condition.WATER_LEAK,
+           Kind.TAMPER: Condition.TAMPER}
+_SETTLED = frozenset({Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY})
+
+
+class NightSchedule(NamedTuple):
+    """Night from ``start_min`` to ``end_min`` after local midnight (may wrap midnight)."""
+
+    start_min: int = 22 * 60
+    end_min: int = 6 * 60
+    utc_offset_min: int = 480
+
+    @classmethod
+    def parse(cls, text: str, utc_offset_min: int) -> NightSchedule:
+        """``"22:00-06:00"``. Raises ValueError."""
+        start, end = (part.strip() for part in text.split("-"))
+
+        def minutes(hhmm: str) -> int:
+            hours, mins = hhmm.split(":")
+            value = int(hours) * 60 + int(mins)
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f"not a time of day: {hhmm}")
+            return value
+        return cls(minutes(start), minutes(end), utc_offset_min)
+
+    def is_night(self, t_ms: int) -> bool:
+        minute = ((t_ms + self.utc_offset_min * 60_000) % DAY_MS) // 60_000
+        if self.start_min <= self.end_min:
+            return self.start_min <= minute < self.end_min
+        return minute >= self.start_min or minute < self.end_min
+
+
+class EventRules:
+    """The event rules of one resident."""
+
+    def __init__(self, resident_id: str, *, night: NightSchedule, wandering_risk: bool,
+                 confirm_s: float = 60.0, bed_return_s: float = 1800.0) -> None:
+        self.resident_id = resident_id
+        self.night = night
+        self.wandering_risk = wandering_risk
+        self.confirm_s = confirm_s
+        self.bed_return_s = bed_return_s
+        self._maybe_fall: dict[str, Reading] = {}  # device -> its unconfirmed report
+        self._bed_left: Reading | None = None
+        self._bed_alarm = False
+
+    def _signal(self, condition: Condition, r: Reading, detail: str,
+                active: bool = True, t_ms: int | None = None) -> Signal:
+        return Signal(condition, self.resident_id, active, r.device_time_ms
+                      if t_ms is None else t_ms, r.site_id, r.gateway_id, detail, r.device_id)
+
+    def observe(self, reading: Reading) -> list[Signal]:
+        kind, on = reading.kind, reading.value > 0
+        if kind is Kind.FALL:
+            return self._fall(reading)
+        simple = _SIMPLE.get(kind)
+        if simple is not None:
+            return [self._signal(simple, reading, kind.value, active=on)] \
+                if on or simple is Condition.WATER_LEAK else []
+        out: list[Signal] = []
+        if kind in _SETTLED and on:
+            self._maybe_fall.clear()  # got into bed or a chair: not lying on the floor
+        if kind is Kind.BED_OCCUPANCY:
+            out += self._bed(reading, on)
+        elif kind is Kind.DOOR and on and self.wandering_risk \
+                and self.night.is_night(reading.device_time_ms):
+            out.append(self._signal(Condition.NIGHT_WANDERING, reading, "door opened at night"))
+        return out
+
+    def _fall(self, r: Reading) -> list[Signal]:
+        status = int(r.value)
+        if status == FallStatus.FALL:
+            self._maybe_fall.pop(r.device_id, None)
+            return [self._signal(Condition.FALL, r, "fall reported")]
+        if status == FallStatus.MAYBE_FALL:
+            self._maybe_fall.setdefault(r.device_id, r)
+        else:
+            self._maybe_fall.pop(r.device_id, None)  # the radar withdrew it
+        return []
+
+    def _bed(self, r: Reading, occupied: bool) -> list[Signal]:
+        if occupied:
+            self._bed_left = None
+            if self._bed_alarm:
+                self._bed_alarm = False
+                return [self._signal(Condition.BED_EXIT_NIGHT, r, "back in bed", active=False)]
+        elif self.night.is_night(r.device_time_ms) and self._bed_left is None:
+            self._bed_left = r
+        return []
+
+    @property
+    def armed(self) -> bool:
+        """A timer is running (an unconfirmed fall, a night bed exit)."""
+        return bool(self._maybe_fall) or (self._bed_left is not None and not self._bed_alarm)
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        confirm_ms = self.confirm_s * 1000
+        for device, r in list(self._maybe_fall.items()):
+            if now_ms - r.device_time_ms >= confirm_ms:
+                del self._maybe_fall[device]
+                out.append(self._signal(Condition.FALL, r, f"possible fall not withdrawn "
+                                        f"within {self.confirm_s:.0f} s", t_ms=now_ms))
+        left = self._bed_left
+        if left is not None and not self._bed_alarm \
+                and now_ms - left.device_time_ms >= self.bed_return_s * 1000:
+            self._bed_alarm = True
+            out.append(self._signal(Condition.BED_EXIT_NIGHT, left,
+                                    f"out of bed for {self.bed_return_s / 60:.0f} min at night",
+                                    t_ms=now_ms))
+        return out

@@ -1,0 +1,114 @@
+"""Device and gateway health: silent devices, low batteries, gateways offline.
+
+Each device is expected to be heard from within its class's interval (the kinds it has
+sent tell its class: a vital-sign device reports every few seconds, a battery door contact
+may sleep for hours). The edge's own watchdog reports availability as readings, which
+count too. A gateway that is offline (its retained last will) inhibits the silence alerts
+of every device behind it: one problem, one alert.
+"""
+
+from __future__ import annotations
+
+from alerts.conditions import Condition, Signal
+from alerts.detectors.vitals import VITAL_KINDS
+from telemetry.kinds import Kind
+from telemetry.reading import Reading
+
+FREQUENT_SILENT_MS = 15 * 60_000
+SLEEPY_SILENT_MS = 26 * 3_600_000
+LOW_BATTERY_PCT = 15.0
+BATTERY_OK_PCT = 25.0
+
+
+class _Device:
+    __slots__ = ("gateway_id", "last_ms", "low_battery", "resident", "silent",
+                 "silent_after_ms", "site_id")
+
+    def __init__(self, r: Reading) -> None:
+        self.site_id, self.gateway_id = r.site_id, r.gateway_id
+        self.resident = r.resident_id or ""
+        self.last_ms = r.device_time_ms
+        self.silent_after_ms = SLEEPY_SILENT_MS
+        self.silent = False
+        self.low_battery = False
+
+
+class HealthMonitor:
+    """Health of every device and gateway (one instance for all of them)."""
+
+    def __init__(self) -> None:
+        self._devices: dict[tuple[str, str], _Device] = {}
+        self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
+        self.inhibited = 0
+
+    @staticmethod
+    def subject(gateway_id: str, device_id: str) -> str:
+        return f"{gateway_id}/{device_id}"
+
+    def _signal(self, condition: Condition, d: _Device, device_id: str, active: bool,
+                t_ms: int, detail: str) -> Signal:
+        return Signal(condition, self.subject(d.gateway_id, device_id), active, t_ms,
+                      d.site_id, d.gateway_id, detail, device_id)
+
+    def observe(self, reading: Reading) -> list[Signal]:
+        key = (reading.gateway_id, reading.device_id)
+        d = self._devices.get(key)
+        if d is None:
+            d = self._devices[key] = _Device(reading)
+        d.last_ms = max(d.last_ms, reading.device_time_ms)
+        if reading.kind in VITAL_KINDS:
+            d.silent_after_ms = FREQUENT_SILENT_MS
+        out: list[Signal] = []
+        t = reading.device_time_ms
+        if reading.kind is Kind.AVAILABILITY:
+            if reading.value == 0 and not d.silent:
+                d.silent = True
+                if reading.gateway_id not in self._offline:
+                    out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id,
+                                            True, t, "reported offline by the gateway"))
+            elif reading.value > 0 and d.silent:
+                d.silent = False
+                out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id,
+                                        False, t, "online again"))
+            return out
+        if d.silent:
+            d.silent = False
+            out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id, False, t,
+                                    "heard from again"))
+        if reading.kind is Kind.BATTERY:
+            if reading.value < LOW_BATTERY_PCT and not d.low_battery:
+                d.low_battery = True
+                out.append(self._signal(Condition.LOW_BATTERY, d, reading.device_id, True,
+                                        t, f"battery {reading.value:.0f} %"))
+            elif reading.value >= BATTERY_OK_PCT and d.low_battery:
+                d.low_battery = False
+                out.append(self._signal(Condition.LOW_BATTERY, d, reading.device_id, False,
+                                        t, f"battery {reading.value:.0f} %"))
+        return out
+
+    def gateway_status(self, gateway_id: str, site_id: str, online: bool,
+                       t_ms: int) -> list[Signal]:
+        """The gateway's retained status changed (birth ``online``, will ``offline``)."""
+        if not online and gateway_id not in self._offline:
+            self._offline[gateway_id] = (site_id, t_ms)
+            return [Signal(Condition.GATEWAY_OFFLINE, gateway_id, True, t_ms, site_id,
+                           gateway_id, "gateway offline (last will)")]
+        if online and gateway_id in self._offline:
+            del self._offline[gateway_id]
+            return [Signal(Condition.GATEWAY_OFFLINE, gateway_id, False, t_ms, site_id,
+                           gateway_id, "gateway online")]
+        return []
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for (gateway_id, device_id), d in self._devices.items():
+            if d.silent or now_ms - d.last_ms < d.silent_after_ms:
+                continue
+            d.silent = True  # inhibited or not: one silence, judged once
+            if gateway_id in self._offline:
+                self.inhibited += 1
+                continue
+            minutes = (now_ms - d.last_ms) / 60_000
+            out.append(self._signal(Condition.DEVICE_SILENT, d, device_id, True, now_ms,
+                                    f"silent for {minutes:.0f} min"))
+        return out

@@ -1,0 +1,84 @@
+"""The notification dispatcher: takes due notices from the outbox, hands each to its
+channel's notifier, and owns retries and backoff (the one place they live).
+
+A notice is marked ``sending`` (committed) before the notifier is called and ``sent`` after.
+A process killed between the two leaves it ``sending``; at start those are sent again
+(at least once: a duplicate SMS is better than a forgotten one; the window is one HTTP
+call). A failure tells the core, so a family step moves on to the next contact while the
+notice keeps trying; a notifier that says retrying cannot help fails the notice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from alerts.core import AlertCore
+from alerts.notifiers import Notifier, NotifyError
+from alerts.state import Notice, StateDb
+from telemetry.backoff import Backoff
+from telemetry.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, db: StateDb, core: AlertCore, notifiers: dict[str, Notifier],
+                 clock: Clock, backoff: Backoff | None = None) -> None:
+        self.db = db
+        self.core = core
+        self.notifiers = notifiers
+        self.clock = clock
+        self.backoff = backoff or Backoff(initial_s=5.0, max_s=300.0)
+        self.counts: dict[str, int] = {}
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def recover(self) -> int:
+        """At start: notices left ``sending`` by a dead process go out again."""
+        cursor = self.db.run("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
+        if cursor.rowcount:
+            log.warning("%d notices were in flight when the last process stopped; "
+                        "sending them again", cursor.rowcount)
+        return cursor.rowcount
+
+    def run_once(self) -> int:
+        """Send every due notice once. Returns how many were handed over successfully."""
+        sent = 0
+        for notice in self.db.due_notices(self.clock.now_ms()):
+            sent += self._send(notice)
+        return sent
+
+    def _send(self, notice: Notice) -> int:
+        claimed = self.db.run("UPDATE notices SET state = 'sending', attempts = attempts + 1 "
+                              "WHERE notice_id = ? AND state = 'pending'", (notice.notice_id,))
+        if not claimed.rowcount:
+            return 0  # acknowledged (cancelled) meanwhile
+        notifier = self.notifiers.get(notice.channel)
+        try:
+            if notifier is None:
+                raise NotifyError(f"no notifier for channel {notice.channel}", retryable=False)
+            reference = notifier.send(notice)
+        except NotifyError as exc:
+            now = self.clock.now_ms()
+            if exc.retryable:
+                delay_ms = int(self.backoff.delay(notice.attempts) * 1000)
+                self.db.run("UPDATE notices SET state = 'pending', next_try_ms = ?, error = ? "
+                            "WHERE notice_id = ? AND state = 'sending'",
+                            (now + delay_ms, str(exc)[:200], notice.notice_id))
+                self._count(f"retry:{notice.channel}")
+            else:
+                self.db.run("UPDATE notices SET state = 'failed', error = ? WHERE "
+                            "notice_id = ?", (str(exc)[:200], notice.notice_id))
+                self._count(f"failed:{notice.channel}")
+            log.warning("notice %d by %s not delivered (attempt %d): %s", notice.notice_id,
+                        notice.channel, notice.attempts + 1, exc)
+            self.core.undelivered(notice)
+            return 0
+        # A delivery report may have overtaken us: keep its state, add what we know.
+        self.db.run("UPDATE notices SET state = CASE state WHEN 'sending' THEN 'sent' ELSE "
+                    "state END, sent_ms = COALESCE(sent_ms, ?), provider_ref = ?, error = NULL"
+                    " WHERE notice_id = ?",
+                    (self.clock.now_ms(), reference, notice.notice_id))
+        self._count(f"sent:{notice.channel}")
+        return 1

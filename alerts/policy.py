@@ -1,0 +1,102 @@
+"""Escalation policies, per site, from YAML (a sample ships beside this file).
+
+The duty desk always sees an alert at once; a policy says who is told next if nobody at
+the desk has acknowledged it: the family contacts one after another, then emergency
+rescue. Steps are chosen by condition, else by severity; a condition with no steps stays
+on the desk. A site without its own policy uses ``default``.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import msgspec
+import yaml
+
+from alerts.conditions import PROFILES, Condition
+
+
+class PolicyError(Exception):
+    """The policy file is missing, malformed or inconsistent."""
+
+
+class Channel(enum.StrEnum):
+    SMS = "sms"
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    CONSOLE = "console"
+
+
+class Target(enum.StrEnum):
+    FAMILY = "family"  # the resident's contacts, in order
+    RESCUE = "rescue"  # the site's emergency centre
+
+
+class Step(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    after_s: float
+    channel: Channel
+    to: Target
+    next_contact_after_s: float = 120.0  # family: the next contact if no answer by then
+
+
+class Rescue(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    webhook: str = ""
+    phone: str = ""
+    email: str = ""
+    language: str = "zh"
+
+
+class SitePolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    rescue: Rescue = Rescue()
+    steps: dict[str, list[Step]] = {}  # condition or severity name -> steps
+
+    def steps_for(self, condition: Condition) -> list[Step]:
+        steps = self.steps.get(condition.value)
+        if steps is None:
+            steps = self.steps.get(PROFILES[condition].severity.name.lower(), [])
+        return steps
+
+
+class PolicyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    default: SitePolicy
+    sites: dict[str, SitePolicy] = {}
+
+
+class Policies:
+    def __init__(self, data: PolicyFile) -> None:
+        self._default = data.default
+        self._sites = data.sites
+        names = {c.value for c in Condition} | {"info", "warning", "alarm", "critical"}
+        for policy in (data.default, *data.sites.values()):
+            for key, steps in policy.steps.items():
+                if key not in names:
+                    raise PolicyError(f"no condition or severity called {key!r}")
+                if any(s.to is Target.RESCUE and not _rescue_address(policy.rescue, s.channel)
+                       for s in steps):
+                    raise PolicyError(f"{key}: a rescue step needs a rescue address for "
+                                      f"its channel")
+
+    def for_site(self, site_id: str) -> SitePolicy:
+        return self._sites.get(site_id, self._default)
+
+
+def _rescue_address(rescue: Rescue, channel: Channel) -> str:
+    return {Channel.SMS: rescue.phone, Channel.WEBHOOK: rescue.webhook,
+            Channel.EMAIL: rescue.email, Channel.CONSOLE: "console"}[channel]
+
+
+def rescue_address(rescue: Rescue, channel: Channel) -> str:
+    return _rescue_address(rescue, channel)
+
+
+def load(path: Path) -> Policies:
+    try:
+        return Policies(msgspec.convert(yaml.safe_load(path.read_text()), PolicyFile))
+    except OSError as exc:
+        raise PolicyError(f"cannot read {path}: {exc}") from exc
+    except (yaml.YAMLError, msgspec.ValidationError) as exc:
+        raise PolicyError(f"{path}: {exc}") from exc
+
+
+SAMPLE = Path(__file__).with_name("policy.sample.yaml")

@@ -1,0 +1,64 @@
+# ruff: noqa: RUF001  (Chinese text uses full-width punctuation on purpose)
+"""What a notice says, in the recipient's language (Chinese and English).
+
+A family SMS names the resident as the family knows them, what happened, where and when,
+and how to answer; nothing more. A rescue notice carries what a dispatcher needs: who,
+where (address, room), what, since when, and the medical notes.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from alerts.conditions import Condition
+
+LANGUAGES = ("zh", "en")
+
+_WHAT: dict[Condition, tuple[str, str]] = {
+    Condition.FALL: ("疑似跌倒", "a possible fall"),
+    Condition.SOS: ("按下了紧急呼叫", "an SOS call"),
+    Condition.WATER_LEAK: ("漏水", "a water leak"),
+    Condition.TAMPER: ("设备被拆动", "a device tampered with"),
+    Condition.BED_EXIT_NIGHT: ("夜间离床未归", "out of bed at night, not back"),
+    Condition.NIGHT_WANDERING: ("夜间开门外出", "a door opened at night"),
+    Condition.HEART_RATE_HIGH: ("心率过高", "a high heart rate"),
+    Condition.HEART_RATE_LOW: ("心率过低", "a low heart rate"),
+    Condition.RESPIRATION_HIGH: ("呼吸过快", "fast breathing"),
+    Condition.RESPIRATION_LOW: ("呼吸过慢", "very slow breathing"),
+    Condition.SPO2_LOW: ("血氧偏低", "low blood oxygen"),
+    Condition.SKIN_TEMPERATURE_HIGH: ("体温偏高", "a raised temperature"),
+    Condition.HEART_RATE_ABOVE_USUAL: ("心率高于平时", "a heart rate above usual"),
+    Condition.VITALS_ANOMALY: ("生命体征异常", "unusual vital signs"),
+    Condition.INACTIVITY: ("长时间无活动", "no activity for a long time"),
+    Condition.DEVICE_SILENT: ("设备离线", "a device offline"),
+    Condition.LOW_BATTERY: ("设备电量低", "a device battery low"),
+    Condition.GATEWAY_OFFLINE: ("网关离线", "the home gateway offline"),
+}
+
+
+def what(condition: Condition, language: str) -> str:
+    zh, en = _WHAT[condition]
+    return zh if language == "zh" else en
+
+
+def local_time(t_ms: int, utc_offset_min: int) -> str:
+    at = datetime.datetime.fromtimestamp(t_ms / 1000 + utc_offset_min * 60, tz=datetime.UTC)
+    return at.strftime("%H:%M")
+
+
+def family_sms(*, language: str, resident: str, condition: Condition, room: str,
+               since: str) -> str:
+    if language == "zh":
+        return (f"【颐养监护】{resident}{what(condition, 'zh')}（{room}，{since}起）。"
+                f"值班台尚未处理。回复1表示您已知晓。")
+    return (f"[Eldercare] {resident}: {what(condition, 'en')} ({room}, since {since}). "
+            f"The duty desk has not taken it yet. Reply 1 if you are handling it.")
+
+
+def rescue_summary(*, language: str, resident: str, condition: Condition, address: str,
+                   room: str, since: str, medical_notes: str) -> str:
+    if language == "zh":
+        return (f"紧急救援：{resident}，{what(condition, 'zh')}，地址：{address} {room}，"
+                f"{since}起，无人响应。病史：{medical_notes or '无'}")
+    return (f"Emergency: {resident}, {what(condition, 'en')}, at {address} {room}, since "
+            f"{since}, no response. Medical notes: {medical_notes or 'none'}")

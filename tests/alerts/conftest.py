@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from alerts.core import AlertChange, AlertCore
+from alerts.dispatch import Dispatcher
+from alerts.notifiers import NotifyError
+from alerts.policy import Policies, PolicyFile
+from alerts.state import Notice, StateDb
+from ingest import registry as registry_module
+from ingest.registry import Registry
+from telemetry.backoff import Backoff
+from telemetry.clock import FakeClock
+from tests.support.readings import T0
+
+POLICY = {
+    "default": {
+        "rescue": {"webhook": "http://127.0.0.1:9/rescue", "phone": "+86000000000120",
+                   "language": "zh"},
+        "steps": {
+            "fall": [{"after_s": 60, "channel": "sms", "to": "family",
+                      "next_contact_after_s": 120},
+                     {"after_s": 300, "channel": "webhook", "to": "rescue"}],
+            "sos": [{"after_s": 0, "channel": "sms", "to": "family",
+                     "next_contact_after_s": 60},
+                    {"after_s": 60, "channel": "webhook", "to": "rescue"}],
+            "alarm": [{"after_s": 300, "channel": "sms", "to": "family"}],
+        },
+    },
+}
+
+
+class RecordingNotifier:
+    """Records what would have been sent; can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notice] = []
+        self.fail: NotifyError | None = None
+
+    def send(self, notice: Notice) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(notice)
+        return f"ref-{notice.notice_id}"
+
+
+class World:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clock = FakeClock(T0)
+        self.registry: Registry = registry_module.load(registry_module.SAMPLE)
+        self.policies = Policies(msgspec.convert(POLICY, PolicyFile))
+        self.sms = RecordingNotifier()
+        self.webhook = RecordingNotifier()
+        self.changes: list[AlertChange] = []
+        self.open()
+
+    def open(self) -> None:
+        """(Re)start the alert core on the same database, as after a restart."""
+        self.db = StateDb(self.path)
+        self.core = AlertCore(self.db, self.registry, self.policies, self.clock,
+                              [self.changes.append])
+        self.dispatcher = Dispatcher(self.db, self.core,
+                                     {"sms": self.sms, "webhook": self.webhook}, self.clock,
+                                     Backoff(initial_s=10, max_s=10))
+        self.dispatcher.recover()
+
+    def step(self, seconds: float) -> None:
+        """Move time in one-second steps, running the escalation and the outbox each."""
+        for _ in range(int(seconds)):
+            self.clock.advance(1)
+            self.core.tick()
+            self.dispatcher.run_once()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path / "alerts.db")
+    yield w
+    w.db.close()

@@ -1,0 +1,178 @@
+"""The alert lifecycle and escalation, on a fake clock with recording notifiers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alerts.conditions import Condition, Signal
+from alerts.core import SYSTEM, AlertError, Change
+from alerts.notifiers import NotifyError
+from alerts.state import AlertState, NoticeState
+from tests.alerts.conftest import World
+
+SITE, GW = "site-000", "gw-00000"
+
+
+def fall(resident: str = "res-00001", t: int = 0, detail: str = "fall reported") -> Signal:
+    return Signal(Condition.FALL, resident, True, t, SITE, GW, detail, "pendant")
+
+
+def test_one_alert_per_condition_and_resident_while_open(world: World) -> None:
+    for _ in range(5):
+        world.core.handle([fall()])
+    alerts = world.db.alerts()
+    assert len(alerts) == 1 and alerts[0].repeats == 4
+    assert [c.change for c in world.changes] == [Change.OPENED] + [Change.UPDATED] * 4
+    world.core.handle([fall("res-00000")])
+    assert len(world.db.alerts()) == 2
+
+
+def test_the_desk_is_told_at_once_and_the_family_after_a_minute(world: World) -> None:
+    world.core.handle([fall()])
+    assert world.changes[0].change is Change.OPENED  # the dashboard's event, at once
+    world.step(59)
+    assert world.sms.sent == []
+    world.step(1)
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001"]
+    assert "Test Resident B" in world.sms.sent[0].body and "跌倒" in world.sms.sent[0].body
+    world.step(119)
+    assert len(world.sms.sent) == 1
+    world.step(1)  # no answer in 120 s: the next contact, in English
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001", "+86000000000002"]
+    assert world.sms.sent[1].body.startswith("[Eldercare] Test Resident B: a possible fall")
+    world.step(300 - 180)
+    assert len(world.webhook.sent) == 1
+    rescue = json.loads(world.webhook.sent[0].payload)
+    assert rescue["resident"] == {"name": "Test Resident B", "room": "room-102",
+                                  "medical_notes": "demo only; chronic low SpO2"}
+    assert rescue["site"]["address"] == "1 Example Road"
+    assert rescue["condition"] == "fall"
+    world.step(3600)
+    assert (len(world.sms.sent), len(world.webhook.sent)) == (2, 1)  # nothing twice
+
+
+def test_acknowledging_stops_the_chain(world: World) -> None:
+    world.core.handle([fall()])
+    world.step(70)
+    alert = world.db.alerts()[0]
+    acked = world.core.acknowledge(alert.alert_id, "nurse-1", "on my way")
+    assert (acked.state, acked.acked_by, acked.note) == \
+        (AlertState.ACKNOWLEDGED, "nurse-1", "on my way")
+    world.step(3600)
+    assert len(world.sms.sent) == 1 and world.webhook.sent == []
+    with pytest.raises(AlertError):
+        world.core.acknowledge(alert.alert_id, "nurse-2")
+    resolved = world.core.resolve(alert.alert_id, "nurse-1", "bruise, no injury")
+    assert resolved.state is AlertState.RESOLVED and resolved.resolved_by == "nurse-1"
+    whats = [e.what for e in world.db.timeline(alert.alert_id)]
+    assert whats == ["opened", "notice_queued", "acknowledged", "resolved"]
+
+
+def test_an_undelivered_sms_moves_on_to_the_next_contact_at_once(world: World) -> None:
+    world.sms.fail = NotifyError("kannel unreachable", retryable=True)
+    world.core.handle([fall()])
+    world.step(61)
+    notices = world.db.notices()
+    # the first contact's SMS keeps waiting in the outbox, the second is queued at once
+    assert [(n.contact, n.state) for n in notices] == \
+        [(0, NoticeState.PENDING), (1, NoticeState.PENDING)]
+    world.sms.fail = None
+    world.step(15)
+    assert sorted(n.recipient for n in world.sms.sent) == ["+86000000000001",
+                                                           "+86000000000002"]
+
+
+def test_a_permanent_failure_is_not_retried(world: World) -> None:
+    world.sms.fail = NotifyError("bad number", retryable=False)
+    world.core.handle([fall("res-00000")])
+    world.step(200)
+    (notice,) = world.db.notices()
+    assert notice.state is NoticeState.FAILED and notice.attempts == 1
+
+
+def test_a_family_reply_acknowledges(world: World) -> None:
+    world.core.handle([fall()])
+    world.step(61)
+    assert world.core.sms_reply("+86000000000009", "1") is None  # a stranger
+    alert = world.core.sms_reply("+86000000000001", "1")
+    assert alert is not None and alert.state is AlertState.ACKNOWLEDGED
+    assert alert.acked_by == "family contact #0 by SMS"
+    world.step(600)
+    assert len(world.sms.sent) == 1 and world.webhook.sent == []
+
+
+def test_a_restart_resumes_without_storm_or_duplicates(world: World) -> None:
+    world.core.handle([fall()])
+    world.step(61)
+    assert len(world.sms.sent) == 1
+    world.db.close()
+    world.open()  # restart: the detectors will say "fall" again
+    world.core.handle([fall()])
+    assert len(world.db.alerts()) == 1
+    world.step(300)
+    assert [n.contact for n in world.sms.sent] == [0, 1]
+    assert len(world.webhook.sent) == 1
+
+
+def test_a_notice_in_flight_at_a_crash_is_sent_again(world: World) -> None:
+    world.core.handle([fall()])
+    world.step(60)
+    notice = world.db.notices()[0]
+    world.db.run("UPDATE notices SET state = 'sending' WHERE notice_id = ?",
+                 (notice.notice_id,))  # as if killed inside the HTTP call
+    world.db.close()
+    world.open()
+    world.step(1)
+    assert world.db.notice(notice.notice_id).state is NoticeState.SENT  # type: ignore[union-attr]
+
+
+def test_self_clearing_conditions_resolve_and_flapping_is_held(world: World) -> None:
+    spo2 = Signal(Condition.SPO2_LOW, "res-00000", True, 0, SITE, GW, "spo2 85 %")
+    ok = spo2._replace(active=False, detail="spo2 95 %")
+    world.core.handle([spo2])
+    world.core.handle([ok])
+    (alert,) = world.db.alerts()
+    assert alert.state is AlertState.RESOLVED and alert.resolved_by == SYSTEM
+    for _ in range(3):
+        world.step(60)
+        world.core.handle([spo2])
+        world.core.handle([ok])
+    (alert,) = world.db.alerts()  # reopened, not duplicated
+    assert alert.flaps == 3
+    world.step(3600)
+    assert world.sms.sent == []
+
+
+def test_a_fall_stays_open_when_the_condition_ends(world: World) -> None:
+    world.core.handle([fall()])
+    world.core.handle([fall()._replace(active=False, detail="radar: none")])
+    (alert,) = world.db.alerts()
+    assert alert.state is AlertState.OPEN and not alert.active
+
+
+def test_a_silence_keeps_the_alert_on_the_desk_but_stops_escalation(world: World) -> None:
+    now = world.clock.now_ms()
+    world.core.silence("res-00001", now + 3_600_000, "nurse-1", "staff in the room")
+    world.core.handle([fall()])
+    (alert,) = world.db.alerts()
+    assert alert.silenced and alert.state is AlertState.OPEN
+    world.step(600)
+    assert world.sms.sent == []
+    world.core.resolve(alert.alert_id, "nurse-1")
+    world.step(3600)  # the silence has ended
+    world.core.handle([fall()])
+    world.step(61)
+    assert len(world.sms.sent) == 1
+
+
+def test_an_offline_gateway_inhibits_device_silence(world: World) -> None:
+    offline = Signal(Condition.GATEWAY_OFFLINE, GW, True, 0, SITE, GW, "last will")
+    silent = Signal(Condition.DEVICE_SILENT, f"{GW}/bed-vitals", True, 0, SITE, GW, "silent")
+    world.core.handle([offline, silent])
+    assert [a.condition for a in world.db.alerts()] == [Condition.GATEWAY_OFFLINE]
+    world.core.handle([offline._replace(active=False)])
+    world.core.handle([silent])
+    assert {a.condition for a in world.db.alerts(state=AlertState.OPEN)} == \
+        {Condition.DEVICE_SILENT}

@@ -1,0 +1,118 @@
+"""One contract for every detector (rules and learned models alike): it survives every
+kind at the edges of its range, stays quiet on an ordinary stream, raises its condition on
+its own trigger, and is deterministic (time comes only from readings and ``tick``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import pytest
+
+from alerts.conditions import Condition, Signal
+from alerts.detectors import Detector
+from alerts.detectors.activity import InactivityRule
+from alerts.detectors.events import EventRules, NightSchedule
+from alerts.detectors.health import HealthMonitor
+from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.vitals import VitalRules
+from telemetry.kinds import SPECS, FallStatus, Kind
+from telemetry.reading import Reading
+from tests.support.readings import T0, reading
+
+S = 1000
+DAY_T = T0 + 2 * 3600 * S  # 10:00 in Shanghai
+
+
+class Case(NamedTuple):
+    make: Callable[[], Detector]
+    trigger: list[Reading]
+    tick_at_ms: int
+    condition: Condition
+
+
+def _inactivity() -> InactivityRule:
+    return InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
+                          utc_offset_ms=480 * 60_000)
+
+
+CASES = {
+    "events": Case(lambda: EventRules("res-00000", night=NightSchedule(),
+                                      wandering_risk=True),
+                   [reading(Kind.FALL, FallStatus.MAYBE_FALL, DAY_T, device_id="radar")],
+                   DAY_T + 61 * S, Condition.FALL),
+    "vitals": Case(lambda: VitalRules("res-00000"),
+                   [reading(Kind.SPO2, 85, DAY_T + i * 5 * S) for i in range(20)],
+                   DAY_T + 100 * S, Condition.SPO2_LOW),
+    "inactivity": Case(_inactivity,
+                       [reading(Kind.MOTION, 1, DAY_T + 60 * S, device_id="living-pir")],
+                       DAY_T + 3 * 3600 * S, Condition.INACTIVITY),
+    "health": Case(HealthMonitor,
+                   [reading(Kind.HEART_RATE, 70, DAY_T)], DAY_T + 20 * 60 * S,
+                   Condition.DEVICE_SILENT),
+    "usual": Case(lambda: UsualHeartRate(learn_samples=100),
+                  [reading(Kind.HEART_RATE, 60.0 if i < 900 else 90.0,
+                           DAY_T + (i // 300) * 86_400 * S + (i % 300) * 5 * S)
+                   for i in range(1200)],
+                  DAY_T, Condition.HEART_RATE_ABOVE_USUAL),
+}
+
+
+def _ordinary_day() -> list[Reading]:
+    out = []
+    for minute in range(0, 240, 1):
+        t = DAY_T + minute * 60 * S
+        out.append(reading(Kind.HEART_RATE, 68 + minute % 5, t))
+        out.append(reading(Kind.SPO2, 96, t))
+        out.append(reading(Kind.RESPIRATION_RATE, 15, t))
+        if minute % 10 == 0:
+            out.append(reading(Kind.MOTION, 1, t, device_id="living-pir"))
+            out.append(reading(Kind.MOTION, 0, t + 30 * S, device_id="living-pir"))
+    return out
+
+
+def _run(detector: Detector, readings: list[Reading], tick_every_s: int = 60) -> list[Signal]:
+    out: list[Signal] = []
+    next_tick = readings[0].device_time_ms if readings else 0
+    for r in readings:
+        while next_tick <= r.device_time_ms:
+            out += detector.tick(next_tick)
+            next_tick += tick_every_s * S
+        out += detector.observe(r)
+    return out
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_survives_every_kind_at_its_limits(name: str) -> None:
+    detector = CASES[name].make()
+    for kind, spec in SPECS.items():
+        for value in (spec.low, spec.high, (spec.low + spec.high) / 2):
+            for signal in detector.observe(reading(kind, value, DAY_T)):
+                assert isinstance(signal, Signal)
+    detector.observe(reading(Kind.MOTION, 1, DAY_T, resident_id=None))
+    detector.tick(DAY_T + 10 * 86_400 * S)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_quiet_on_an_ordinary_stream(name: str) -> None:
+    raised = [s for s in _run(CASES[name].make(), _ordinary_day()) if s.active]
+    assert raised == []
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_raises_its_condition_on_its_trigger(name: str) -> None:
+    case = CASES[name]
+    detector = case.make()
+    out = _run(detector, case.trigger) + detector.tick(case.tick_at_ms)
+    assert [s.condition for s in out if s.active] == [case.condition]
+    assert all(s.site_id == "site-000" and s.gateway_id == "gw-00000" for s in out)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_deterministic(name: str) -> None:
+    case = CASES[name]
+    runs = []
+    for _ in range(2):
+        detector = case.make()
+        runs.append(_run(detector, case.trigger) + detector.tick(case.tick_at_ms))
+    assert runs[0] == runs[1]

@@ -1,0 +1,175 @@
+"""Each detector's own behaviour, on a fake time line (readings carry their times)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.conditions import Condition
+from alerts.detectors.events import EventRules, NightSchedule
+from alerts.detectors.health import HealthMonitor
+from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.vitals import Limit, LimitError, VitalRules, overrides_from
+from telemetry.kinds import FallStatus, Kind
+from tests.support.readings import T0, reading
+
+S = 1000
+NIGHT = NightSchedule(22 * 60, 6 * 60, 480)
+NIGHT_T = T0 + 16 * 3600 * S  # 00:00 in Shanghai
+DAY_T = T0 + 2 * 3600 * S  # 10:00 in Shanghai
+
+
+def events(wandering: bool = False) -> EventRules:
+    return EventRules("res-00000", night=NIGHT, wandering_risk=wandering, confirm_s=60,
+                      bed_return_s=1800)
+
+
+def test_a_fall_report_raises_at_once() -> None:
+    out = events().observe(reading(Kind.FALL, FallStatus.FALL, DAY_T, device_id="pendant"))
+    assert [(s.condition, s.active, s.device_id) for s in out] == \
+        [(Condition.FALL, True, "pendant")]
+
+
+def test_a_maybe_fall_is_confirmed_when_nothing_withdraws_it() -> None:
+    rules = events()
+    assert rules.observe(reading(Kind.FALL, FallStatus.MAYBE_FALL, DAY_T)) == []
+    assert rules.tick(DAY_T + 59 * S) == []
+    out = rules.tick(DAY_T + 60 * S)
+    assert [s.condition for s in out] == [Condition.FALL]
+    assert rules.tick(DAY_T + 120 * S) == []  # once
+
+
+@pytest.mark.parametrize("cancel", [
+    reading(Kind.FALL, FallStatus.NONE, DAY_T + 20 * S),
+    reading(Kind.BED_OCCUPANCY, 1, DAY_T + 20 * S, device_id="bed-mat"),
+])
+def test_a_maybe_fall_is_dropped_when_withdrawn(cancel: object) -> None:
+    rules = events()
+    rules.observe(reading(Kind.FALL, FallStatus.MAYBE_FALL, DAY_T))
+    rules.observe(cancel)  # type: ignore[arg-type]
+    assert rules.tick(DAY_T + 120 * S) == []
+    assert not rules.armed
+
+
+def test_sos_and_leak() -> None:
+    rules = events()
+    assert [s.condition for s in rules.observe(reading(Kind.SOS, 1, DAY_T))] == [Condition.SOS]
+    assert rules.observe(reading(Kind.SOS, 0, DAY_T)) == []
+    leak = rules.observe(reading(Kind.WATER_LEAK, 1, DAY_T))
+    dry = rules.observe(reading(Kind.WATER_LEAK, 0, DAY_T + S))
+    assert [(s.condition, s.active) for s in leak + dry] == \
+        [(Condition.WATER_LEAK, True), (Condition.WATER_LEAK, False)]
+
+
+def test_bed_exit_at_night_without_return() -> None:
+    rules = events()
+    rules.observe(reading(Kind.BED_OCCUPANCY, 0, NIGHT_T, device_id="bed-mat"))
+    assert rules.tick(NIGHT_T + 1799 * S) == []
+    out = rules.tick(NIGHT_T + 1800 * S)
+    assert [(s.condition, s.active) for s in out] == [(Condition.BED_EXIT_NIGHT, True)]
+    back = rules.observe(reading(Kind.BED_OCCUPANCY, 1, NIGHT_T + 2000 * S, device_id="bed-mat"))
+    assert [(s.condition, s.active) for s in back] == [(Condition.BED_EXIT_NIGHT, False)]
+
+
+def test_bed_exit_by_day_or_with_return_is_quiet() -> None:
+    rules = events()
+    rules.observe(reading(Kind.BED_OCCUPANCY, 0, DAY_T, device_id="bed-mat"))
+    assert rules.tick(DAY_T + 3 * 3600 * S) == []
+    rules.observe(reading(Kind.BED_OCCUPANCY, 0, NIGHT_T, device_id="bed-mat"))
+    rules.observe(reading(Kind.BED_OCCUPANCY, 1, NIGHT_T + 600 * S, device_id="bed-mat"))
+    assert rules.tick(NIGHT_T + 3600 * S) == []
+
+
+def test_night_door_only_for_residents_at_risk_and_only_at_night() -> None:
+    door = reading(Kind.DOOR, 1, NIGHT_T, device_id="front-door")
+    assert events(wandering=False).observe(door) == []
+    assert [s.condition for s in events(wandering=True).observe(door)] == \
+        [Condition.NIGHT_WANDERING]
+    assert events(wandering=True).observe(reading(Kind.DOOR, 1, DAY_T,
+                                                  device_id="front-door")) == []
+
+
+def test_night_schedule_parses_and_wraps() -> None:
+    night = NightSchedule.parse("21:30-06:30", 480)
+    assert night.is_night(T0 + (21 * 60 + 31 - 480) * 60 * S)
+    assert not night.is_night(T0 + (12 * 60 - 480) * 60 * S)
+    with pytest.raises(ValueError):
+        NightSchedule.parse("25:00-06:00", 0)
+
+
+def _hr(rules: VitalRules, values: list[float], start: int, every_s: int = 5) -> list[bool]:
+    out = []
+    for i, v in enumerate(values):
+        out += [s.active for s in rules.observe(reading(Kind.HEART_RATE, v,
+                                                        start + i * every_s * S))]
+    return out
+
+
+def test_a_vital_limit_needs_its_minimum_duration() -> None:
+    rules = VitalRules("res-00000")
+    # 125 bpm for 115 s, then normal: too short (the limit is 120 s)
+    assert _hr(rules, [125] * 24 + [80], DAY_T) == []
+    assert _hr(rules, [125] * 25, DAY_T + 1000 * S) == [True]
+
+
+def test_a_vital_limit_has_hysteresis() -> None:
+    rules = VitalRules("res-00000")
+    assert _hr(rules, [125] * 25, DAY_T) == [True]
+    # hovering between the clear level (110) and the trip level (120): stays open
+    assert _hr(rules, [115, 119, 112, 121, 111] * 10, DAY_T + 200 * S) == []
+    assert _hr(rules, [100], DAY_T + 500 * S) == [False]
+
+
+def test_a_nurse_override_changes_the_limit() -> None:
+    overrides = overrides_from({"spo2_low": Limit(86, 88, 120)})
+    default, own = VitalRules("a"), VitalRules("b", overrides)
+    spo2 = [reading(Kind.SPO2, 88, DAY_T + i * 5 * S) for i in range(40)]
+    assert [s.condition for r in spo2 for s in default.observe(r)] == [Condition.SPO2_LOW]
+    assert [s for r in spo2 for s in own.observe(r)] == []
+    with pytest.raises(LimitError):
+        overrides_from({"spo2_low": Limit(90, 85)})  # clears below its trip level
+    with pytest.raises(LimitError):
+        overrides_from({"fall": Limit(1, 2)})
+
+
+def test_health_availability_battery_and_gateway_inhibition() -> None:
+    health = HealthMonitor()
+    off = health.observe(reading(Kind.AVAILABILITY, 0, DAY_T, device_id="front-door"))
+    on = health.observe(reading(Kind.AVAILABILITY, 1, DAY_T + S, device_id="front-door"))
+    assert [(s.condition, s.active, s.subject) for s in off + on] == [
+        (Condition.DEVICE_SILENT, True, "gw-00000/front-door"),
+        (Condition.DEVICE_SILENT, False, "gw-00000/front-door")]
+    low = health.observe(reading(Kind.BATTERY, 10, DAY_T, device_id="front-door"))
+    still = health.observe(reading(Kind.BATTERY, 20, DAY_T + S, device_id="front-door"))
+    ok = health.observe(reading(Kind.BATTERY, 90, DAY_T + 2 * S, device_id="front-door"))
+    assert [(s.condition, s.active) for s in low + still + ok] == \
+        [(Condition.LOW_BATTERY, True), (Condition.LOW_BATTERY, False)]
+    # a vitals device silent for 15 min is reported, unless its gateway is offline
+    health.observe(reading(Kind.HEART_RATE, 70, DAY_T))
+    health.observe(reading(Kind.HEART_RATE, 70, DAY_T, gateway_id="gw-00001"))
+    gone = health.gateway_status("gw-00001", "site-000", False, DAY_T + 60 * S)
+    assert [(s.condition, s.active) for s in gone] == [(Condition.GATEWAY_OFFLINE, True)]
+    silent = health.tick(DAY_T + 16 * 60 * S)
+    assert [s.subject for s in silent] == ["gw-00000/bed-vitals"]
+    assert health.inhibited == 1
+    back = health.gateway_status("gw-00001", "site-000", True, DAY_T + 20 * 60 * S)
+    assert [(s.condition, s.active) for s in back] == [(Condition.GATEWAY_OFFLINE, False)]
+
+
+def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
+    usual = UsualHeartRate(learn_samples=200, window_s=900)
+    t = DAY_T
+    out = []
+    for day in range(3):  # three days at this hour, resting around 62
+        for i in range(300):
+            out += usual.observe_batch([reading(Kind.HEART_RATE, 60 + (i % 5),
+                                                t + day * 86_400 * S + i * 5 * S)])
+    assert out == []
+    rise = [reading(Kind.HEART_RATE, 82, t + 3 * 86_400 * S + i * 5 * S) for i in range(300)]
+    trips = [s for r in rise for s in usual.observe_batch([r])]
+    assert [(s.condition, s.active) for s in trips] == [(Condition.HEART_RATE_ABOVE_USUAL, True)]
+    first = rise.index(next(r for r in rise if r.device_time_ms == trips[0].t_ms))
+    assert 3 <= first * 5 / 60 <= 15  # noticed within the 15-minute window
+    calm = [reading(Kind.HEART_RATE, 62, t + 3 * 86_400 * S + (300 + i) * 5 * S)
+            for i in range(300)]
+    clears = [s for r in calm for s in usual.observe_batch([r])]
+    assert [s.active for s in clears] == [False]
