@@ -208,9 +208,11 @@ class AlertCore:
             assert alert is not None
             steps = self.policies.for_site(alert.site_id).steps_for(alert.condition)
             with self.db.transaction() as db:
-                db.run("UPDATE escalation SET state = 'done' WHERE alert_id = ? AND step = ? "
-                       "AND contact = ?", (alert_id, step_index, contact))
-                if step_index < len(steps):
+                taken = db.run("UPDATE escalation SET state = 'done' WHERE alert_id = ? AND "
+                               "step = ? AND contact = ? AND state = 'pending' AND EXISTS "
+                               "(SELECT 1 FROM alerts WHERE alert_id = ? AND state = 'open')",
+                               (alert_id, step_index, contact, alert_id)).rowcount
+                if taken and step_index < len(steps):  # not acknowledged meanwhile
                     made += self._notify(db, alert, step_index, steps[step_index], contact, now)
             self._emit(Change.ESCALATED, alert)
         return made

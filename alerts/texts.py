@@ -51,7 +51,7 @@ def family_sms(*, language: str, resident: str, condition: Condition, room: str,
     if language == "zh":
         return (f"【颐养监护】{resident}{what(condition, 'zh')}（{room}，{since}起）。"
                 f"值班台尚未处理。回复1表示您已知晓。")
-    return (f"[Eldercare] {resident}: {what(condition, 'en')} ({room}, since {since}). "
+    return (f"Eldercare: {resident}: {what(condition, 'en')} ({room}, since {since}). "
             f"The duty desk has not taken it yet. Reply 1 if you are handling it.")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import msgspec
 
+from alerts.settings import AlertSettings
+
 
 class ConfigError(Exception):
     """The central configuration is missing or malformed."""
@@ -32,6 +34,7 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     broker: BrokerConfig = BrokerConfig()
     client_id: str = "eldercare-ingest"
     share_group: str | None = None
+    alerts: AlertSettings | None = None  # the alert core in the same process
 
 
 def load(path: Path) -> CentralConfig:

@@ -23,7 +23,7 @@ from ingest.dedup import Dedup
 from ingest.registry import Registry
 from ingest.store.base import StoreError
 from ingest.store.sqlite import SqliteStore
-from telemetry import codec, topics
+from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
 from telemetry.reading import Reading
@@ -32,6 +32,7 @@ from telemetry.topics import Channel
 log = logging.getLogger(__name__)
 
 Consumer = Callable[[list[Reading]], None]
+StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
 
 
@@ -40,13 +41,15 @@ class Ingest:
                  dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
                  client_id: str = "eldercare-ingest", share_group: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 on_stored: Callable[[int], None] | None = None) -> None:
+                 on_stored: Callable[[int], None] | None = None,
+                 status_consumers: list[StatusConsumer] | None = None) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.store = store
         self.dead = dead_letters
         self.clock = clock
         self.consumers = consumers
+        self.status_consumers = status_consumers or []
         self._on_stored = on_stored
         self._share = share_group
         self.dedup = Dedup()
@@ -79,7 +82,8 @@ class Ingest:
                     reason: ReasonCode, props: object) -> None:
         if not reason.is_failure:
             client.subscribe([(topics.central_filter(c, self._share), 1)
-                              for c in (Channel.URGENT, Channel.READINGS)])
+                              for c in (Channel.URGENT, Channel.READINGS)]
+                             + [(topics.central_filter(Channel.STATUS), 1)])
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -93,6 +97,10 @@ class Ingest:
                     msg: mqtt.MQTTMessage) -> None:
         raw = bytes(msg.payload)
         self._count("messages")
+        if msg.topic.endswith(Channel.STATUS.value):
+            self._status(msg.topic, raw)
+            self._writer.submit([], msg.mid, msg.qos)  # acks stay in arrival order
+            return
         accepted = self._accept(msg.topic, raw)
         if accepted:
             for consumer in self.consumers:
@@ -102,6 +110,27 @@ class Ingest:
                     log.exception("consumer %r failed on %d readings", consumer, len(accepted))
                     self._count("consumer_errors")
         self._writer.submit(accepted, msg.mid, msg.qos)
+
+    def _status(self, topic: str, raw: bytes) -> None:
+        """A gateway's retained birth / last will: handed to the status consumers."""
+        try:
+            parsed = topics.parse_central(topic)
+        except topics.TopicError as exc:
+            self._refuse(topic, "bad_topic", str(exc), raw)
+            return
+        gateway = self.registry.gateways.get(parsed.gateway_id)
+        if gateway is None:
+            self._refuse(topic, "unknown_gateway", parsed.gateway_id, raw)
+            return
+        if raw not in (health.ONLINE, health.OFFLINE):
+            self._refuse(topic, "bad_status", raw[:40].decode("utf-8", "replace"), raw)
+            return
+        for consumer in self.status_consumers:
+            try:
+                consumer(gateway.gateway_id, gateway.site_id, raw == health.ONLINE)
+            except Exception:  # a consumer's bug must not stop ingest
+                log.exception("status consumer failed")
+                self._count("consumer_errors")
 
     def _accept(self, topic: str, raw: bytes) -> list[Reading]:
         try:

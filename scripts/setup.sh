@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(mosquitto mosquitto-clients)
+# The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras).
+if [ "${1:-}" = "dev" ]; then APT_PACKAGES+=(kannel kannel-extras); fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 """SMS through Kannel's HTTP ``sendsms`` (smsbox).
 
-Text goes as UTF-8 with ``coding=2`` (UCS-2 on the air) so Chinese arrives intact; each
+Text goes as UTF-8; anything beyond plain ASCII goes with ``coding=2`` (UCS-2 on the air,
+70 characters a part) so Chinese arrives intact, plain ASCII as GSM 7-bit (160); each
 notice carries a ``dlr-url`` back to our callback server with its notice id, so delivery
 reports land on the right notice.
 """
@@ -30,7 +31,7 @@ class KannelNotifier:
     def send(self, notice: Notice) -> str:
         query = {"username": self._username, "password": self._password,
                  "to": notice.recipient, "text": notice.body, "charset": "UTF-8",
-                 "coding": "2", "dlr-mask": str(DLR_ALL),
+                 "coding": "0" if notice.body.isascii() else "2", "dlr-mask": str(DLR_ALL),
                  "dlr-url": f"{self.callback_base}/sms/dlr?notice={notice.notice_id}"
                             f"&status=%d&answer=%A"}
         if self.sender:
@@ -40,6 +41,7 @@ class KannelNotifier:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
                 answer = response.read(200).decode("utf-8", "replace").strip()
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
             raise http_error(exc.code, "kannel sendsms") from exc
         except (urllib.error.URLError, OSError) as exc:
             raise NotifyError(f"kannel unreachable: {exc}", retryable=True) from exc

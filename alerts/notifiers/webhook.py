@@ -42,6 +42,7 @@ class WebhookNotifier:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
             raise http_error(exc.code, "webhook") from exc
         except (urllib.error.URLError, OSError) as exc:
             raise NotifyError(f"webhook unreachable: {exc}", retryable=True) from exc

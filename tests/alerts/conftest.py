@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +59,13 @@ class World:
         self.webhook = RecordingNotifier()
         self.changes: list[AlertChange] = []
         self.open()
+
+    def use_rescue_webhook(self, url: str) -> None:
+        """Point the rescue steps at ``url`` (a sink the test reads)."""
+        policy = json.loads(json.dumps(POLICY))
+        policy["default"]["rescue"]["webhook"] = url
+        self.policies = Policies(msgspec.convert(policy, PolicyFile))
+        self.core.policies = self.policies
 
     def open(self) -> None:
         """(Re)start the alert core on the same database, as after a restart."""

@@ -41,7 +41,7 @@ def test_the_desk_is_told_at_once_and_the_family_after_a_minute(world: World) ->
     assert len(world.sms.sent) == 1
     world.step(1)  # no answer in 120 s: the next contact, in English
     assert [n.recipient for n in world.sms.sent] == ["+86000000000001", "+86000000000002"]
-    assert world.sms.sent[1].body.startswith("[Eldercare] Test Resident B: a possible fall")
+    assert world.sms.sent[1].body.startswith("Eldercare: Test Resident B: a possible fall")
     world.step(300 - 180)
     assert len(world.webhook.sent) == 1
     rescue = json.loads(world.webhook.sent[0].payload)

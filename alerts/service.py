@@ -1,0 +1,111 @@
+"""The alert core as a running service: the detector bank on the decoded stream, the
+pipeline, a timer thread for escalation and the outbox, and the SMS callback server.
+
+``consume`` is an ingest consumer: it runs in ingest's thread, before the store write, so
+a fall becomes an alert (committed, and pushed to listeners) before its reading is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from alerts import policy as policy_module
+from alerts.bank import DetectorBank
+from alerts.callbacks import CallbackServer
+from alerts.core import AlertChange, AlertCore, Listener
+from alerts.dispatch import Dispatcher
+from alerts.notifiers import Notifier
+from alerts.notifiers.console import ConsoleNotifier
+from alerts.notifiers.email import EmailNotifier
+from alerts.notifiers.kannel import KannelNotifier
+from alerts.notifiers.webhook import WebhookNotifier
+from alerts.policy import Channel
+from alerts.settings import AlertSettings
+from alerts.state import StateDb
+from ingest.registry import Registry
+from telemetry.clock import Clock
+from telemetry.reading import Reading
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.2
+
+
+class AlertService:
+    def __init__(self, settings: AlertSettings, registry: Registry, clock: Clock,
+                 data_dir: Path, listeners: list[Listener] | None = None) -> None:
+        self.clock = clock
+        self.db = StateDb(data_dir / "alerts.db")
+        policies = policy_module.load(Path(settings.policy))
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.bank = DetectorBank(registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
+                                 bed_return_s=settings.bed_return_s)
+        self.core = AlertCore(self.db, registry, policies, clock,
+                              [*(listeners or []), self._on_change])
+        self.callbacks = CallbackServer(self.core, host=settings.callback_host,
+                                        port=settings.callback_port,
+                                        reply_token=settings.reply_token())
+        notifiers: dict[str, Notifier] = {Channel.CONSOLE: ConsoleNotifier()}
+        if settings.kannel is not None:
+            k = settings.kannel
+            notifiers[Channel.SMS] = KannelNotifier(
+                k.sendsms_url, k.username, k.password(), sender=k.sender,
+                callback_base=self.callbacks.base_url)
+        else:
+            notifiers[Channel.SMS] = ConsoleNotifier()
+        if settings.webhook_secret_file is not None:
+            notifiers[Channel.WEBHOOK] = WebhookNotifier(settings.webhook_secret())
+        if settings.smtp is not None:
+            s = settings.smtp
+            notifiers[Channel.EMAIL] = EmailNotifier(s.host, s.port, s.sender,
+                                                     starttls=s.starttls)
+        self.dispatcher = Dispatcher(self.db, self.core, notifiers, clock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-timers", daemon=True)
+
+    def _on_change(self, change: AlertChange) -> None:
+        self._wake.set()  # a new alert may have a step due now
+
+    def consume(self, readings: list[Reading]) -> None:
+        with self._lock:
+            signals = self.bank.observe(readings)
+            if signals:
+                self.core.handle(signals)
+
+    def gateway_status(self, gateway_id: str, site_id: str, online: bool) -> None:
+        with self._lock:
+            self.core.handle(self.bank.gateway_status(gateway_id, site_id, online,
+                                                      self.clock.now_ms()))
+
+    def start(self) -> None:
+        self.dispatcher.recover()
+        self.callbacks.start()
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.callbacks.close()
+        self.db.close()
+
+    def run_once(self) -> None:
+        """One round of timers: detectors' clocks, escalation steps, the outbox."""
+        with self._lock:
+            signals = self.bank.tick(self.clock.now_ms())
+            if signals:
+                self.core.handle(signals)
+        self.core.tick()
+        self.dispatcher.run_once()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:  # keep the timers alive; the cause is in the log
+                log.exception("alert timer round failed")
+            self._wake.wait(TICK_S)
