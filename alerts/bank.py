@@ -15,7 +15,7 @@ from alerts.conditions import Signal
 from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
-from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
 from ingest.registry import Registry
 from telemetry.kinds import Kind
@@ -48,7 +48,7 @@ class DetectorBank:
     def __init__(self, registry: Registry, start_ms: int, *, confirm_fall_s: float = 60.0,
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
         self.health = HealthMonitor()
-        self.usual = UsualHeartRate()
+        self.usual = [usual_heart_rate(), usual_skin_temperature()]
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
         self._residents: dict[str, _Resident] = {}
@@ -61,6 +61,9 @@ class DetectorBank:
                 doors[d.resident_id] = (d.gateway_id, d.device_id)
         any_gateway: dict[str, str] = {d.resident_id: d.gateway_id
                                        for d in registry.devices.values() if d.resident_id}
+        for d in registry.devices.values():
+            site_id = registry.gateways[d.gateway_id].site_id
+            self.health.expect(site_id, d.gateway_id, d.device_id, start_ms)
         for r in registry.residents.values():
             offset = offsets[r.site_id]
             gateway, door = doors.get(r.resident_id, (any_gateway.get(r.resident_id, ""), ""))
@@ -92,7 +95,8 @@ class DetectorBank:
                 self._armed.add(r.resident_id)  # type: ignore[arg-type]
             if kind in ACTIVITY_KINDS:
                 out += resident.inactivity.observe(r)
-        out += self.usual.observe_batch(readings)
+        for usual in self.usual:
+            out += usual.observe_batch(readings)
         return out
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool,

@@ -34,6 +34,7 @@ class Condition(enum.StrEnum):
     SPO2_LOW = "spo2_low"
     SKIN_TEMPERATURE_HIGH = "skin_temperature_high"
     HEART_RATE_ABOVE_USUAL = "heart_rate_above_usual"
+    SKIN_TEMPERATURE_ABOVE_USUAL = "skin_temperature_above_usual"
     VITALS_ANOMALY = "vitals_anomaly"
     INACTIVITY = "inactivity"
     DEVICE_SILENT = "device_silent"
@@ -60,6 +61,7 @@ PROFILES: dict[Condition, Profile] = {
     Condition.SPO2_LOW: Profile(Severity.ALARM, True),
     Condition.SKIN_TEMPERATURE_HIGH: Profile(Severity.WARNING, True),
     Condition.HEART_RATE_ABOVE_USUAL: Profile(Severity.WARNING, True),
+    Condition.SKIN_TEMPERATURE_ABOVE_USUAL: Profile(Severity.WARNING, True),
     Condition.VITALS_ANOMALY: Profile(Severity.INFO, True),
     Condition.INACTIVITY: Profile(Severity.ALARM, True),
     Condition.DEVICE_SILENT: Profile(Severity.WARNING, True),

@@ -28,6 +28,7 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.SPO2_LOW: ("血氧偏低", "low blood oxygen"),
     Condition.SKIN_TEMPERATURE_HIGH: ("体温偏高", "a raised temperature"),
     Condition.HEART_RATE_ABOVE_USUAL: ("心率高于平时", "a heart rate above usual"),
+    Condition.SKIN_TEMPERATURE_ABOVE_USUAL: ("体温高于平时", "a temperature above usual"),
     Condition.VITALS_ANOMALY: ("生命体征异常", "unusual vital signs"),
     Condition.INACTIVITY: ("长时间无活动", "no activity for a long time"),
     Condition.DEVICE_SILENT: ("设备离线", "a device offline"),

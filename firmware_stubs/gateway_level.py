@@ -42,23 +42,27 @@ class GatewayRenderer:
             Message(topics.central(g, Channel.STATUS), b"online", True) for g in self.gateways
         ]
 
+    def readings(self, s: Samples) -> list[Reading]:
+        """One step's observations as readings, numbered per gateway (as an edge would)."""
+        starts = np.searchsorted(s.home, s.home, side="left")
+        seq = self.seq[s.home] + (np.arange(len(s.home)) - starts) + 1
+        np.add.at(self.seq, s.home, 1)
+        sites, gws, res = self.sites, self.gateways, self.residents
+        return [
+            Reading(sites[h], gws[h], _DEVICE_IDS[slot], KINDS[k], v, _UNITS[k], t,
+                    t + RECEIVE_DELAY_MS, q, res[h])
+            for h, slot, k, v, t, q in zip(
+                s.home.tolist(), s.slot.tolist(), s.kind.tolist(), s.value.tolist(),
+                s.t_ms.tolist(), seq.tolist(), strict=True)
+        ]
+
     def render(self, s: Samples, now_ms: int) -> tuple[list[Message], int]:
         """Turn one step's observations into messages; returns them and the readings sent."""
         out: list[Message] = []
         sent = 0
         if len(s.home):
-            starts = np.searchsorted(s.home, s.home, side="left")
-            seq = self.seq[s.home] + (np.arange(len(s.home)) - starts) + 1
-            np.add.at(self.seq, s.home, 1)
+            readings = self.readings(s)
             urgent = np.isin(s.kind, _URGENT_CODES) & (s.value > 0)
-            sites, gws, res = self.sites, self.gateways, self.residents
-            readings = [
-                Reading(sites[h], gws[h], _DEVICE_IDS[slot], KINDS[k], v, _UNITS[k], t,
-                        t + RECEIVE_DELAY_MS, q, res[h])
-                for h, slot, k, v, t, q in zip(
-                    s.home.tolist(), s.slot.tolist(), s.kind.tolist(), s.value.tolist(),
-                    s.t_ms.tolist(), seq.tolist(), strict=True)
-            ]
             for i in np.flatnonzero(urgent).tolist():
                 r = readings[i]
                 h = int(s.home[i])

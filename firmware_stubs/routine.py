@@ -61,11 +61,14 @@ def day_events(
     ev: list[Event] = []
     bed, bedroom, bathroom = SLOT["bed-mat"], SLOT["bedroom-pir"], SLOT["bathroom-pir"]
     radar, living, door = SLOT["bathroom-radar"], SLOT["living-pir"], SLOT["front-door"]
-    vitals = SLOT["bed-vitals"]
+    vitals, living_radar = SLOT["bed-vitals"], SLOT["living-fall"]
 
     def motion(slot: int, t: int) -> None:
         ev.append(Event(t, slot, Kind.MOTION, 1.0))
         ev.append(Event(t + MOTION_HOLD_MS, slot, Kind.MOTION, 0.0))
+        if slot == living:  # the living room's fall radar sees someone there too
+            ev.append(Event(t, living_radar, Kind.PRESENCE, 1.0))
+            ev.append(Event(t + 5 * MIN_MS, living_radar, Kind.PRESENCE, 0.0))
 
     def bathroom_visit(t: int, minutes: float) -> None:
         motion(bathroom, t)

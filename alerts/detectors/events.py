@@ -102,8 +102,9 @@ class EventRules:
             if self._bed_alarm:
                 self._bed_alarm = False
                 return [self._signal(Condition.BED_EXIT_NIGHT, r, "back in bed", active=False)]
-        elif self.night.is_night(r.device_time_ms) and self._bed_left is None:
-            self._bed_left = r
+        elif self._bed_left is None and self.night.is_night(r.device_time_ms) \
+                and self.night.is_night(r.device_time_ms + int(self.bed_return_s * 1000)):
+            self._bed_left = r  # (getting up just before the night ends is a morning)
         return []
 
     @property

@@ -1,34 +1,32 @@
 """Device and gateway health: silent devices, low batteries, gateways offline.
 
-Each device is expected to be heard from within its class's interval (the kinds it has
-sent tell its class: a vital-sign device reports every few seconds, a battery door contact
-may sleep for hours). The edge's own watchdog reports availability as readings, which
-count too. A gateway that is offline (its retained last will) inhibits the silence alerts
-of every device behind it: one problem, one alert.
+The authority on a device's silence is the edge: its watchdog knows each device's class
+and expected interval (a vital-sign radar reports every few seconds while someone is in
+bed and not at all otherwise; a battery door contact may sleep for hours) and reports
+availability as readings, forwarded here. The centre adds a backstop: any device of the
+registry not heard from for ``BACKSTOP_SILENT_MS`` (26 h, longer than the longest sleep of
+the devices we know), counted from the process start for devices never heard from. A
+gateway that is offline (its retained last will) inhibits the silence alerts of every
+device behind it: one problem, one alert.
 """
 
 from __future__ import annotations
 
 from alerts.conditions import Condition, Signal
-from alerts.detectors.vitals import VITAL_KINDS
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-FREQUENT_SILENT_MS = 15 * 60_000
-SLEEPY_SILENT_MS = 26 * 3_600_000
+BACKSTOP_SILENT_MS = 26 * 3_600_000
 LOW_BATTERY_PCT = 15.0
 BATTERY_OK_PCT = 25.0
 
 
 class _Device:
-    __slots__ = ("gateway_id", "last_ms", "low_battery", "resident", "silent",
-                 "silent_after_ms", "site_id")
+    __slots__ = ("gateway_id", "last_ms", "low_battery", "silent", "site_id")
 
-    def __init__(self, r: Reading) -> None:
-        self.site_id, self.gateway_id = r.site_id, r.gateway_id
-        self.resident = r.resident_id or ""
-        self.last_ms = r.device_time_ms
-        self.silent_after_ms = SLEEPY_SILENT_MS
+    def __init__(self, site_id: str, gateway_id: str, last_ms: int) -> None:
+        self.site_id, self.gateway_id = site_id, gateway_id
+        self.last_ms = last_ms
         self.silent = False
         self.low_battery = False
 
@@ -36,10 +34,16 @@ class _Device:
 class HealthMonitor:
     """Health of every device and gateway (one instance for all of them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, silent_after_ms: int = BACKSTOP_SILENT_MS) -> None:
+        self.silent_after_ms = silent_after_ms
         self._devices: dict[tuple[str, str], _Device] = {}
         self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
         self.inhibited = 0
+
+    def expect(self, site_id: str, gateway_id: str, device_id: str, since_ms: int) -> None:
+        """A device of the registry: silent from ``since_ms`` until heard from."""
+        self._devices.setdefault((gateway_id, device_id),
+                                 _Device(site_id, gateway_id, since_ms))
 
     @staticmethod
     def subject(gateway_id: str, device_id: str) -> str:
@@ -54,10 +58,9 @@ class HealthMonitor:
         key = (reading.gateway_id, reading.device_id)
         d = self._devices.get(key)
         if d is None:
-            d = self._devices[key] = _Device(reading)
+            d = self._devices[key] = _Device(reading.site_id, reading.gateway_id,
+                                             reading.device_time_ms)
         d.last_ms = max(d.last_ms, reading.device_time_ms)
-        if reading.kind in VITAL_KINDS:
-            d.silent_after_ms = FREQUENT_SILENT_MS
         out: list[Signal] = []
         t = reading.device_time_ms
         if reading.kind is Kind.AVAILABILITY:
@@ -102,7 +105,7 @@ class HealthMonitor:
     def tick(self, now_ms: int) -> list[Signal]:
         out: list[Signal] = []
         for (gateway_id, device_id), d in self._devices.items():
-            if d.silent or now_ms - d.last_ms < d.silent_after_ms:
+            if d.silent or now_ms - d.last_ms < self.silent_after_ms:
                 continue
             d.silent = True  # inhibited or not: one silence, judged once
             if gateway_id in self._offline:

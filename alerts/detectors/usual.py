@@ -1,14 +1,19 @@
-"""Departure from the resident's own normal: resting heart rate above their usual for the
-hour of day, vectorised over residents in micro-batches.
+"""Departure from the resident's own normal, vectorised over residents in micro-batches:
+heart rate 25 % above their usual for the hour of day, skin temperature 1.5 °C above it
+(a fever shows on the wrist as a rise from the wearer's own level, far below any fixed
+core-temperature limit).
 
 Per resident and hour of day, a slow running mean is the usual; per resident, a fast one
 (time constant a third of ``window_s``) is the recent level. The condition trips when the
-recent level is ``ratio`` times the usual for this hour (after ``learn_samples`` for that
-hour) and clears under ``clear_ratio``. While the recent level departs, the usual does not
-learn, so a long departure does not become the new normal.
+recent level passes ``usual * ratio + delta`` for this hour (after ``learn_days`` of
+samples at that hour) and clears under ``usual * clear_ratio + clear_delta``. While the
+recent level departs, the usual does not learn, so a long departure does not become the
+new normal.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,19 +22,26 @@ from alerts.conditions import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-SAMPLE_S = 5.0  # the heart-rate period of the devices we know
 
+class UsualLevel:
+    """Args:
+        sample_s: the usual period of the kind's readings (sets the averaging weights).
+        learn_days: days of samples at an hour before that hour's usual is trusted.
+    """
 
-class UsualHeartRate:
-    def __init__(self, *, ratio: float = 1.25, clear_ratio: float = 1.15,
-                 window_s: float = 900.0, learn_samples: int = 2000,
-                 utc_offset_min: int = 480, capacity: int = 1024) -> None:
-        self.ratio = ratio
-        self.clear_ratio = clear_ratio
+    def __init__(self, kind: Kind, condition: Condition, *, ratio: float = 1.0,
+                 delta: float = 0.0, clear_ratio: float = 1.0, clear_delta: float = 0.0,
+                 sample_s: float = 5.0, window_s: float = 900.0, learn_days: float = 2.0,
+                 unit: str = "", utc_offset_min: int = 480, capacity: int = 1024) -> None:
+        self.kind, self.condition = kind, condition
+        self.ratio, self.delta = ratio, delta
+        self.clear_ratio, self.clear_delta = clear_ratio, clear_delta
+        self.sample_s = sample_s
         self.window_s = window_s
-        self.learn_samples = learn_samples
+        self.learn_samples = learn_days * 3600 / sample_s
+        self.unit = unit
         self.utc_offset_min = utc_offset_min
-        self._alpha = 3 * SAMPLE_S / window_s  # 95 % of a step within the window
+        self._alpha = min(1.0, 3 * sample_s / window_s)  # 95 % of a step within the window
         self._index: dict[str, int] = {}
         self._where: list[tuple[str, str]] = []
         self._usual = np.zeros((capacity, 24))
@@ -62,7 +74,7 @@ class UsualHeartRate:
         return self.observe_batch([reading])
 
     def observe_batch(self, readings: list[Reading]) -> list[Signal]:
-        hr = [r for r in readings if r.kind is Kind.HEART_RATE and r.resident_id]
+        hr = [r for r in readings if r.kind is self.kind and r.resident_id]
         if not hr:
             return []
         slots = np.fromiter((self._slot(r) for r in hr), dtype=np.int64, count=len(hr))
@@ -86,8 +98,9 @@ class UsualHeartRate:
         count = self._count[touched, hours]
         # Learn only from ordinary values: not while open, not while the recent level is
         # already departing (else a rise teaches the usual to rise with it).
+        clear_level = usual * self.clear_ratio + self.clear_delta
         learning = ~self._open[touched] & ((count == 0) | (self._recent[touched]
-                                                         <= self.clear_ratio * usual))
+                                                         <= clear_level))
         horizon = 3.0 * self.learn_samples  # a plain mean first, then a moving one
         learn_step = np.where(count < horizon, k / (count + k),
                               1.0 - (1.0 - 1.0 / horizon) ** k)
@@ -95,10 +108,10 @@ class UsualHeartRate:
                                                usual)
         self._count[touched, hours] = count + np.where(learning, k, 0.0)
         known = (count >= self.learn_samples) & \
-            (self._recent_n[touched] >= self.window_s / SAMPLE_S)
+            (self._recent_n[touched] >= self.window_s / self.sample_s)
         recent = self._recent[touched]
-        trip = known & ~self._open[touched] & (recent > self.ratio * usual)
-        clear = self._open[touched] & (recent < self.clear_ratio * usual)
+        trip = known & ~self._open[touched] & (recent > usual * self.ratio + self.delta)
+        clear = self._open[touched] & (recent < clear_level)
         out: list[Signal] = []
         if trip.any() or clear.any():
             names = list(self._index)
@@ -107,11 +120,24 @@ class UsualHeartRate:
                 active = bool(trip[i])
                 self._open[slot] = active
                 site_id, gateway_id = self._where[slot]
-                out.append(Signal(Condition.HEART_RATE_ABOVE_USUAL, names[slot], active,
+                out.append(Signal(self.condition, names[slot], active,
                                   int(last_t[slot]), site_id, gateway_id,
-                                  f"recent {recent[i]:.0f} bpm, usual {usual[i]:.0f} bpm "
-                                  f"at this hour"))
+                                  f"recent {recent[i]:.1f} {self.unit}, usual "
+                                  f"{usual[i]:.1f} {self.unit} at this hour"))
         return out
 
     def tick(self, now_ms: int) -> list[Signal]:
         return []
+
+
+def usual_heart_rate(**kwargs: Any) -> UsualLevel:
+    """Resting heart rate 25 % above the usual for the hour over about 15 minutes."""
+    return UsualLevel(Kind.HEART_RATE, Condition.HEART_RATE_ABOVE_USUAL, ratio=1.25,
+                      clear_ratio=1.15, sample_s=5.0, unit="bpm", **kwargs)
+
+
+def usual_skin_temperature(**kwargs: Any) -> UsualLevel:
+    """Wrist skin temperature 1.5 °C above the usual for the hour over about 15 minutes."""
+    return UsualLevel(Kind.SKIN_TEMPERATURE, Condition.SKIN_TEMPERATURE_ABOVE_USUAL,
+                      delta=1.5, clear_delta=0.8, sample_s=60.0, unit="degC",
+                      **kwargs)

@@ -14,7 +14,7 @@ from alerts.detectors import Detector
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
-from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
 from telemetry.kinds import SPECS, FallStatus, Kind
 from telemetry.reading import Reading
@@ -48,13 +48,18 @@ CASES = {
                        [reading(Kind.MOTION, 1, DAY_T + 60 * S, device_id="living-pir")],
                        DAY_T + 3 * 3600 * S, Condition.INACTIVITY),
     "health": Case(HealthMonitor,
-                   [reading(Kind.HEART_RATE, 70, DAY_T)], DAY_T + 20 * 60 * S,
+                   [reading(Kind.HEART_RATE, 70, DAY_T)], DAY_T + 27 * 3600 * S,
                    Condition.DEVICE_SILENT),
-    "usual": Case(lambda: UsualHeartRate(learn_samples=100),
+    "usual": Case(lambda: usual_heart_rate(learn_days=100 * 5 / 3600),
                   [reading(Kind.HEART_RATE, 60.0 if i < 900 else 90.0,
                            DAY_T + (i // 300) * 86_400 * S + (i % 300) * 5 * S)
                    for i in range(1200)],
                   DAY_T, Condition.HEART_RATE_ABOVE_USUAL),
+    "usual_skin": Case(lambda: usual_skin_temperature(learn_days=100 * 60 / 3600),
+                       [reading(Kind.SKIN_TEMPERATURE, 33.5 if i < 150 else 36.0,
+                                DAY_T + (i // 50) * 86_400 * S + (i % 50) * 60 * S)
+                        for i in range(200)],
+                       DAY_T, Condition.SKIN_TEMPERATURE_ABOVE_USUAL),
 }
 
 

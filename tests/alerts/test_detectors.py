@@ -7,7 +7,7 @@ import pytest
 from alerts.conditions import Condition
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
-from alerts.detectors.usual import UsualHeartRate
+from alerts.detectors.usual import usual_heart_rate
 from alerts.detectors.vitals import Limit, LimitError, VitalRules, overrides_from
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading
@@ -143,20 +143,24 @@ def test_health_availability_battery_and_gateway_inhibition() -> None:
     ok = health.observe(reading(Kind.BATTERY, 90, DAY_T + 2 * S, device_id="front-door"))
     assert [(s.condition, s.active) for s in low + still + ok] == \
         [(Condition.LOW_BATTERY, True), (Condition.LOW_BATTERY, False)]
-    # a vitals device silent for 15 min is reported, unless its gateway is offline
+    # a device silent past the backstop is reported, unless its gateway is offline;
+    # one the registry expects but that never spoke counts from the start
+    health.expect("site-000", "gw-00000", "pendant", DAY_T)
     health.observe(reading(Kind.HEART_RATE, 70, DAY_T))
     health.observe(reading(Kind.HEART_RATE, 70, DAY_T, gateway_id="gw-00001"))
     gone = health.gateway_status("gw-00001", "site-000", False, DAY_T + 60 * S)
     assert [(s.condition, s.active) for s in gone] == [(Condition.GATEWAY_OFFLINE, True)]
-    silent = health.tick(DAY_T + 16 * 60 * S)
-    assert [s.subject for s in silent] == ["gw-00000/bed-vitals"]
+    assert health.tick(DAY_T + 25 * 3600 * S) == []
+    silent = health.tick(DAY_T + 27 * 3600 * S)
+    assert sorted(s.subject for s in silent) == ["gw-00000/bed-vitals", "gw-00000/front-door",
+                                                 "gw-00000/pendant"]
     assert health.inhibited == 1
-    back = health.gateway_status("gw-00001", "site-000", True, DAY_T + 20 * 60 * S)
+    back = health.gateway_status("gw-00001", "site-000", True, DAY_T + 28 * 3600 * S)
     assert [(s.condition, s.active) for s in back] == [(Condition.GATEWAY_OFFLINE, False)]
 
 
 def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
-    usual = UsualHeartRate(learn_samples=200, window_s=900)
+    usual = usual_heart_rate(learn_days=200 * 5 / 3600)
     t = DAY_T
     out = []
     for day in range(3):  # three days at this hour, resting around 62
