@@ -1,1 +1,1 @@
-"""Duty-desk web app: auth, REST API, live push, the page."""
+"""The duty-desk dashboard: FastAPI app, accounts with roles, REST API, live push, page."""

@@ -10,7 +10,7 @@ from typing import Any
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="benchmarks against real services; the last line is JSON")
-    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest")
+    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest|alerts")
     e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
     e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
     e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
@@ -21,6 +21,13 @@ def register(sub: Any) -> None:
     i.add_argument("--speed", type=float, default=60.0)
     i.add_argument("--duration", type=float, default=20.0)
     i.set_defaults(handler=_ingest)
+    a = which.add_parser("alerts", help="alert core: fall to notice under load, detector "
+                                        "throughput, memory at 100k residents")
+    a.add_argument("--homes", type=int, default=10_000)
+    a.add_argument("--speed", type=float, default=60.0)
+    a.add_argument("--duration", type=float, default=20.0)
+    a.add_argument("--falls", type=int, default=100)
+    a.set_defaults(handler=_alerts)
 
 
 def _edge(args: argparse.Namespace) -> int:
@@ -39,3 +46,12 @@ def _ingest(args: argparse.Namespace) -> int:
     result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration)
     print(json.dumps(result), flush=True)
     return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from alerts import bench
+
+    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
+                       falls=args.falls)
+    print(json.dumps(result), flush=True)
+    return 0 if result["notices_sent"] == result["falls"] else 1

@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
     e: argparse.ArgumentParser = sub.add_parser(
         "eval", help="score the project's detectors on the labelled data sets")
     which = e.add_subparsers(dest="which", required=True,
-                             metavar="falls|inactivity|anomalies")
+                             metavar="falls|inactivity|anomalies|alerts")
     f = which.add_parser("falls", help="edge fall detector on UMAFall, leave-one-subject-out")
     f.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help=f"folder holding the data sets (default {DEFAULT_DATA})")
@@ -38,6 +38,12 @@ def register(sub: Any) -> None:
     a.add_argument("--series", type=int, help="only the first N series (quick run)")
     a.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
     a.set_defaults(handler=_eval_anomalies)
+    al = which.add_parser("alerts", help="the alert core's detector bank on labelled "
+                                         "simulator runs (no data set needed)")
+    al.add_argument("--json", action="store_true", help="last line: one JSON object")
+    al.add_argument("--quick", action="store_true", help="a small run (not stored)")
+    al.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
+    al.set_defaults(handler=_eval_alerts)
     t: argparse.ArgumentParser = sub.add_parser(
         "train", help="train a shipped model from the labelled data")
     twhich = t.add_subparsers(dest="which", required=True, metavar="falls")
@@ -119,3 +125,14 @@ def _train_falls(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size} bytes) and its metrics")
     print(json.dumps(metrics))
     return 0
+
+
+def _eval_alerts(args: argparse.Namespace) -> int:
+    from evaluation import alert_runs
+
+    if args.quick:
+        result = alert_runs.evaluate(labelled_homes=5, labelled_days=1, normal_homes=3,
+                                     normal_days=1)
+    else:
+        result = alert_runs.evaluate()
+    return _finish(args, "alerts", result, full=not args.quick)

@@ -1,4 +1,5 @@
-"""``eldercare ingest``: the central consumer."""
+"""``eldercare ingest``: the central process (ingest, and with their config tables the
+alert core and the dashboard)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "ingest", help="consume gateways' readings: validate, dead-letter, dedup, store, "
-                       "and (with an [alerts] table) raise and escalate alerts",
+                       "and (with [alerts] / [dashboard] tables) raise and escalate alerts "
+                       "and serve the duty desk",
         description="Subscribe to the central broker, decode and validate every envelope "
                     "once, dead-letter what is refused, and store the rest exactly once.")
     p.add_argument("--config", required=True, type=Path,
@@ -24,46 +26,30 @@ def register(sub: Any) -> None:
 
 def _handle(args: argparse.Namespace) -> int:
     from alerts.policy import PolicyError
-    from alerts.service import AlertService
     from alerts.settings import SettingsError
     from alerts.state import StateError
+    from central.process import CentralProcess
     from ingest import config, registry
-    from ingest.consumer import Ingest
-    from ingest.deadletter import DeadLetters
     from ingest.store.base import StoreError
-    from ingest.store.sqlite import SqliteStore
     from telemetry.clock import SystemClock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        cfg = config.load(args.config)
-        reg = registry.load(Path(cfg.registry))
-        data = Path(cfg.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
-        clock = SystemClock()
-        alerts = None if cfg.alerts is None else AlertService(cfg.alerts, reg, clock, data)
-        ingest = Ingest(host=cfg.broker.host, port=cfg.broker.port, registry=reg,
-                        store=SqliteStore(data / "store.db"),
-                        dead_letters=DeadLetters(data / "dead_letters.db"),
-                        clock=clock, consumers=[alerts.consume] if alerts else [],
-                        status_consumers=[alerts.gateway_status] if alerts else [],
-                        client_id=cfg.client_id, share_group=cfg.share_group,
-                        username=cfg.broker.username, password=cfg.broker.password())
+        process = CentralProcess(config.load(args.config), SystemClock())
+        process.start()
     except (config.ConfigError, registry.RegistryError, StoreError, OSError, PolicyError,
-            SettingsError, StateError, ValueError) as exc:
+            SettingsError, StateError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if alerts is not None:
-        alerts.start()
-    ingest.start()
-    print(f"ingest running, store in {data}"
-          + (f", alert callbacks on {alerts.callbacks.base_url}" if alerts else ""), flush=True)
+    print(f"ingest running, store in {process.data}"
+          + (f", alert callbacks on {process.alerts.callbacks.base_url}"
+             if process.alerts else "")
+          + (f", dashboard on {process.dashboard.url}" if process.dashboard else ""),
+          flush=True)
     while not stop.wait(1.0):
         pass
-    ingest.close()
-    if alerts is not None:
-        alerts.close()
+    process.close()
     return 0

@@ -14,6 +14,7 @@ from eldercare_cli import (
     eval_cmd,
     ingest_cmd,
     simulate_cmd,
+    users_cmd,
 )
 
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.register(sub)
     ingest_cmd.register(sub)
     simulate_cmd.register(sub)
+    users_cmd.register(sub)
     return parser
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from firmware_stubs import layout
 from firmware_stubs.routine import Profiles
+from ingest.registry import Registry, RegistryFile
 
 
 def registry_data(homes: int, seed: int) -> dict[str, Any]:
@@ -39,3 +41,7 @@ def registry_data(homes: int, seed: int) -> dict[str, Any]:
 
 def write(path: Path, homes: int, seed: int) -> None:
     path.write_text(yaml.safe_dump(registry_data(homes, seed), sort_keys=False))
+
+
+def registry(homes: int, seed: int) -> Registry:
+    return Registry(msgspec.convert(registry_data(homes, seed), RegistryFile))

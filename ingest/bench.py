@@ -23,26 +23,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config.local import LocalMosquitto
-from firmware_stubs import layout
+from firmware_stubs import site_registry
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
-from ingest.registry import Device, Gateway, Registry, RegistryFile, Resident, Site
 from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
-
-
-def fleet_registry(homes: int) -> Registry:
-    """A registry for the fleet runner's homes (fake names)."""
-    sites = sorted({layout.site_id(h) for h in range(homes)})
-    return Registry(RegistryFile(
-        sites=[Site(s, f"Demo site {s}") for s in sites],
-        gateways=[Gateway(layout.gateway_id(h), layout.site_id(h)) for h in range(homes)],
-        residents=[Resident(layout.resident_id(h), layout.site_id(h), layout.home_id(h),
-                            f"Test Resident {h}") for h in range(homes)],
-        devices=[Device(d.device_id, layout.gateway_id(h), layout.resident_id(h))
-                 for h in range(homes) for d in layout.DEVICES]))
 
 
 def _simulate(port: int, homes: int, speed: float, duration: float) -> dict[str, Any]:
@@ -83,7 +70,7 @@ class _Arrivals:
 def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
         out: Any = sys.stderr) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-ingest-"))
-    registry = fleet_registry(homes)
+    registry = site_registry.registry(homes, seed=1)
     result: dict[str, Any] = {}
     with LocalMosquitto() as broker:
         store = SqliteStore(work / "store.db")

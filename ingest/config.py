@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 
 from alerts.settings import AlertSettings
+from dashboard.settings import DashboardSettings
 
 
 class ConfigError(Exception):
@@ -35,6 +36,7 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     client_id: str = "eldercare-ingest"
     share_group: str | None = None
     alerts: AlertSettings | None = None  # the alert core in the same process
+    dashboard: DashboardSettings | None = None  # the duty desk (needs [alerts])
 
 
 def load(path: Path) -> CentralConfig:

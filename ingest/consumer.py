@@ -57,33 +57,55 @@ class Ingest:
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self.ready = threading.Event()
+        self._subscribed: set[str] = set()
+        self._dedup_lock = threading.Lock()
+        # Two sessions: urgent events (and gateway status) never queue behind a backlog of
+        # routine readings in the broker, the socket or our thread.
+        self._lanes = [
+            self._lane(f"{client_id}-urgent", [Channel.URGENT, Channel.STATUS],
+                       username, password),
+            self._lane(f"{client_id}-readings", [Channel.READINGS], username, password),
+        ]
+
+    def _lane(self, client_id: str, channels: list[Channel], username: str | None,
+              password: str | None) -> tuple[mqtt.Client, GroupWriter]:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if username:
             client.username_pw_set(username, password)
-        client.on_connect = self._on_connect
-        client.on_subscribe = lambda *_: self.ready.set()
-        client.on_message = self._on_message
-        self._client = client
-        self._writer = GroupWriter(store.write, client.ack, self._stored, self._failed,
-                                   errors=(StoreError,), name="store-writer")
+        filters = [(topics.central_filter(c, None if c is Channel.STATUS else self._share), 1)
+                   for c in channels]
+
+        def on_connect(client: mqtt.Client, userdata: object, flags: object,
+                       reason: ReasonCode, props: object) -> None:
+            if not reason.is_failure:
+                client.subscribe(filters)
+
+        def on_subscribe(*_: object) -> None:
+            with self._lock:
+                self._subscribed.add(client_id)
+                if len(self._subscribed) == len(self._lanes):
+                    self.ready.set()
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        writer: GroupWriter = GroupWriter(
+            self.store.write, client.ack, self._stored, self._failed, errors=(StoreError,),
+            name=f"store-writer-{channels[0].value}")
+        client.on_message = lambda c, u, msg: self._on_message(writer, msg)
+        return client, writer
 
     def start(self) -> None:
-        self._writer.start()
-        self._client.connect_async(self._host, self._port, keepalive=30)
-        self._client.loop_start()
+        for client, writer in self._lanes:
+            writer.start()
+            client.connect_async(self._host, self._port, keepalive=30)
+            client.loop_start()
 
     def close(self) -> None:
-        self._client.loop_stop()
-        self._writer.close()
-        self._client.disconnect()
-
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: ReasonCode, props: object) -> None:
-        if not reason.is_failure:
-            client.subscribe([(topics.central_filter(c, self._share), 1)
-                              for c in (Channel.URGENT, Channel.READINGS)]
-                             + [(topics.central_filter(Channel.STATUS), 1)])
+        for client, writer in self._lanes:
+            client.loop_stop()
+            writer.close()
+            client.disconnect()
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -93,13 +115,12 @@ class Ingest:
         self.dead.add(self.clock.now_ms(), topic, reason, detail, raw)
         self._count(f"refused:{reason}")
 
-    def _on_message(self, client: mqtt.Client, userdata: object,
-                    msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, writer: GroupWriter, msg: mqtt.MQTTMessage) -> None:
         raw = bytes(msg.payload)
         self._count("messages")
         if msg.topic.endswith(Channel.STATUS.value):
             self._status(msg.topic, raw)
-            self._writer.submit([], msg.mid, msg.qos)  # acks stay in arrival order
+            writer.submit([], msg.mid, msg.qos)  # acks stay in arrival order
             return
         accepted = self._accept(msg.topic, raw)
         if accepted:
@@ -109,7 +130,7 @@ class Ingest:
                 except Exception:  # a consumer's bug must not stop ingest or lose data
                     log.exception("consumer %r failed on %d readings", consumer, len(accepted))
                     self._count("consumer_errors")
-        self._writer.submit(accepted, msg.mid, msg.qos)
+        writer.submit(accepted, msg.mid, msg.qos)
 
     def _status(self, topic: str, raw: bytes) -> None:
         """A gateway's retained birth / last will: handed to the status consumers."""
@@ -162,7 +183,9 @@ class Ingest:
             if reading.site_id != gateway.site_id:
                 self._refuse(topic, "site_mismatch", reading.site_id, raw)
                 continue
-            if not self.dedup.first_time(reading.gateway_id, reading.seq):
+            with self._dedup_lock:
+                first = self.dedup.first_time(reading.gateway_id, reading.seq)
+            if not first:
                 self._count("duplicates")
                 continue
             if reading.resident_id != device.resident_id:  # the registry decides

@@ -38,6 +38,7 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str
     room: str
     display_name: str
+    floor: str = ""
     medical_notes: str = ""
     wandering_risk: bool = False
     night: str = "22:00-06:00"  # local time; the night rules (bed exit, wandering) use it

@@ -12,6 +12,8 @@ device behind it: one problem, one alert.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from alerts.conditions import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
@@ -21,14 +23,25 @@ LOW_BATTERY_PCT = 15.0
 BATTERY_OK_PCT = 25.0
 
 
+class DeviceHealth(NamedTuple):
+    device_id: str
+    last_seen_ms: int | None  # None: not heard from since the process started
+    battery_pct: float | None
+    silent: bool
+    low_battery: bool
+
+
 class _Device:
-    __slots__ = ("gateway_id", "last_ms", "low_battery", "silent", "site_id")
+    __slots__ = ("battery", "gateway_id", "heard", "last_ms", "low_battery", "silent",
+                 "site_id")
 
     def __init__(self, site_id: str, gateway_id: str, last_ms: int) -> None:
         self.site_id, self.gateway_id = site_id, gateway_id
         self.last_ms = last_ms
+        self.heard = False
         self.silent = False
         self.low_battery = False
+        self.battery: float | None = None
 
 
 class HealthMonitor:
@@ -61,6 +74,7 @@ class HealthMonitor:
             d = self._devices[key] = _Device(reading.site_id, reading.gateway_id,
                                              reading.device_time_ms)
         d.last_ms = max(d.last_ms, reading.device_time_ms)
+        d.heard = True
         out: list[Signal] = []
         t = reading.device_time_ms
         if reading.kind is Kind.AVAILABILITY:
@@ -79,6 +93,7 @@ class HealthMonitor:
             out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id, False, t,
                                     "heard from again"))
         if reading.kind is Kind.BATTERY:
+            d.battery = reading.value
             if reading.value < LOW_BATTERY_PCT and not d.low_battery:
                 d.low_battery = True
                 out.append(self._signal(Condition.LOW_BATTERY, d, reading.device_id, True,
@@ -88,6 +103,15 @@ class HealthMonitor:
                 out.append(self._signal(Condition.LOW_BATTERY, d, reading.device_id, False,
                                         t, f"battery {reading.value:.0f} %"))
         return out
+
+    def devices_of(self, gateway_id: str) -> list[DeviceHealth]:
+        """What the desk sees of a gateway's devices (safe to call from another thread)."""
+        return [DeviceHealth(device_id, d.last_ms if d.heard else None, d.battery, d.silent,
+                             d.low_battery)
+                for (gw, device_id), d in list(self._devices.items()) if gw == gateway_id]
+
+    def gateway_offline(self, gateway_id: str) -> bool:
+        return gateway_id in self._offline
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool,
                        t_ms: int) -> list[Signal]:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.local_kannel import LocalKannel
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import StateDb
 from broker_config.local import LocalMosquitto, free_port
@@ -24,7 +25,6 @@ from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel
 from tests.support.http_sink import HttpSink
-from tests.support.kannel import LocalKannel
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration  # needs Debian kannel, kannel-extras (setup.sh dev)

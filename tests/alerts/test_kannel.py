@@ -12,12 +12,12 @@ import pytest
 
 from alerts.callbacks import CallbackServer
 from alerts.conditions import Condition, Signal
+from alerts.local_kannel import LocalKannel
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier, signature
 from alerts.state import AlertState, NoticeState
 from tests.alerts.conftest import World
 from tests.support.http_sink import HttpSink
-from tests.support.kannel import LocalKannel
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration  # needs Debian kannel, kannel-extras (setup.sh dev)

@@ -1,5 +1,6 @@
-"""A real Kannel SMS gateway for tests: ``bearerbox`` + ``smsbox`` with ``fakesmsc`` from
-kannel-extras playing the operator's SMSC, on free loopback ports, stopped by PID.
+"""A local Kannel SMS gateway for tests, benchmarks and demos: ``bearerbox`` + ``smsbox``
+with ``fakesmsc`` from kannel-extras playing the operator's SMSC, on free loopback ports,
+stopped by PID. (A deployment runs Kannel as a system service against a real SMSC.)
 
 ``messages()`` reads what reached the SMSC (fakesmsc prints every message it gets);
 ``reply()`` makes a phone send an SMS back, which Kannel hands to the ``get-url``.

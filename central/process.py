@@ -1,0 +1,69 @@
+"""Assemble the central process from its config: ingest (always), the alert core (with an
+``[alerts]`` table) and the duty-desk dashboard (with a ``[dashboard]`` table), sharing one
+registry, one clock and one embedded store. Start order is consumers first, so nothing
+arrives before the alert core can take it; stop order is the reverse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alerts.service import AlertService
+from dashboard.accounts import Accounts
+from dashboard.app import alert_listener, create_app
+from dashboard.context import DashboardContext
+from dashboard.server import DashboardServer
+from ingest import registry as registry_module
+from ingest.config import CentralConfig, ConfigError
+from ingest.consumer import Ingest
+from ingest.deadletter import DeadLetters
+from ingest.store.sqlite import SqliteStore
+from telemetry.clock import Clock
+
+
+class CentralProcess:
+    def __init__(self, cfg: CentralConfig, clock: Clock) -> None:
+        if cfg.dashboard is not None and cfg.alerts is None:
+            raise ConfigError("the dashboard needs the [alerts] table")
+        self.cfg = cfg
+        self.clock = clock
+        self.registry = registry_module.load(Path(cfg.registry))
+        self.data = Path(cfg.data_dir)
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(self.data / "store.db")
+        self.alerts = None if cfg.alerts is None else AlertService(
+            cfg.alerts, self.registry, clock, self.data)
+        self.dashboard: DashboardServer | None = None
+        self.accounts: Accounts | None = None
+        if cfg.dashboard is not None and self.alerts is not None:
+            self.accounts = Accounts(self.data / "accounts.db")
+            ctx = DashboardContext(self.accounts, self.registry, self.alerts.core,
+                                   self.alerts.core.policies, clock, store=self.store,
+                                   health=self.alerts.bank.health,
+                                   secure_cookies=cfg.dashboard.secure_cookies)
+            self.alerts.core.listeners.append(alert_listener(ctx))
+            self.dashboard = DashboardServer(create_app(ctx), cfg.dashboard.host,
+                                             cfg.dashboard.port)
+        self.ingest = Ingest(
+            host=cfg.broker.host, port=cfg.broker.port, registry=self.registry,
+            store=self.store, dead_letters=DeadLetters(self.data / "dead_letters.db"),
+            clock=clock, consumers=[self.alerts.consume] if self.alerts else [],
+            status_consumers=[self.alerts.gateway_status] if self.alerts else [],
+            client_id=cfg.client_id, share_group=cfg.share_group,
+            username=cfg.broker.username, password=cfg.broker.password())
+
+    def start(self) -> None:
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.dashboard is not None:
+            self.dashboard.start()
+        self.ingest.start()
+
+    def close(self) -> None:
+        self.ingest.close()
+        if self.dashboard is not None:
+            self.dashboard.close()
+        if self.alerts is not None:
+            self.alerts.close()
+        if self.accounts is not None:
+            self.accounts.close()
+        self.store.close()

@@ -1,0 +1,164 @@
+"""Accounts, sessions, login throttling and the audit log, in the embedded database.
+
+Passwords are hashed with argon2 (``argon2-cffi``, the reference implementation's
+binding). A session is a random token in an HttpOnly, SameSite=Strict cookie; only its
+SHA-256 is stored. Every state-changing request also carries the session's CSRF token in a
+header. The first admin is created by a CLI command; there is no default password.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import sqlite3
+import threading
+from collections import deque
+from pathlib import Path
+
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    t_ms INTEGER NOT NULL, username TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, detail TEXT NOT NULL
+);
+"""
+SESSION_MS = 12 * 3_600_000
+MIN_PASSWORD = 10
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    NURSE = "nurse"  # acknowledges, resolves, silences
+    VIEWER = "viewer"  # reads only
+
+
+class AccountError(Exception):
+    """A bad username, password or role."""
+
+
+class Session(msgspec.Struct, frozen=True):
+    username: str
+    role: Role
+    csrf: str
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    t_ms: int
+    username: str
+    action: str
+    target: str
+    detail: str
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per username and per client address in ``window_s``."""
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
+        self.limit = limit
+        self.window_ms = int(window_s * 1000)
+        self._failures: dict[str, deque[int]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now_ms: int) -> deque[int]:
+        q = self._failures.setdefault(key, deque())
+        while q and now_ms - q[0] > self.window_ms:
+            q.popleft()
+        return q
+
+    def blocked(self, keys: list[str], now_ms: int) -> bool:
+        with self._lock:
+            return any(len(self._recent(k, now_ms)) >= self.limit for k in keys)
+
+    def failed(self, keys: list[str], now_ms: int) -> None:
+        with self._lock:
+            for k in keys:
+                self._recent(k, now_ms).append(now_ms)
+
+
+class Accounts:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._hasher = PasswordHasher()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create_user(self, username: str, password: str, role: Role, now_ms: int) -> None:
+        if not username.isidentifier() and not username.replace("-", "_").isidentifier():
+            raise AccountError("a username is letters, digits, - and _")
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+        digest = self._hasher.hash(password)
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
+                                 (username, digest, role.value, now_ms))
+            except sqlite3.IntegrityError as exc:
+                raise AccountError(f"user {username} exists") from exc
+
+    def users(self) -> list[tuple[str, Role]]:
+        with self._lock:
+            rows = self._db.execute("SELECT username, role FROM users ORDER BY username")
+            return [(u, Role(r)) for u, r in rows.fetchall()]
+
+    def login(self, username: str, password: str, now_ms: int) -> tuple[str, Session] | None:
+        """A new session token and the session, or None for a wrong name or password."""
+        with self._lock:
+            row = self._db.execute("SELECT password_hash, role FROM users WHERE username = ?",
+                                   (username,)).fetchone()
+        if row is None:
+            self._hasher.hash(password)  # the same work either way: no user enumeration
+            return None
+        try:
+            self._hasher.verify(row[0], password)
+        except (VerificationError, InvalidHashError):
+            return None
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires_ms < ?", (now_ms,))
+            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                             (_digest(token), username, csrf, now_ms + SESSION_MS))
+        return token, Session(username, Role(row[1]), csrf)
+
+    def session(self, token: str, now_ms: int) -> Session | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u USING "
+                "(username) WHERE s.token_hash = ? AND s.expires_ms > ?",
+                (_digest(token), now_ms)).fetchone()
+        return Session(row[0], Role(row[1]), row[2]) if row else None
+
+    def logout(self, token: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+    def audit(self, t_ms: int, username: str, action: str, target: str, detail: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?)",
+                             (t_ms, username, action, target, detail[:500]))
+
+    def audit_log(self, limit: int = 200) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM audit ORDER BY t_ms DESC, rowid DESC "
+                                    "LIMIT ?", (limit,)).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

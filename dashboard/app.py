@@ -1,0 +1,39 @@
+"""The FastAPI app: REST API (OpenAPI at /docs), live push, and the duty-desk page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from alerts.core import AlertChange
+from dashboard.context import DashboardContext
+from dashboard.routes import alerts, auth, live, residents
+from dashboard.views import alert_view
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(ctx: DashboardContext) -> FastAPI:
+    app = FastAPI(title="Eldercare duty desk", version="1")
+    app.state.ctx = ctx
+    for module in (auth, alerts, residents, live):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    return app
+
+
+def alert_listener(ctx: DashboardContext) -> Callable[[AlertChange], None]:
+    """An alert-core listener that pushes every change to the open pages."""
+    def on_change(change: AlertChange) -> None:
+        ctx.live.publish({"type": "alert", "change": change.change.value,
+                          "alert": alert_view(ctx.registry, change.alert)})
+    return on_change

@@ -1,0 +1,28 @@
+"""What the dashboard reads and acts on, handed in by the process that runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.core import AlertCore
+from alerts.detectors.health import HealthMonitor
+from alerts.policy import Policies
+from dashboard.accounts import Accounts, LoginThrottle
+from dashboard.live import Broadcaster
+from ingest.registry import Registry
+from ingest.store.base import Store
+from telemetry.clock import Clock
+
+
+@dataclass
+class DashboardContext:
+    accounts: Accounts
+    registry: Registry
+    core: AlertCore
+    policies: Policies
+    clock: Clock
+    store: Store | None = None
+    health: HealthMonitor | None = None
+    live: Broadcaster = field(default_factory=Broadcaster)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    secure_cookies: bool = False  # True behind TLS

@@ -1,0 +1,53 @@
+"""Request dependencies: the context, the signed-in user, the CSRF check, roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from dashboard.accounts import Role, Session
+from dashboard.context import DashboardContext
+
+COOKIE = "eldercare_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def context(request: Request) -> DashboardContext:
+    ctx: DashboardContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[DashboardContext, Depends(context)]
+
+
+def session(request: Request, ctx: Ctx) -> Session:
+    token = request.cookies.get(COOKIE)
+    found = ctx.accounts.session(token, ctx.clock.now_ms()) if token else None
+    if found is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    if request.method not in ("GET", "HEAD", "OPTIONS") \
+            and request.headers.get(CSRF_HEADER) != found.csrf:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return found
+
+
+User = Annotated[Session, Depends(session)]
+
+
+def nurse(user: User) -> Session:
+    if user.role not in (Role.NURSE, Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a viewer cannot change alerts")
+    return user
+
+
+Nurse = Annotated[Session, Depends(nurse)]
+
+
+def admin(user: User) -> Session:
+    if user.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admins only")
+    return user
+
+
+Admin = Annotated[Session, Depends(admin)]

@@ -1,0 +1,149 @@
+"""Alerts: list and filter, acknowledge / resolve with a note, timeline and notices;
+silences; escalation policies; the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from alerts import texts
+from alerts.conditions import Condition
+from alerts.core import AlertError
+from alerts.state import AlertState
+from dashboard.deps import Admin, Ctx, Nurse, User
+from dashboard.views import alert_view, masked_phone
+
+router = APIRouter(prefix="/api", tags=["alerts"])
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=500)
+
+
+class SilenceIn(BaseModel):
+    subject: str = Field(description="a resident, gateway or site id")
+    condition: Condition | None = None
+    minutes: int = Field(gt=0, le=7 * 24 * 60)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/conditions")
+def conditions(user: User) -> dict[str, dict[str, str]]:
+    """The name of every condition in each language the page offers."""
+    return {c.value: {lang: texts.what(c, lang) for lang in texts.LANGUAGES}
+            for c in Condition}
+
+
+@router.get("/alerts")
+def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
+                severity_min: int = Query(0, ge=0, le=4), site_id: str | None = None,
+                since_ms: int = 0, open_only: bool = False,
+                limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    alerts = ctx.core.db.alerts(state=state, site_id=site_id, limit=5000)
+    out = [alert_view(ctx.registry, a) for a in alerts
+           if a.severity >= severity_min and a.updated_ms >= since_ms
+           and not (open_only and a.state is AlertState.RESOLVED)]
+    out.sort(key=lambda a: (-a["severity_level"], a["opened_ms"]))
+    return out[:limit]
+
+
+def _alert_or_404(ctx: Ctx, alert_id: int) -> dict[str, Any]:
+    alert = ctx.core.db.alert(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return alert_view(ctx.registry, alert)
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
+    return _alert_or_404(ctx, alert_id)
+
+
+def _change(ctx: Ctx, user: Nurse, alert_id: int, action: str, note: str) -> dict[str, Any]:
+    _alert_or_404(ctx, alert_id)
+    try:
+        if action == "acknowledge":
+            alert = ctx.core.acknowledge(alert_id, user.username, note)
+        else:
+            alert = ctx.core.resolve(alert_id, user.username, note)
+    except AlertError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, f"alert {alert_id}", note)
+    return alert_view(ctx.registry, alert)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(alert_id: int, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    return _change(ctx, user, alert_id, "acknowledge", body.note)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve(alert_id: int, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    return _change(ctx, user, alert_id, "resolve", body.note)
+
+
+@router.get("/alerts/{alert_id}/timeline")
+def timeline(alert_id: int, ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    _alert_or_404(ctx, alert_id)
+    return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail}
+            for e in ctx.core.db.timeline(alert_id)]
+
+
+@router.get("/alerts/{alert_id}/notices")
+def notices(alert_id: int, ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """Who was told, when, by which channel, and whether it was delivered."""
+    _alert_or_404(ctx, alert_id)
+    return [{"notice_id": n.notice_id, "step": n.step, "contact": n.contact,
+             "channel": n.channel, "to": masked_phone(n.recipient) if n.channel == "sms"
+             else n.recipient.split("?")[0], "state": n.state.value, "attempts": n.attempts,
+             "created_ms": n.created_ms, "sent_ms": n.sent_ms, "delivered_ms": n.delivered_ms,
+             "error": n.error} for n in ctx.core.db.notices(alert_id)]
+
+
+@router.post("/silences", status_code=201)
+def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    known = body.subject in ctx.registry.residents or body.subject in ctx.registry.gateways \
+        or body.subject in ctx.registry.sites
+    if not known:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            "silence a resident, a gateway or a site")
+    now = ctx.clock.now_ms()
+    until = now + body.minutes * 60_000
+    silence_id = ctx.core.silence(body.subject, until, user.username, body.reason,
+                                  body.condition)
+    ctx.accounts.audit(now, user.username, "silence", body.subject,
+                       f"{body.condition or 'all'} for {body.minutes} min: {body.reason}")
+    return {"silence_id": silence_id, "until_ms": until}
+
+
+@router.get("/silences")
+def list_silences(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    rows = ctx.core.db.run("SELECT silence_id, subject, condition, until_ms, created_by, "
+                           "reason FROM silences WHERE until_ms > ? ORDER BY until_ms",
+                           (ctx.clock.now_ms(),)).fetchall()
+    keys = ("silence_id", "subject", "condition", "until_ms", "created_by", "reason")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+@router.get("/policies")
+def policies(ctx: Ctx, user: User) -> dict[str, Any]:
+    """The escalation policy of each site (rescue addresses shown to admins only)."""
+    out: dict[str, Any] = {}
+    for site_id in ctx.registry.sites:
+        policy = ctx.policies.for_site(site_id)
+        out[site_id] = {"steps": {k: [{"after_s": s.after_s, "channel": s.channel.value,
+                                        "to": s.to.value,
+                                        "next_contact_after_s": s.next_contact_after_s}
+                                       for s in steps] for k, steps in policy.steps.items()}}
+        if user.role.value == "admin":
+            out[site_id]["rescue"] = {"webhook": policy.rescue.webhook,
+                                      "phone": policy.rescue.phone}
+    return out
+
+
+@router.get("/audit")
+def audit(ctx: Ctx, user: Admin, limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return [{"t_ms": e.t_ms, "username": e.username, "action": e.action, "target": e.target,
+             "detail": e.detail} for e in ctx.accounts.audit_log(limit)]

@@ -1,0 +1,52 @@
+"""Sign-in, sign-out, who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel
+
+from dashboard.accounts import SESSION_MS
+from dashboard.deps import COOKIE, Ctx, User
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str
+    password: str
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    csrf: str
+
+
+@router.post("/login", response_model=Me)
+def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> Me:
+    now = ctx.clock.now_ms()
+    client = request.client.host if request.client else "?"
+    keys = [f"user:{body.username}", f"addr:{client}"]
+    if ctx.throttle.blocked(keys, now):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            "too many failed sign-ins; wait a few minutes")
+    found = ctx.accounts.login(body.username, body.password, now)
+    if found is None:
+        ctx.throttle.failed(keys, now)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    token, session = found
+    response.set_cookie(COOKIE, token, max_age=SESSION_MS // 1000, httponly=True,
+                        samesite="strict", secure=ctx.secure_cookies, path="/")
+    ctx.accounts.audit(now, session.username, "login", "", "")
+    return Me(username=session.username, role=session.role.value, csrf=session.csrf)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, response: Response, user: User, ctx: Ctx) -> None:
+    ctx.accounts.logout(request.cookies.get(COOKIE, ""))
+    response.delete_cookie(COOKIE, path="/")
+
+
+@router.get("/me", response_model=Me)
+def me(user: User) -> Me:
+    return Me(username=user.username, role=user.role.value, csrf=user.csrf)

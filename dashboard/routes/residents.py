@@ -1,0 +1,94 @@
+"""Sites, residents with their state at a glance, one resident's view, readings for charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from alerts.state import AlertState
+from dashboard.accounts import Role
+from dashboard.deps import Ctx, User
+from dashboard.views import alert_view, masked_phone, resident_of, room_states
+from telemetry.kinds import Kind, unit_of
+
+router = APIRouter(prefix="/api", tags=["residents"])
+
+VITALS = (Kind.HEART_RATE, Kind.RESPIRATION_RATE, Kind.SPO2, Kind.SKIN_TEMPERATURE)
+
+
+@router.get("/sites")
+def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    floors: dict[str, set[str]] = {}
+    for r in ctx.registry.residents.values():
+        floors.setdefault(r.site_id, set()).add(r.floor)
+    return [{"site_id": s.site_id, "name": s.name, "address": s.address,
+             "floors": sorted(f for f in floors.get(s.site_id, set()) if f)}
+            for s in ctx.registry.sites.values()]
+
+
+@router.get("/residents")
+def residents(ctx: Ctx, user: User, site_id: str | None = None,
+              floor: str | None = None) -> list[dict[str, Any]]:
+    open_alerts = [a for a in ctx.core.db.alerts(limit=100_000)
+                   if a.state is not AlertState.RESOLVED]
+    states = room_states(ctx.registry, open_alerts)
+    out = []
+    for r in ctx.registry.residents.values():
+        if (site_id and r.site_id != site_id) or (floor and r.floor != floor):
+            continue
+        out.append({"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
+                    "floor": r.floor, "site_id": r.site_id, "state": states[r.resident_id]})
+    out.sort(key=lambda x: (x["site_id"], x["floor"], x["room"]))
+    return out
+
+
+@router.get("/residents/{resident_id}")
+def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
+    r = ctx.registry.residents.get(resident_id)
+    if r is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
+    vitals = {}
+    if ctx.store is not None:
+        for kind in VITALS:
+            point = ctx.store.latest(resident_id, kind)
+            if point is not None:
+                vitals[kind.value] = {"value": point.value, "unit": unit_of(kind),
+                                      "time_ms": point.time_ms}
+    gateways = sorted({d.gateway_id for d in ctx.registry.devices.values()
+                       if d.resident_id == resident_id})
+    devices = []
+    if ctx.health is not None:
+        for gateway_id in gateways:
+            for d in ctx.health.devices_of(gateway_id):
+                owner = ctx.registry.device(gateway_id, d.device_id)
+                if owner is None or owner.resident_id != resident_id:
+                    continue
+                devices.append({"gateway_id": gateway_id, "device_id": d.device_id,
+                                "last_seen_ms": d.last_seen_ms, "battery_pct": d.battery_pct,
+                                "silent": d.silent, "low_battery": d.low_battery,
+                                "gateway_offline": ctx.health.gateway_offline(gateway_id)})
+    recent = [alert_view(ctx.registry, a) for a in ctx.core.db.alerts(limit=100_000)
+              if resident_of(ctx.registry, a) == resident_id][:50]
+    contacts = [{"name": c.name, "relation": c.relation, "language": c.language,
+                 "phone": c.phone if user.role is not Role.VIEWER else masked_phone(c.phone)}
+                for c in r.contacts]
+    return {"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
+            "floor": r.floor, "site_id": r.site_id, "medical_notes": r.medical_notes,
+            "wandering_risk": r.wandering_risk, "vitals": vitals, "devices": devices,
+            "alerts": recent, "contacts": contacts}
+
+
+@router.get("/residents/{resident_id}/readings")
+def readings(resident_id: str, ctx: Ctx, user: User, kind: Kind, start_ms: int, end_ms: int,
+             bucket_s: int = Query(300, ge=10, le=86_400)) -> dict[str, Any]:
+    """Bucketed aggregates (min, mean, max, count) of one signal, for a chart."""
+    if resident_id not in ctx.registry.residents:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
+    if end_ms <= start_ms or end_ms - start_ms > 31 * 86_400_000:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a range of up to 31 days")
+    buckets = ctx.store.buckets(resident_id, kind, start_ms, end_ms, bucket_s * 1000) \
+        if ctx.store is not None else []
+    return {"kind": kind.value, "unit": unit_of(kind), "bucket_s": bucket_s,
+            "buckets": [{"start_ms": b.start_ms, "min": b.minimum, "mean": b.mean,
+                         "max": b.maximum, "count": b.samples} for b in buckets]}

@@ -1,0 +1,263 @@
+// The duty-desk page: sign-in, alarm list with timers and sound, room grid, resident view,
+// live updates over Server-Sent Events, Chinese and English.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    me: null, lang: localStorage.getItem("lang") || "zh", conditions: {}, alerts: new Map(),
+    residents: [], sites: [], site: "", floor: "", sound: false, source: null, audio: null,
+  };
+  const t = (key) => (I18N[state.lang] || I18N.zh)[key] || key;
+  const cond = (c) => (state.conditions[c] || {})[state.lang] || c;
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return node;
+  };
+  const clock = (ms) => new Date(ms).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB",
+    { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const elapsed = (ms) => {
+    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(r).padStart(2, "0");
+  };
+
+  async function api(path, options = {}) {
+    const headers = { "Content-Type": "application/json" };
+    if (state.me) headers["X-CSRF-Token"] = state.me.csrf;
+    const response = await fetch(path, { credentials: "same-origin", headers, ...options });
+    if (response.status === 401 && path !== "/api/login") { showLogin(); throw new Error("401"); }
+    if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
+    return response.status === 204 ? null : response.json();
+  }
+
+  function translate() {
+    document.documentElement.lang = state.lang;
+    document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+    document.querySelectorAll(".lang-toggle").forEach((b) => { b.textContent = state.lang === "zh" ? "English" : "中文"; });
+    $("sound").textContent = state.sound ? t("sound_off") : t("sound_on");
+    document.title = t("title");
+  }
+
+  function showLogin() {
+    state.me = null;
+    if (state.source) state.source.close();
+    $("desk").hidden = true; $("login").hidden = false; translate();
+  }
+
+  async function start() {
+    translate();
+    try { state.me = await api("/api/me"); } catch { showLogin(); return; }
+    await enter();
+  }
+
+  async function enter() {
+    $("login").hidden = true; $("desk").hidden = false;
+    $("who").textContent = state.me.username + (state.me.role === "viewer" ? " · " + t("viewer_only") : "");
+    state.conditions = await api("/api/conditions");
+    state.sites = await api("/api/sites");
+    fillFilters(); translate();
+    await reload();
+    connect();
+  }
+
+  function fillFilters() {
+    const site = $("site-filter"); site.replaceChildren(el("option", { value: "" }, t("all_sites")));
+    for (const s of state.sites) site.append(el("option", { value: s.site_id }, s.name));
+    site.value = state.site;
+    const floors = new Set(state.sites.filter((s) => !state.site || s.site_id === state.site).flatMap((s) => s.floors));
+    const floor = $("floor-filter"); floor.replaceChildren(el("option", { value: "" }, t("all_floors")));
+    for (const f of [...floors].sort()) floor.append(el("option", { value: f }, t("floor") + " " + f));
+    floor.value = state.floor;
+  }
+
+  async function reload() {
+    const query = state.site ? "&site_id=" + encodeURIComponent(state.site) : "";
+    const alerts = await api("/api/alerts?open_only=true&limit=1000" + query);
+    state.alerts = new Map(alerts.map((a) => [a.alert_id, a]));
+    await reloadRooms();
+    renderAlerts();
+  }
+
+  async function reloadRooms() {
+    const q = new URLSearchParams();
+    if (state.site) q.set("site_id", state.site);
+    if (state.floor) q.set("floor", state.floor);
+    state.residents = await api("/api/residents?" + q);
+    renderGrid();
+  }
+
+  function visible(a) {
+    return a.state !== "resolved" && (!state.site || a.site_id === state.site)
+      && (!state.floor || a.floor === state.floor);
+  }
+
+  function renderAlerts() {
+    const list = $("alarm-list");
+    const items = [...state.alerts.values()].filter(visible)
+      .sort((a, b) => b.severity_level - a.severity_level || a.opened_ms - b.opened_ms);
+    list.replaceChildren(...items.map(alertItem));
+    $("no-alarms").hidden = items.length > 0;
+    const unacked = items.filter((a) => a.state === "open" && a.severity_level >= 3);
+    $("banner").hidden = unacked.length === 0;
+    $("banner").textContent = unacked.length ? t("new_alarm") + ": " + unacked.map((a) => cond(a.condition) + " · " + (a.resident_name || a.subject)).join(" | ") : "";
+    tickTimers();
+  }
+
+  function alertItem(a) {
+    const canAct = state.me.role !== "viewer";
+    const note = el("input", { class: "note", placeholder: t("note"), "aria-label": t("note") });
+    const act = (action) => async () => {
+      try {
+        const updated = await api(`/api/alerts/${a.alert_id}/${action}`, { method: "POST", body: JSON.stringify({ note: note.value }) });
+        state.alerts.set(updated.alert_id, updated); renderAlerts(); reloadRooms();
+      } catch (e) { if (e.status === 409) reload(); }
+    };
+    const actions = el("div", { class: "actions" });
+    if (canAct) {
+      actions.append(note);
+      if (a.state === "open") actions.append(el("button", { class: "ack", onclick: act("acknowledge") }, t("acknowledge")));
+      actions.append(el("button", { class: "resolve", onclick: act("resolve") }, t("resolve")));
+    }
+    const status = a.state === "open" ? el("span", { class: "timer", "data-since": a.opened_ms }, "")
+      : el("span", { class: "acked" }, t("acked_by") + (a.acked_by || ""));
+    return el("li", { class: `alarm sev-${a.severity} st-${a.state}`, "data-alert-id": a.alert_id, "data-condition": a.condition },
+      el("div", { class: "what" }, el("strong", {}, cond(a.condition)), " ",
+        el("a", { href: "#", onclick: (e) => { e.preventDefault(); if (a.resident_id) openResident(a.resident_id); } }, a.resident_name || a.subject),
+        " ", el("span", { class: "where" }, [a.site_name, a.room].filter(Boolean).join(" · "))),
+      el("div", { class: "when" }, clock(a.opened_ms), " ", status, a.repeats ? ` ×${a.repeats + 1}` : ""),
+      el("div", { class: "detail" }, a.detail), actions);
+  }
+
+  function tickTimers() {
+    document.querySelectorAll(".timer").forEach((n) => { n.textContent = t("unacked") + " " + elapsed(Number(n.dataset.since)); });
+  }
+
+  function renderGrid() {
+    $("legend").replaceChildren(...["normal", "warning", "alarm", "device_problem", "offline"].map((s) => el("span", { class: `pill state-${s}` }, t("state_" + s))));
+    $("grid").replaceChildren(...state.residents.map((r) => el("button", {
+      class: `room state-${r.state}`, "data-resident-id": r.resident_id, onclick: () => openResident(r.resident_id),
+    }, el("span", { class: "room-name" }, r.room), el("span", {}, r.name), el("span", { class: "room-state" }, t("state_" + r.state)))));
+  }
+
+  async function openResident(id) {
+    const r = await api("/api/residents/" + encodeURIComponent(id));
+    const body = $("resident-body");
+    const vitals = el("dl", { class: "vitals" }, ...Object.entries(r.vitals).flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, `${v.value} ${v.unit}`)]));
+    const chart = el("div", { class: "chart" });
+    const kind = el("select", {}, ...["heart_rate", "respiration_rate", "spo2", "skin_temperature"].map((k) => el("option", { value: k }, t(k))));
+    let span = 86400000;
+    const draw = async () => {
+      const end = Date.now(), start = end - span;
+      const data = await api(`/api/residents/${encodeURIComponent(id)}/readings?kind=${kind.value}&start_ms=${start}&end_ms=${end}&bucket_s=${span > 86400000 ? 3600 : 600}`);
+      chart.replaceChildren(svgChart(data.buckets, start, end, data.unit));
+    };
+    kind.addEventListener("change", draw);
+    const range = (ms, label) => el("button", { onclick: () => { span = ms; draw(); } }, t(label));
+    const devices = el("table", { class: "devices" }, ...r.devices.map((d) => el("tr", { class: d.silent || d.low_battery ? "problem" : "" },
+      el("td", {}, d.device_id), el("td", {}, d.battery_pct == null ? "" : `${t("battery")} ${Math.round(d.battery_pct)}%`),
+      el("td", {}, t("last_seen") + " " + (d.last_seen_ms ? clock(d.last_seen_ms) : t("never"))))));
+    const alerts = el("ul", { class: "recent" }, ...r.alerts.slice(0, 10).map((a) => {
+      const li = el("li", {}, el("a", { href: "#", onclick: async (e) => { e.preventDefault(); await showTimeline(a.alert_id, li); } }, `${clock(a.opened_ms)} ${cond(a.condition)} · ${t(a.state)}`));
+      return li;
+    }));
+    body.replaceChildren(el("h2", {}, `${r.name} · ${r.room}`),
+      el("p", {}, t("medical") + ": " + (r.medical_notes || "—")),
+      el("h3", {}, t("vitals")), vitals,
+      el("h3", {}, t("history")), el("div", { class: "chart-controls" }, kind, range(86400000, "h24"), range(7 * 86400000, "d7")), chart,
+      el("h3", {}, t("recent_alerts")), alerts,
+      el("h3", {}, t("devices")), devices,
+      el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))));
+    $("resident").hidden = false;
+    draw();
+  }
+
+  async function showTimeline(alertId, li) {
+    const [events, notices] = await Promise.all([api(`/api/alerts/${alertId}/timeline`), api(`/api/alerts/${alertId}/notices`)]);
+    li.append(el("ol", { class: "timeline" },
+      ...events.map((e) => el("li", {}, `${clock(e.t_ms)} ${e.what} ${e.who} ${e.detail}`)),
+      ...notices.map((n) => el("li", {}, `${clock(n.created_ms)} ${n.channel} → ${n.to}: ${n.state}`))));
+  }
+
+  function svgChart(buckets, start, end, unit) {
+    const ns = "http://www.w3.org/2000/svg", w = 560, h = 160;
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+    if (!buckets.length) { const txt = document.createElementNS(ns, "text"); txt.setAttribute("x", 10); txt.setAttribute("y", 20); txt.textContent = "—"; svg.append(txt); return svg; }
+    const lo = Math.min(...buckets.map((b) => b.min)), hi = Math.max(...buckets.map((b) => b.max));
+    const x = (ms) => ((ms - start) / (end - start)) * w;
+    const y = (v) => h - 10 - ((v - lo) / Math.max(hi - lo, 1e-9)) * (h - 20);
+    const band = document.createElementNS(ns, "polygon");
+    band.setAttribute("points", buckets.map((b) => `${x(b.start_ms)},${y(b.max)}`).concat(buckets.slice().reverse().map((b) => `${x(b.start_ms)},${y(b.min)}`)).join(" "));
+    band.setAttribute("class", "band");
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", buckets.map((b) => `${x(b.start_ms)},${y(b.mean)}`).join(" "));
+    line.setAttribute("class", "mean");
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", 4); label.setAttribute("y", 12);
+    label.textContent = `${lo.toFixed(0)}–${hi.toFixed(0)} ${unit}`;
+    svg.append(band, line, label);
+    return svg;
+  }
+
+  function connect() {
+    if (state.source) state.source.close();
+    const source = new EventSource("/api/events");
+    state.source = source;
+    source.addEventListener("hello", () => { $("connection").textContent = t("live"); $("connection").className = "pill ok"; reload(); });
+    source.onmessage = (msg) => {
+      const event = JSON.parse(msg.data);
+      if (event.type === "resync") { reload(); return; }
+      if (event.type !== "alert") return;
+      const a = event.alert;
+      const isNew = !state.alerts.has(a.alert_id);
+      if (a.state === "resolved") state.alerts.delete(a.alert_id); else state.alerts.set(a.alert_id, a);
+      renderAlerts();
+      if (isNew || event.change === "resolved" || event.change === "acknowledged") reloadRooms();
+    };
+    source.onerror = () => {
+      $("connection").textContent = t("reconnecting"); $("connection").className = "pill bad";
+      if (source.readyState === EventSource.CLOSED) setTimeout(async () => {
+        try { state.me = await api("/api/me"); connect(); } catch { /* signed out */ }
+      }, 2000);
+    };
+  }
+
+  function beep() {
+    const unacked = [...state.alerts.values()].some((a) => visible(a) && a.state === "open" && a.severity_level >= 3);
+    if (!state.sound || !unacked) return;
+    state.audio = state.audio || new AudioContext();
+    const osc = state.audio.createOscillator(), gain = state.audio.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.2;
+    osc.connect(gain).connect(state.audio.destination);
+    osc.start(); osc.stop(state.audio.currentTime + 0.35);
+  }
+
+  $("login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      state.me = await api("/api/login", { method: "POST", body: JSON.stringify({ username: $("username").value, password: $("password").value }) });
+      $("password").value = "";
+      state.sound = true;  // the sign-in click lets the page play sound
+      await enter();
+    } catch (err) { $("login-error").textContent = err.status === 429 ? t("throttled") : t("wrong_login"); }
+  });
+  $("logout").addEventListener("click", async () => { await api("/api/logout", { method: "POST" }).catch(() => {}); showLogin(); });
+  document.querySelectorAll(".lang-toggle").forEach((b) => b.addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", state.lang);
+    translate(); if (state.me) { fillFilters(); renderAlerts(); renderGrid(); }
+  }));
+  $("sound").addEventListener("click", () => { state.sound = !state.sound; translate(); });
+  $("site-filter").addEventListener("change", (e) => { state.site = e.target.value; state.floor = ""; fillFilters(); reload(); });
+  $("floor-filter").addEventListener("change", (e) => { state.floor = e.target.value; renderAlerts(); reloadRooms(); });
+  $("close-resident").addEventListener("click", () => { $("resident").hidden = true; });
+  setInterval(tickTimers, 1000);
+  setInterval(beep, 2000);
+  start();
+})();

@@ -1,0 +1,91 @@
+"""What the desk sees: alerts with the resident they concern, and each resident's state at a
+glance (normal, warning, alarm, device problem, offline). Pure functions of the registry
+and the open alerts."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from alerts.conditions import Condition, Severity
+from alerts.state import Alert, AlertState
+from ingest.registry import Registry
+
+DEVICE_CONDITIONS = frozenset({Condition.DEVICE_SILENT, Condition.LOW_BATTERY,
+                               Condition.TAMPER})
+
+
+class RoomState(enum.StrEnum):
+    NORMAL = "normal"
+    WARNING = "warning"
+    ALARM = "alarm"
+    DEVICE = "device_problem"
+    OFFLINE = "offline"
+
+
+def resident_of(registry: Registry, alert: Alert) -> str | None:
+    """The resident an alert concerns (None for a gateway serving several)."""
+    if alert.subject in registry.residents:
+        return alert.subject
+    if "/" in alert.subject:
+        gateway_id, device_id = alert.subject.split("/", 1)
+        device = registry.device(gateway_id, device_id)
+        return device.resident_id if device else None
+    return None
+
+
+def alert_view(registry: Registry, alert: Alert) -> dict[str, Any]:
+    resident_id = resident_of(registry, alert)
+    resident = registry.residents.get(resident_id or "")
+    site = registry.sites.get(alert.site_id)
+    return {
+        "alert_id": alert.alert_id, "condition": alert.condition.value,
+        "severity": alert.severity.name.lower(), "severity_level": int(alert.severity),
+        "state": alert.state.value, "active": alert.active, "opened_ms": alert.opened_ms,
+        "updated_ms": alert.updated_ms, "repeats": alert.repeats, "flaps": alert.flaps,
+        "silenced": alert.silenced, "detail": alert.detail, "subject": alert.subject,
+        "device_id": alert.device_id, "gateway_id": alert.gateway_id,
+        "site_id": alert.site_id, "site_name": site.name if site else "",
+        "resident_id": resident_id, "resident_name": resident.display_name if resident else "",
+        "room": resident.room if resident else "", "floor": resident.floor if resident else "",
+        "acked_by": alert.acked_by, "acked_ms": alert.acked_ms,
+        "resolved_by": alert.resolved_by, "resolved_ms": alert.resolved_ms, "note": alert.note,
+    }
+
+
+def room_states(registry: Registry, open_alerts: list[Alert]) -> dict[str, RoomState]:
+    gateways_of: dict[str, set[str]] = {}
+    for device in registry.devices.values():
+        if device.resident_id:
+            gateways_of.setdefault(device.resident_id, set()).add(device.gateway_id)
+    rank = {RoomState.NORMAL: 0, RoomState.DEVICE: 1, RoomState.OFFLINE: 2,
+            RoomState.WARNING: 3, RoomState.ALARM: 4}
+    states = dict.fromkeys(registry.residents, RoomState.NORMAL)
+
+    def raise_to(resident_id: str, state: RoomState) -> None:
+        if rank[state] > rank[states[resident_id]]:
+            states[resident_id] = state
+
+    for alert in open_alerts:
+        if alert.state is AlertState.RESOLVED:
+            continue
+        if alert.condition is Condition.GATEWAY_OFFLINE:
+            for resident_id, gateways in gateways_of.items():
+                if alert.subject in gateways:
+                    raise_to(resident_id, RoomState.OFFLINE)
+            continue
+        whose = resident_of(registry, alert)
+        if whose is None or whose not in states:
+            continue
+        if alert.condition in DEVICE_CONDITIONS:
+            raise_to(whose, RoomState.DEVICE)
+        elif alert.severity >= Severity.ALARM:
+            raise_to(whose, RoomState.ALARM)
+        else:
+            raise_to(whose, RoomState.WARNING)
+    return states
+
+
+def masked_phone(phone: str) -> str:
+    """Enough for the desk to tell contacts apart, not a number to copy around."""
+    return f"…{phone[-4:]}" if len(phone) > 4 else "…"
