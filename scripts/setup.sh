@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(mosquitto mosquitto-clients)
-# The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras).
-if [ "${1:-}" = "dev" ]; then APT_PACKAGES+=(kannel kannel-extras); fi
+# The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras) and
+# drive the dashboard in a real headless Chromium (never a downloaded browser).
+if [ "${1:-}" = "dev" ]; then
+  APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -107,7 +107,7 @@ def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     known = body.subject in ctx.registry.residents or body.subject in ctx.registry.gateways \
         or body.subject in ctx.registry.sites
     if not known:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(422,
                             "silence a resident, a gateway or a site")
     now = ctx.clock.now_ms()
     until = now + body.minutes * 60_000

@@ -86,7 +86,7 @@ def readings(resident_id: str, ctx: Ctx, user: User, kind: Kind, start_ms: int, 
     if resident_id not in ctx.registry.residents:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
     if end_ms <= start_ms or end_ms - start_ms > 31 * 86_400_000:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a range of up to 31 days")
+        raise HTTPException(422, "a range of up to 31 days")
     buckets = ctx.store.buckets(resident_id, kind, start_ms, end_ms, bucket_s * 1000) \
         if ctx.store is not None else []
     return {"kind": kind.value, "unit": unit_of(kind), "bucket_s": bucket_s,

@@ -41,6 +41,9 @@
     document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
     document.querySelectorAll(".lang-toggle").forEach((b) => { b.textContent = state.lang === "zh" ? "English" : "中文"; });
     $("sound").textContent = state.sound ? t("sound_off") : t("sound_on");
+    const pill = $("connection");
+    if (pill.classList.contains("ok")) pill.textContent = t("live");
+    else if (pill.classList.contains("bad")) pill.textContent = t("reconnecting");
     document.title = t("title");
   }
 

@@ -1,0 +1,162 @@
+"""The dashboard's REST API with a real alert core and embedded store behind it: sign-in,
+roles, CSRF, throttling, audit, alerts, residents and readings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+from fastapi.testclient import TestClient
+
+from alerts.conditions import Condition, Signal
+from alerts.core import AlertCore
+from alerts.policy import Policies, PolicyFile
+from alerts.state import StateDb
+from dashboard.accounts import Accounts, Role
+from dashboard.app import alert_listener, create_app
+from dashboard.context import DashboardContext
+from ingest import registry as registry_module
+from ingest.store.sqlite import SqliteStore
+from telemetry.clock import FakeClock
+from telemetry.kinds import Kind
+from tests.alerts.conftest import POLICY
+from tests.support.readings import T0, reading
+
+PASSWORD = "correct horse battery"
+
+
+class Desk:
+    def __init__(self, tmp: Path) -> None:
+        self.clock = FakeClock(T0)
+        self.registry = registry_module.load(registry_module.SAMPLE)
+        self.db = StateDb(tmp / "alerts.db")
+        self.core = AlertCore(self.db, self.registry,
+                              Policies(msgspec.convert(POLICY, PolicyFile)), self.clock)
+        self.accounts = Accounts(tmp / "accounts.db")
+        self.store = SqliteStore(tmp / "store.db")
+        for name, role in (("admin", Role.ADMIN), ("nurse", Role.NURSE),
+                           ("viewer", Role.VIEWER)):
+            self.accounts.create_user(name, PASSWORD, role, T0)
+        self.ctx = DashboardContext(self.accounts, self.registry, self.core,
+                                    self.core.policies, self.clock, store=self.store)
+        self.core.listeners.append(alert_listener(self.ctx))
+        self.client = TestClient(create_app(self.ctx))
+
+    def login(self, name: str) -> dict[str, str]:
+        response = self.client.post("/api/login", json={"username": name, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"X-CSRF-Token": response.json()["csrf"]}
+
+    def fall(self, resident: str = "res-00001") -> int:
+        self.core.handle([Signal(Condition.FALL, resident, True, T0, "site-000", "gw-00001",
+                                 "fall reported", "pendant")])
+        return self.db.alerts()[0].alert_id
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = Desk(tmp_path)
+    yield d
+    d.client.close()
+    d.store.close()
+    d.accounts.close()
+    d.db.close()
+
+
+def test_no_resident_data_without_sign_in(desk: Desk) -> None:
+    for path in ("/api/alerts", "/api/residents", "/api/residents/res-00000", "/api/sites",
+                 "/api/events", "/api/residents/res-00000/readings?kind=heart_rate"
+                 "&start_ms=0&end_ms=1"):
+        assert desk.client.get(path).status_code == 401, path
+    assert desk.client.get("/").status_code == 200  # the page itself (sign-in form)
+    assert "/api/alerts" in desk.client.get("/openapi.json").json()["paths"]
+
+
+def test_wrong_password_is_refused_and_repeated_failures_are_throttled(desk: Desk) -> None:
+    for _ in range(5):
+        response = desk.client.post("/api/login", json={"username": "nurse", "password": "x"})
+        assert response.status_code == 401
+    response = desk.client.post("/api/login", json={"username": "nurse", "password": PASSWORD})
+    assert response.status_code == 429  # even the right password waits now
+
+
+def test_the_session_cookie_is_httponly_and_strict(desk: Desk) -> None:
+    response = desk.client.post("/api/login", json={"username": "nurse", "password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_a_nurse_acknowledges_with_a_note_and_it_is_audited(desk: Desk) -> None:
+    alert_id = desk.fall()
+    headers = desk.login("nurse")
+    alerts = desk.client.get("/api/alerts?open_only=true").json()
+    assert [(a["condition"], a["resident_name"], a["room"]) for a in alerts] == \
+        [("fall", "Test Resident B", "room-102")]
+    # without the CSRF header a cross-site form cannot act
+    refused = desk.client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": "x"})
+    assert refused.status_code == 403
+    done = desk.client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": "on my way"},
+                            headers=headers)
+    assert done.status_code == 200 and done.json()["acked_by"] == "nurse"
+    again = desk.client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": ""},
+                             headers=headers)
+    assert again.status_code == 409
+    timeline = desk.client.get(f"/api/alerts/{alert_id}/timeline").json()
+    assert [e["what"] for e in timeline][-1] == "acknowledged"
+    admin = desk.login("admin")
+    log = desk.client.get("/api/audit", headers=admin).json()
+    assert any(e["action"] == "acknowledge" and e["username"] == "nurse"
+               and e["detail"] == "on my way" for e in log)
+
+
+def test_a_viewer_reads_but_cannot_act(desk: Desk) -> None:
+    alert_id = desk.fall()
+    headers = desk.login("viewer")
+    assert desk.client.get("/api/alerts").status_code == 200
+    response = desk.client.post(f"/api/alerts/{alert_id}/acknowledge", json={"note": ""},
+                                headers=headers)
+    assert response.status_code == 403
+    assert desk.client.get("/api/audit", headers=headers).status_code == 403
+    contacts = desk.client.get("/api/residents/res-00001").json()["contacts"]
+    assert contacts[0]["phone"] == "…0001"  # a viewer does not see whole numbers
+
+
+def test_room_states_at_a_glance(desk: Desk) -> None:
+    desk.fall("res-00001")
+    desk.core.handle([Signal(Condition.LOW_BATTERY, "gw-00000/front-door", True, T0,
+                             "site-000", "gw-00000", "battery 9 %", "front-door")])
+    desk.login("viewer")
+    states = {r["resident_id"]: r["state"] for r in desk.client.get("/api/residents").json()}
+    assert states == {"res-00000": "device_problem", "res-00001": "alarm"}
+    desk.core.handle([Signal(Condition.GATEWAY_OFFLINE, "gw-00000", True, T0, "site-000",
+                             "gw-00000", "last will")])
+    states = {r["resident_id"]: r["state"] for r in desk.client.get("/api/residents").json()}
+    assert states["res-00000"] == "offline"
+
+
+def test_readings_come_back_as_buckets_for_charts(desk: Desk) -> None:
+    desk.store.write([reading(Kind.HEART_RATE, 60 + i % 10, T0 + i * 5_000)
+                      for i in range(720)])  # one hour
+    desk.login("viewer")
+    data = desk.client.get("/api/residents/res-00000/readings", params={
+        "kind": "heart_rate", "start_ms": T0, "end_ms": T0 + 3_600_000, "bucket_s": 600}).json()
+    assert data["unit"] == "bpm" and len(data["buckets"]) == 6
+    assert all(b["count"] == 120 and b["min"] == 60 and b["max"] == 69
+               for b in data["buckets"])
+    latest = desk.client.get("/api/residents/res-00000").json()["vitals"]["heart_rate"]
+    assert latest["time_ms"] == T0 + 719 * 5_000
+
+
+def test_a_silence_is_checked_and_audited(desk: Desk) -> None:
+    headers = desk.login("nurse")
+    bad = desk.client.post("/api/silences", json={"subject": "nobody", "minutes": 30,
+                                                  "reason": "x"}, headers=headers)
+    assert bad.status_code == 422
+    ok = desk.client.post("/api/silences", json={"subject": "res-00001", "minutes": 30,
+                                                 "reason": "staff in the room"},
+                          headers=headers)
+    assert ok.status_code == 201
+    desk.fall("res-00001")
+    assert desk.client.get("/api/alerts").json()[0]["silenced"] is True

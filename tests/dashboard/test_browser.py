@@ -1,0 +1,191 @@
+"""The duty-desk page in a real headless Chromium against the whole central process (real
+Mosquitto, ingest, alert core, embedded store, real Kannel with its fake SMSC).
+
+Screenshots go to ``artifacts/`` (or ``$ELDERCARE_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Page, expect, sync_playwright
+
+from alerts.local_kannel import LocalKannel
+from alerts.settings import AlertSettings, KannelSettings
+from alerts.state import AlertState
+from broker_config.local import LocalMosquitto, free_port
+from central.process import CentralProcess
+from dashboard.accounts import Role
+from dashboard.server import DashboardServer
+from dashboard.settings import DashboardSettings
+from ingest import config, registry
+from telemetry import codec, topics
+from telemetry.clock import FakeClock, SystemClock
+from telemetry.kinds import FallStatus, Kind, unit_of
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("ELDERCARE_ARTIFACTS", ROOT / "artifacts"))
+PASSWORD = "test-only-nurse-password"
+CHROMIUM = "/usr/bin/chromium"
+
+
+class Stack:
+    def __init__(self, tmp: Path, broker: LocalMosquitto) -> None:
+        self.clock = FakeClock(SystemClock().now_ms())  # escalation moves only when told
+        callback_port = free_port()
+        self.kannel = LocalKannel(f"http://127.0.0.1:{callback_port}/sms/reply?from=%p&text=%a")
+        self.kannel.start()
+        policy = tmp / "policy.yaml"
+        policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
+            {"after_s": 60, "channel": "sms", "to": "family"}]}}}))
+        (tmp / "kannel.password").write_text(self.kannel.password)
+        self.port = free_port()
+        cfg = config.CentralConfig(
+            data_dir=str(tmp / "data"), registry=str(registry.SAMPLE),
+            broker=config.BrokerConfig(port=broker.port),
+            alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
+                                 kannel=KannelSettings(self.kannel.sendsms_url,
+                                                       self.kannel.username,
+                                                       str(tmp / "kannel.password"))),
+            dashboard=DashboardSettings(port=self.port))
+        self.central = CentralProcess(cfg, self.clock)
+        assert self.central.accounts is not None and self.central.alerts is not None
+        self.accounts = self.central.accounts
+        self.alerts = self.central.alerts
+        self.accounts.create_user("nurse-1", PASSWORD, Role.NURSE, self.clock.now_ms())
+        self.central.start()
+        assert self.central.ingest.ready.wait(10)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.publisher.connect("127.0.0.1", broker.port)
+        self.publisher.loop_start()
+        self.seq = 0
+
+    def fall(self, gateway: str) -> None:
+        now = SystemClock().now_ms()
+        self.seq += 1
+        reading = Reading("site-000", gateway, "pendant", Kind.FALL, float(FallStatus.FALL),
+                          unit_of(Kind.FALL), now, now, 1000 + self.seq)
+        self.publisher.publish(topics.central(gateway, Channel.URGENT),
+                               codec.encode(gateway, "site-000", now, [reading]),
+                               qos=1).wait_for_publish(5)
+
+    def restart_dashboard(self) -> None:
+        assert self.central.dashboard is not None
+        app = self.central.dashboard._server.config.app
+        self.central.dashboard.close()
+        self.central.dashboard = DashboardServer(app, "127.0.0.1", self.port)
+        self.central.dashboard.start()
+
+    def close(self) -> None:
+        self.publisher.loop_stop()
+        self.publisher.disconnect()
+        self.central.close()
+        self.kannel.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, mosquitto: LocalMosquitto) -> Iterator[Stack]:
+    s = Stack(tmp_path, mosquitto)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+def test_a_fall_reaches_the_page_live_and_acknowledging_stops_the_sms(
+        stack: Stack, page: Page) -> None:
+    page.goto(stack.url)
+    expect(page.locator("#login h1")).to_have_text("颐养监护 值班台")
+    page.fill("#username", "nurse-1")
+    page.fill("#password", "not the password")
+    page.click("#login-button")
+    expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#desk")).to_be_visible()
+    expect(page.locator("#connection")).to_have_text("实时")
+    expect(page.locator(".room")).to_have_count(2)
+
+    # A fall through the real broker appears within 2 s, without a reload.
+    started = time.monotonic()
+    stack.fall("gw-00001")
+    alarm = page.locator("li.alarm[data-condition=fall]")
+    expect(alarm).to_be_visible(timeout=2000)
+    appeared_s = time.monotonic() - started
+    assert appeared_s < 2.0
+    expect(alarm).to_contain_text("Test Resident B")
+    expect(alarm.locator(".timer")).to_contain_text("未确认")
+    expect(page.locator("#banner")).to_be_visible()
+    expect(page.locator(".room[data-resident-id=res-00001]")).to_have_class(
+        "room state-alarm")
+    _shot(page, "1-fall-zh")
+
+    # Acknowledged from the page, with a note: the family SMS step never fires.
+    alarm.locator("input.note").fill("护士已到房间")
+    alarm.locator("button.ack").click()
+    expect(alarm.locator(".acked")).to_contain_text("nurse-1")
+    alert = stack.alerts.db.alerts()[0]
+    assert alert.state is AlertState.ACKNOWLEDGED and alert.note == "护士已到房间"
+    stack.clock.advance(120)
+    stack.alerts.run_once()
+    assert stack.alerts.db.notices() == []
+
+    # Control: a fall nobody acknowledges does text the family through Kannel.
+    stack.fall("gw-00000")
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible(timeout=2000)
+    stack.clock.advance(61)
+    stack.alerts.run_once()
+    wait_until(lambda: len(stack.kannel.messages()) == 1, 15, "the control SMS")
+    assert stack.kannel.messages()[0].to == "+86000000000000"  # only the unacknowledged one
+
+    # English, and back.
+    page.click("header .lang-toggle")
+    expect(page.locator("header h1")).to_have_text("Eldercare duty desk")
+    expect(page.locator("#connection")).to_have_text("Live")
+    expect(page.locator("li.alarm.st-open .timer")).to_contain_text("Not acknowledged")
+    page.click(".room[data-resident-id=res-00001]")
+    expect(page.locator("#resident h2")).to_contain_text("Test Resident B")
+    _shot(page, "2-english-resident")
+    page.click("#close-resident")
+    page.click("header .lang-toggle")
+    expect(page.locator("header h1")).to_have_text("颐养监护 值班台")
+
+
+def test_the_page_recovers_by_itself_after_a_server_restart(
+        stack: Stack, page: Page) -> None:
+    page.goto(stack.url)
+    page.fill("#username", "nurse-1")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#connection")).to_have_text("实时")
+    stack.restart_dashboard()
+    stack.fall("gw-00001")  # while the page may still be reconnecting
+    expect(page.locator("li.alarm[data-condition=fall]")).to_be_visible(timeout=10_000)
+    expect(page.locator("#connection")).to_have_text("实时")
+    _shot(page, "3-after-restart")
