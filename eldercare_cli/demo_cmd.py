@@ -1,89 +1,169 @@
-"""``eldercare demo``: simulated homes publishing into a local broker, shown as they arrive.
+"""``eldercare demo``: the whole system in one process on this machine, on embedded defaults.
 
-Until the centre (ingest, alerts, dashboard) lands this shows the first half of the data
-path: a real Mosquitto on a free loopback port (when installed), simulated devices in
-their own dialects, and a subscriber printing what reaches the broker. Without Mosquitto
-the messages are printed as they are made.
+A local Mosquitto on a free loopback port (the Debian package; ``scripts/setup.sh``
+installs it), a simulated nursing home of 20 residents on two floors plus four elders
+living alone, publishing as their gateways' edge agents do (gateway-level simulation:
+batched envelopes with per-gateway sequence numbers, urgent events alone), the central
+process (ingest, alert core, embedded store, duty-desk dashboard) with SMS and rescue
+notices printed to the console, and a freshly generated login. The simulated clock starts
+at 02:00 so the first incidents (a night wandering, a fall, a low SpO2) show up within the
+first two minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import secrets
+import socket
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the simulator (numpy) loads only when this command runs
     from firmware_stubs import incidents as inc
 
+NURSING_HOME = 20
+AT_HOME = 4
+WANDERER = 3  # the resident at risk of wandering, in the nursing home
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "demo", help="run a small simulated home fleet into a local broker and show it",
-        description=__doc__,
-    )
-    p.add_argument("--homes", type=int, default=3)
-    p.add_argument("--speed", type=float, default=60.0)
-    p.add_argument("--duration", type=float, default=120.0, help="real seconds (default 120)")
+        "demo", help="run the whole system on simulated homes and open the duty desk",
+        description=__doc__)
+    p.add_argument("--port", type=int, default=8080,
+                   help="dashboard port on 127.0.0.1 (default 8080; a free one if taken)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second (default 1)")
+    p.add_argument("--duration", type=float, default=8 * 3600.0,
+                   help="real seconds to run (default 8 h; Ctrl-C stops earlier)")
+    p.add_argument("--data", type=Path, help="keep the state here (default: a temp dir)")
     p.set_defaults(handler=_handle)
 
 
 def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
-    """The first incidents, so something happens within the first two minutes."""
+    """The first incidents, so the desk has something within the first two minutes."""
     from firmware_stubs import incidents as inc
 
-    minute = inc.MIN_MS
+    second, minute = 1000, inc.MIN_MS
     return (
-        inc.make(inc.IncidentKind.FALL, 0, start_ms + 20 * minute, 30 * minute),
-        inc.make(inc.IncidentKind.DESATURATION, 1 % 3, start_ms + 40 * minute, 20 * minute),
-        inc.make(inc.IncidentKind.SOS, 2 % 3, start_ms + 70 * minute, minute),
+        # the door opens 2 min after the incident starts (see the routine model)
+        inc.make(inc.IncidentKind.NIGHT_WANDERING, WANDERER, start_ms - 90 * second,
+                 25 * minute),
+        inc.make(inc.IncidentKind.FALL, 7, start_ms + 40 * second, 30 * minute),
+        inc.make(inc.IncidentKind.DESATURATION, NURSING_HOME + 1, start_ms - 60 * second,
+                 20 * minute),
     )
 
 
+def _registry(path: Path, seed: int) -> None:
+    import yaml
+
+    from firmware_stubs.site_registry import registry_data
+
+    data = registry_data(NURSING_HOME + AT_HOME, seed)
+    data["sites"][0].update(name="Sunny Garden Care Home (demo)", address="1 Example Road")
+    data["sites"][1].update(name="Elders at home (demo)", address="Example District")
+    for h, resident in enumerate(data["residents"]):
+        resident["wandering_risk"] = h == WANDERER
+        if h < NURSING_HOME:
+            resident["floor"] = str(1 + h // 10)
+            resident["room"] = f"room-{1 + h // 10}{h % 10 + 1:02d}"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _free(port: int) -> int:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            return port
+    from broker_config.local import free_port
+
+    return free_port()
+
+
 def _handle(args: argparse.Namespace) -> int:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    import yaml
 
-    from broker_config.local import BrokerError, LocalMosquitto
+    from alerts.settings import AlertSettings
+    from broker_config.local import BrokerError, LocalMosquitto, free_port
+    from central.process import CentralProcess
+    from dashboard.accounts import Role
+    from dashboard.settings import DashboardSettings
     from firmware_stubs.mqtt_out import Publisher
-    from firmware_stubs.runner import Level, RunConfig, print_messages, run, stats_json
+    from firmware_stubs.runner import Level, RunConfig, run
+    from ingest.config import BrokerConfig, CentralConfig
+    from telemetry.clock import ScaledClock
 
-    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    start_ms = int(now.timestamp() * 1000)
-    cfg = RunConfig(level=Level.DEVICE, homes=args.homes, speed=args.speed,
-                    duration_s=args.duration, start_ms=start_ms, incident_rate=0.0,
-                    extra_incidents=_scripted(start_ms) if args.homes >= 3 else ())
+    seed = 1
+    data = args.data or Path(tempfile.mkdtemp(prefix="eldercare-demo-"))
+    data.mkdir(parents=True, exist_ok=True)
+    today = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    start_ms = int(today.timestamp() * 1000)
+    clock = ScaledClock(start_ms, args.speed)
     try:
         broker = LocalMosquitto().start()
     except BrokerError as exc:
-        print(f"no local broker ({exc}); printing what the devices send", file=sys.stderr)
-        stats = run(cfg, print_messages())
-        print(stats_json(stats))
-        return 0
-    print(f"mosquitto listening on {broker.url} (pid {broker.pid})", flush=True)
-    lock = threading.Lock()
+        print(f"error: the demo needs Mosquitto (scripts/setup.sh installs it): {exc}",
+              file=sys.stderr)
+        return 1
+    _registry(data / "registry.yaml", seed)
+    (data / "policy.yaml").write_text(yaml.safe_dump({"default": {
+        "rescue": {"language": "zh"},
+        "steps": {"fall": [{"after_s": 60, "channel": "sms", "to": "family",
+                            "next_contact_after_s": 120},
+                           {"after_s": 300, "channel": "console", "to": "rescue"}],
+                  "sos": [{"after_s": 0, "channel": "sms", "to": "family"},
+                          {"after_s": 60, "channel": "console", "to": "rescue"}],
+                  "alarm": [{"after_s": 300, "channel": "sms", "to": "family"}]}}}))
+    port = _free(args.port)
+    cfg = CentralConfig(data_dir=str(data / "central"), registry=str(data / "registry.yaml"),
+                        broker=BrokerConfig(port=broker.port),
+                        alerts=AlertSettings(policy=str(data / "policy.yaml"),
+                                             callback_port=free_port()),
+                        dashboard=DashboardSettings(port=port))
+    central = CentralProcess(cfg, clock)
+    assert central.accounts is not None
+    username, password = f"demo-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
+    central.accounts.create_user(username, password, Role.ADMIN, clock.now_ms())
+    central.start()
+    central.ingest.ready.wait(10)
+    print(f"\n  duty desk:  http://127.0.0.1:{port}/\n  sign in:    {username} / "
+          f"{password}\n  broker:     {broker.url}\n  state:      {data}\n", flush=True)
+    print("SMS and rescue notices are printed below (no SMS gateway configured). "
+          "Ctrl-C stops.", flush=True)
+    sim = RunConfig(level=Level.GATEWAY, homes=NURSING_HOME + AT_HOME, speed=args.speed,
+                    duration_s=args.duration, seed=seed, start_ms=start_ms,
+                    incident_rate=0.5, extra_incidents=_scripted(start_ms))
+    publisher = Publisher(broker.url, "eldercare-demo-gateways")
+    stop = threading.Event()
 
-    def show(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        with lock:
-            print(f"{msg.topic}  {msg.payload.decode(errors='replace')}", flush=True)
+    class StoppedError(Exception):
+        pass
 
-    watcher = mqtt.Client(CallbackAPIVersion.VERSION2)
-    watcher.on_message = show
-    try:
-        watcher.connect("127.0.0.1", broker.port)
-        watcher.subscribe("#", qos=1)
-        watcher.loop_start()
-        publisher = Publisher(broker.url, "eldercare-demo-sim")
+    def pace(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise StoppedError
+
+    def simulate() -> None:
         try:
-            stats = run(cfg, publisher.publish)
-            publisher.flush()
+            run(sim, publisher.publish, clock=clock, sleep=pace)
+        except StoppedError:
+            pass
         finally:
-            publisher.close()
-        print(stats_json(stats), flush=True)
+            stop.set()
+
+    runner = threading.Thread(target=simulate, name="simulated-homes", daemon=True)
+    runner.start()
+    try:
+        while not stop.wait(1.0):
+            pass
     except KeyboardInterrupt:
-        return 130
-    finally:
-        watcher.loop_stop()
-        broker.close()
+        stop.set()
+    runner.join(10)
+    publisher.close()
+    central.close()
+    broker.close()
     return 0

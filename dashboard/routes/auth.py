@@ -20,6 +20,7 @@ class Me(BaseModel):
     username: str
     role: str
     csrf: str
+    server_time_ms: int  # the page's timers run on the server's (possibly simulated) clock
 
 
 @router.post("/login", response_model=Me)
@@ -38,7 +39,8 @@ def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> 
     response.set_cookie(COOKIE, token, max_age=SESSION_MS // 1000, httponly=True,
                         samesite="strict", secure=ctx.secure_cookies, path="/")
     ctx.accounts.audit(now, session.username, "login", "", "")
-    return Me(username=session.username, role=session.role.value, csrf=session.csrf)
+    return Me(username=session.username, role=session.role.value, csrf=session.csrf,
+              server_time_ms=now)
 
 
 @router.post("/logout", status_code=204)
@@ -48,5 +50,6 @@ def logout(request: Request, response: Response, user: User, ctx: Ctx) -> None:
 
 
 @router.get("/me", response_model=Me)
-def me(user: User) -> Me:
-    return Me(username=user.username, role=user.role.value, csrf=user.csrf)
+def me(user: User, ctx: Ctx) -> Me:
+    return Me(username=user.username, role=user.role.value, csrf=user.csrf,
+              server_time_ms=ctx.clock.now_ms())

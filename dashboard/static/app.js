@@ -6,7 +6,9 @@
   const state = {
     me: null, lang: localStorage.getItem("lang") || "zh", conditions: {}, alerts: new Map(),
     residents: [], sites: [], site: "", floor: "", sound: false, source: null, audio: null,
+    skew: 0,
   };
+  const now = () => Date.now() + state.skew;  // the server's clock (a demo's is simulated)
   const t = (key) => (I18N[state.lang] || I18N.zh)[key] || key;
   const cond = (c) => (state.conditions[c] || {})[state.lang] || c;
   const el = (tag, attrs = {}, ...children) => {
@@ -22,7 +24,7 @@
   const clock = (ms) => new Date(ms).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB",
     { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const elapsed = (ms) => {
-    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    const s = Math.max(0, Math.floor((now() - ms) / 1000));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
     return (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(r).padStart(2, "0");
   };
@@ -60,6 +62,7 @@
   }
 
   async function enter() {
+    state.skew = state.me.server_time_ms - Date.now();
     $("login").hidden = true; $("desk").hidden = false;
     $("who").textContent = state.me.username + (state.me.role === "viewer" ? " · " + t("viewer_only") : "");
     state.conditions = await api("/api/conditions");
@@ -156,7 +159,7 @@
     const kind = el("select", {}, ...["heart_rate", "respiration_rate", "spo2", "skin_temperature"].map((k) => el("option", { value: k }, t(k))));
     let span = 86400000;
     const draw = async () => {
-      const end = Date.now(), start = end - span;
+      const end = now(), start = end - span;
       const data = await api(`/api/residents/${encodeURIComponent(id)}/readings?kind=${kind.value}&start_ms=${start}&end_ms=${end}&bucket_s=${span > 86400000 ? 3600 : 600}`);
       chart.replaceChildren(svgChart(data.buckets, start, end, data.unit));
     };
