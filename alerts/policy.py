@@ -65,6 +65,7 @@ class PolicyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Policies:
     def __init__(self, data: PolicyFile) -> None:
+        self.data = data
         self._default = data.default
         self._sites = data.sites
         names = {c.value for c in Condition} | {"info", "warning", "alarm", "critical"}
@@ -80,6 +81,19 @@ class Policies:
     def for_site(self, site_id: str) -> SitePolicy:
         return self._sites.get(site_id, self._default)
 
+    def with_site(self, site_id: str, policy: SitePolicy) -> Policies:
+        """A copy with ``site_id``'s own policy replaced. Raises PolicyError."""
+        sites = {**self._sites, site_id: policy}
+        return Policies(PolicyFile(default=self._default, sites=sites))
+
+
+def save(policies: Policies, path: Path) -> None:
+    """Write the policy file atomically (a crash leaves the old or the new one)."""
+    text = yaml.safe_dump(msgspec.to_builtins(policies.data), sort_keys=False,
+                          allow_unicode=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 def _rescue_address(rescue: Rescue, channel: Channel) -> str:
     return {Channel.SMS: rescue.phone, Channel.WEBHOOK: rescue.webhook,

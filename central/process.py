@@ -39,7 +39,8 @@ class CentralProcess:
             ctx = DashboardContext(self.accounts, self.registry, self.alerts.core,
                                    self.alerts.core.policies, clock, store=self.store,
                                    health=self.alerts.bank.health,
-                                   secure_cookies=cfg.dashboard.secure_cookies)
+                                   secure_cookies=cfg.dashboard.secure_cookies,
+                                   policy_path=Path(cfg.alerts.policy) if cfg.alerts else None)
             self.alerts.core.listeners.append(alert_listener(ctx))
             self.dashboard = DashboardServer(create_app(ctx), cfg.dashboard.host,
                                              cfg.dashboard.port)

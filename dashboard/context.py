@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from alerts.core import AlertCore
 from alerts.detectors.health import HealthMonitor
@@ -26,3 +27,4 @@ class DashboardContext:
     live: Broadcaster = field(default_factory=Broadcaster)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     secure_cookies: bool = False  # True behind TLS
+    policy_path: Path | None = None  # where a changed policy is saved

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from alerts import texts
 from alerts.conditions import Condition
 from alerts.core import AlertError
+from alerts.policy import Channel, PolicyError, SitePolicy, Step, Target
+from alerts.policy import save as save_policies
 from alerts.state import AlertState
 from dashboard.deps import Admin, Ctx, Nurse, User
 from dashboard.views import alert_view, masked_phone
@@ -141,6 +143,40 @@ def policies(ctx: Ctx, user: User) -> dict[str, Any]:
             out[site_id]["rescue"] = {"webhook": policy.rescue.webhook,
                                       "phone": policy.rescue.phone}
     return out
+
+
+class StepIn(BaseModel):
+    after_s: float = Field(ge=0, le=86_400)
+    channel: Channel
+    to: Target
+    next_contact_after_s: float = Field(120.0, ge=10, le=86_400)
+
+
+class PolicyIn(BaseModel):
+    steps: dict[str, list[StepIn]]
+
+
+@router.put("/policies/{site_id}")
+def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """Replace a site's escalation steps (admins; audited; saved to the policy file).
+    Alerts already open keep the steps they were given."""
+    if site_id not in ctx.registry.sites:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id}")
+    current = ctx.policies.for_site(site_id)
+    steps = {key: [Step(s.after_s, s.channel, s.to, s.next_contact_after_s) for s in value]
+             for key, value in body.steps.items()}
+    try:
+        updated = ctx.policies.with_site(site_id, SitePolicy(rescue=current.rescue,
+                                                             steps=steps))
+    except PolicyError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if ctx.policy_path is not None:
+        save_policies(updated, ctx.policy_path)
+    ctx.policies = ctx.core.policies = updated
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, "policy_change", site_id,
+                       body.model_dump_json()[:500])
+    shown: dict[str, Any] = policies(ctx, user)[site_id]
+    return shown
 
 
 @router.get("/audit")

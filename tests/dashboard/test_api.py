@@ -160,3 +160,26 @@ def test_a_silence_is_checked_and_audited(desk: Desk) -> None:
     assert ok.status_code == 201
     desk.fall("res-00001")
     assert desk.client.get("/api/alerts").json()[0]["silenced"] is True
+
+
+def test_an_admin_changes_a_policy_it_is_saved_audited_and_used(desk: Desk,
+                                                                 tmp_path: Path) -> None:
+    from alerts import policy as policy_module
+
+    desk.ctx.policy_path = tmp_path / "policy.yaml"
+    nurse = desk.login("nurse")
+    change = {"steps": {"fall": [{"after_s": 10, "channel": "sms", "to": "family"}]}}
+    assert desk.client.put("/api/policies/site-000", json=change,
+                           headers=nurse).status_code == 403
+    admin = desk.login("admin")
+    bad = {"steps": {"no-such": [{"after_s": 10, "channel": "sms", "to": "family"}]}}
+    assert desk.client.put("/api/policies/site-000", json=bad, headers=admin).status_code == 422
+    done = desk.client.put("/api/policies/site-000", json=change, headers=admin)
+    assert done.status_code == 200 and done.json()["steps"]["fall"][0]["after_s"] == 10
+    saved = policy_module.load(desk.ctx.policy_path)
+    assert saved.for_site("site-000").steps_for(Condition.FALL)[0].after_s == 10
+    assert any(e["action"] == "policy_change" and e["target"] == "site-000"
+               for e in desk.client.get("/api/audit", headers=admin).json())
+    desk.fall()  # the new policy is the one the core uses now
+    desk.clock.advance(10)
+    assert desk.core.tick() == 1
