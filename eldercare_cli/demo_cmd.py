@@ -1,7 +1,8 @@
 """``eldercare demo``: the whole system in one process on this machine, on embedded defaults.
 
 A local Mosquitto on a free loopback port (the Debian package; ``scripts/setup.sh``
-installs it), a simulated nursing home of 20 residents on two floors plus four elders
+installs it; without it, an embedded amqtt broker on loopback, for the demo only), a
+simulated nursing home of 20 residents on two floors plus four elders
 living alone, publishing as their gateways' edge agents do (gateway-level simulation:
 batched envelopes with per-gateway sequence numbers, urgent events alone), the central
 process (ingest, alert core, embedded store, duty-desk dashboard) with SMS and rescue
@@ -41,6 +42,8 @@ def register(sub: Any) -> None:
     p.add_argument("--duration", type=float, default=8 * 3600.0,
                    help="real seconds to run (default 8 h; Ctrl-C stops earlier)")
     p.add_argument("--data", type=Path, help="keep the state here (default: a temp dir)")
+    p.add_argument("--broker", choices=["auto", "mosquitto", "embedded"], default="auto",
+                   help="auto: Mosquitto if installed, else an embedded broker (demo only)")
     p.set_defaults(handler=_handle)
 
 
@@ -88,7 +91,8 @@ def _handle(args: argparse.Namespace) -> int:
     import yaml
 
     from alerts.settings import AlertSettings
-    from broker_config.local import BrokerError, LocalMosquitto, free_port
+    from broker_config.embedded import EmbeddedBroker
+    from broker_config.local import BrokerError, LocalMosquitto, free_port, mosquitto_binary
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
@@ -103,11 +107,15 @@ def _handle(args: argparse.Namespace) -> int:
     today = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
     start_ms = int(today.timestamp() * 1000)
     clock = ScaledClock(start_ms, args.speed)
+    broker: LocalMosquitto | EmbeddedBroker
     try:
-        broker = LocalMosquitto().start()
+        if args.broker == "embedded" or (args.broker == "auto" and mosquitto_binary() is None):
+            print("no Mosquitto here: using an embedded broker (demo only)", file=sys.stderr)
+            broker = EmbeddedBroker().start()
+        else:
+            broker = LocalMosquitto().start()
     except BrokerError as exc:
-        print(f"error: the demo needs Mosquitto (scripts/setup.sh installs it): {exc}",
-              file=sys.stderr)
+        print(f"error: no broker: {exc}", file=sys.stderr)
         return 1
     _registry(data / "registry.yaml", seed)
     (data / "policy.yaml").write_text(yaml.safe_dump({"default": {

@@ -20,12 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.integration
-def test_demo_serves_the_desk_and_the_first_incidents_arrive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_serves_the_desk_and_the_first_incidents_arrive(tmp_path: Path,
+                                                             broker: str) -> None:
     port = free_port()
     # speed 2: the scripted two minutes take one
     proc = subprocess.Popen([sys.executable, "-m", "eldercare_cli.main", "demo", "--port",
                              str(port), "--speed", "2", "--duration", "300", "--data",
-                             str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                             str(tmp_path), "--broker", broker], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
