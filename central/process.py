@@ -13,9 +13,12 @@ from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
 from ingest import registry as registry_module
-from ingest.config import CentralConfig, ConfigError
+from ingest.config import CentralConfig, ConfigError, InfluxConfig
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
+from ingest.store.base import Store
+from ingest.store.influx import InfluxStore
+from ingest.store.spool import SpooledStore
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import Clock
 
@@ -29,7 +32,8 @@ class CentralProcess:
         self.registry = registry_module.load(Path(cfg.registry))
         self.data = Path(cfg.data_dir)
         self.data.mkdir(parents=True, exist_ok=True)
-        self.store = SqliteStore(self.data / "store.db")
+        self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
+            else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
             cfg.alerts, self.registry, clock, self.data)
         self.dashboard: DashboardServer | None = None
@@ -51,6 +55,16 @@ class CentralProcess:
             status_consumers=[self.alerts.gateway_status] if self.alerts else [],
             client_id=cfg.client_id, share_group=cfg.share_group,
             username=cfg.broker.username, password=cfg.broker.password())
+
+    def _influx(self, influx: InfluxConfig) -> SpooledStore:
+        store = InfluxStore(influx.url, influx.database, write_api=influx.write_api,
+                            username=influx.username,
+                            password=influx.secret(influx.password_file),
+                            v2_url=influx.v2_url, v2_token=influx.secret(influx.v2_token_file),
+                            v2_org=influx.v2_org)
+        spooled = SpooledStore(store, self.data / "spool.db")
+        spooled.start()
+        return spooled
 
     def start(self) -> None:
         if self.alerts is not None:

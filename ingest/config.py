@@ -29,12 +29,35 @@ class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
             raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
 
 
+class InfluxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                   omit_defaults=True):
+    """InfluxDB instead of the embedded store (a local spool covers its outages)."""
+
+    url: str  # answers InfluxQL on /query (and /write for write_api = "v1")
+    database: str = "eldercare"
+    write_api: str = "v1"  # or "v2": influxdb-client against v2_url
+    username: str = ""
+    password_file: str | None = None
+    v2_url: str = ""
+    v2_token_file: str | None = None
+    v2_org: str = "-"
+
+    def secret(self, path: str | None) -> str:
+        if path is None:
+            return ""
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
 class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     data_dir: str
     registry: str
     broker: BrokerConfig = BrokerConfig()
     client_id: str = "eldercare-ingest"
     share_group: str | None = None
+    influx: InfluxConfig | None = None  # default: the embedded SQLite store in data_dir
     alerts: AlertSettings | None = None  # the alert core in the same process
     dashboard: DashboardSettings | None = None  # the duty desk (needs [alerts])
 

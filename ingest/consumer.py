@@ -21,8 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.registry import Registry
-from ingest.store.base import StoreError
-from ingest.store.sqlite import SqliteStore
+from ingest.store.base import Store, StoreError
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
@@ -37,7 +36,7 @@ DEDUP_WARM_MS = 6 * 3600 * 1000
 
 
 class Ingest:
-    def __init__(self, *, host: str, port: int, registry: Registry, store: SqliteStore,
+    def __init__(self, *, host: str, port: int, registry: Registry, store: Store,
                  dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
                  client_id: str = "eldercare-ingest", share_group: str | None = None,
                  username: str | None = None, password: str | None = None,

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from broker_config.local import LocalMosquitto
+from broker_config.local import LocalMosquitto, free_port
+from ingest.store.local_influx import LocalInfluxd
+from tests.support.wait import wait_until
+
+PROXY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "influx_v2_write_proxy.py"
 
 
 @pytest.fixture
@@ -17,3 +25,34 @@ def mosquitto() -> Iterator[LocalMosquitto]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture(scope="session")
+def influxd() -> Iterator[LocalInfluxd]:
+    """A real InfluxDB 1.6 (Debian ``influxd``) for the session; tests use own databases."""
+    server = LocalInfluxd().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def influx_v2_proxy(influxd: LocalInfluxd) -> Iterator[str]:
+    """The shared tool that forwards v2 writes to InfluxDB 1.x, so ``influxdb-client``'s
+    write path runs against the real engine. Yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(PROXY), "--listen", str(port),
+                             "--upstream", influxd.url])
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_until(up, 15, "the v2 write proxy")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

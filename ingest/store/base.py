@@ -46,3 +46,10 @@ class Store(Protocol):
         """Roll raw points older than ``raw_keep_ms`` into hourly aggregates and delete
         them; returns how many raw points were removed."""
         ...
+
+    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
+        """(gateway, seq) stored from ``since_ms`` on, to warm ingest's dedup (may be
+        empty where storage is idempotent by itself)."""
+        ...
+
+    def close(self) -> None: ...
