@@ -15,6 +15,7 @@ from alerts.conditions import Signal
 from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
+from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
 from ingest.registry import Registry
@@ -49,6 +50,7 @@ class DetectorBank:
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
         self.health = HealthMonitor()
         self.usual = [usual_heart_rate(), usual_skin_temperature()]
+        self.multivariate = VitalsAnomaly()
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
         self._residents: dict[str, _Resident] = {}
@@ -89,6 +91,7 @@ class DetectorBank:
             kind = r.kind
             if kind in VITAL_KINDS:
                 out += resident.vitals.observe(r)
+                self.multivariate.observe(r)
                 continue
             if kind in EVENT_KINDS:
                 out += resident.events.observe(r)
@@ -115,4 +118,5 @@ class DetectorBank:
             for resident in self._residents.values():
                 out += resident.inactivity.tick(now_ms)
             out += self.health.tick(now_ms)
+            out += self.multivariate.tick(now_ms)  # one batch scoring, off the urgent path
         return out

@@ -10,7 +10,7 @@ from typing import Any
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="benchmarks against real services; the last line is JSON")
-    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest|alerts")
+    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest|alerts|stores")
     e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
     e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
     e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
@@ -28,6 +28,10 @@ def register(sub: Any) -> None:
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--falls", type=int, default=100)
     a.set_defaults(handler=_alerts)
+    st = which.add_parser("stores", help="write throughput and size: SQLite, DuckDB (if "
+                                         "installed), InfluxDB 1.6")
+    st.add_argument("--points", type=int, default=300_000)
+    st.set_defaults(handler=_stores)
 
 
 def _edge(args: argparse.Namespace) -> int:
@@ -55,3 +59,10 @@ def _alerts(args: argparse.Namespace) -> int:
                        falls=args.falls)
     print(json.dumps(result), flush=True)
     return 0 if result["notices_sent"] == result["falls"] else 1
+
+
+def _stores(args: argparse.Namespace) -> int:
+    from ingest import store_bench
+
+    print(json.dumps(store_bench.run(points=args.points)), flush=True)
+    return 0

@@ -7,6 +7,8 @@ again, drained by a bare paho subscriber that only decodes the envelopes. Report
 ``readings_per_s`` (stored readings over the time from the first to the last stored),
 ``baseline_readings_per_s`` (decoded readings over the same span for the bare
 subscriber), their ratio, ``lost`` and ``duplicates`` (from the store's (gateway, seq)).
+(3) When ``influxd`` is installed, the same stream into ingest with InfluxDB 1.6 as the
+store: ``influx_readings_per_s`` and the points InfluxDB holds afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from broker_config.local import LocalMosquitto
 from firmware_stubs import site_registry
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
+from ingest.store.influx import InfluxStore
+from ingest.store.local_influx import LocalInfluxd, influxd_binary
 from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
@@ -68,7 +72,7 @@ class _Arrivals:
 
 
 def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
-        out: Any = sys.stderr) -> dict[str, Any]:
+        out: Any = sys.stderr, influx: bool = True) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-ingest-"))
     registry = site_registry.registry(homes, seed=1)
     result: dict[str, Any] = {}
@@ -124,6 +128,37 @@ def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
         result["baseline_readings_per_s"] = round(decoded.rate(), 1)
         result["ratio_to_baseline"] = round(
             result["readings_per_s"] / max(result["baseline_readings_per_s"], 1e-9), 3)
+        if influx and influxd_binary() is not None:
+            print("phase 3: the same stream into ingest with InfluxDB 1.6 (v1 /write) as the "
+                  "store", file=out)
+            result.update(_influx_phase(broker, registry, homes, speed, duration, work))
     return result
+
+
+def _influx_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: float,
+                  duration: float, work: Path) -> dict[str, Any]:
+    server = LocalInfluxd().start()
+    try:
+        store = InfluxStore(server.url, "eldercare")
+        stored = _Arrivals()
+        ingest = Ingest(host="127.0.0.1", port=broker.port, registry=registry, store=store,
+                        dead_letters=DeadLetters(work / "dead-influx.db"), clock=SystemClock(),
+                        consumers=[lambda readings: None], on_stored=stored.add,
+                        client_id="eldercare-ingest-influx")
+        ingest.start()
+        ingest.ready.wait(10)
+        offered = _simulate(broker.port, homes, speed, duration)
+        deadline = time.monotonic() + 600
+        while stored.count < offered["readings"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ingest.close()
+        points = store.count()
+        store.close()
+    finally:
+        server.close()
+    # a device's two readings of one kind in the same millisecond would be one point
+    return {"influx_readings_per_s": round(stored.rate(), 1),
+            "influx_readings": offered["readings"], "influx_points": points,
+            "influx_lost": offered["readings"] - points}
 
 

@@ -1,0 +1,159 @@
+"""Multivariate vital-sign anomaly: an IsolationForest over per-resident normalised windows.
+
+Each resident's vital signs are summed over windows of ``window_s`` (mean heart rate,
+respiration, SpO2, skin temperature, and the heart rate's spread); each window is put in
+units of that resident's own running mean and deviation, so the model sees "how unusual
+for this person", not "how unusual for anyone". Windows are collected for all residents,
+the forest is fitted on the first ``train_windows`` of them (and refitted every
+``refit_windows``), and closed windows are scored in one batch per ``tick``: one
+``score_samples`` call for every resident at once, in the alert core's timer thread, never
+on the path of a fall. A window scoring below the training set's ``quantile`` twice in a
+row raises ``VITALS_ANOMALY`` (a notice for the desk, severity info); two ordinary windows
+clear it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.conditions import Condition, Signal
+from telemetry.kinds import Kind
+from telemetry.reading import Reading
+
+FEATURES = (Kind.HEART_RATE, Kind.RESPIRATION_RATE, Kind.SPO2, Kind.SKIN_TEMPERATURE)
+_INDEX = {kind: i for i, kind in enumerate(FEATURES)}
+N = len(FEATURES) + 1  # + the heart rate's spread
+
+
+class _Window:
+    __slots__ = ("count", "gateway_id", "site_id", "square_hr", "start_ms", "sums")
+
+    def __init__(self, start_ms: int, site_id: str, gateway_id: str) -> None:
+        self.start_ms = start_ms
+        self.site_id, self.gateway_id = site_id, gateway_id
+        self.sums = [0.0] * len(FEATURES)
+        self.count = [0] * len(FEATURES)
+        self.square_hr = 0.0
+
+
+class _Norm:
+    __slots__ = ("mean", "n", "var")
+
+    def __init__(self) -> None:
+        self.mean = np.zeros(N)
+        self.var = np.ones(N)
+        self.n = 0
+
+
+class VitalsAnomaly:
+    def __init__(self, *, window_s: float = 300.0, train_windows: int = 2000,
+                 refit_windows: int = 50_000, quantile: float = 0.001, seed: int = 0) -> None:
+        self.window_ms = int(window_s * 1000)
+        self.train_windows = train_windows
+        self.refit_windows = refit_windows
+        self.quantile = quantile
+        self.seed = seed
+        self._open: dict[str, _Window] = {}
+        self._closed: list[tuple[str, _Window]] = []
+        self._norm: dict[str, _Norm] = {}
+        self._training: list[npt.NDArray[np.float64]] = []
+        self._since_fit = 0
+        self._model: object | None = None
+        self._threshold = -np.inf
+        self._low: dict[str, int] = {}  # consecutive unusual windows
+        self._flagged: set[str] = set()
+        self.scored = 0
+
+    @property
+    def trained(self) -> bool:
+        return self._model is not None
+
+    def observe(self, reading: Reading) -> list[Signal]:
+        index = _INDEX.get(reading.kind)
+        if index is None or not reading.resident_id:
+            return []
+        resident, t = reading.resident_id, reading.device_time_ms
+        window = self._open.get(resident)
+        if window is None or t >= window.start_ms + self.window_ms:
+            if window is not None:
+                self._closed.append((resident, window))
+            window = self._open[resident] = _Window(t - t % self.window_ms, reading.site_id,
+                                                    reading.gateway_id)
+        window.sums[index] += reading.value
+        window.count[index] += 1
+        if index == 0:
+            window.square_hr += reading.value * reading.value
+        return []
+
+    def _vector(self, resident: str, w: _Window) -> npt.NDArray[np.float64] | None:
+        if w.count[0] < 3:
+            return None  # no heart rate this window: nothing to say
+        raw = np.full(N, np.nan)
+        for i in range(len(FEATURES)):
+            if w.count[i]:
+                raw[i] = w.sums[i] / w.count[i]
+        raw[-1] = np.sqrt(max(0.0, w.square_hr / w.count[0] - raw[0] ** 2))
+        norm = self._norm.setdefault(resident, _Norm())
+        known = ~np.isnan(raw)
+        if norm.n == 0:
+            norm.mean = np.where(known, raw, 0.0)
+        z = np.where(known, (raw - norm.mean) / np.sqrt(norm.var + 1e-6), 0.0)
+        alpha = max(1.0 / (norm.n + 1), 1.0 / 288)  # about a day of windows
+        delta = np.where(known, raw - norm.mean, 0.0)
+        norm.mean = norm.mean + alpha * delta
+        norm.var = (1 - alpha) * (norm.var + alpha * delta * delta) if norm.n else norm.var
+        norm.n += 1
+        return z if norm.n > 12 else None  # an hour of windows before it means anything
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        for resident, window in list(self._open.items()):
+            if now_ms >= window.start_ms + 2 * self.window_ms:  # went quiet: close it
+                self._closed.append((resident, window))
+                del self._open[resident]
+        if not self._closed:
+            return []
+        closed, self._closed = self._closed, []
+        rows, owners = [], []
+        for resident, window in closed:
+            z = self._vector(resident, window)
+            if z is not None:
+                rows.append(z)
+                owners.append((resident, window))
+        if not rows:
+            return []
+        batch = np.vstack(rows)
+        self._training += rows
+        self._since_fit += len(rows)
+        if (self._model is None and len(self._training) >= self.train_windows) or \
+                (self._model is not None and self._since_fit >= self.refit_windows):
+            self._fit()
+        if self._model is None:
+            return []
+        scores = self._model.score_samples(batch)  # type: ignore[attr-defined]
+        self.scored += len(scores)
+        out: list[Signal] = []
+        for (resident, window), score in zip(owners, scores, strict=True):
+            unusual = score < self._threshold
+            run = self._low.get(resident, 0)  # > 0: unusual windows in a row; < 0: usual
+            self._low[resident] = max(run, 0) + 1 if unusual else max(min(run, 0) - 1, -2)
+            if self._low[resident] >= 2 and resident not in self._flagged:
+                self._flagged.add(resident)
+                out.append(Signal(Condition.VITALS_ANOMALY, resident, True, now_ms,
+                                  window.site_id, window.gateway_id,
+                                  f"vital signs unusual for this resident (score {score:.3f})"))
+            elif self._low[resident] <= -2 and resident in self._flagged:
+                self._flagged.discard(resident)
+                out.append(Signal(Condition.VITALS_ANOMALY, resident, False, now_ms,
+                                  window.site_id, window.gateway_id, "vital signs as usual"))
+        return out
+
+    def _fit(self) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        data = np.vstack(self._training[-self.refit_windows:])
+        model = IsolationForest(n_estimators=100, random_state=self.seed).fit(data)
+        self._threshold = float(np.quantile(model.score_samples(data), self.quantile))
+        self._model = model
+        self._training = self._training[-self.train_windows:]
+        self._since_fit = 0
