@@ -22,6 +22,7 @@ from ingest.registry import Registry
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
+USUAL_BATCH = 4096  # readings per vectorised update (flushed at least every fast tick)
 EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
                          Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
 
@@ -50,6 +51,7 @@ class DetectorBank:
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
         self.health = HealthMonitor()
         self.usual = [usual_heart_rate(), usual_skin_temperature()]
+        self._usual_pending: list[Reading] = []  # micro-batch for the vectorised detectors
         self.multivariate = VitalsAnomaly()
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
@@ -92,14 +94,22 @@ class DetectorBank:
             if kind in VITAL_KINDS:
                 out += resident.vitals.observe(r)
                 self.multivariate.observe(r)
+                self._usual_pending.append(r)
                 continue
             if kind in EVENT_KINDS:
                 out += resident.events.observe(r)
                 self._armed.add(r.resident_id)  # type: ignore[arg-type]
             if kind in ACTIVITY_KINDS:
                 out += resident.inactivity.observe(r)
+        if len(self._usual_pending) >= USUAL_BATCH:
+            out += self._flush_usual()
+        return out
+
+    def _flush_usual(self) -> list[Signal]:
+        batch, self._usual_pending = self._usual_pending, []
+        out: list[Signal] = []
         for usual in self.usual:
-            out += usual.observe_batch(readings)
+            out += usual.observe_batch(batch)
         return out
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool,
@@ -107,7 +117,7 @@ class DetectorBank:
         return self.health.gateway_status(gateway_id, site_id, online, t_ms)
 
     def tick(self, now_ms: int) -> list[Signal]:
-        out: list[Signal] = []
+        out: list[Signal] = self._flush_usual() if self._usual_pending else []
         for resident_id in list(self._armed):
             events = self._residents[resident_id].events
             out += events.tick(now_ms)

@@ -80,15 +80,13 @@ class UsualLevel:
         slots = np.fromiter((self._slot(r) for r in hr), dtype=np.int64, count=len(hr))
         values = np.fromiter((r.value for r in hr), dtype=np.float64, count=len(hr))
         times = np.fromiter((r.device_time_ms for r in hr), dtype=np.int64, count=len(hr))
-        size = len(self._where)
-        n = np.bincount(slots, minlength=size)
-        total = np.bincount(slots, weights=values, minlength=size)
-        touched = np.nonzero(n)[0]
-        k = n[touched].astype(np.float64)
-        mean = total[touched] / k
-        last_t = np.zeros(size, dtype=np.int64)
-        last_t[slots] = times  # the last reading of each resident in the batch wins
-        hours = ((last_t[touched] // 60_000 + self.utc_offset_min) // 60) % 24
+        # Per touched resident only (never per all residents: batches may be small).
+        touched, inverse, counts = np.unique(slots, return_inverse=True, return_counts=True)
+        k = counts.astype(np.float64)
+        mean = np.bincount(inverse, weights=values, minlength=len(touched)) / k
+        last_of = np.zeros(len(touched), dtype=np.int64)
+        last_of[inverse] = times  # the last reading of each resident in the batch wins
+        hours = ((last_of // 60_000 + self.utc_offset_min) // 60) % 24
         fresh = self._recent_n[touched] == 0
         step = 1.0 - (1.0 - self._alpha) ** k
         self._recent[touched] = np.where(fresh, mean, self._recent[touched]
@@ -121,7 +119,7 @@ class UsualLevel:
                 self._open[slot] = active
                 site_id, gateway_id = self._where[slot]
                 out.append(Signal(self.condition, names[slot], active,
-                                  int(last_t[slot]), site_id, gateway_id,
+                                  int(last_of[i]), site_id, gateway_id,
                                   f"recent {recent[i]:.1f} {self.unit}, usual "
                                   f"{usual[i]:.1f} {self.unit} at this hour"))
         return out
