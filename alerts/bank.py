@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Iterator
 
 from alerts.conditions import Signal
 from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
@@ -117,16 +118,33 @@ class DetectorBank:
         return self.health.gateway_status(gateway_id, site_id, online, t_ms)
 
     def tick(self, now_ms: int) -> list[Signal]:
+        """Fast and (when due) slow timers in one call."""
+        out = self.fast_tick(now_ms)
+        for chunk in self.slow_tick(now_ms):
+            out += chunk
+        return out
+
+    def fast_tick(self, now_ms: int) -> list[Signal]:
+        """Unconfirmed falls, night bed exits, the pending micro-batch: cheap, every second."""
         out: list[Signal] = self._flush_usual() if self._usual_pending else []
         for resident_id in list(self._armed):
             events = self._residents[resident_id].events
             out += events.tick(now_ms)
             if not events.armed:
                 self._armed.discard(resident_id)
-        if now_ms >= self._next_slow_ms:
-            self._next_slow_ms = now_ms + self.slow_every_ms
-            for resident in self._residents.values():
-                out += resident.inactivity.tick(now_ms)
-            out += self.health.tick(now_ms)
-            out += self.multivariate.tick(now_ms)  # one batch scoring, off the urgent path
         return out
+
+    def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
+        """Inactivity, device silence and the multivariate batch, when due, in chunks of
+        residents: a caller holding a lock can let urgent work in between chunks."""
+        if now_ms < self._next_slow_ms:
+            return
+        self._next_slow_ms = now_ms + self.slow_every_ms
+        residents = list(self._residents.values())
+        for lo in range(0, len(residents), chunk):
+            out: list[Signal] = []
+            for resident in residents[lo:lo + chunk]:
+                out += resident.inactivity.tick(now_ms)
+            yield out
+        yield self.health.tick(now_ms)
+        yield self.multivariate.tick(now_ms)  # one batch scoring, off the urgent path
