@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     i.add_argument("--homes", type=int, default=10_000)
     i.add_argument("--speed", type=float, default=60.0)
     i.add_argument("--duration", type=float, default=20.0)
+    i.add_argument("--processes", type=int, default=1,
+                   help="ingest processes on one shared subscription (default 1)")
     i.set_defaults(handler=_ingest)
     a = which.add_parser("alerts", help="alert core: fall to notice under load, detector "
                                         "throughput, memory at 100k residents")
@@ -47,7 +49,8 @@ def _edge(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from ingest import bench
 
-    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration)
+    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
+                       processes=args.processes)
     print(json.dumps(result), flush=True)
     return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
 

@@ -44,6 +44,9 @@ def _handle(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if not process.ingest.ready.wait(30):
+        print("warning: not subscribed to the broker yet; retrying in the background",
+              file=sys.stderr, flush=True)
     print(f"ingest running, store in {process.data}"
           + (f", alert callbacks on {process.alerts.callbacks.base_url}"
              if process.alerts else "")

@@ -71,34 +71,102 @@ class _Arrivals:
             return self.count / max(self.last - self.first, 1e-9)
 
 
+def _processes_phase(broker: LocalMosquitto, homes: int, speed: float, duration: float,
+                     processes: int, work: Path, out: Any) -> dict[str, Any]:
+    """``processes`` ``eldercare ingest`` processes on one shared subscription, one
+    embedded store (SQLite WAL takes writers from several processes in turn)."""
+    import sqlite3
+
+    import yaml
+
+    from ingest import config
+
+    (work / "registry.yaml").write_text(yaml.safe_dump(site_registry.registry_data(homes, 1)))
+    data = work / "shared-store"
+    procs = []
+    for i in range(processes):
+        cfg = config.CentralConfig(data_dir=str(data), registry=str(work / "registry.yaml"),
+                                   broker=config.BrokerConfig(port=broker.port),
+                                   client_id=f"eldercare-ingest-{i}", share_group="bench")
+        path = work / f"central-{i}.toml"
+        path.write_bytes(config.dump(cfg))
+        procs.append(subprocess.Popen([sys.executable, "-m", "eldercare_cli.main", "ingest",
+                                       "--config", str(path)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True))
+    try:
+        for proc in procs:  # each prints its line once subscribed
+            assert proc.stdout is not None
+            proc.stdout.readline()
+        print(f"phase 1: {processes} ingest processes on a shared subscription, {homes} "
+              f"homes at speed {speed} for {duration} s", file=out)
+        offered: dict[str, Any] = {}
+        sim = threading.Thread(target=lambda: offered.update(
+            _simulate(broker.port, homes, speed, duration)), daemon=True)
+        sim.start()
+        db = sqlite3.connect(data / "store.db", timeout=30)
+        first = last = 0.0
+        count = 0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            count = db.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
+            now = time.monotonic()
+            if count and not first:
+                first = now
+            if offered and count >= offered["readings"]:
+                last = now
+                break
+            time.sleep(0.5)
+        rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT gateway || '/' || seq) "
+                          "FROM raw").fetchone()
+        db.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    return {"processes": processes, "offered_readings_per_s": offered["readings_per_s"],
+            "readings_per_s": round(count / max((last or time.monotonic()) - first, 1e-9), 1),
+            "readings": offered["readings"], "lost": offered["readings"] - rows[1],
+            "duplicates": rows[0] - rows[1]}
+
+
+def _single_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: float,
+                  duration: float, work: Path, out: Any) -> dict[str, Any]:
+    store = SqliteStore(work / "store.db")
+    stored = _Arrivals()
+    ingest = Ingest(host="127.0.0.1", port=broker.port, registry=registry, store=store,
+                    dead_letters=DeadLetters(work / "dead.db"), clock=SystemClock(),
+                    consumers=[lambda readings: None], on_stored=stored.add)
+    ingest.start()
+    ingest.ready.wait(10)
+    print(f"phase 1: ingest, {homes} homes at speed {speed} for {duration} s", file=out)
+    offered = _simulate(broker.port, homes, speed, duration)
+    deadline = time.monotonic() + 600
+    while stored.count < offered["readings"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ingest.close()
+    rows = store._db.execute("SELECT COUNT(*), COUNT(DISTINCT gateway || '/' || seq) "
+                             "FROM raw").fetchone()
+    store.close()
+    return {"processes": 1, "offered_readings_per_s": offered["readings_per_s"],
+            "readings_per_s": round(stored.rate(), 1), "readings": offered["readings"],
+            "lost": offered["readings"] - rows[1],
+            "duplicates": rows[0] - rows[1] + ingest.counts["duplicates"],
+            "refused": sum(v for k, v in ingest.counts.items() if k.startswith("refused"))}
+
+
 def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
-        out: Any = sys.stderr, influx: bool = True) -> dict[str, Any]:
+        out: Any = sys.stderr, influx: bool = True, processes: int = 1) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-ingest-"))
     registry = site_registry.registry(homes, seed=1)
     result: dict[str, Any] = {}
     with LocalMosquitto() as broker:
-        store = SqliteStore(work / "store.db")
-        stored = _Arrivals()
-        ingest = Ingest(host="127.0.0.1", port=broker.port, registry=registry, store=store,
-                        dead_letters=DeadLetters(work / "dead.db"), clock=SystemClock(),
-                        consumers=[lambda readings: None], on_stored=stored.add)
-        ingest.start()
-        ingest.ready.wait(10)
-        print(f"phase 1: ingest, {homes} homes at speed {speed} for {duration} s", file=out)
-        offered = _simulate(broker.port, homes, speed, duration)
-        deadline = time.monotonic() + 600
-        while stored.count < offered["readings"] and time.monotonic() < deadline:
-            time.sleep(0.2)
-        ingest.close()
-        rows = store._db.execute("SELECT COUNT(*), COUNT(DISTINCT gateway || '/' || seq) "
-                                 "FROM raw").fetchone()
-        result["offered_readings_per_s"] = offered["readings_per_s"]
-        result["readings_per_s"] = round(stored.rate(), 1)
-        result["readings"] = offered["readings"]
-        result["lost"] = offered["readings"] - rows[1]
-        result["duplicates"] = rows[0] - rows[1] + ingest.counts["duplicates"]
-        result["refused"] = sum(v for k, v in ingest.counts.items() if k.startswith("refused"))
-        store.close()
+        if processes > 1:
+            result.update(_processes_phase(broker, homes, speed, duration, processes, work,
+                                           out))
+        else:
+            result.update(_single_phase(broker, registry, homes, speed, duration, work, out))
 
         print("phase 2: the same stream into a bare paho subscriber that only decodes",
               file=out)
