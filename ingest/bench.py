@@ -115,7 +115,7 @@ def _processes_phase(broker: LocalMosquitto, homes: int, speed: float, duration:
             if offered and count >= offered["readings"]:
                 last = now
                 break
-            time.sleep(0.5)
+            time.sleep(1.0)  # a count scans the table: not too often
         rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT gateway || '/' || seq) "
                           "FROM raw").fetchone()
         db.close()

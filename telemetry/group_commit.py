@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from telemetry.backoff import Backoff
 from telemetry.reading import Reading
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,17 @@ class GroupWriter(threading.Thread):
                 if len(self._items) < self._max_items and not self._closing:
                     self._cond.wait(self._max_delay_s)
                 items, self._items = self._items, []
-            self._write(items)
+            retry = Backoff(initial_s=0.05, max_s=2.0)
+            # A failed write keeps its messages unacknowledged and is tried again (a busy
+            # or briefly unavailable store must not stall the stream for good); closing
+            # gives up, and the broker redelivers to the next process.
+            while not self._write(items):
+                with self._cond:
+                    if self._closing:
+                        return
+                    self._cond.wait(retry.next_delay())
 
-    def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> None:
+    def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> bool:
         readings = [r for batch, _, _ in items for r in batch]
         try:
             if readings:
@@ -65,11 +74,12 @@ class GroupWriter(threading.Thread):
         except self._errors as exc:
             log.error("write failed; %d messages stay unacknowledged: %s", len(items), exc)
             self._on_error(exc)
-            return
+            return False
         self._on_stored(len(readings))
         for _, mid, qos in items:
             if mid is not None:
                 self._ack(mid, qos)
+        return True
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Store and acknowledge what is queued, then stop."""

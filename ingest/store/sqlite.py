@@ -17,6 +17,7 @@ from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 HOUR_MS = 3_600_000
+BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw (
@@ -37,7 +38,9 @@ CREATE TABLE IF NOT EXISTS hourly (
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # several ingest processes may share the file: wait for the write lock
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)

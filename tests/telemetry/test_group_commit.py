@@ -63,3 +63,24 @@ def test_a_failed_write_acknowledges_nothing(tmp_path: Path) -> None:
     wait_until(lambda: len(acks.errors) == 1, 10, "the error to be reported")
     writer.close()
     assert acks.acked == [] and acks.stored == 0
+
+
+def test_a_failed_write_is_tried_again_and_then_acknowledged_in_order(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    failures = [2]  # the store is busy twice, then takes the batch
+
+    def flaky(readings: list[object]) -> int:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise OutboxError("database is locked")
+        return box.append(readings)  # type: ignore[arg-type]
+
+    acks = Acks()
+    writer = GroupWriter(flaky, acks.ack, acks.on_stored, acks.on_error, errors=(OutboxError,))
+    writer.start()
+    for mid in range(1, 11):
+        writer.submit([reading()], mid, 1)
+    wait_until(lambda: len(acks.acked) == 10, 10, "every message acknowledged after retries")
+    writer.close()
+    assert acks.acked == list(range(1, 11)) and len(acks.errors) == 2
+    assert box.depth() == 10
