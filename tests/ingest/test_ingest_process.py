@@ -57,7 +57,7 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
     cfg_path.write_bytes(config.dump(cfg))
     db = tmp_path / "data" / "store.db"
     proc = _start(cfg_path)
-    envelopes, per = 400, 50
+    envelopes, per = 2000, 50  # enough that the kill lands in the middle of the load
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     publisher.max_inflight_messages_set(100)
     publisher.connect("127.0.0.1", mosquitto.port)
