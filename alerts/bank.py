@@ -122,7 +122,7 @@ class DetectorBank:
         out = self.fast_tick(now_ms)
         for chunk in self.slow_tick(now_ms):
             out += chunk
-        return out
+        return out + self.multivariate.score(now_ms)
 
     def fast_tick(self, now_ms: int) -> list[Signal]:
         """Unconfirmed falls, night bed exits, the pending micro-batch: cheap, every second."""
@@ -135,8 +135,10 @@ class DetectorBank:
         return out
 
     def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
-        """Inactivity, device silence and the multivariate batch, when due, in chunks of
-        residents: a caller holding a lock can let urgent work in between chunks."""
+        """Inactivity, device silence and the multivariate windows, when due, in chunks of
+        residents: a caller holding a lock can let urgent work in between chunks. The
+        multivariate model scores (and fits) in ``multivariate.score``, which the caller
+        runs without the lock."""
         if now_ms < self._next_slow_ms:
             return
         self._next_slow_ms = now_ms + self.slow_every_ms
@@ -147,4 +149,5 @@ class DetectorBank:
                 out += resident.inactivity.tick(now_ms)
             yield out
         yield self.health.tick(now_ms)
-        yield self.multivariate.tick(now_ms)  # one batch scoring, off the urgent path
+        self.multivariate.collect(now_ms)  # scored by the caller, outside its lock
+        yield []

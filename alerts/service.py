@@ -117,6 +117,10 @@ class AlertService:
                     break
                 if chunk:
                     self.core.handle(chunk)
+        unusual = self.bank.multivariate.score(now)  # the model's work: without the lock
+        if unusual:
+            with self._lock:
+                self.core.handle(unusual)
         self.core.tick()
         self.dispatcher.run_once()
 

@@ -6,8 +6,9 @@ units of that resident's own running mean and deviation, so the model sees "how 
 for this person", not "how unusual for anyone". Windows are collected for all residents,
 the forest is fitted on the first ``train_windows`` of them (and refitted every
 ``refit_windows``), and closed windows are scored in one batch per ``tick``: one
-``score_samples`` call for every resident at once, in the alert core's timer thread, never
-on the path of a fall. A window scoring below the training set's ``quantile`` twice in a
+``score_samples`` call for every resident at once, in the alert core's timer thread and
+outside the lock the readings take (``collect`` then ``score``), never on the path of a
+fall. A window scoring below the training set's ``quantile`` twice in a
 row raises ``VITALS_ANOMALY`` (a notice for the desk, severity info); two ordinary windows
 clear it.
 """
@@ -56,6 +57,7 @@ class VitalsAnomaly:
         self.seed = seed
         self._open: dict[str, _Window] = {}
         self._closed: list[tuple[str, _Window]] = []
+        self._ready: list[tuple[npt.NDArray[np.float64], str, _Window]] = []
         self._norm: dict[str, _Norm] = {}
         self._training: list[npt.NDArray[np.float64]] = []
         self._since_fit = 0
@@ -107,21 +109,29 @@ class VitalsAnomaly:
         return z if norm.n > 12 else None  # an hour of windows before it means anything
 
     def tick(self, now_ms: int) -> list[Signal]:
+        self.collect(now_ms)
+        return self.score(now_ms)
+
+    def collect(self, now_ms: int) -> None:
+        """Close finished windows into feature rows (cheap; with the readings' lock held)."""
         for resident, window in list(self._open.items()):
             if now_ms >= window.start_ms + 2 * self.window_ms:  # went quiet: close it
                 self._closed.append((resident, window))
                 del self._open[resident]
-        if not self._closed:
-            return []
         closed, self._closed = self._closed, []
-        rows, owners = [], []
         for resident, window in closed:
             z = self._vector(resident, window)
             if z is not None:
-                rows.append(z)
-                owners.append((resident, window))
-        if not rows:
+                self._ready.append((z, resident, window))
+
+    def score(self, now_ms: int) -> list[Signal]:
+        """Fit when due and score the collected rows in one batch. Touches nothing
+        ``observe`` does, so the caller runs it without the readings' lock."""
+        ready, self._ready = self._ready, []
+        if not ready:
             return []
+        rows = [z for z, _, _ in ready]
+        owners = [(resident, window) for _, resident, window in ready]
         batch = np.vstack(rows)
         self._training += rows
         self._since_fit += len(rows)
