@@ -148,6 +148,6 @@ class DetectorBank:
             for resident in residents[lo:lo + chunk]:
                 out += resident.inactivity.tick(now_ms)
             yield out
-        yield self.health.tick(now_ms)
+        yield from self.health.tick_chunks(now_ms)
         self.multivariate.collect(now_ms)  # scored by the caller, outside its lock
         yield []

@@ -12,6 +12,7 @@ device behind it: one problem, one alert.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
@@ -128,14 +129,23 @@ class HealthMonitor:
 
     def tick(self, now_ms: int) -> list[Signal]:
         out: list[Signal] = []
-        for (gateway_id, device_id), d in self._devices.items():
-            if d.silent or now_ms - d.last_ms < self.silent_after_ms:
-                continue
-            d.silent = True  # inhibited or not: one silence, judged once
-            if gateway_id in self._offline:
-                self.inhibited += 1
-                continue
-            minutes = (now_ms - d.last_ms) / 60_000
-            out.append(self._signal(Condition.DEVICE_SILENT, d, device_id, True, now_ms,
-                                    f"silent for {minutes:.0f} min"))
+        for chunk in self.tick_chunks(now_ms):
+            out += chunk
         return out
+
+    def tick_chunks(self, now_ms: int, chunk: int = 20_000) -> Iterator[list[Signal]]:
+        """Silence checks in chunks of devices (a caller can release its lock between)."""
+        devices = list(self._devices.items())
+        for lo in range(0, len(devices), chunk):
+            out: list[Signal] = []
+            for (gateway_id, device_id), d in devices[lo:lo + chunk]:
+                if d.silent or now_ms - d.last_ms < self.silent_after_ms:
+                    continue
+                d.silent = True  # inhibited or not: one silence, judged once
+                if gateway_id in self._offline:
+                    self.inhibited += 1
+                    continue
+                minutes = (now_ms - d.last_ms) / 60_000
+                out.append(self._signal(Condition.DEVICE_SILENT, d, device_id, True, now_ms,
+                                        f"silent for {minutes:.0f} min"))
+            yield out

@@ -57,7 +57,7 @@ class VitalsAnomaly:
         self.seed = seed
         self._open: dict[str, _Window] = {}
         self._closed: list[tuple[str, _Window]] = []
-        self._ready: list[tuple[npt.NDArray[np.float64], str, _Window]] = []
+        self._ready: list[tuple[str, _Window]] = []
         self._norm: dict[str, _Norm] = {}
         self._training: list[npt.NDArray[np.float64]] = []
         self._since_fit = 0
@@ -113,25 +113,26 @@ class VitalsAnomaly:
         return self.score(now_ms)
 
     def collect(self, now_ms: int) -> None:
-        """Close finished windows into feature rows (cheap; with the readings' lock held)."""
+        """Hand finished windows over to ``score`` (cheap; with the readings' lock held)."""
         for resident, window in list(self._open.items()):
             if now_ms >= window.start_ms + 2 * self.window_ms:  # went quiet: close it
                 self._closed.append((resident, window))
                 del self._open[resident]
         closed, self._closed = self._closed, []
-        for resident, window in closed:
-            z = self._vector(resident, window)
-            if z is not None:
-                self._ready.append((z, resident, window))
+        self._ready += closed
 
     def score(self, now_ms: int) -> list[Signal]:
-        """Fit when due and score the collected rows in one batch. Touches nothing
-        ``observe`` does, so the caller runs it without the readings' lock."""
+        """Normalise, fit when due and score the collected windows in one batch. Touches
+        nothing ``observe`` does, so the caller runs it without the readings' lock."""
         ready, self._ready = self._ready, []
-        if not ready:
+        rows, owners = [], []
+        for resident, window in ready:
+            z = self._vector(resident, window)
+            if z is not None:
+                rows.append(z)
+                owners.append((resident, window))
+        if not rows:
             return []
-        rows = [z for z, _, _ in ready]
-        owners = [(resident, window) for _, resident, window in ready]
         batch = np.vstack(rows)
         self._training += rows
         self._since_fit += len(rows)
