@@ -67,6 +67,9 @@ class AlertService:
         self.dispatcher = Dispatcher(self.db, self.core, notifiers, clock)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-timers", daemon=True)
+        self._model_due = threading.Event()
+        self._model_thread = threading.Thread(target=self._run_model, name="alert-model",
+                                              daemon=True)
 
     def _on_change(self, change: AlertChange) -> None:
         self._wake.set()  # a new alert may have a step due now
@@ -89,11 +92,14 @@ class AlertService:
         self.dispatcher.recover()
         self.callbacks.start()
         self._thread.start()
+        self._model_thread.start()
 
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._model_due.set()
         self._thread.join(timeout=10)
+        self._model_thread.join(timeout=30)
         self.callbacks.close()
         self.db.close()
 
@@ -117,12 +123,25 @@ class AlertService:
                     break
                 if chunk:
                     self.core.handle(chunk)
-        unusual = self.bank.multivariate.score(now)  # the model's work: without the lock
-        if unusual:
-            with self._lock:
-                self.core.handle(unusual)
+        self._model_due.set()  # the model's batch: its own thread, without the lock
         self.core.tick()
         self.dispatcher.run_once()
+
+    def _run_model(self) -> None:
+        """Fit and score the multivariate model (tens to hundreds of ms at 10,000
+        residents) where neither the readings nor the escalation timers wait for it."""
+        while not self._stop.is_set():
+            self._model_due.wait()
+            self._model_due.clear()
+            if self._stop.is_set():
+                return
+            try:
+                unusual = self.bank.multivariate.score(self.clock.now_ms())
+                if unusual:
+                    with self._lock:
+                        self.core.handle(unusual)
+            except Exception:  # keep the model thread alive; the cause is in the log
+                log.exception("multivariate scoring failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -6,14 +6,16 @@ units of that resident's own running mean and deviation, so the model sees "how 
 for this person", not "how unusual for anyone". Windows are collected for all residents,
 the forest is fitted on the first ``train_windows`` of them (and refitted every
 ``refit_windows``), and closed windows are scored in one batch per ``tick``: one
-``score_samples`` call for every resident at once, in the alert core's timer thread and
-outside the lock the readings take (``collect`` then ``score``), never on the path of a
-fall. A window scoring below the training set's ``quantile`` twice in a
-row raises ``VITALS_ANOMALY`` (a notice for the desk, severity info); two ordinary windows
-clear it.
+``score_samples`` call for every resident at once, in a thread of its own and outside
+the lock the readings take (``collect`` hands windows over, ``score`` does the model's
+work), never on the path of a fall. A window scoring below the training set's
+``quantile`` twice in a row raises ``VITALS_ANOMALY`` (a notice for the desk, severity
+info); two ordinary windows clear it.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +60,7 @@ class VitalsAnomaly:
         self._open: dict[str, _Window] = {}
         self._closed: list[tuple[str, _Window]] = []
         self._ready: list[tuple[str, _Window]] = []
+        self._handover = threading.Lock()
         self._norm: dict[str, _Norm] = {}
         self._training: list[npt.NDArray[np.float64]] = []
         self._since_fit = 0
@@ -119,12 +122,14 @@ class VitalsAnomaly:
                 self._closed.append((resident, window))
                 del self._open[resident]
         closed, self._closed = self._closed, []
-        self._ready += closed
+        with self._handover:
+            self._ready += closed
 
     def score(self, now_ms: int) -> list[Signal]:
         """Normalise, fit when due and score the collected windows in one batch. Touches
         nothing ``observe`` does, so the caller runs it without the readings' lock."""
-        ready, self._ready = self._ready, []
+        with self._handover:  # collect and score may run in different threads
+            ready, self._ready = self._ready, []
         rows, owners = [], []
         for resident, window in ready:
             z = self._vector(resident, window)
