@@ -19,7 +19,6 @@ Three measurements, each with a baseline taken in the same run:
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -248,5 +247,4 @@ def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0, falls:
     result.update(memory())
     result["fall_ratio_to_broker_p99"] = round(
         result["fall_to_notice_ms_p99"] / max(result["baseline_broker_ms_p99"], 1e-9), 1)
-    _ = statistics  # (kept for readers: percentiles are nearest-rank above)
     return result

@@ -82,8 +82,9 @@ class AlertCore:
         for listener in self.listeners:
             try:
                 listener(event)
-            except Exception:  # a slow or broken page must not stop the alert core
-                log.exception("alert listener failed")
+            except Exception:  # a broken page feed must not stop the alert core
+                log.exception("alert listener %r failed on %s of alert %d", listener,
+                              change.value, alert.alert_id)
 
     # --- the pipeline --------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ class Policies:
             for key, steps in policy.steps.items():
                 if key not in names:
                     raise PolicyError(f"no condition or severity called {key!r}")
-                if any(s.to is Target.RESCUE and not _rescue_address(policy.rescue, s.channel)
+                if any(s.to is Target.RESCUE and not rescue_address(policy.rescue, s.channel)
                        for s in steps):
                     raise PolicyError(f"{key}: a rescue step needs a rescue address for "
                                       f"its channel")
@@ -95,13 +95,10 @@ def save(policies: Policies, path: Path) -> None:
     tmp.write_text(text)
     tmp.replace(path)
 
-def _rescue_address(rescue: Rescue, channel: Channel) -> str:
+def rescue_address(rescue: Rescue, channel: Channel) -> str:
+    """Where a rescue notice by ``channel`` goes ("" when the policy has none)."""
     return {Channel.SMS: rescue.phone, Channel.WEBHOOK: rescue.webhook,
             Channel.EMAIL: rescue.email, Channel.CONSOLE: "console"}[channel]
-
-
-def rescue_address(rescue: Rescue, channel: Channel) -> str:
-    return _rescue_address(rescue, channel)
 
 
 def load(path: Path) -> Policies:

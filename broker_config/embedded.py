@@ -58,7 +58,7 @@ class EmbeddedBroker:
             future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
             try:
                 future.result(10)
-            except Exception:  # shutting down anyway
-                logging.getLogger(__name__).exception("embedded broker shutdown")
+            except (TimeoutError, OSError, RuntimeError) as exc:  # stopping anyway
+                logging.getLogger(__name__).warning("embedded broker shutdown: %s", exc)
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -110,12 +110,12 @@ def score(homes: int, days: float, readings: int, incidents: list[inc.Incident],
     # are not counted as false: they are about something that did happen.
     spans = [(i.resident_id, i.start_ms, i.end_ms + GRACE_MS) for i in incidents]
     false: collections.Counter[str] = collections.Counter()
+    resident_of_gateway = {x.gateway_id: x.resident_id for x in incidents}
     for i, s in enumerate(raised):
         if i in used:
             continue
         resident = s.subject.split("/")[0]
-        gateway_of = {x.gateway_id: x.resident_id for x in incidents}
-        resident = gateway_of.get(resident, resident)
+        resident = resident_of_gateway.get(resident, resident)
         if any(r == resident and lo <= s.t_ms <= hi for r, lo, hi in spans):
             continue
         false[s.condition.value] += 1
@@ -131,11 +131,6 @@ def labelled(homes: int, days: float, seed: int, per_home_day: float,
     end = START_MS + int(days * DAY_MS)
     planned = [i for i in planned if i.end_ms + GRACE_MS <= end]
     return run(homes, days, seed, planned)
-
-
-def as_json(result: RunResult) -> dict[str, Any]:
-    out: dict[str, Any] = msgspec.to_builtins(result)
-    return out
 
 
 METHOD = """Labelled simulator runs through the alert core's detector bank (`evaluation/

@@ -14,6 +14,14 @@ class ConfigError(Exception):
     """The central configuration is missing or malformed."""
 
 
+def read_secret(path: str) -> str:
+    """A password or token from its own file (never kept in the config itself)."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc}") from exc
+
+
 class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     host: str = "127.0.0.1"
     port: int = 1883
@@ -21,12 +29,7 @@ class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
     password_file: str | None = None
 
     def password(self) -> str | None:
-        if self.password_file is None:
-            return None
-        try:
-            return Path(self.password_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
+        return read_secret(self.password_file) if self.password_file else None
 
 
 class InfluxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
@@ -43,12 +46,7 @@ class InfluxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     v2_org: str = "-"
 
     def secret(self, path: str | None) -> str:
-        if path is None:
-            return ""
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        return read_secret(path) if path else ""
 
 
 class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

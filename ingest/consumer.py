@@ -149,7 +149,8 @@ class Ingest:
             try:
                 consumer(gateway.gateway_id, gateway.site_id, raw == health.ONLINE)
             except Exception:  # a consumer's bug must not stop ingest
-                log.exception("status consumer failed")
+                log.exception("status consumer %r failed for gateway %s", consumer,
+                              gateway.gateway_id)
                 self._count("consumer_errors")
 
     def _accept(self, topic: str, raw: bytes) -> list[Reading]:

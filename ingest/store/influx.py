@@ -84,11 +84,13 @@ class InfluxStore:
     def _write_lines(self, lines: list[str]) -> None:
         if self.write_api == "v2":
             from influxdb_client.domain.write_precision import WritePrecision
+            from influxdb_client.rest import ApiException
+            from urllib3.exceptions import HTTPError
 
             try:
                 self._v2.write(bucket=self.database, record=lines,
                                write_precision=WritePrecision.MS)
-            except Exception as exc:  # the client raises ApiException and urllib3 errors
+            except (ApiException, HTTPError, OSError) as exc:
                 raise StoreError(f"influx v2 write failed: {exc}") from exc
             return
         params = {"db": self.database, "precision": "ms", **self._auth}
