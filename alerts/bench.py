@@ -3,12 +3,15 @@
 Three measurements, each with a baseline taken in the same run:
 
 1. **Fall to notice** under background load: the fleet runner publishes ``homes`` homes
-   at gateway level into a real Mosquitto while ingest + the alert core + the embedded
-   store drain it; meanwhile single falls are published (as an edge publishes them) for
+   at gateway level into a real Mosquitto while the central process (ingest + the alert
+   core, as configured with ``store_workers`` store worker processes writing the embedded
+   store beside it) drains it; meanwhile single falls are published (as an edge publishes them) for
    one resident after another, with a policy that texts the family at once through a real
    Kannel. Reported: p50 / p99 from the publish to the dashboard-facing event
    (``fall_to_event_ms_*``) and to Kannel accepting the SMS (``fall_to_notice_ms_*``);
    baseline: the same publishes received by a bare subscriber (the broker's own latency).
+   ``background_readings_per_s`` is what the alert core took in while the falls were
+   published, ``stored_readings_per_s`` what reached the store over the same span.
 2. **Detector throughput**: the full bank of 10,000 residents over two minutes of their
    readings (noon), against a baseline loop that only looks each reading's device up in
    the registry (the least any consumer does).
@@ -19,6 +22,7 @@ Three measurements, each with a baseline taken in the same run:
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,14 +37,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
 from alerts.local_kannel import LocalKannel
-from alerts.service import AlertService
 from alerts.settings import AlertSettings, KannelSettings
 from broker_config.local import LocalMosquitto, free_port
+from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
-from ingest.bench import _Arrivals, _simulate
+from ingest.bench import _simulate
+from ingest.config import BrokerConfig, CentralConfig
 from ingest.consumer import Ingest
-from ingest.deadletter import DeadLetters
-from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -61,10 +64,11 @@ def _now_ms() -> float:
     return time.time_ns() / 1e6
 
 
-def fall_latency(homes: int, speed: float, duration: float, falls: int,
-                 out: Any) -> dict[str, Any]:
+def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any,
+                 store_workers: int = 1) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-alerts-"))
-    registry = site_registry.registry(homes, SEED)
+    (work / "registry.yaml").write_text(
+        yaml.safe_dump(site_registry.registry_data(homes, SEED)))
     policy = work / "policy.yaml"
     policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
         {"after_s": 0, "channel": "sms", "to": "family"}]}}}))
@@ -85,13 +89,13 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int,
     result: dict[str, Any] = {}
     with LocalMosquitto() as broker:
         kannel.start()
-        store = SqliteStore(work / "store.db")
-        stored = _Arrivals()
-        service = AlertService(settings, registry, SystemClock(), work, [on_change])
-        ingest = Ingest(host="127.0.0.1", port=broker.port, registry=registry, store=store,
-                        dead_letters=DeadLetters(work / "dead.db"), clock=SystemClock(),
-                        consumers=[service.consume], on_stored=stored.add,
-                        status_consumers=[service.gateway_status])
+        cfg = CentralConfig(data_dir=str(work / "central"), registry=str(work / "registry.yaml"),
+                            broker=BrokerConfig(port=broker.port), alerts=settings,
+                            store_workers=store_workers)
+        central = CentralProcess(cfg, SystemClock())
+        assert central.alerts is not None
+        service = central.alerts
+        service.core.listeners.append(on_change)
         bare = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare-urgent",
                            protocol=mqtt.MQTTv311)
 
@@ -103,17 +107,19 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int,
         bare.connect("127.0.0.1", broker.port)
         bare.subscribe(topics.central_filter(Channel.URGENT), qos=1)
         bare.loop_start()
-        service.start()
-        ingest.start()
-        ingest.ready.wait(10)
+        central.start()
+        central.ingest.ready.wait(10)
+        detected = _Counted(central.ingest, "handed" if store_workers else "stored")
+        stored = _StoredCount(work / "central" / "store.db")
         load: dict[str, Any] = {}
         sim = threading.Thread(target=lambda: load.update(
             _simulate(broker.port, homes, speed, duration)), daemon=True)
-        print(f"fall latency: {falls} falls under {homes} homes at speed {speed}", file=out)
+        print(f"fall latency: {falls} falls under {homes} homes at speed {speed}, "
+              f"{store_workers} store workers", file=out)
         sim.start()
-        while stored.count < 50_000 and sim.is_alive():
+        while detected.count() < 50_000 and sim.is_alive():
             time.sleep(0.1)
-        load_start = (time.monotonic(), stored.count)
+        load_start = (time.monotonic(), detected.count(), stored.count())
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-edge",
                                 protocol=mqtt.MQTTv311)
         publisher.connect("127.0.0.1", broker.port)
@@ -130,7 +136,7 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int,
             received.pop(gateway, None)
             publisher.publish(topics.central(gateway, Channel.URGENT), payload, qos=1)
             time.sleep(gap_s)
-        load_end = (time.monotonic(), stored.count)
+        load_end = (time.monotonic(), detected.count(), stored.count())
         sim.join()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(service.db.notices()) < falls:
@@ -141,21 +147,22 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int,
             time.sleep(0.2)
         publisher.loop_stop()
         bare.loop_stop()
-        ingest.close()
         notices = service.db.notices()
         alerts = {a.alert_id: a.subject for a in service.db.alerts()}
-        service.close()
+        central.close()
+        stored.close()
         kannel.close()
-        store.close()
     base = [received[layout.gateway_id(int(r[4:]))] - t for r, t in published.items()
             if layout.gateway_id(int(r[4:])) in received]
     to_event = [evented[r] - t for r, t in published.items() if r in evented]
     to_notice = [n.sent_ms - published[alerts[n.alert_id]] for n in notices
                  if n.sent_ms is not None and alerts[n.alert_id] in published]
+    span = max(load_end[0] - load_start[0], 1e-9)
     result.update({
         "falls": falls, "alerts_opened": len(evented), "notices_sent": len(to_notice),
-        "background_readings_per_s": round((load_end[1] - load_start[1])
-                                           / max(load_end[0] - load_start[0], 1e-9), 1),
+        "store_workers": store_workers,
+        "background_readings_per_s": round((load_end[1] - load_start[1]) / span, 1),
+        "stored_readings_per_s": round((load_end[2] - load_start[2]) / span, 1),
         "offered_readings_per_s": load.get("readings_per_s"),
         "fall_to_event_ms_p50": _pct(to_event, 0.5), "fall_to_event_ms_p99": _pct(to_event, 0.99),
         "fall_to_notice_ms_p50": _pct(to_notice, 0.5),
@@ -163,6 +170,31 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int,
         "baseline_broker_ms_p50": _pct(base, 0.5), "baseline_broker_ms_p99": _pct(base, 0.99),
     })
     return result
+
+
+class _Counted:
+    """Readings the central process's ingest has finished (the detectors saw them)."""
+
+    def __init__(self, ingest: Ingest, key: str) -> None:
+        self._ingest, self._key = ingest, key
+
+    def count(self) -> int:
+        with self._ingest._lock:
+            return self._ingest.counts[self._key]
+
+
+class _StoredCount:
+    """Rows in the embedded store, whichever process wrote them."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=30)
+
+    def count(self) -> int:
+        n: int = self._db.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
+        return n
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def detector_throughput(homes: int = 10_000, seconds: int = 120) -> dict[str, Any]:
@@ -239,8 +271,8 @@ def memory(residents: int = 100_000) -> dict[str, Any]:
 
 
 def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0, falls: int = 100,
-        out: Any = sys.stderr) -> dict[str, Any]:
-    result = fall_latency(homes, speed, duration, falls, out)
+        out: Any = sys.stderr, store_workers: int = 1) -> dict[str, Any]:
+    result = fall_latency(homes, speed, duration, falls, out, store_workers)
     print("detector throughput at 10,000 residents", file=out)
     result.update(detector_throughput())
     print("memory at 100,000 residents", file=out)

@@ -1,13 +1,16 @@
 """Assemble the central process from its config: ingest (always), the alert core (with an
 ``[alerts]`` table) and the duty-desk dashboard (with a ``[dashboard]`` table), sharing one
-registry, one clock and one embedded store. Start order is consumers first, so nothing
-arrives before the alert core can take it; stop order is the reverse."""
+registry, one clock and one embedded store. With ``store_workers`` the routine readings
+are stored by worker processes (``central/workers.py``) and this process, in the role
+``alerts``, only stores urgent events. Start order is consumers first, so nothing arrives
+before the alert core can take it; stop order is the reverse."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from alerts.service import AlertService
+from central.workers import StoreWorkers
 from dashboard.accounts import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
@@ -16,6 +19,7 @@ from ingest import registry as registry_module
 from ingest.config import CentralConfig, ConfigError, InfluxConfig
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
+from ingest.roles import Role
 from ingest.store.base import Store
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
@@ -27,6 +31,10 @@ class CentralProcess:
     def __init__(self, cfg: CentralConfig, clock: Clock) -> None:
         if cfg.dashboard is not None and cfg.alerts is None:
             raise ConfigError("the dashboard needs the [alerts] table")
+        if cfg.store_workers < 0 or (cfg.store_workers and cfg.role is not Role.ALL):
+            raise ConfigError("store_workers must be 0 or more, in a process of role 'all'")
+        if cfg.role is Role.STORE and (cfg.alerts is not None or cfg.dashboard is not None):
+            raise ConfigError("a store worker takes no [alerts] or [dashboard] table")
         self.cfg = cfg
         self.clock = clock
         self.registry = registry_module.load(Path(cfg.registry))
@@ -54,7 +62,10 @@ class CentralProcess:
             clock=clock, consumers=[self.alerts.consume] if self.alerts else [],
             status_consumers=[self.alerts.gateway_status] if self.alerts else [],
             client_id=cfg.client_id, share_group=cfg.share_group,
-            username=cfg.broker.username, password=cfg.broker.password())
+            username=cfg.broker.username, password=cfg.broker.password(),
+            role=Role.ALERTS if cfg.store_workers else cfg.role)
+        self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
+            else None
 
     def _influx(self, influx: InfluxConfig) -> SpooledStore:
         store = InfluxStore(influx.url, influx.database, write_api=influx.write_api,
@@ -62,7 +73,9 @@ class CentralProcess:
                             password=influx.secret(influx.password_file),
                             v2_url=influx.v2_url, v2_token=influx.secret(influx.v2_token_file),
                             v2_org=influx.v2_org)
-        spooled = SpooledStore(store, self.data / "spool.db")
+        spool = "spool.db" if self.cfg.role is not Role.STORE \
+            else f"spool-{self.cfg.client_id}.db"  # one spool per process
+        spooled = SpooledStore(store, self.data / spool)
         spooled.start()
         return spooled
 
@@ -71,10 +84,14 @@ class CentralProcess:
             self.alerts.start()
         if self.dashboard is not None:
             self.dashboard.start()
+        if self.workers is not None:
+            self.workers.start()
         self.ingest.start()
 
     def close(self) -> None:
         self.ingest.close()
+        if self.workers is not None:
+            self.workers.close()
         if self.dashboard is not None:
             self.dashboard.close()
         if self.alerts is not None:

@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     a.add_argument("--speed", type=float, default=60.0)
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--falls", type=int, default=100)
+    a.add_argument("--store-workers", type=int, default=1,
+                   help="store worker processes beside the alert core's (0: it stores "
+                        "everything itself; default 1)")
     a.set_defaults(handler=_alerts)
     st = which.add_parser("stores", help="write throughput and size: SQLite, DuckDB (if "
                                          "installed), InfluxDB 1.6")
@@ -59,7 +62,7 @@ def _alerts(args: argparse.Namespace) -> int:
     from alerts import bench
 
     result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
-                       falls=args.falls)
+                       falls=args.falls, store_workers=args.store_workers)
     print(json.dumps(result), flush=True)
     return 0 if result["notices_sent"] == result["falls"] else 1
 

@@ -8,6 +8,7 @@ import msgspec
 
 from alerts.settings import AlertSettings
 from dashboard.settings import DashboardSettings
+from ingest.roles import Role
 
 
 class ConfigError(Exception):
@@ -58,6 +59,10 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     influx: InfluxConfig | None = None  # default: the embedded SQLite store in data_dir
     alerts: AlertSettings | None = None  # the alert core in the same process
     dashboard: DashboardSettings | None = None  # the duty desk (needs [alerts])
+    # Routine readings stored by this many worker processes of their own (role "store"),
+    # so the alert core's process does no bulk writes; 0: this process stores everything.
+    store_workers: int = 0
+    role: Role = Role.ALL  # set by the process that starts store workers, for them
 
 
 def load(path: Path) -> CentralConfig:

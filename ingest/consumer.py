@@ -1,14 +1,21 @@
 """The central consumer: decode once, validate against the registry, dedup, hand on, store.
 
-One paho client with a persistent session at QoS 1 (optionally a shared subscription).
-Every message is refused with a reason (dead letter plus a counter) or accepted; accepted
-readings go to the registered consumers (the alert core first) at once, before and apart
-from the store, and the message is acknowledged only after the store has them.
+Paho clients with persistent sessions at QoS 1 (optionally a shared subscription). Every
+message is refused with a reason (dead letter plus a counter) or accepted; accepted readings
+go to the registered consumers (the alert core first) at once, before and apart from the
+store, and the message is acknowledged only after the store has them.
+
+A process has a ``Role``: ``ALL`` takes every channel and stores everything. ``ALERTS``
+(the alert core's process when store workers run) takes every channel but stores nothing:
+it acknowledges once its consumers have a message, and ``STORE`` worker processes, on a
+shared subscription of their own, store the urgent and routine readings. The alert core's
+process then never waits for, or spends its time on, a bulk write.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -21,6 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.registry import Registry
+from ingest.roles import Role
 from ingest.store.base import Store, StoreError
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
@@ -35,13 +43,18 @@ StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
 
 
+def _no_write(readings: list[Reading]) -> int:
+    return 0
+
+
 class Ingest:
     def __init__(self, *, host: str, port: int, registry: Registry, store: Store,
                  dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
                  client_id: str = "eldercare-ingest", share_group: str | None = None,
                  username: str | None = None, password: str | None = None,
                  on_stored: Callable[[int], None] | None = None,
-                 status_consumers: list[StatusConsumer] | None = None) -> None:
+                 status_consumers: list[StatusConsumer] | None = None,
+                 role: Role = Role.ALL) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.store = store
@@ -51,23 +64,32 @@ class Ingest:
         self.status_consumers = status_consumers or []
         self._on_stored = on_stored
         self._share = share_group
+        self.role = role
         self.dedup = Dedup()
-        self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS))
+        if role is not Role.ALERTS:
+            # A process that stores warms its memory from the store. One that leaves storing
+            # to the workers must not: their keys say what was stored, not what our
+            # consumers saw before a crash, and that is what comes back to us.
+            self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS))
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self.ready = threading.Event()
         self._subscribed: set[str] = set()
         self._dedup_lock = threading.Lock()
         # Two sessions: urgent events (and gateway status) never queue behind a backlog of
-        # routine readings in the broker, the socket or our thread.
-        self._lanes = [
-            self._lane(f"{client_id}-urgent", [Channel.URGENT, Channel.STATUS],
-                       username, password),
-            self._lane(f"{client_id}-readings", [Channel.READINGS], username, password),
-        ]
+        # routine readings in the broker, the socket or our thread. A store worker needs
+        # no such lane: it only stores, and the alert core's process takes the urgent.
+        stores = role is not Role.ALERTS
+        self._lanes: list[tuple[mqtt.Client, GroupWriter]] = [
+            self._lane(f"{client_id}-store", [Channel.URGENT, Channel.READINGS], username,
+                       password, stores=True)] if role is Role.STORE else [
+            self._lane(f"{client_id}-urgent", [Channel.URGENT, Channel.STATUS], username,
+                       password, stores=stores),
+            self._lane(f"{client_id}-readings", [Channel.READINGS], username, password,
+                       stores=stores)]
 
     def _lane(self, client_id: str, channels: list[Channel], username: str | None,
-              password: str | None) -> tuple[mqtt.Client, GroupWriter]:
+              password: str | None, *, stores: bool) -> tuple[mqtt.Client, GroupWriter]:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if username:
@@ -88,8 +110,11 @@ class Ingest:
 
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
+        # Without the store, the writer only acknowledges, in order, after the consumers.
         writer: GroupWriter = GroupWriter(
-            self.store.write, client.ack, self._stored, self._failed, errors=(StoreError,),
+            self.store.write if stores else _no_write, client.ack,
+            functools.partial(self._done, "stored" if stores else "handed"), self._failed,
+            errors=(StoreError,),
             name=f"store-writer-{channels[0].value}")
         client.on_message = lambda c, u, msg: self._on_message(writer, msg)
         return client, writer
@@ -172,9 +197,10 @@ class Ingest:
         for rejection in batch.rejections:
             self._refuse(topic, rejection.reason.value,
                          f"reading {rejection.index}: {rejection.detail}", raw)
-        out: list[Reading] = []
+        candidates: list[Reading] = []
+        device_of = self.registry.devices.get
         for reading in batch.readings:
-            device = self.registry.device(gateway.gateway_id, reading.device_id)
+            device = device_of((gateway.gateway_id, reading.device_id))
             if device is None:
                 elsewhere = any(d == reading.device_id for _, d in self.registry.devices)
                 self._refuse(topic, "foreign_device" if elsewhere else "unknown_device",
@@ -183,19 +209,20 @@ class Ingest:
             if reading.site_id != gateway.site_id:
                 self._refuse(topic, "site_mismatch", reading.site_id, raw)
                 continue
-            with self._dedup_lock:
-                first = self.dedup.first_time(reading.gateway_id, reading.seq)
-            if not first:
-                self._count("duplicates")
-                continue
             if reading.resident_id != device.resident_id:  # the registry decides
                 reading = msgspec.structs.replace(reading, resident_id=device.resident_id)
-            out.append(reading)
+            candidates.append(reading)
+        with self._dedup_lock:
+            out = self.dedup.new_only(candidates)
+        if len(out) < len(candidates):
+            self._count("duplicates", len(candidates) - len(out))
         self._count("accepted", len(out))
         return out
 
-    def _stored(self, n: int) -> None:
-        self._count("stored", n)
+    def _done(self, key: str, n: int) -> None:
+        """``n`` readings stored (``key`` "stored"), or handed to the consumers and left to
+        the store workers ("handed"); ``on_stored`` hears of both."""
+        self._count(key, n)
         if self._on_stored is not None:
             self._on_stored(n)
 

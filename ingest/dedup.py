@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import collections
 
+from telemetry.reading import Reading
+
 
 class Dedup:
     def __init__(self, capacity: int = 1_000_000) -> None:
@@ -25,6 +27,21 @@ class Dedup:
         if len(self._order) > self._capacity:
             self._seen.discard(self._order.popleft())
         return True
+
+    def new_only(self, readings: list[Reading]) -> list[Reading]:
+        """The readings offered for the first time, in order (``first_time`` for a batch,
+        with the lookups bound once)."""
+        seen, order, out = self._seen, self._order, []
+        for r in readings:
+            key = (r.gateway_id, r.seq)
+            if key in seen:
+                continue
+            seen.add(key)
+            order.append(key)
+            out.append(r)
+        while len(order) > self._capacity:
+            seen.discard(order.popleft())
+        return out
 
     def warm(self, keys: list[tuple[str, int]]) -> None:
         for gateway_id, seq in keys:

@@ -25,7 +25,8 @@ class GroupWriter(threading.Thread):
     def __init__(self, write: Callable[[list[Reading]], object], ack: Ack,
                  on_stored: Callable[[int], None], on_error: Callable[[Exception], None], *,
                  errors: tuple[type[Exception], ...], max_delay_s: float = 0.005,
-                 max_items: int = 512, name: str = "group-writer") -> None:
+                 max_items: int = 512, max_readings: int = 5000,
+                 name: str = "group-writer") -> None:
         super().__init__(name=name, daemon=True)
         self._write_batch = write
         self._errors = errors
@@ -34,6 +35,7 @@ class GroupWriter(threading.Thread):
         self._on_error = on_error
         self._max_delay_s = max_delay_s
         self._max_items = max_items
+        self._max_readings = max_readings
         self._cond = threading.Condition()
         self._items: list[tuple[list[Reading], int | None, int]] = []
         self._closing = False
@@ -55,7 +57,7 @@ class GroupWriter(threading.Thread):
                 # Give the group a few milliseconds to fill, unless it is already full.
                 if len(self._items) < self._max_items and not self._closing:
                     self._cond.wait(self._max_delay_s)
-                items, self._items = self._items, []
+                items = self._take()
             retry = Backoff(initial_s=0.05, max_s=2.0)
             # A failed write keeps its messages unacknowledged and is tried again (a busy
             # or briefly unavailable store must not stall the stream for good); closing
@@ -65,6 +67,17 @@ class GroupWriter(threading.Thread):
                     if self._closing:
                         return
                     self._cond.wait(retry.next_delay())
+
+    def _take(self) -> list[tuple[list[Reading], int | None, int]]:
+        """The next group: whole messages up to ``max_readings`` readings (at least one
+        message). A backlog is written in several short transactions, so another writer
+        of the same store (the urgent lane) never waits behind one long one."""
+        n = end = 0
+        while end < len(self._items) and (end == 0 or n < self._max_readings):
+            n += len(self._items[end][0])
+            end += 1
+        items, self._items = self._items[:end], self._items[end:]
+        return items
 
     def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> bool:
         readings = [r for batch, _, _ in items for r in batch]

@@ -14,11 +14,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config.local import LocalMosquitto
 from ingest import config, registry
-from telemetry import codec, topics
+from telemetry import topics
 from telemetry.clock import SystemClock
-from telemetry.kinds import SPECS, Kind
-from telemetry.reading import Reading
 from telemetry.topics import Channel
+from tests.support.readings import load_envelope, load_keys
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,13 +62,9 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()
     now = SystemClock().now_ms()
-    unit = SPECS[Kind.HEART_RATE].unit
 
     def envelope(i: int) -> bytes:
-        gateway = f"gw-0000{i % 2}"
-        readings = [Reading("site-000", gateway, "wristband", Kind.HEART_RATE, 70.0, unit,
-                            now, now, i * per + k + 1, None) for k in range(per)]
-        return codec.encode(gateway, "site-000", now, readings)
+        return load_envelope(i, per, now)
 
     try:
         # A probe until the process has subscribed (its session then queues the rest).
@@ -99,6 +94,5 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT gateway, seq FROM raw").fetchall()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    expected = {(f"gw-0000{i % 2}", i * per + k + 1) for i in range(envelopes)
-                for k in range(per)}
+    expected = load_keys(envelopes, per)
     assert len(rows) == len(expected) and set(rows) == expected  # once each, none missing

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edge_agent.outbox import Outbox, OutboxError
 from telemetry.group_commit import GroupWriter
+from telemetry.reading import Reading
 from tests.edge_agent.test_outbox import reading
 from tests.support.wait import wait_until
 
@@ -84,3 +85,31 @@ def test_a_failed_write_is_tried_again_and_then_acknowledged_in_order(tmp_path: 
     writer.close()
     assert acks.acked == list(range(1, 11)) and len(acks.errors) == 2
     assert box.depth() == 10
+
+
+def test_a_backlog_is_written_in_short_transactions_of_whole_messages() -> None:
+    """Another writer of the same store (the urgent lane) waits behind one short
+    transaction, never behind a backlog of thousands of messages."""
+    acks = Acks()
+    sizes: list[int] = []
+    first_write = threading.Event()
+    release = threading.Event()
+
+    def write(readings: list[Reading]) -> None:
+        sizes.append(len(readings))
+        first_write.set()
+        release.wait(10)
+
+    writer = GroupWriter(write, acks.ack, acks.on_stored, acks.on_error, errors=(OSError,),
+                         max_readings=1000)
+    writer.start()
+    message = [reading() for _ in range(300)]
+    writer.submit(message, 0, 1)
+    assert first_write.wait(10)
+    for mid in range(1, 51):  # a backlog builds while the first write is under way
+        writer.submit(message, mid, 1)
+    release.set()
+    wait_until(lambda: len(acks.acked) == 51, 10, "every message acknowledged")
+    writer.close()
+    assert sizes == [300] + [1200] * 12 + [600]
+    assert acks.acked == list(range(51)) and acks.stored == 51 * 300
