@@ -20,6 +20,7 @@ from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 BACKSTOP_SILENT_MS = 26 * 3_600_000
+BUCKET_MS = 600_000  # devices indexed by the 10 minutes they were last heard in
 LOW_BATTERY_PCT = 15.0
 BATTERY_OK_PCT = 25.0
 
@@ -33,8 +34,8 @@ class DeviceHealth(NamedTuple):
 
 
 class _Device:
-    __slots__ = ("battery", "gateway_id", "heard", "last_ms", "low_battery", "silent",
-                 "site_id")
+    __slots__ = ("battery", "bucket", "gateway_id", "heard", "last_ms", "low_battery",
+                 "silent", "site_id")
 
     def __init__(self, site_id: str, gateway_id: str, last_ms: int) -> None:
         self.site_id, self.gateway_id = site_id, gateway_id
@@ -43,21 +44,49 @@ class _Device:
         self.silent = False
         self.low_battery = False
         self.battery: float | None = None
+        self.bucket = -1  # the index bucket it is in; -1: none (judged silent)
 
 
 class HealthMonitor:
-    """Health of every device and gateway (one instance for all of them)."""
+    """Health of every device and gateway (one instance for all of them).
+
+    Devices are indexed by the 10 minutes they were last heard in, so the silence sweep
+    looks only at those last heard longer ago than the silence threshold, not at all of
+    them; a reading moves its device at most once per 10 minutes.
+    """
 
     def __init__(self, silent_after_ms: int = BACKSTOP_SILENT_MS) -> None:
         self.silent_after_ms = silent_after_ms
         self._devices: dict[tuple[str, str], _Device] = {}
+        self._buckets: dict[int, set[tuple[str, str]]] = {}
         self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
         self.inhibited = 0
 
     def expect(self, site_id: str, gateway_id: str, device_id: str, since_ms: int) -> None:
         """A device of the registry: silent from ``since_ms`` until heard from."""
-        self._devices.setdefault((gateway_id, device_id),
-                                 _Device(site_id, gateway_id, since_ms))
+        key = (gateway_id, device_id)
+        if key not in self._devices:
+            self._devices[key] = d = _Device(site_id, gateway_id, since_ms)
+            self._index(key, d)
+
+    def _index(self, key: tuple[str, str], d: _Device) -> None:
+        bucket = d.last_ms // BUCKET_MS
+        if bucket == d.bucket:
+            return
+        if d.bucket >= 0:
+            old = self._buckets[d.bucket]
+            old.discard(key)
+            if not old:
+                del self._buckets[d.bucket]
+        self._buckets.setdefault(bucket, set()).add(key)
+        d.bucket = bucket
+
+    def _unindex(self, key: tuple[str, str], d: _Device) -> None:
+        members = self._buckets[d.bucket]
+        members.discard(key)
+        if not members:
+            del self._buckets[d.bucket]
+        d.bucket = -1
 
     @staticmethod
     def subject(gateway_id: str, device_id: str) -> str:
@@ -74,7 +103,10 @@ class HealthMonitor:
         if d is None:
             d = self._devices[key] = _Device(reading.site_id, reading.gateway_id,
                                              reading.device_time_ms)
-        d.last_ms = max(d.last_ms, reading.device_time_ms)
+        if reading.device_time_ms > d.last_ms:
+            d.last_ms = reading.device_time_ms
+        if d.last_ms // BUCKET_MS != d.bucket:
+            self._index(key, d)
         d.heard = True
         out: list[Signal] = []
         t = reading.device_time_ms
@@ -134,18 +166,29 @@ class HealthMonitor:
         return out
 
     def tick_chunks(self, now_ms: int, chunk: int = 20_000) -> Iterator[list[Signal]]:
-        """Silence checks in chunks of devices (a caller can release its lock between)."""
-        devices = list(self._devices.items())
-        for lo in range(0, len(devices), chunk):
+        """Silence checks in chunks of devices (a caller can release its lock between).
+        Only the buckets that can hold a device silent for long enough are looked at; a
+        device judged silent leaves the index until it is heard from again."""
+        threshold = now_ms - self.silent_after_ms
+        due = sorted(b for b in self._buckets if b * BUCKET_MS <= threshold)
+        keys = [key for b in due for key in self._buckets[b]]
+        for lo in range(0, len(keys), chunk):
             out: list[Signal] = []
-            for (gateway_id, device_id), d in devices[lo:lo + chunk]:
-                if d.silent or now_ms - d.last_ms < self.silent_after_ms:
+            for key in keys[lo:lo + chunk]:
+                d = self._devices[key]
+                if d.bucket < 0 or d.bucket * BUCKET_MS > threshold:
+                    continue  # heard from again since the list was made
+                if d.silent:  # reported offline by the gateway: already judged
+                    self._unindex(key, d)
                     continue
+                if now_ms - d.last_ms < self.silent_after_ms:
+                    continue
+                self._unindex(key, d)
                 d.silent = True  # inhibited or not: one silence, judged once
-                if gateway_id in self._offline:
+                if key[0] in self._offline:
                     self.inhibited += 1
                     continue
                 minutes = (now_ms - d.last_ms) / 60_000
-                out.append(self._signal(Condition.DEVICE_SILENT, d, device_id, True, now_ms,
+                out.append(self._signal(Condition.DEVICE_SILENT, d, key[1], True, now_ms,
                                         f"silent for {minutes:.0f} min"))
             yield out

@@ -159,6 +159,23 @@ def test_health_availability_battery_and_gateway_inhibition() -> None:
     assert [(s.condition, s.active) for s in back] == [(Condition.GATEWAY_OFFLINE, False)]
 
 
+
+def test_a_device_heard_again_after_its_silence_is_watched_again() -> None:
+    health = HealthMonitor()
+    h = 3600 * S
+    health.observe(reading(Kind.HEART_RATE, 70, DAY_T))
+    health.observe(reading(Kind.HEART_RATE, 70, DAY_T + h - S, device_id="pendant"))
+    first = health.tick(DAY_T + 26 * h + 2 * S)  # the pendant is a second short of it
+    assert [s.subject for s in first] == ["gw-00000/bed-vitals"]
+    second = health.tick(DAY_T + 27 * h)
+    assert [s.subject for s in second] == ["gw-00000/pendant"]
+    assert health.tick(DAY_T + 28 * h) == []  # each silence is judged once
+    back = health.observe(reading(Kind.HEART_RATE, 70, DAY_T + 30 * h))
+    assert [(s.condition, s.active) for s in back] == [(Condition.DEVICE_SILENT, False)]
+    assert health.tick(DAY_T + 55 * h) == []
+    again = health.tick(DAY_T + 57 * h)
+    assert [(s.subject, s.active) for s in again] == [("gw-00000/bed-vitals", True)]
+
 def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
     usual = usual_heart_rate(learn_days=200 * 5 / 3600)
     t = DAY_T
