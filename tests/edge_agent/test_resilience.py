@@ -45,6 +45,15 @@ def _dedup(readings: list[Reading]) -> tuple[list[Reading], int]:
     return first, len(readings) - len(first)
 
 
+LOCAL_UNACKED_MAX = 20  # Mosquitto's default in-flight window towards the agent
+
+
+def _heart_rates(readings: list[Reading]) -> set[tuple[int, float]]:
+    """The wristband's heart rates by what the device said: (its time, the value)."""
+    return {(r.device_time_ms, r.value) for r in readings
+            if r.kind is Kind.HEART_RATE and r.device_id == "wristband"}
+
+
 def _in_order_per_device(routine: list[Reading]) -> bool:
     last: dict[str, int] = {}
     for r in routine:
@@ -162,8 +171,7 @@ def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
 
         def all_heart_rates() -> bool:
             unique, _ = _dedup(central_readings(ingest)[1])
-            return sum(1 for r in unique if r.kind is Kind.HEART_RATE
-                       and r.device_id == "wristband") >= hr_sent
+            return len(_heart_rates(unique)) >= hr_sent
 
         wait_until(all_heart_rates, 60, "every heart rate at the centre")
     finally:
@@ -175,7 +183,11 @@ def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
     seqs = sorted(r.seq for r in unique)
     assert seqs == list(range(1, len(seqs) + 1))  # no gap: nothing lost or corrupt
     hr_got = [r for r in unique if r.kind is Kind.HEART_RATE and r.device_id == "wristband"]
-    assert len(hr_got) == hr_sent > 100
+    assert len(_heart_rates(unique)) == hr_sent > 100  # every heart rate the device sent
+    # At least once: a message stored in the outbox but not yet acknowledged to the local
+    # broker when the agent died comes back from that broker and is stored again (a new
+    # sequence number, the same device time and value). Only such a handful, never more.
+    assert len(hr_got) - hr_sent <= LOCAL_UNACKED_MAX
     statuses = [m.payload for m in ingest.snapshot()
                 if m.topic == topics.central(GATEWAY, topics.Channel.STATUS)]
     assert b"offline" in statuses  # the last will told the centre it died
