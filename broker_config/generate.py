@@ -18,6 +18,11 @@ from broker_config.acl import acl_text, write_password_file
 from broker_config.certs import Authority
 from telemetry import codec, topics
 
+# QoS 1 messages the edge broker has in flight to one client. The edge agent acknowledges
+# its devices' messages in groups, after each outbox commit (up to half this many at a
+# time): Mosquitto's default of 20 would make it wait for its own window.
+EDGE_MAX_INFLIGHT = 100
+
 MAX_PACKET_BYTES = codec.MAX_ENVELOPE_BYTES + 4096
 INGEST_USER = "ingest"
 
@@ -93,6 +98,7 @@ def edge(out: Path, *, port: int = 1883, bind: str = "127.0.0.1") -> None:
         f"persistence_location {out / 'data'}/",
         "autosave_interval 30",
         f"max_packet_size {MAX_PACKET_BYTES}",
+        f"max_inflight_messages {EDGE_MAX_INFLIGHT}",
         "max_queued_messages 200000",
     ]
     (out / "mosquitto.conf").write_text("\n".join(lines) + "\n")

@@ -28,6 +28,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker_config.generate import EDGE_MAX_INFLIGHT
 from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.outbox import Outbox
@@ -168,7 +169,8 @@ def _outbox_writes_per_s(folder: Path, seconds: float = 3.0) -> float:
 def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60.0,
         out: IO[str] = sys.stderr) -> dict[str, float | int]:
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-edge-"))
-    edge = LocalMosquitto(persistence=True).start()
+    edge = LocalMosquitto(persistence=True,  # as `eldercare broker-config edge` sets it
+                          extra_config=f"max_inflight_messages {EDGE_MAX_INFLIGHT}").start()
     central = LocalMosquitto(persistence=True).start()
     cfg_path = work / "gateway.toml"
     sample = config.load(config.SAMPLE)

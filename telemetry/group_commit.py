@@ -39,12 +39,16 @@ class GroupWriter(threading.Thread):
         self._cond = threading.Condition()
         self._items: list[tuple[list[Reading], int | None, int]] = []
         self._closing = False
+        self._flush = False  # something urgent is queued: write without waiting
 
-    def submit(self, readings: list[Reading], mid: int | None = None, qos: int = 0) -> None:
-        """Store ``readings``; then acknowledge local message ``mid`` (if any)."""
+    def submit(self, readings: list[Reading], mid: int | None = None, qos: int = 0,
+               flush: bool = False) -> None:
+        """Store ``readings``; then acknowledge local message ``mid`` (if any). ``flush``:
+        write the group now instead of letting it fill (an urgent event)."""
         with self._cond:
             self._items.append((readings, mid, qos))
-            if len(self._items) == 1 or len(self._items) >= self._max_items:
+            self._flush = self._flush or flush
+            if len(self._items) == 1 or len(self._items) >= self._max_items or flush:
                 self._cond.notify()
 
     def run(self) -> None:
@@ -54,9 +58,11 @@ class GroupWriter(threading.Thread):
                     self._cond.wait()
                 if not self._items and self._closing:
                     return
-                # Give the group a few milliseconds to fill, unless it is already full.
-                if len(self._items) < self._max_items and not self._closing:
+                # Give the group a few milliseconds to fill, unless it is already full or
+                # holds something urgent.
+                if len(self._items) < self._max_items and not (self._closing or self._flush):
                     self._cond.wait(self._max_delay_s)
+                self._flush = False
                 items = self._take()
             retry = Backoff(initial_s=0.05, max_s=2.0)
             # A failed write keeps its messages unacknowledged and is tried again (a busy

@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from broker_config.generate import EDGE_MAX_INFLIGHT
 from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.agent import Agent
@@ -19,8 +20,8 @@ from telemetry.clock import SystemClock
 
 
 @contextmanager
-def _broker() -> Iterator[LocalMosquitto]:
-    broker = LocalMosquitto(persistence=True).start()
+def _broker(extra_config: str = "") -> Iterator[LocalMosquitto]:
+    broker = LocalMosquitto(persistence=True, extra_config=extra_config).start()
     try:
         yield broker
     finally:
@@ -29,7 +30,8 @@ def _broker() -> Iterator[LocalMosquitto]:
 
 @pytest.fixture
 def edge_broker() -> Iterator[LocalMosquitto]:
-    with _broker() as broker:
+    """The gateway's broker, with the in-flight window the generated edge config sets."""
+    with _broker(f"max_inflight_messages {EDGE_MAX_INFLIGHT}") as broker:
         yield broker
 
 

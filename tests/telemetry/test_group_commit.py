@@ -113,3 +113,16 @@ def test_a_backlog_is_written_in_short_transactions_of_whole_messages() -> None:
     writer.close()
     assert sizes == [300] + [1200] * 12 + [600]
     assert acks.acked == list(range(51)) and acks.stored == 51 * 300
+
+
+def test_an_urgent_message_is_written_without_waiting_for_the_group_to_fill() -> None:
+    acks = Acks()
+    writes: list[int] = []
+    writer = GroupWriter(lambda readings: writes.append(len(readings)), acks.ack,
+                         acks.on_stored, acks.on_error, errors=(OSError,), max_delay_s=30.0)
+    writer.start()
+    writer.submit([reading()], 1, 1)  # routine: would wait up to 30 s for company
+    writer.submit([reading()], 2, 1, flush=True)  # a fall: now
+    wait_until(lambda: acks.acked == [1, 2], 5, "both written and acknowledged at once")
+    writer.close()
+    assert writes == [2]
