@@ -19,7 +19,7 @@ from broker_config.certs import Authority
 from telemetry import codec, topics
 
 # QoS 1 messages the edge broker has in flight to one client. The edge agent acknowledges
-# its devices' messages in groups, after each outbox commit (up to half this many at a
+# its devices' messages in groups, after each outbox commit (up to 10 fewer than this at a
 # time): Mosquitto's default of 20 would make it wait for its own window.
 EDGE_MAX_INFLIGHT = 100
 

@@ -38,7 +38,7 @@ from telemetry.topics import Channel, Dialect
 
 log = logging.getLogger(__name__)
 
-GROUP_WINDOW_S = 0.05  # how long a group of routine messages may gather before its commit
+GROUP_WINDOW_S = 0.1  # how long a group of routine messages may gather before its commit
 
 
 class Agent:
@@ -70,13 +70,13 @@ class Agent:
         self.local_ready = threading.Event()  # subscribed on the local broker
         self._lock = threading.Lock()
         self._local = self._make_local_client()
-        # Routine messages are committed and acknowledged in groups of up to 50 ms (the
+        # Routine messages are committed and acknowledged in groups of up to 100 ms (the
         # commits and acknowledgements were most of the agent's CPU per reading); an urgent
         # one is committed at once.
         self._writer = GroupWriter(self.outbox.append, self._local.ack, self._stored,
                                    self._store_failed, errors=(OutboxError,),
                                    max_delay_s=GROUP_WINDOW_S,
-                                   max_items=EDGE_MAX_INFLIGHT // 2, name="outbox-writer")
+                                   max_items=EDGE_MAX_INFLIGHT - 10, name="outbox-writer")
 
     # --- local side --------------------------------------------------------------------
 
