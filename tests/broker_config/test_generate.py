@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -56,11 +57,20 @@ def central(broker_dir: Path) -> Iterator[Central]:
     passwords = generate.central(out, host="127.0.0.1", port=tls_port, bind="127.0.0.1",
                                  gateways=["gw-00000", "gw-00001"], ingest_port=ingest_port)
     broker = LocalMosquitto(port=tls_port, workdir=out, config_file=out / "mosquitto.conf")
-    broker.start()
+    broker.start()  # returns once the TLS listener accepts; the ingest one may lag behind
     try:
+        wait_until(lambda: _accepts(ingest_port), 10, "the ingest listener")
         yield Central(out, broker, tls_port, ingest_port, passwords)
     finally:
         broker.stop()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _connect(port: int, user: str, password: str, *, ca: Path | None) -> tuple[

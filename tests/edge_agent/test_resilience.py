@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from broker_config.generate import EDGE_MAX_INFLIGHT
 from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.agent import Agent
@@ -45,7 +46,7 @@ def _dedup(readings: list[Reading]) -> tuple[list[Reading], int]:
     return first, len(readings) - len(first)
 
 
-LOCAL_UNACKED_MAX = 20  # Mosquitto's default in-flight window towards the agent
+LOCAL_UNACKED_MAX = EDGE_MAX_INFLIGHT  # what the edge broker lets the agent hold unacked
 
 
 def _heart_rates(readings: list[Reading]) -> set[tuple[int, float]]:
