@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter, defaultdict
 
 import msgspec
 import pytest
 
 from broker_config.local import LocalMosquitto
-from edge_agent.agent import Agent
+from edge_agent.agent import GROUP_WINDOW_S, Agent
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import LocalAlarm
 from firmware_stubs import incidents as inc
@@ -76,14 +77,20 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
                    10, "agent connected at both ends")
         fall = inc.make(IncidentKind.FALL, 0, START + 30 * MIN_MS, 10 * MIN_MS)
         simulate(edge_broker, sim_minutes=90, real_s=None, incidents=(fall,), accel=True)
-        wait_until(lambda: agent.readings_total > 100 and agent.outbox.depth() == 0, 30,
-                   "the outbox to drain")
+        # Settled: nothing new stored for well over a commit group's window (so nothing of
+        # the simulation is still on its way in), the outbox empty, all at the centre.
+        last = [-1, time.monotonic()]
 
-        def all_arrived() -> bool:
+        def settled() -> bool:
+            total, now = agent.readings_total, time.monotonic()
+            if total != last[0]:
+                last[:] = [total, now]
+                return False
             urgent, routine = central_readings(central)
-            return len(urgent) + len(routine) >= agent.readings_total
+            return (total > 100 and now - last[1] >= 5 * GROUP_WINDOW_S
+                    and agent.outbox.depth() == 0 and len(urgent) + len(routine) >= total)
 
-        wait_until(all_arrived, 10, "every reading at the centre")
+        wait_until(settled, 40, "every reading stored and at the centre")
         urgent, routine = central_readings(central)
         statuses = [m.payload for m in central.snapshot() if m.topic.endswith("/status")]
         beats = [health.decode_heartbeat(m.payload) for m in central.snapshot()
