@@ -74,10 +74,7 @@ class HealthMonitor:
         if bucket == d.bucket:
             return
         if d.bucket >= 0:
-            old = self._buckets[d.bucket]
-            old.discard(key)
-            if not old:
-                del self._buckets[d.bucket]
+            self._unindex(key, d)
         self._buckets.setdefault(bucket, set()).add(key)
         d.bucket = bucket
 
