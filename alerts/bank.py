@@ -17,6 +17,7 @@ from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
+from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
 from ingest.registry import Registry
@@ -54,6 +55,7 @@ class DetectorBank:
         self.usual = [usual_heart_rate(), usual_skin_temperature()]
         self._usual_pending: list[Reading] = []  # micro-batch for the vectorised detectors
         self.multivariate = VitalsAnomaly()
+        self.room = RoomTemperature()
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
         self._residents: dict[str, _Resident] = {}
@@ -102,6 +104,8 @@ class DetectorBank:
                 self._armed.add(r.resident_id)  # type: ignore[arg-type]
             if kind in ACTIVITY_KINDS:
                 out += resident.inactivity.observe(r)
+            elif kind is Kind.ROOM_TEMPERATURE:
+                out += self.room.observe(r)
         if len(self._usual_pending) >= USUAL_BATCH:
             out += self._flush_usual()
         return out

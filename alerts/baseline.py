@@ -1,24 +1,36 @@
-"""Adaptive baselines: how far a signal strays from its own recent normal, as a likelihood.
+"""Adaptive baselines: how far a signal strays from its own recent normal.
 
-Streaming and per series (a resident's heart rate, a room's temperature): ``learn_one`` /
-``score_one`` like every detector. The raw score is the distance of a value from an
-exponentially weighted mean in units of the weighted standard deviation; the anomaly score
-is the likelihood that the recent average raw score is unusual given the longer history
-of raw scores (a Gaussian tail), so a sustained departure scores near 1 while a single
-noisy value does not. Constructor arguments are kept as given; runtime state is separate.
+Streaming and per series (a room's temperature): ``update`` scores a value, then learns it.
+Two departures are watched, each in standard deviations of its own history, so a noisy
+series and a steady one are judged alike:
+
+* level: the distance of the value from an exponentially weighted mean, in units of the
+  weighted standard deviation (a heating failure: the room drifts away from its normal);
+* step: the size of the change since the previous value (a sudden jump or drop).
+
+The score is the larger of the two. An event is a score at or above ``trip``; for
+``quiet`` samples after an event only a higher score is reported (an ongoing departure is
+reported when it starts and when it grows, not once per sample). A level ``HOLD``
+deviations off is not learned until it has lasted ``quiet`` samples, so a slow drift stays
+unusual instead of widening its own normal. A value after a gap in the stream is judged by
+its level only (a step across hours says nothing). State is a handful of floats per series, so a
+centre can keep one per room sensor.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+
+HOLD = 3.0  # a level this unusual (in its own standard deviations) is not learned at once
 
 
 class _Ewm:
+    """Exponentially weighted mean and variance."""
+
     __slots__ = ("alpha", "mean", "n", "var")
 
-    def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
+    def __init__(self, half_life: float) -> None:
+        self.alpha = 1 - 0.5 ** (1 / half_life)
         self.mean = 0.0
         self.var = 0.0
         self.n = 0
@@ -32,70 +44,91 @@ class _Ewm:
         self.mean += self.alpha * delta
         self.var = (1 - self.alpha) * (self.var + self.alpha * delta * delta)
 
+    def z(self, x: float, floor: float) -> float:
+        return (x - self.mean) / max(math.sqrt(self.var), floor)
+
 
 class AdaptiveBaseline:
-    """Anomaly likelihood of a stream against its own baseline.
+    """Departure of a stream from its own baseline, in standard deviations.
 
     Args:
-        half_life: samples for the baseline's weight to halve.
-        recent: samples averaged for the "recent" raw score.
-        history: samples of raw scores the recent average is compared with.
-        warmup: samples before any score above 0.5 is given.
-        quiet: samples after a likelihood of at least 0.99 during which only a higher one
-            is reported (an ongoing departure is one event, not one per sample).
+        half_life: samples for the value baseline's weight to halve.
+        history: half-life, in samples, of the statistics each raw departure is judged by.
+        warmup: samples before any score is given (0.0 until then).
+        trip: the score that makes an event.
+        quiet: samples after an event during which only a higher score is reported.
+        resolution: the sensor's resolution in the stream's units (0: unknown); no
+            standard deviation is taken as smaller, so a sensor that reports whole degrees
+            does not make a one-degree step look like a rare event.
+        min_change: the smallest departure, in the stream's units, that may make an
+            event (0: any); a room two degrees off its normal is not news, however
+            steady it was before.
+
+    The defaults were chosen on the development split of the Numenta Anomaly Benchmark
+    (see EVALUATION.md); the held-back part of the corpus is the independent check.
     """
 
-    def __init__(self, half_life: int = 300, recent: int = 10, history: int = 1000,
-                 warmup: int = 150, quiet: int = 100) -> None:
+    __slots__ = ("_floor", "_held", "_high", "_level", "_level_raw", "_prev", "_since_event",
+                 "_step_raw", "half_life", "history", "min_change", "quiet", "resolution",
+                 "trip", "warmup")
+
+    def __init__(self, half_life: float = 300, history: float = 300, warmup: int = 150,
+                 trip: float = 6.0, quiet: int = 200, resolution: float = 0.0,
+                 min_change: float = 0.0) -> None:
+        if min(half_life, history) <= 0 or warmup < 2 or quiet < 0 or trip <= 0:
+            raise ValueError("half-lives and trip must be positive, warmup at least 2")
+        if resolution < 0 or min_change < 0:
+            raise ValueError("resolution and min_change must not be negative")
         self.half_life = half_life
-        self.recent = recent
         self.history = history
         self.warmup = warmup
+        self.trip = trip
         self.quiet = quiet
-        self._since_high = quiet
+        self.resolution = resolution
+        self.min_change = min_change
+        self._floor = max(resolution, 1e-9)
+        self._level = _Ewm(half_life)
+        self._level_raw = _Ewm(history)
+        self._step_raw = _Ewm(history)
+        self._prev = math.nan
+        self._since_event = quiet
         self._high = 0.0
-        self._value = _Ewm(1 - 0.5 ** (1 / half_life))
-        self._raw: deque[float] = deque(maxlen=history)
-        self._raw_sum = 0.0
-        self._raw_sq = 0.0
-        self._recent: deque[float] = deque(maxlen=recent)
+        self._held = 0
 
-    def _raw_score(self, x: float) -> float:
-        if self._value.n < 2:
-            return 0.0
-        std = math.sqrt(self._value.var) + 1e-9 * (abs(self._value.mean) + 1.0)
-        return abs(x - self._value.mean) / std
+    @property
+    def seen(self) -> int:
+        return self._level.n
 
-    def score_one(self, x: float) -> float:
-        """The anomaly likelihood of ``x`` in [0, 1], before learning it."""
-        n = len(self._raw)
-        if self._value.n < self.warmup or n < 2:
-            return 0.5
-        raw = self._raw_score(x)
-        window = [*list(self._recent)[1:], raw] if self._recent else [raw]
-        recent = sum(window) / len(window)
-        mean = self._raw_sum / n
-        std = math.sqrt(max(self._raw_sq / n - mean * mean, 1e-12))
-        z = (recent - mean) / std
-        likelihood = 1.0 - 0.5 * math.erfc(z / math.sqrt(2))
-        if self._since_high < self.quiet and likelihood <= self._high:
-            return 0.5  # still the same event
-        return likelihood
-
-    def learn_one(self, x: float, score: float | None = None) -> None:
-        """Learn ``x``; pass the score ``score_one`` gave it so events are counted once."""
-        if score is not None and score >= 0.99:
-            self._since_high = 0
-            self._high = max(score, self._high if self._since_high < self.quiet else 0.0)
+    def update(self, x: float, gap: bool = False) -> float:
+        """Score ``x`` against what came before, then learn it. Returns the score (0.0
+        while warming up, or while an earlier event's higher score still stands).
+        ``gap``: the stream paused before ``x``, so its step is not judged."""
+        level, floor = self._level, self._floor
+        level_raw = (min(abs(x - level.mean) / max(math.sqrt(level.var), floor), 1e6)
+                     if level.n >= 2 else 0.0)
+        step = not gap and level.n > 0
+        step_raw = abs(x - self._prev) if step else 0.0
+        score = level_z = 0.0
+        if level.n >= self.warmup:
+            level_z = self._level_raw.z(level_raw, 1e-9)
+            big = self.min_change
+            score = max(level_z if abs(x - level.mean) >= big else 0.0,
+                        self._step_raw.z(step_raw, floor) if step and step_raw >= big
+                        else 0.0, 0.0)
+        # while an earlier event's higher score stands, this is still the same event
+        reported = 0.0 if self._since_event < self.quiet and score <= self._high else score
+        if score >= self.trip:
+            self._high = max(score, self._high if self._since_event < self.quiet else 0.0)
+            self._since_event = 0
         else:
-            self._since_high += 1
-        raw = self._raw_score(x)
-        if len(self._raw) == self._raw.maxlen:
-            old = self._raw[0]
-            self._raw_sum -= old
-            self._raw_sq -= old * old
-        self._raw.append(raw)
-        self._raw_sum += raw
-        self._raw_sq += raw * raw
-        self._recent.append(raw)
-        self._value.update(x)
+            self._since_event += 1
+        if step:
+            self._step_raw.update(step_raw)
+        # A departure is not learned until it has lasted ``quiet`` samples: a room that
+        # keeps cooling stays unusual instead of widening its own normal as it goes.
+        self._held = self._held + 1 if level_z >= HOLD else 0
+        if self._held == 0 or self._held > self.quiet:
+            self._level_raw.update(level_raw)
+            level.update(x)
+        self._prev = x
+        return reported

@@ -40,6 +40,7 @@ class Condition(enum.StrEnum):
     DEVICE_SILENT = "device_silent"
     LOW_BATTERY = "low_battery"
     GATEWAY_OFFLINE = "gateway_offline"
+    ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
 
 
 class Profile(NamedTuple):
@@ -67,6 +68,7 @@ PROFILES: dict[Condition, Profile] = {
     Condition.DEVICE_SILENT: Profile(Severity.WARNING, True),
     Condition.LOW_BATTERY: Profile(Severity.INFO, True),
     Condition.GATEWAY_OFFLINE: Profile(Severity.WARNING, True),
+    Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
 }
 
 

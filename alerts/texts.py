@@ -34,6 +34,7 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.DEVICE_SILENT: ("设备离线", "a device offline"),
     Condition.LOW_BATTERY: ("设备电量低", "a device battery low"),
     Condition.GATEWAY_OFFLINE: ("网关离线", "the home gateway offline"),
+    Condition.ROOM_TEMPERATURE_ANOMALY: ("室温异常", "an unusual room temperature"),
 }
 
 

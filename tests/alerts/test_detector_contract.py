@@ -14,6 +14,7 @@ from alerts.detectors import Detector
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
+from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
 from telemetry.kinds import SPECS, FallStatus, Kind
@@ -60,6 +61,10 @@ CASES = {
                                 DAY_T + (i // 50) * 86_400 * S + (i % 50) * 60 * S)
                         for i in range(200)],
                        DAY_T, Condition.SKIN_TEMPERATURE_ABOVE_USUAL),
+    "room": Case(RoomTemperature,
+                 [reading(Kind.ROOM_TEMPERATURE, 21.5 + 0.5 * (i % 2) if i < 300 else 12.0,
+                          DAY_T + i * 600 * S, device_id="front-door") for i in range(301)],
+                 DAY_T, Condition.ROOM_TEMPERATURE_ANOMALY),
 }
 
 
@@ -71,6 +76,8 @@ def _ordinary_day() -> list[Reading]:
         out.append(reading(Kind.SPO2, 96, t))
         out.append(reading(Kind.RESPIRATION_RATE, 15, t))
         if minute % 10 == 0:
+            out.append(reading(Kind.ROOM_TEMPERATURE, 21.5 + (minute // 60) * 0.5, t,
+                               device_id="front-door"))
             out.append(reading(Kind.MOTION, 1, t, device_id="living-pir"))
             out.append(reading(Kind.MOTION, 0, t + 30 * S, device_id="living-pir"))
     return out

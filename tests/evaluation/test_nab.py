@@ -51,17 +51,23 @@ def test_the_baseline_flags_a_level_shift_once_and_not_plain_noise() -> None:
     rng = np.random.default_rng(1)
     values = np.concatenate([rng.normal(20, 0.5, 2000), rng.normal(26, 0.5, 500)])
     detector = AdaptiveBaseline()
-    scores = []
-    for v in values:
-        scores.append(detector.score_one(float(v)))
-        detector.learn_one(float(v), scores[-1])
-    high = np.flatnonzero(np.asarray(scores) >= 0.99)
-    assert len(high[high < 2000]) <= 10  # noise: rare
-    after = high[high >= 2000]
-    assert len(after) >= 1 and after[0] - 2000 <= 10  # the shift: at once
-    # An ongoing departure is one event: reported while its likelihood still climbs (at
-    # most the detector's recent window), not once per sample for all 500.
-    assert len(after) <= detector.recent
+    scores = np.array([detector.update(float(v)) for v in values])
+    events = np.flatnonzero(scores >= detector.trip)
+    assert len(events[events < 2000]) <= 2  # noise: rare
+    after = events[events >= 2000]
+    assert len(after) >= 1 and after[0] == 2000  # the shift: at once
+    # An ongoing departure is reported again only when its score climbs higher, not once
+    # per sample for all 500.
+    assert len(after) <= 10
+    assert all(np.diff(scores[after]) > 0)
+
+
+def test_the_baseline_is_quiet_until_warm_and_refuses_bad_arguments() -> None:
+    detector = AdaptiveBaseline(warmup=150)
+    assert [detector.update(v) for v in [20.0] * 149 + [90.0]] == [0.0] * 150
+    for bad in ({"warmup": 1}, {"trip": 0}, {"half_life": 0}, {"resolution": -1}):
+        with pytest.raises(ValueError):
+            AdaptiveBaseline(**bad)  # type: ignore[arg-type]
 
 
 def test_eval_anomalies_quick_run_reports_json() -> None:
