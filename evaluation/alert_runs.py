@@ -43,6 +43,7 @@ EXPECTED: dict[inc.IncidentKind, frozenset[Condition]] = {
                                        Condition.SKIN_TEMPERATURE_ABOVE_USUAL}),
     inc.IncidentKind.BATTERY_DRAIN: frozenset({Condition.LOW_BATTERY}),
     inc.IncidentKind.DROPOUT: frozenset({Condition.DEVICE_SILENT}),
+    inc.IncidentKind.HEATING_FAILURE: frozenset({Condition.ROOM_TEMPERATURE_ANOMALY}),
 }
 # Data faults the centre cannot tell from a real value: not expected to alert, not counted.
 NO_ALERT = frozenset({inc.IncidentKind.STUCK_AT, inc.IncidentKind.NOISE})

@@ -28,6 +28,7 @@ class IncidentKind(enum.StrEnum):
     DROPOUT = "dropout"
     STUCK_AT = "stuck_at"
     NOISE = "noise"
+    HEATING_FAILURE = "heating_failure"  # the room cools towards 12 °C
 
 
 # The device whose output shows the incident (faults act on it; events come from it).
@@ -44,6 +45,7 @@ DEVICE_OF: dict[IncidentKind, str] = {
     IncidentKind.DROPOUT: "wristband",
     IncidentKind.STUCK_AT: "wristband",
     IncidentKind.NOISE: "wristband",
+    IncidentKind.HEATING_FAILURE: "front-door",  # the contact that reports the room's air
 }
 
 # (earliest hour of day, latest hour of day, shortest minutes, longest minutes)
@@ -60,6 +62,7 @@ _WHEN: dict[IncidentKind, tuple[float, float, int, int]] = {
     IncidentKind.DROPOUT: (0, 23, 30, 120),
     IncidentKind.STUCK_AT: (0, 23, 30, 90),
     IncidentKind.NOISE: (0, 23, 30, 90),
+    IncidentKind.HEATING_FAILURE: (0, 23, 360, 600),
 }
 
 ALL_KINDS: tuple[IncidentKind, ...] = tuple(IncidentKind)

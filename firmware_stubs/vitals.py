@@ -11,6 +11,9 @@ from firmware_stubs.layout import DEVICES, SLOT
 from firmware_stubs.routine import Profiles
 from telemetry.kinds import SPECS, Kind
 
+ROOM_COLD_C = 12.0  # where a room without heating settles (a winter flat, indoors)
+COOLING_MS = 6 * 3_600_000  # the time constant of its cooling
+
 
 class Stream(NamedTuple):
     slot: int
@@ -55,7 +58,7 @@ class Samples(NamedTuple):
 _VITAL_EFFECT = {
     IncidentKind.TACHYCARDIA, IncidentKind.BRADYCARDIA, IncidentKind.DESATURATION,
     IncidentKind.FEVER, IncidentKind.STUCK_AT, IncidentKind.NOISE, IncidentKind.DROPOUT,
-    IncidentKind.BATTERY_DRAIN,
+    IncidentKind.BATTERY_DRAIN, IncidentKind.HEATING_FAILURE,
 }
 
 
@@ -168,6 +171,10 @@ def _apply_incidents(
             m = mask & (code == KIND_CODE[Kind.BATTERY])
             frac = (s.t_ms[m] - incident.start_ms) / (incident.end_ms - incident.start_ms)
             value[m] = value[m] * (1 - frac) + 3 * frac
+        elif kind is IncidentKind.HEATING_FAILURE:
+            m = mask & (code == KIND_CODE[Kind.ROOM_TEMPERATURE])
+            cooled = np.exp(-(s.t_ms[m] - incident.start_ms) / COOLING_MS)
+            value[m] = ROOM_COLD_C + (value[m] - ROOM_COLD_C) * cooled
         elif kind is IncidentKind.DROPOUT:
             keep = ~mask if keep is None else keep & ~mask
     if value is not s.value:

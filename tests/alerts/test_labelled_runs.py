@@ -23,6 +23,7 @@ def test_every_injected_incident_raises_its_alert() -> None:
         inc.make(inc.IncidentKind.BATTERY_DRAIN, 6, DAY0 + 6 * HOUR, 300 * MIN),
         inc.make(inc.IncidentKind.DROPOUT, 7, DAY0 + 9 * HOUR, 60 * MIN),
         inc.make(inc.IncidentKind.FEVER, 8, DAY0 + 14 * HOUR, 180 * MIN),
+        inc.make(inc.IncidentKind.HEATING_FAILURE, 9, DAY0 + 8 * HOUR, 480 * MIN),
     ]
     result = alert_runs.run(10, 1.0, SEED, planned, warmup_days=2.0)
     assert result.missed == []

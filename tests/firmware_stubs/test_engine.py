@@ -53,8 +53,9 @@ DAY_INCIDENTS = [
     inc.make(IncidentKind.DROPOUT, 9, MIDNIGHT + 13 * HOUR_MS, 60 * MIN_MS),
     inc.make(IncidentKind.STUCK_AT, 10, MIDNIGHT + 15 * HOUR_MS, 60 * MIN_MS),
     inc.make(IncidentKind.NOISE, 11, MIDNIGHT + 16 * HOUR_MS, 60 * MIN_MS),
+    inc.make(IncidentKind.HEATING_FAILURE, 14, MIDNIGHT + 8 * HOUR_MS, 8 * HOUR_MS),
 ]
-HOMES = 14  # homes 12 and 13 have no incident: the controls
+HOMES = 15  # homes 12 and 13 have no incident: the controls
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +158,16 @@ def test_device_faults_show_on_their_device(day: dict[str, list[Reading]]) -> No
     calm = [r.value for r in _of(day, 11, Kind.HEART_RATE, "wristband",
                                  noise.start_ms - HOUR_MS, noise.start_ms)]
     assert np.std(noisy) > 3 * np.std(calm)
+
+
+def test_a_failed_heating_cools_the_room(day: dict[str, list[Reading]]) -> None:
+    heating = DAY_INCIDENTS[12]
+    room = _of(day, 14, Kind.ROOM_TEMPERATURE, "front-door", *_window(heating))
+    control = _of(day, 13, Kind.ROOM_TEMPERATURE, "front-door", *_window(heating))
+    assert len(room) >= 40
+    assert room[-1].value < 16.0 < min(r.value for r in control)
+    before = _of(day, 14, Kind.ROOM_TEMPERATURE, "front-door", end=heating.start_ms)
+    assert min(r.value for r in before) > 18.0
 
 
 def test_a_normal_day_has_a_routine(day: dict[str, list[Reading]]) -> None:
