@@ -179,8 +179,7 @@ class _Counted:
         self._ingest, self._key = ingest, key
 
     def count(self) -> int:
-        with self._ingest._lock:
-            return self._ingest.counts[self._key]
+        return self._ingest.count(self._key)
 
 
 class _StoredCount:

@@ -131,6 +131,11 @@ class Ingest:
             writer.close()
             client.disconnect()
 
+    def count(self, key: str) -> int:
+        """One counter, read under the lock the lanes write it under."""
+        with self._lock:
+            return self.counts[key]
+
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.counts[key] += n

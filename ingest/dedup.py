@@ -19,30 +19,28 @@ class Dedup:
 
     def first_time(self, gateway_id: str, seq: int) -> bool:
         """True the first time (gateway, seq) is offered (within the remembered window)."""
-        key = (gateway_id, seq)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        self._order.append(key)
-        if len(self._order) > self._capacity:
-            self._seen.discard(self._order.popleft())
-        return True
+        return bool(self._fresh([(gateway_id, seq)]))
 
     def new_only(self, readings: list[Reading]) -> list[Reading]:
-        """The readings offered for the first time, in order (``first_time`` for a batch,
-        with the lookups bound once)."""
+        """The readings offered for the first time, in order."""
+        fresh = self._fresh([(r.gateway_id, r.seq) for r in readings])
+        if len(fresh) == len(readings):
+            return readings
+        return [readings[i] for i in fresh]
+
+    def warm(self, keys: list[tuple[str, int]]) -> None:
+        self._fresh(keys)
+
+    def _fresh(self, keys: list[tuple[str, int]]) -> list[int]:
+        """Remember ``keys``; return the positions of those not seen before (the one place
+        the window is kept)."""
         seen, order, out = self._seen, self._order, []
-        for r in readings:
-            key = (r.gateway_id, r.seq)
+        for i, key in enumerate(keys):
             if key in seen:
                 continue
             seen.add(key)
             order.append(key)
-            out.append(r)
+            out.append(i)
         while len(order) > self._capacity:
             seen.discard(order.popleft())
         return out
-
-    def warm(self, keys: list[tuple[str, int]]) -> None:
-        for gateway_id, seq in keys:
-            self.first_time(gateway_id, seq)
