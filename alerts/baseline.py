@@ -13,8 +13,8 @@ The score is the larger of the two. An event is a score at or above ``trip``; fo
 reported when it starts and when it grows, not once per sample). A level ``HOLD``
 deviations off is not learned until it has lasted ``quiet`` samples, so a slow drift stays
 unusual instead of widening its own normal. A value after a gap in the stream is judged by
-its level only (a step across hours says nothing). State is a handful of floats per series, so a
-centre can keep one per room sensor.
+its level only (a step across hours says nothing). State is a handful of floats per
+series, so a centre can keep one per room sensor.
 """
 
 from __future__ import annotations
@@ -94,10 +94,6 @@ class AdaptiveBaseline:
         self._since_event = quiet
         self._high = 0.0
         self._held = 0
-
-    @property
-    def seen(self) -> int:
-        return self._level.n
 
     def update(self, x: float, gap: bool = False) -> float:
         """Score ``x`` against what came before, then learn it. Returns the score (0.0

@@ -5,8 +5,8 @@ Three measurements, each with a baseline taken in the same run:
 1. **Fall to notice** under background load: the fleet runner publishes ``homes`` homes
    at gateway level into a real Mosquitto while the central process (ingest + the alert
    core, as configured with ``store_workers`` store worker processes writing the embedded
-   store beside it) drains it; meanwhile single falls are published (as an edge publishes them) for
-   one resident after another, with a policy that texts the family at once through a real
+   store beside it) drains it; meanwhile single falls are published (as an edge publishes
+   them) for one resident after another, with a policy that texts the family at once through a real
    Kannel. Reported: p50 / p99 from the publish to the dashboard-facing event
    (``fall_to_event_ms_*``) and to Kannel accepting the SMS (``fall_to_notice_ms_*``);
    baseline: the same publishes received by a bare subscriber (the broker's own latency).
@@ -21,6 +21,7 @@ Three measurements, each with a baseline taken in the same run:
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import subprocess
@@ -43,7 +44,6 @@ from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
 from ingest.bench import _simulate
 from ingest.config import BrokerConfig, CentralConfig
-from ingest.consumer import Ingest
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -109,7 +109,8 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         bare.loop_start()
         central.start()
         central.ingest.ready.wait(10)
-        detected = _Counted(central.ingest, "handed" if store_workers else "stored")
+        detected = functools.partial(central.ingest.count,
+                                     "handed" if store_workers else "stored")
         stored = _StoredCount(work / "central" / "store.db")
         load: dict[str, Any] = {}
         sim = threading.Thread(target=lambda: load.update(
@@ -117,9 +118,9 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         print(f"fall latency: {falls} falls under {homes} homes at speed {speed}, "
               f"{store_workers} store workers", file=out)
         sim.start()
-        while detected.count() < 50_000 and sim.is_alive():
+        while detected() < 50_000 and sim.is_alive():
             time.sleep(0.1)
-        load_start = (time.monotonic(), detected.count(), stored.count())
+        load_start = (time.monotonic(), detected(), stored.count())
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-edge",
                                 protocol=mqtt.MQTTv311)
         publisher.connect("127.0.0.1", broker.port)
@@ -136,7 +137,7 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
             received.pop(gateway, None)
             publisher.publish(topics.central(gateway, Channel.URGENT), payload, qos=1)
             time.sleep(gap_s)
-        load_end = (time.monotonic(), detected.count(), stored.count())
+        load_end = (time.monotonic(), detected(), stored.count())
         sim.join()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(service.db.notices()) < falls:
@@ -170,16 +171,6 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         "baseline_broker_ms_p50": _pct(base, 0.5), "baseline_broker_ms_p99": _pct(base, 0.99),
     })
     return result
-
-
-class _Counted:
-    """Readings the central process's ingest has finished (the detectors saw them)."""
-
-    def __init__(self, ingest: Ingest, key: str) -> None:
-        self._ingest, self._key = ingest, key
-
-    def count(self) -> int:
-        return self._ingest.count(self._key)
 
 
 class _StoredCount:

@@ -1,9 +1,9 @@
 """Assemble the central process from its config: ingest (always), the alert core (with an
 ``[alerts]`` table) and the duty-desk dashboard (with a ``[dashboard]`` table), sharing one
-registry, one clock and one embedded store. With ``store_workers`` the routine readings
-are stored by worker processes (``central/workers.py``) and this process, in the role
-``alerts``, only stores urgent events. Start order is consumers first, so nothing arrives
-before the alert core can take it; stop order is the reverse."""
+registry, one clock and one embedded store. With ``store_workers`` the readings are
+stored by worker processes (``central/workers.py``) and this process, in the role
+``alerts``, hands them to the alert core and stores none. Start order is consumers first,
+so nothing arrives before the alert core can take it; stop order is the reverse."""
 
 from __future__ import annotations
 

@@ -17,10 +17,6 @@ class Dedup:
         self._seen: set[tuple[str, int]] = set()
         self._order: collections.deque[tuple[str, int]] = collections.deque()
 
-    def first_time(self, gateway_id: str, seq: int) -> bool:
-        """True the first time (gateway, seq) is offered (within the remembered window)."""
-        return bool(self._fresh([(gateway_id, seq)]))
-
     def new_only(self, readings: list[Reading]) -> list[Reading]:
         """The readings offered for the first time, in order."""
         fresh = self._fresh([(r.gateway_id, r.seq) for r in readings])

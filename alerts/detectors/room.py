@@ -34,9 +34,8 @@ class _Sensor:
 class RoomTemperature:
     """Every room temperature sensor (one instance for all of them)."""
 
-    def __init__(self, *, warmup: int = 150, trip: float = 6.0,
-                 gap_ms: int = GAP_MS) -> None:
-        self.warmup, self.trip, self.gap_ms = warmup, trip, gap_ms
+    def __init__(self, *, gap_ms: int = GAP_MS) -> None:
+        self.gap_ms = gap_ms
         self._sensors: dict[tuple[str, str], _Sensor] = {}
 
     def __len__(self) -> int:
@@ -49,15 +48,14 @@ class RoomTemperature:
         sensor = self._sensors.get(key)
         if sensor is None:
             sensor = self._sensors[key] = _Sensor(AdaptiveBaseline(
-                warmup=self.warmup, trip=self.trip, resolution=RESOLUTION_C,
-                min_change=MIN_CHANGE_C))
+                resolution=RESOLUTION_C, min_change=MIN_CHANGE_C))
         t = reading.device_time_ms
         if t <= sensor.last_ms:
             return []  # a repeat or out of order: the baseline takes each moment once
         gap = sensor.last_ms >= 0 and t - sensor.last_ms > self.gap_ms
         sensor.last_ms = t
         score = sensor.baseline.update(reading.value, gap=gap)
-        if score < self.trip:
+        if score < sensor.baseline.trip:
             return []
         return [Signal(Condition.ROOM_TEMPERATURE_ANOMALY, reading.resident_id, True, t,
                        reading.site_id, reading.gateway_id,

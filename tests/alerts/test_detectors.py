@@ -159,7 +159,6 @@ def test_health_availability_battery_and_gateway_inhibition() -> None:
     assert [(s.condition, s.active) for s in back] == [(Condition.GATEWAY_OFFLINE, False)]
 
 
-
 def test_a_device_heard_again_after_its_silence_is_watched_again() -> None:
     health = HealthMonitor()
     h = 3600 * S
@@ -175,6 +174,7 @@ def test_a_device_heard_again_after_its_silence_is_watched_again() -> None:
     assert health.tick(DAY_T + 55 * h) == []
     again = health.tick(DAY_T + 57 * h)
     assert [(s.subject, s.active) for s in again] == [("gw-00000/bed-vitals", True)]
+
 
 def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
     usual = usual_heart_rate(learn_days=200 * 5 / 3600)
