@@ -62,8 +62,10 @@ class GroupWriter(threading.Thread):
                 # holds something urgent.
                 if len(self._items) < self._max_items and not (self._closing or self._flush):
                     self._cond.wait(self._max_delay_s)
-                self._flush = False
                 items = self._take()
+                # What is left of a backlog is a full group already (and may hold the
+                # urgent message that set the flag): write it next without waiting.
+                self._flush = bool(self._items)
             retry = Backoff(initial_s=0.05, max_s=2.0)
             # A failed write keeps its messages unacknowledged and is tried again (a busy
             # or briefly unavailable store must not stall the stream for good); closing

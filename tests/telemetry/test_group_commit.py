@@ -126,3 +126,29 @@ def test_an_urgent_message_is_written_without_waiting_for_the_group_to_fill() ->
     wait_until(lambda: acks.acked == [1, 2], 5, "both written and acknowledged at once")
     writer.close()
     assert writes == [2]
+
+
+def test_the_rest_of_a_backlog_is_written_without_waiting_for_company() -> None:
+    """What is left after one short transaction is already a full group: it, and an urgent
+    message inside it, are written at once, not after another gathering window."""
+    acks = Acks()
+    first_write = threading.Event()
+    release = threading.Event()
+
+    def write(readings: list[Reading]) -> None:
+        first_write.set()
+        release.wait(10)
+
+    writer = GroupWriter(write, acks.ack, acks.on_stored, acks.on_error, errors=(OSError,),
+                         max_delay_s=30.0, max_readings=100)
+    writer.start()
+    writer.submit([reading()], 0, 1, flush=True)
+    assert first_write.wait(10)
+    message = [reading() for _ in range(60)]
+    for mid in range(1, 6):  # a backlog of three groups builds behind the first write
+        writer.submit(message, mid, 1)
+    writer.submit([reading()], 6, 1, flush=True)  # a fall at the back of it
+    release.set()
+    wait_until(lambda: len(acks.acked) == 7, 10, "the backlog and the fall, without waiting")
+    writer.close()
+    assert acks.acked == list(range(7))
