@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     i.add_argument("--cuts", type=int, default=200, help="random cut points (default 200)")
     i.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
     i.set_defaults(handler=_eval_inactivity)
-    a = which.add_parser("anomalies", help="adaptive baseline detector on NAB")
+    a = which.add_parser("anomalies", help="band novelty detector on NAB")
     a.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help=f"folder holding the data sets (default {DEFAULT_DATA})")
     a.add_argument("--json", action="store_true", help="last line: one JSON object")

@@ -2,40 +2,44 @@
 window left open, a room overheating. For an elder who feels the cold less than others,
 a cold room is a risk before it is a discomfort.
 
-One ``AdaptiveBaseline`` per room sensor (a handful of floats each), fed the sensor's
-temperature in the order the device took it. Zigbee contacts report their temperature
-with each state change and a periodic check-in, so the stream is irregular: a value after
-``gap_ms`` without one is judged by its level only. An event raises
+One ``BandNovelty`` per room sensor (a few numbers each), fed the sensor's temperature in
+the order the device took it: the room span is cut into 3-degree bands, and a move
+between bands this room never made before is an event when the reading is at least
+``MIN_CHANGE_C`` from the room's mean of about the last day. A cold spell that ends
+within a day (the heating mended) is not learned, so the next one is news again. Zigbee
+contacts report their temperature with each state change and a periodic check-in, so the
+stream is irregular; bands do not care how far apart readings are. An event raises
 ``ROOM_TEMPERATURE_ANOMALY`` for the resident of the room; it stays open until someone at
-the desk resolves it (a cold room does not fix itself, and the baseline slowly takes a
-lasting change for the new normal).
+the desk resolves it (a cold room does not fix itself).
 """
 
 from __future__ import annotations
 
-from alerts.baseline import AdaptiveBaseline
 from alerts.conditions import Condition, Signal
+from alerts.novelty import BandNovelty
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-RESOLUTION_C = 0.5  # the coarsest room sensors we know report half or whole degrees
-MIN_CHANGE_C = 2.0  # a smaller departure from the room's normal is never an alert
-GAP_MS = 3_600_000
+SPAN_C = (10.0, 34.0)  # rooms people live in; colder or warmer counts in the edge band
+BANDS = 8  # 3-degree bands
+MIN_CHANGE_C = 3.0  # a reading this close to the room's mean is never an alert
+WARMUP = 144  # a day of readings every 10 minutes only learns
+HALF_LIFE = 144  # the mean is about the last day's
 
 
 class _Sensor:
-    __slots__ = ("baseline", "last_ms")
+    __slots__ = ("bands", "last_ms")
 
-    def __init__(self, baseline: AdaptiveBaseline) -> None:
-        self.baseline = baseline
+    def __init__(self) -> None:
+        self.bands = BandNovelty(*SPAN_C, bands=BANDS, warmup=WARMUP,
+                                 min_change=MIN_CHANGE_C, half_life=HALF_LIFE)
         self.last_ms = -1
 
 
 class RoomTemperature:
     """Every room temperature sensor (one instance for all of them)."""
 
-    def __init__(self, *, gap_ms: int = GAP_MS) -> None:
-        self.gap_ms = gap_ms
+    def __init__(self) -> None:
         self._sensors: dict[tuple[str, str], _Sensor] = {}
 
     def __len__(self) -> int:
@@ -47,20 +51,17 @@ class RoomTemperature:
         key = (reading.gateway_id, reading.device_id)
         sensor = self._sensors.get(key)
         if sensor is None:
-            sensor = self._sensors[key] = _Sensor(AdaptiveBaseline(
-                resolution=RESOLUTION_C, min_change=MIN_CHANGE_C))
+            sensor = self._sensors[key] = _Sensor()
         t = reading.device_time_ms
         if t <= sensor.last_ms:
-            return []  # a repeat or out of order: the baseline takes each moment once
-        gap = sensor.last_ms >= 0 and t - sensor.last_ms > self.gap_ms
+            return []  # a repeat or out of order: each moment counts once
         sensor.last_ms = t
-        score = sensor.baseline.update(reading.value, gap=gap)
-        if score < sensor.baseline.trip:
+        if not sensor.bands.update(reading.value):
             return []
         return [Signal(Condition.ROOM_TEMPERATURE_ANOMALY, reading.resident_id, True, t,
                        reading.site_id, reading.gateway_id,
-                       f"{reading.value:.1f} °C, {score:.0f} standard deviations from "
-                       f"this room's normal", reading.device_id)]
+                       f"{reading.value:.1f} °C, {reading.value - sensor.bands.mean:+.1f} °C "
+                       f"from this room's usual", reading.device_id)]
 
     def tick(self, now_ms: int) -> list[Signal]:
         return []

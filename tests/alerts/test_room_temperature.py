@@ -1,5 +1,5 @@
-"""Room temperature against the room's own normal: a failed heating is noticed, ordinary
-days, coarse sensors and pauses in the stream are not."""
+"""Room temperature against the room's own normal: a failed heating and an open window are
+noticed; ordinary days, coarse sensors and a change of season are not."""
 
 from __future__ import annotations
 
@@ -61,6 +61,22 @@ def test_ordinary_days_are_quiet_and_a_failed_heating_is_noticed_within_5_hours(
         assert 14.0 < float(first.detail.split()[0]) < 19.0
 
 
+def test_a_second_failed_heating_two_days_after_the_first_is_noticed_again() -> None:
+    rng = np.random.default_rng(4)
+    detector = RoomTemperature()
+    stream = _ordinary(rng, 3)
+    noticed = []
+    for _ in range(2):
+        assert _feed(detector, stream) == []
+        failing = _heating_fails(rng, stream[-1], 6)
+        noticed.append(bool(_feed(detector, failing)))
+        # the heating is mended: two ordinary days follow
+        back = failing[-1].device_time_ms
+        stream = [_room(r.value, back + (i + 1) * TEN_MIN)
+                  for i, r in enumerate(_ordinary(rng, 2))]
+    assert noticed == [True, True]
+
+
 def test_a_sensor_that_reports_whole_degrees_at_odd_times_is_quiet() -> None:
     rng = np.random.default_rng(7)
     detector = RoomTemperature()
@@ -72,22 +88,26 @@ def test_a_sensor_that_reports_whole_degrees_at_odd_times_is_quiet() -> None:
     assert _feed(detector, readings) == []
 
 
-def _triangle(n: int) -> list[Reading]:
-    """20 to 23 °C and back in half-degree steps, every 10 minutes: no step above 0.5."""
-    cycle = [20.0 + 0.5 * k for k in range(7)] + [23.0 - 0.5 * k for k in range(1, 6)]
-    return [_room(cycle[i % len(cycle)], T0 + i * TEN_MIN) for i in range(n)]
+def test_a_window_opened_in_winter_is_noticed_at_once() -> None:
+    rng = np.random.default_rng(11)
+    detector = RoomTemperature()
+    days = _ordinary(rng, 3)
+    assert _feed(detector, days) == []
+    last = days[-1].device_time_ms
+    cold = [_room(v, last + (k + 1) * TEN_MIN) for k, v in enumerate([19.5, 16.4, 15.8])]
+    signals = _feed(detector, cold)
+    assert [s.t_ms for s in signals] == [cold[1].device_time_ms]
 
 
-def test_a_jump_is_judged_only_when_the_stream_did_not_pause() -> None:
-    for pause_ms, expected in ((TEN_MIN, 1), (6 * 3_600_000, 0)):
-        detector = RoomTemperature()
-        ordinary = _triangle(1000)
-        top = max((r for r in ordinary[-12:]), key=lambda r: r.value)
-        before = [r for r in ordinary if r.device_time_ms <= top.device_time_ms]
-        assert _feed(detector, before) == []
-        # 4 degrees down at once: within the room's range, but no step like it before
-        jump = _room(19.0, top.device_time_ms + pause_ms)
-        assert len(detector.observe(jump)) == expected, pause_ms
+def test_a_slow_change_of_season_is_not_an_alert() -> None:
+    """Sixty days in which the room's daily mean climbs from 21.5 to 26 °C: new bands,
+    but never far from the room's recent mean."""
+    rng = np.random.default_rng(12)
+    detector = RoomTemperature()
+    season = [_room(round(r.value + 4.5 * i / (60 * 144), 1), r.device_time_ms)
+              for i, r in enumerate(_ordinary(rng, 60))]
+    assert max(r.value for r in season[-144:]) > 27.0  # into a band never seen before
+    assert _feed(detector, season) == []
 
 
 def test_repeated_and_late_readings_do_not_count_twice() -> None:

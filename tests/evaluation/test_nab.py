@@ -1,4 +1,4 @@
-"""NAB scoring and the adaptive baseline detector it scores."""
+"""NAB scoring, and the band novelty detector as NAB runs it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from alerts.baseline import AdaptiveBaseline
 from evaluation import nab
 
 
@@ -47,27 +46,15 @@ def test_late_detections_and_false_alarms_cost() -> None:
     assert nab.normalised([_series(noisy, WINDOWS)], 0.5, "standard") < late_score
 
 
-def test_the_baseline_flags_a_level_shift_once_and_not_plain_noise() -> None:
-    rng = np.random.default_rng(1)
-    values = np.concatenate([rng.normal(20, 0.5, 2000), rng.normal(26, 0.5, 500)])
-    detector = AdaptiveBaseline()
-    scores = np.array([detector.update(float(v)) for v in values])
-    events = np.flatnonzero(scores >= detector.trip)
-    assert len(events[events < 2000]) <= 2  # noise: rare
-    after = events[events >= 2000]
-    assert len(after) >= 1 and after[0] == 2000  # the shift: at once
-    # An ongoing departure is reported again only when its score climbs higher, not once
-    # per sample for all 500.
-    assert len(after) <= 10
-    assert all(np.diff(scores[after]) > 0)
-
-
-def test_the_baseline_is_quiet_until_warm_and_refuses_bad_arguments() -> None:
-    detector = AdaptiveBaseline(warmup=150)
-    assert [detector.update(v) for v in [20.0] * 149 + [90.0]] == [0.0] * 150
-    for bad in ({"warmup": 1}, {"trip": 0}, {"half_life": 0}, {"resolution": -1}):
-        with pytest.raises(ValueError):
-            AdaptiveBaseline(**bad)  # type: ignore[arg-type]
+def test_events_take_the_files_span_or_only_what_probation_saw() -> None:
+    # Probation (100 rows) sees 10 and 20; then 12 and 18; the file ends on a spike to 100.
+    values = [10.0, 20.0] * 50 + [12.0, 18.0] * 50 + [100.0]
+    with_span = np.flatnonzero(nab.events(values, probation=100))
+    blind = np.flatnonzero(nab.events(values, probation=100, look_ahead=False))
+    # Over the file's span (10 to 100) the four values share a band: only the spike is new.
+    assert with_span[with_span >= 100].tolist() == [200]
+    # Over probation's span (9 to 21) 12 and 18 are bands of their own: news at once.
+    assert blind[blind >= 100].tolist()[0] == 100
 
 
 def test_eval_anomalies_quick_run_reports_json() -> None:
