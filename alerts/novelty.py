@@ -4,7 +4,9 @@ Streaming and per series (a room's temperature). The stream's known span is cut 
 ``bands`` equal bands; every move from one reading's band to the next (staying put
 included) is remembered. A move never seen before is an event: a room that cools into a
 band it has never been in, or overheats, or jumps between bands it only ever drifted
-between. Values outside the span count in the band at its edge.
+between. Values outside the span count in the band at its edge. Bands are sticky: the
+stream leaves its band only when a value passes the band's edge by ``sticky`` of a band's
+width, so noise around an edge does not make new moves.
 
 A new move is reported once and learned, so the next time it is ordinary. For ``quiet``
 samples after an event no other event is reported (an ongoing departure makes many new
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 
 BANDS = 8  # chosen on the development split of NAB (see EVALUATION.md)
+STICKY = 0.3  # likewise
 
 
 class BandNovelty:
@@ -34,6 +37,8 @@ class BandNovelty:
     Args:
         low, high: the span the bands cover (a sensor's usual range).
         bands: how many equal bands the span is cut into.
+        sticky: how far past its band's edge, in band widths, a value must be for the
+            stream to have left that band.
         quiet: samples after an event during which no other event is reported.
         warmup: samples that only learn.
         min_change: the smallest distance from the stream's mean, in its units, at which a
@@ -41,23 +46,29 @@ class BandNovelty:
         half_life: samples for the weight of the mean that ``min_change`` is judged by
             to halve.
 
-    ``BANDS`` was chosen on the development split of the Numenta Anomaly Benchmark (see
-    EVALUATION.md).
+    ``BANDS`` and ``STICKY`` were chosen on the development split of the Numenta Anomaly
+    Benchmark (see EVALUATION.md).
     """
 
     __slots__ = ("_alpha", "_far_run", "_mean", "_n", "_pending", "_prev", "_seen",
-                 "_since_event", "bands", "high", "low", "min_change", "quiet", "warmup")
+                 "_since_event", "_width", "bands", "high", "low", "min_change", "quiet",
+                 "sticky", "warmup")
 
-    def __init__(self, low: float, high: float, *, bands: int = BANDS, quiet: int = 150,
-                 warmup: int = 0, min_change: float = 0.0, half_life: float = 144) -> None:
+    def __init__(self, low: float, high: float, *, bands: int = BANDS,
+                 sticky: float = STICKY, quiet: int = 150, warmup: int = 0,
+                 min_change: float = 0.0, half_life: float = 144) -> None:
         if not (math.isfinite(low) and math.isfinite(high)) or bands < 2:
             raise ValueError("the span must be finite and cut into at least 2 bands")
+        if not 0 <= sticky < 1:
+            raise ValueError("sticky must be at least 0 and under one band")
         if quiet < 0 or warmup < 0 or min_change < 0 or half_life <= 0:
             raise ValueError("quiet, warmup and min_change must not be negative, "
                              "half_life must be positive")
         self.low = low
         self.high = high if high > low else low + 1.0
         self.bands = bands
+        self.sticky = sticky
+        self._width = (self.high - self.low) / bands
         self.quiet = quiet
         self.warmup = warmup
         self.min_change = min_change
@@ -77,12 +88,21 @@ class BandNovelty:
 
     def band(self, x: float) -> int:
         """The band ``x`` falls in (the edge band for a value outside the span)."""
-        k = math.floor((x - self.low) / (self.high - self.low) * self.bands)
+        k = math.floor((x - self.low) / self._width)
         return min(self.bands - 1, max(0, k))
+
+    def _next_band(self, x: float) -> int:
+        band, now = self.band(x), self._prev
+        if now < 0 or band == now:
+            return band
+        margin = self.sticky * self._width
+        bottom = self.low + now * self._width
+        inside = bottom - margin <= x < bottom + self._width + margin
+        return now if inside else band
 
     def update(self, x: float) -> bool:
         """Judge the move to ``x``, then learn it. True for an event."""
-        band, prev, mean = self.band(x), self._prev, self._mean
+        band, prev, mean = self._next_band(x), self._prev, self._mean
         self._prev = band
         self._n += 1
         self._mean = x if self._n == 1 else mean + self._alpha * (x - mean)

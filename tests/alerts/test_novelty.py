@@ -42,6 +42,17 @@ def test_values_outside_the_span_count_in_its_edge_bands() -> None:
     assert _events(detector, [12.0, -50.0, 11.0, 99.0, 25.0]) == [1, 3, 4]
 
 
+def test_a_value_just_past_a_band_edge_is_no_move_when_bands_are_sticky() -> None:
+    # Bands of 1.0; the stream sits just under the edge at 2.0, then twitches over it.
+    values = [1.95] * 100 + [2.05, 1.95]
+    for sticky, expected in ((0.0, [100, 101]), (0.3, [])):
+        detector = BandNovelty(0.0, 8.0, bands=8, sticky=sticky, quiet=0, warmup=50)
+        assert _events(detector, values) == expected, sticky
+    # Sticky, a value well past the edge still leaves the band.
+    detector = BandNovelty(0.0, 8.0, bands=8, sticky=0.3, quiet=0, warmup=50)
+    assert _events(detector, [*values, 2.5]) == [102]
+
+
 def test_warmup_only_learns() -> None:
     detector = BandNovelty(0.0, 4.0, bands=4, quiet=0, warmup=4)
     assert _events(detector, [0.5, 1.5, 2.5, 1.5]) == []  # learned while warming up
@@ -49,8 +60,8 @@ def test_warmup_only_learns() -> None:
 
 
 def test_a_new_move_close_to_the_mean_stays_unlearned_until_it_is_far() -> None:
-    detector = BandNovelty(0.0, 30.0, bands=10, quiet=0, warmup=100, min_change=3.0,
-                           half_life=1000)
+    detector = BandNovelty(0.0, 30.0, bands=10, sticky=0.0, quiet=0, warmup=100,
+                           min_change=3.0, half_life=1000)
     steady = [20.5] * 100  # band 6 only; the mean is 20.5
     assert _events(detector, steady) == []
     # A slow cooling: each new move is too close to the mean to count, and is not
@@ -60,7 +71,7 @@ def test_a_new_move_close_to_the_mean_stays_unlearned_until_it_is_far() -> None:
     assert events and 17.0 < cooling[events[0]] <= 17.5
     # Without the guard the first new move (into band 5, below 18), still close to the
     # mean, is the event.
-    plain = BandNovelty(0.0, 30.0, bands=10, quiet=0, warmup=100)
+    plain = BandNovelty(0.0, 30.0, bands=10, sticky=0.0, quiet=0, warmup=100)
     _events(plain, steady)
     assert cooling[_events(plain, cooling)[0]] == pytest.approx(17.9)
 
@@ -81,6 +92,7 @@ def test_a_passing_excursion_stays_news_and_a_lasting_one_becomes_normal() -> No
 
 @pytest.mark.parametrize("bad", [{"bands": 1}, {"quiet": -1}, {"warmup": -1},
                                  {"min_change": -0.5}, {"half_life": 0.0},
+                                 {"sticky": -0.1}, {"sticky": 1.0},
                                  {"low": float("nan")}])
 def test_bad_arguments_are_refused(bad: dict[str, float]) -> None:
     args: dict[str, float] = {"low": 0.0, "high": 1.0, **bad}
