@@ -101,7 +101,11 @@ class BandNovelty:
         return now if inside else band
 
     def update(self, x: float) -> bool:
-        """Judge the move to ``x``, then learn it. True for an event."""
+        """Judge the move to ``x``, then learn it. True for an event. A value that is not
+        a finite number is not a move and changes nothing (validation upstream counts
+        it)."""
+        if not math.isfinite(x):
+            return False
         band, prev, mean = self._next_band(x), self._prev, self._mean
         self._prev = band
         self._n += 1

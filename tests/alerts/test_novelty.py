@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,17 @@ def test_a_value_just_past_a_band_edge_is_no_move_when_bands_are_sticky() -> Non
     # Sticky, a value well past the edge still leaves the band.
     detector = BandNovelty(0.0, 8.0, bands=8, sticky=0.3, quiet=0, warmup=50)
     assert _events(detector, [*values, 2.5]) == [102]
+
+
+def test_a_value_that_is_not_a_number_changes_nothing() -> None:
+    values = [0.5, 0.5, 1.5, 2.5, 0.5, 3.5]
+    noisy = [0.5, math.nan, 0.5, math.inf, 1.5, -math.inf, 2.5, 0.5, math.nan, 3.5]
+    clean, dirty = (BandNovelty(0.0, 4.0, bands=4, quiet=0) for _ in range(2))
+    expected = [clean.update(v) for v in values]
+    flags = [dirty.update(v) for v in noisy]
+    assert [f for f, v in zip(flags, noisy, strict=True) if math.isfinite(v)] == expected
+    assert not any(f for f, v in zip(flags, noisy, strict=True) if not math.isfinite(v))
+    assert any(expected)
 
 
 def test_warmup_only_learns() -> None:
