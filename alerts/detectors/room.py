@@ -21,7 +21,7 @@ from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 SPAN_C = (10.0, 34.0)  # rooms people live in; colder or warmer counts in the edge band
-BANDS = 8  # 3-degree bands
+BAND_C = 3.0  # the width of a band
 MIN_CHANGE_C = 3.0  # a reading this close to the room's mean is never an alert
 WARMUP = 144  # a day of readings every 10 minutes only learns
 HALF_LIFE = 144  # the mean is about the last day's
@@ -31,7 +31,8 @@ class _Sensor:
     __slots__ = ("bands", "last_ms")
 
     def __init__(self) -> None:
-        self.bands = BandNovelty(*SPAN_C, bands=BANDS, warmup=WARMUP,
+        low, high = SPAN_C
+        self.bands = BandNovelty(low, high, bands=round((high - low) / BAND_C), warmup=WARMUP,
                                  min_change=MIN_CHANGE_C, half_life=HALF_LIFE)
         self.last_ms = -1
 
