@@ -96,11 +96,13 @@ def _handle(args: argparse.Namespace) -> int:
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
+    from eldercare_cli.shutdown import StopRequest, bounded
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
     from ingest.config import BrokerConfig, CentralConfig
     from telemetry.clock import ScaledClock
 
+    requested = StopRequest().install()  # before anything starts: Ctrl-C or SIGTERM stops it
     seed = 1
     data = args.data or Path(tempfile.mkdtemp(prefix="eldercare-demo-"))
     data.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,9 @@ def _handle(args: argparse.Namespace) -> int:
     username, password = f"demo-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
     central.accounts.create_user(username, password, Role.ADMIN, clock.now_ms())
     central.start()
-    central.ingest.ready.wait(10)
+    for _ in range(100):  # up to 10 s for the subscription, unless asked to stop
+        if central.ingest.ready.wait(0.1) or requested.is_set():
+            break
     print(f"\n  duty desk:  http://127.0.0.1:{port}/\n  sign in:    {username} / "
           f"{password}\n  broker:     {broker.url}\n  state:      {data}\n", flush=True)
     print("SMS and rescue notices are printed below (no SMS gateway configured). "
@@ -146,7 +150,7 @@ def _handle(args: argparse.Namespace) -> int:
                     duration_s=args.duration, seed=seed, start_ms=start_ms,
                     incident_rate=0.5, extra_incidents=_scripted(start_ms))
     publisher = Publisher(broker.url, "eldercare-demo-gateways")
-    stop = threading.Event()
+    stop = requested.event  # a signal, or the end of the simulated run
 
     class StoppedError(Exception):
         pass
@@ -165,13 +169,11 @@ def _handle(args: argparse.Namespace) -> int:
 
     runner = threading.Thread(target=simulate, name="simulated-homes", daemon=True)
     runner.start()
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        stop.set()
-    runner.join(10)
-    publisher.close()
-    central.close()
-    broker.close()
+    while not stop.wait(0.5):
+        pass
+    with bounded("eldercare demo"):
+        runner.join(5)
+        publisher.close()
+        central.close()
+        broker.close()
     return 0

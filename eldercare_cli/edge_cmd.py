@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.outbox import OutboxError
+from eldercare_cli.shutdown import StopRequest, bounded
 from telemetry.clock import SystemClock
 
 
@@ -39,9 +40,14 @@ def _handle(args: argparse.Namespace) -> int:
     except (config.ConfigError, OutboxError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
-    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    stop = StopRequest().install()
     print(f"edge agent {cfg.gateway_id} started, pid {os.getpid()}, outbox in {cfg.data_dir}",
           flush=True)
-    agent.run()
+    runner = threading.Thread(target=agent.run, name="edge-agent")
+    runner.start()
+    while not stop.wait(0.5) and runner.is_alive():
+        pass
+    with bounded("eldercare edge"):
+        agent.stop()
+        runner.join()
     return 0

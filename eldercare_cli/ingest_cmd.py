@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,13 @@ def _handle(args: argparse.Namespace) -> int:
     from alerts.settings import SettingsError
     from alerts.state import StateError
     from central.process import CentralProcess
+    from eldercare_cli.shutdown import StopRequest, bounded
     from ingest import config, registry
     from ingest.store.base import StoreError
     from telemetry.clock import SystemClock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = StopRequest().install()  # before anything starts: SIGINT or SIGTERM stops it
     try:
         process = CentralProcess(config.load(args.config), SystemClock())
         process.start()
@@ -41,10 +41,10 @@ def _handle(args: argparse.Namespace) -> int:
             SettingsError, StateError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if not process.ingest.ready.wait(30):
+    for _ in range(300):  # up to 30 s for the subscription, unless asked to stop
+        if process.ingest.ready.wait(0.1) or stop.is_set():
+            break
+    else:
         print("warning: not subscribed to the broker yet; retrying in the background",
               file=sys.stderr, flush=True)
     print(f"ingest running, store in {process.data}"
@@ -52,7 +52,8 @@ def _handle(args: argparse.Namespace) -> int:
              if process.alerts else "")
           + (f", dashboard on {process.dashboard.url}" if process.dashboard else ""),
           flush=True)
-    while not stop.wait(1.0):
+    while not stop.wait(0.5):
         pass
-    process.close()
+    with bounded("eldercare ingest"):
+        process.close()
     return 0

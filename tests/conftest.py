@@ -17,6 +17,22 @@ from tests.support.wait import wait_until
 PROXY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "influx_v2_write_proxy.py"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--clock-ahead-days", type=int, default=0,
+                     help="move this process's real clock (SystemClock) so many days ahead, "
+                          "to prove no test depends on the calendar date")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    days = config.getoption("--clock-ahead-days")
+    if days:
+        from telemetry.clock import SystemClock
+
+        real = SystemClock.now_ms
+        ahead_ms = days * 86_400_000
+        SystemClock.now_ms = lambda self: real(self) + ahead_ms  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def mosquitto() -> Iterator[LocalMosquitto]:
     """A real Mosquitto broker on a free loopback port for one test."""

@@ -18,16 +18,19 @@ from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from telemetry import codec, health, topics
-from telemetry.clock import FakeClock
+from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading
 from telemetry.topics import Channel
+from tests.support.days import midnight_utc_ms
 from tests.support.mqtt import Recorder
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
-START = 1_795_305_600_000 + 9 * HOUR_MS  # 09:00
+# The agent stamps what it generates itself with the real clock, so the simulated morning
+# is yesterday's, by the same clock; the centre decodes with the real clock too.
+START = midnight_utc_ms(days_ago=1) + 9 * HOUR_MS  # 09:00 UTC yesterday
 GATEWAY = "gw-00000"
 
 
@@ -59,7 +62,7 @@ def central_readings(recorder: Recorder) -> tuple[list[Reading], list[Reading]]:
         parsed = topics.parse_central(m.topic)
         if parsed.channel not in (Channel.READINGS, Channel.URGENT):
             continue
-        batch = codec.decode(m.payload, now_ms=START + 48 * HOUR_MS,
+        batch = codec.decode(m.payload, now_ms=SystemClock().now_ms(),
                              expected_gateway_id=parsed.gateway_id, max_past_ms=10**12)
         assert batch.rejections == []
         (urgent if parsed.channel is Channel.URGENT else routine).extend(batch.readings)

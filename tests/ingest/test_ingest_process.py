@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -10,13 +11,17 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker_config.local import LocalMosquitto
+from alerts.settings import AlertSettings
+from broker_config.local import LocalMosquitto, free_port
+from dashboard.settings import DashboardSettings
 from ingest import config, registry
 from telemetry import topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
+from tests.support.commands import Command
 from tests.support.readings import load_envelope, load_keys
 from tests.support.wait import wait_until
 
@@ -96,3 +101,27 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     expected = load_keys(envelopes, per)
     assert len(rows) == len(expected) and set(rows) == expected  # once each, none missing
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_central_process_stops_cleanly_within_10_s_of_a_signal(
+    tmp_path: Path, mosquitto: LocalMosquitto, sig: signal.Signals,
+) -> None:
+    """Ingest, alert core and duty desk in one process, stopped as systemd or Ctrl-C does."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
+        {"after_s": 60, "channel": "console", "to": "family"}]}}}))
+    cfg = config.CentralConfig(
+        data_dir=str(tmp_path / "data"), registry=str(registry.SAMPLE),
+        broker=config.BrokerConfig(port=mosquitto.port),
+        alerts=AlertSettings(policy=str(policy), callback_port=free_port()),
+        dashboard=DashboardSettings(port=free_port()))
+    cfg_path = tmp_path / "central.toml"
+    cfg_path.write_bytes(config.dump(cfg))
+    central = Command("ingest", "--config", str(cfg_path))
+    try:
+        central.wait_for("ingest running", 60)
+        central.stop(sig)
+    finally:
+        central.kill()

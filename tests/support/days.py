@@ -1,0 +1,18 @@
+"""Simulated days placed by the real clock, for tests that run beside real-clock processes.
+
+A test that starts a real process (an edge agent, a broker, the central process) shares the
+real clock with it, so its simulated data must sit at a fixed distance from *today*, never
+at a literal date that the calendar overtakes.
+"""
+
+from __future__ import annotations
+
+from telemetry.clock import SystemClock
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def midnight_utc_ms(days_ago: int) -> int:
+    """The UTC midnight that began the day ``days_ago`` days before today (real clock)."""
+    now_ms = SystemClock().now_ms()
+    return now_ms - now_ms % DAY_MS - days_ago * DAY_MS
