@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -37,7 +38,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
-from alerts.local_kannel import LocalKannel
+from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from broker_config.local import LocalMosquitto, free_port
 from central.process import CentralProcess
@@ -73,9 +74,12 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
     policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
         {"after_s": 0, "channel": "sms", "to": "family"}]}}}))
     callback_port = free_port()
-    kannel = LocalKannel(f"http://127.0.0.1:{callback_port}/sms/reply?from=%p&text=%a")
+    token = secrets.token_urlsafe(24)
+    kannel = LocalKannel(reply_url(callback_port, token))
     (work / "kannel.password").write_text(kannel.password)
+    (work / "callback.token").write_text(token)
     settings = AlertSettings(policy=str(policy), callback_port=callback_port,
+                             reply_token_file=str(work / "callback.token"),
                              kannel=KannelSettings(kannel.sendsms_url, kannel.username,
                                                    str(work / "kannel.password")))
     published: dict[str, float] = {}

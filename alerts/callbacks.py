@@ -1,9 +1,13 @@
 """The HTTP endpoints Kannel calls back: delivery reports and family replies.
 
-* ``GET /sms/dlr?notice=<id>&status=<%d>&answer=<%A>``: Kannel's ``dlr-url`` per status
-  change (1 delivered, 2 failed, 4 buffered, 8 accepted by the SMSC, 16 rejected by it);
+* ``GET /sms/dlr?notice=<id>&token=<secret>&status=<%d>&answer=<%A>``: Kannel's
+  ``dlr-url`` per status change (1 delivered, 2 failed, 4 buffered, 8 accepted by the SMSC,
+  16 rejected by it);
 * ``GET /sms/reply?from=<%p>&text=<%a>&token=<secret>``: an SMS from a phone, through
-  Kannel's ``sms-service`` ``get-url``; a reply from a contact acknowledges the alert.
+  Kannel's ``sms-service`` ``get-url``; an explicit yes from a contact acknowledges the alert.
+
+Both carry the secret (403 without it, counted): whoever reaches the port must not be
+able to acknowledge a fall or mark an SMS delivered.
 
 Served on loopback beside Kannel (stdlib ``http.server``: two routes, no framework).
 Answers are empty so Kannel sends nothing back to the phone.
@@ -25,10 +29,13 @@ DELIVERED, FAILED, REJECTED = 1, 2, 16
 
 
 class CallbackServer:
-    def __init__(self, core: AlertCore, *, host: str = "127.0.0.1", port: int = 0,
-                 reply_token: str = "") -> None:
+    def __init__(self, core: AlertCore, *, token: str, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        if not token:
+            raise ValueError("the callback server needs a secret token")
         self.core = core
-        self._token = reply_token
+        self._token = token
+        self.refused = 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -52,12 +59,19 @@ class CallbackServer:
         self._thread.start()
 
     def close(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits forever for a loop never started
+            self._server.shutdown()
         self._server.server_close()
 
     def _route(self, path: str) -> int:
         url = urllib.parse.urlsplit(path)
         query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path not in ("/sms/dlr", "/sms/reply"):
+            return 404
+        if not hmac.compare_digest(query.get("token", "").encode(), self._token.encode()):
+            self.refused += 1
+            log.warning("callback on %s refused: no or wrong token", url.path)
+            return 403
         try:
             if url.path == "/sms/dlr":
                 status = int(query.get("status", "0"))
@@ -69,9 +83,6 @@ class CallbackServer:
                                               f"status {status} {query.get('answer', '')}")
                 return 200
             if url.path == "/sms/reply":
-                if self._token and not hmac.compare_digest(query.get("token", ""),
-                                                           self._token):
-                    return 403
                 self.core.sms_reply(query["from"], query.get("text", ""))
                 return 200
         except (KeyError, ValueError):

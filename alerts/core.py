@@ -27,7 +27,7 @@ import msgspec
 from alerts import texts
 from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
-from alerts.policy import Channel, Policies, Step, Target, rescue_address
+from alerts.policy import Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
 from ingest.registry import Registry
 from telemetry.clock import Clock
@@ -231,8 +231,6 @@ class AlertCore:
             if contact >= len(contacts):
                 return 0
             person = contacts[contact]
-            if step.channel is not Channel.SMS and step.channel is not Channel.CONSOLE:
-                log.warning("family steps go by SMS; %s ignored", step.channel)
             recipient, language = person.phone, person.language
             body = texts.family_sms(language=language, resident=name,
                                     condition=alert.condition, room=room, since=since)
@@ -316,8 +314,11 @@ class AlertCore:
         return int(cursor.lastrowid or 0)
 
     def sms_reply(self, phone: str, text: str) -> Alert | None:
-        """A family member answered an SMS: the newest open alert we texted them about is
-        acknowledged by them. Returns it, or None when there is nothing to acknowledge."""
+        """A family member answered an SMS about the newest open alert we texted them.
+
+        Only an explicit yes (``texts.is_yes``) acknowledges it; any other reply goes on
+        the alert's timeline and to the desk as a family message, and escalation goes on.
+        Returns the alert, or None when no open alert was texted to that number."""
         row = self.db.run(
             "SELECT n.alert_id, n.contact FROM notices n JOIN alerts a USING (alert_id) "
             "WHERE n.channel = 'sms' AND n.recipient = ? AND a.state = 'open' AND "
@@ -326,8 +327,17 @@ class AlertCore:
         if row is None:
             self._count("sms_reply_unmatched")
             return None
-        return self.acknowledge(row[0], f"family contact #{row[1]} by SMS",
-                                f"SMS reply: {text[:160]}")
+        alert_id, contact = int(row[0]), int(row[1])
+        who = f"family contact #{contact} by SMS"
+        if texts.is_yes(text):
+            return self.acknowledge(alert_id, who, f"SMS reply: {text[:160]}")
+        self._count("sms_reply_not_yes")
+        with self.db.transaction() as db:
+            self._note(db, alert_id, self.clock.now_ms(), "family_message", who, text[:160])
+            alert = db.alert(alert_id)
+        assert alert is not None
+        self._emit(Change.UPDATED, alert)
+        return alert
 
     def delivery_report(self, notice_id: int, delivered: bool, detail: str) -> None:
         """The SMS gateway's delivery report for a notice."""

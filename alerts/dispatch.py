@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from alerts.core import AlertCore
-from alerts.notifiers import Notifier, NotifyError
+from alerts.notifiers import Notifier, NotifyError, classify
 from alerts.state import Notice, StateDb
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
@@ -59,7 +59,8 @@ class Dispatcher:
             if notifier is None:
                 raise NotifyError(f"no notifier for channel {notice.channel}", retryable=False)
             reference = notifier.send(notice)
-        except NotifyError as exc:
+        except Exception as raw:  # whatever it was, the notice must not stay 'sending'
+            exc = classify(raw, notice.channel)
             now = self.clock.now_ms()
             if exc.retryable:
                 delay_ms = int(self.backoff.delay(notice.attempts) * 1000)

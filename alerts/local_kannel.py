@@ -32,6 +32,12 @@ class Sms(NamedTuple):
     text: str
 
 
+def reply_url(callback_port: int, token: str) -> str:
+    """Kannel's sms-service ``get-url`` for our callback server on this host."""
+    return (f"http://127.0.0.1:{callback_port}/sms/reply?from=%p&text=%a"
+            f"&token={urllib.parse.quote(token, safe='')}")
+
+
 def _bytes(url_encoded: str) -> bytes:
     return urllib.parse.unquote_to_bytes(url_encoded.replace("+", "%20"))
 

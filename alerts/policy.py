@@ -33,6 +33,9 @@ class Target(enum.StrEnum):
     RESCUE = "rescue"  # the site's emergency centre
 
 
+FAMILY_CHANNELS = (Channel.SMS, Channel.CONSOLE)  # a contact has a phone number, no more
+
+
 class Step(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     after_s: float
     channel: Channel
@@ -77,9 +80,18 @@ class Policies:
                        for s in steps):
                     raise PolicyError(f"{key}: a rescue step needs a rescue address for "
                                       f"its channel")
+                if any(s.to is Target.FAMILY and s.channel not in FAMILY_CHANNELS
+                       for s in steps):
+                    raise PolicyError(f"{key}: family contacts are reached by "
+                                      f"{' or '.join(FAMILY_CHANNELS)} (they have a phone)")
 
     def for_site(self, site_id: str) -> SitePolicy:
         return self._sites.get(site_id, self._default)
+
+    def channels(self) -> set[Channel]:
+        """Every channel some step of some site's policy sends on."""
+        return {step.channel for policy in (self._default, *self._sites.values())
+                for steps in policy.steps.values() for step in steps}
 
     def with_site(self, site_id: str, policy: SitePolicy) -> Policies:
         """A copy with ``site_id``'s own policy replaced. Raises PolicyError."""

@@ -23,7 +23,7 @@ from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.policy import Channel
-from alerts.settings import AlertSettings
+from alerts.settings import AlertSettings, SettingsError
 from alerts.state import StateDb
 from ingest.registry import Registry
 from telemetry.clock import Clock
@@ -39,24 +39,28 @@ class AlertService:
     def __init__(self, settings: AlertSettings, registry: Registry, clock: Clock,
                  data_dir: Path, listeners: list[Listener] | None = None) -> None:
         self.clock = clock
-        self.db = StateDb(data_dir / "alerts.db")
         policies = policy_module.load(Path(settings.policy))
+        if settings.kannel is None and settings.sms != "console" \
+                and Channel.SMS in policies.channels():
+            raise SettingsError("the escalation policy sends SMS but [alerts.kannel] is not "
+                                "configured (set sms = \"console\" to print them, demo only)")
+        self.db = StateDb(data_dir / "alerts.db")
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.bank = DetectorBank(registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
                                  bed_return_s=settings.bed_return_s)
         self.core = AlertCore(self.db, registry, policies, clock,
                               [*(listeners or []), self._on_change])
-        self.callbacks = CallbackServer(self.core, host=settings.callback_host,
-                                        port=settings.callback_port,
-                                        reply_token=settings.reply_token())
+        token = settings.reply_token()
+        self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
+                                        port=settings.callback_port)
         notifiers: dict[str, Notifier] = {Channel.CONSOLE: ConsoleNotifier()}
         if settings.kannel is not None:
             k = settings.kannel
             notifiers[Channel.SMS] = KannelNotifier(
                 k.sendsms_url, k.username, k.password(), sender=k.sender,
-                callback_base=self.callbacks.base_url)
-        else:
+                callback_base=self.callbacks.base_url, callback_token=token)
+        elif settings.sms == "console":
             notifiers[Channel.SMS] = ConsoleNotifier()
         if settings.webhook_secret_file is not None:
             notifiers[Channel.WEBHOOK] = WebhookNotifier(settings.webhook_secret())

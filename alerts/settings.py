@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -40,15 +42,30 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     policy: str  # escalation policies (sample: alerts/policy.sample.yaml)
     callback_host: str = "127.0.0.1"  # Kannel's delivery reports and SMS replies come here
     callback_port: int = 13080
+    # The secret both callback URLs must carry (``&token=``): Kannel's sms-service get-url
+    # for replies, and the dlr-url of every SMS we send. Required with ``kannel``.
     reply_token_file: str | None = None
-    kannel: KannelSettings | None = None  # without it, SMS notices go to the console
+    kannel: KannelSettings | None = None
+    # "console": print SMS notices instead of sending them (a demo or a test only). Without
+    # it, a policy with SMS steps and no [alerts.kannel] is refused at startup.
+    sms: Literal["", "console"] = ""
     webhook_secret_file: str | None = None
     smtp: SmtpSettings | None = None
     confirm_fall_s: float = 60.0
     bed_return_s: float = 1800.0
 
     def reply_token(self) -> str:
-        return _secret(self.reply_token_file) if self.reply_token_file else ""
+        """The callbacks' secret; without Kannel nothing calls back, so a random one."""
+        if self.reply_token_file:
+            token = _secret(self.reply_token_file)
+            if len(token) < 16:
+                raise SettingsError(f"{self.reply_token_file}: the callback token needs at "
+                                    f"least 16 characters")
+            return token
+        if self.kannel is not None:
+            raise SettingsError("[alerts.kannel] needs reply_token_file: without it anyone "
+                                "who reaches the callback port could acknowledge a fall")
+        return secrets.token_urlsafe(24)
 
     def webhook_secret(self) -> bytes:
         if self.webhook_secret_file is None:

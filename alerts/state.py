@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts (condition, subject)
     WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, severity);
+CREATE INDEX IF NOT EXISTS alerts_unresolved ON alerts (severity DESC, opened_ms DESC)
+    WHERE state != 'resolved';
+CREATE INDEX IF NOT EXISTS alerts_by_subject ON alerts (subject, opened_ms);
 CREATE TABLE IF NOT EXISTS timeline (
     alert_id INTEGER NOT NULL, t_ms INTEGER NOT NULL, what TEXT NOT NULL,
     who TEXT NOT NULL, detail TEXT NOT NULL
@@ -177,17 +180,33 @@ class StateDb:
         return _alert(row) if row else None
 
     def alerts(self, *, state: AlertState | None = None, site_id: str | None = None,
-               limit: int = 500) -> list[Alert]:
-        where, args = [], []
+               open_only: bool = False, severity_min: int = 0, since_ms: int = 0,
+               subjects: tuple[str, ...] = (), limit: int = 500) -> list[Alert]:
+        """Alerts, filtered and ordered here: unresolved first, then the most severe, then
+        the newest. ``subjects`` keeps alerts about any of those subjects only."""
+        where: list[str] = []
+        args: list[object] = []
+        if open_only:
+            where.append("state != 'resolved'")  # the partial index alerts_unresolved
         if state is not None:
             where.append("state = ?")
             args.append(state.value)
         if site_id is not None:
             where.append("site_id = ?")
             args.append(site_id)
+        if severity_min:
+            where.append("severity >= ?")
+            args.append(severity_min)
+        if since_ms:
+            where.append("updated_ms >= ?")
+            args.append(since_ms)
+        if subjects:
+            where.append(f"subject IN ({', '.join('?' * len(subjects))})")
+            args.extend(subjects)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY severity DESC,"
-                        f" opened_ms LIMIT ?", (*args, limit)).fetchall()
+        rows = self.run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY "
+                        f"state = 'resolved', severity DESC, opened_ms DESC, alert_id DESC "
+                        f"LIMIT ?", (*args, limit)).fetchall()
         return [_alert(row) for row in rows]
 
     def timeline(self, alert_id: int) -> list[TimelineEntry]:

@@ -52,9 +52,20 @@ def family_sms(*, language: str, resident: str, condition: Condition, room: str,
                since: str) -> str:
     if language == "zh":
         return (f"【颐养监护】{resident}{what(condition, 'zh')}（{room}，{since}起）。"
-                f"值班台尚未处理。回复1表示您已知晓。")
+                f"值班台尚未处理。回复1或“是”表示您已知晓并处理。")
     return (f"Eldercare: {resident}: {what(condition, 'en')} ({room}, since {since}). "
-            f"The duty desk has not taken it yet. Reply 1 if you are handling it.")
+            f"The duty desk has not taken it yet. Reply 1 or YES if you are handling it.")
+
+
+# The only replies that acknowledge an alert: what the SMS above asks for, and nothing
+# else. "I can't come", "who is this?" or a carrier's auto-reply must not stop the chain.
+_YES = frozenset({"1", "yes", "y", "是", "是的"})
+_IGNORED = " \t\r\n.。!！,，'\"“”‘’"
+
+
+def is_yes(reply: str) -> bool:
+    """True when an SMS reply is an explicit yes ("1", "YES", "是"), in any case/spacing."""
+    return reply.strip(_IGNORED).casefold() in _YES
 
 
 def rescue_summary(*, language: str, resident: str, condition: Condition, address: str,

@@ -132,7 +132,7 @@ def _handle(args: argparse.Namespace) -> int:
     cfg = CentralConfig(data_dir=str(data / "central"), registry=str(data / "registry.yaml"),
                         broker=BrokerConfig(port=broker.port),
                         alerts=AlertSettings(policy=str(data / "policy.yaml"),
-                                             callback_port=free_port()),
+                                             callback_port=free_port(), sms="console"),
                         dashboard=DashboardSettings(port=port))
     central = CentralProcess(cfg, clock)
     assert central.accounts is not None

@@ -4,6 +4,7 @@ dispatcher owns retries and backoff)."""
 
 from __future__ import annotations
 
+import http.client
 from typing import Protocol
 
 from alerts.state import Notice
@@ -30,3 +31,14 @@ def http_error(status: int, what: str) -> NotifyError:
     any other 4xx will fail the same way again."""
     retryable = status >= 500 or status in (408, 425, 429)
     return NotifyError(f"{what} answered HTTP {status}", retryable=retryable)
+
+
+def classify(exc: Exception, channel: str) -> NotifyError:
+    """The one place any notifier failure is classified. ``NotifyError`` says it itself;
+    a network or protocol failure (``OSError``, which covers urllib's, smtplib's and
+    timeouts, and ``http.client.HTTPException``) may pass on a retry; anything else (a
+    ``ValueError`` from a malformed address, a bug) would fail the same way again."""
+    if isinstance(exc, NotifyError):
+        return exc
+    retryable = isinstance(exc, OSError | http.client.HTTPException)
+    return NotifyError(f"{channel}: {type(exc).__name__}: {exc}", retryable=retryable)

@@ -20,11 +20,13 @@ DLR_ALL = 31  # delivered, failed, buffered, SMSC accepted, SMSC rejected
 
 class KannelNotifier:
     def __init__(self, sendsms_url: str, username: str, password: str, *,
-                 callback_base: str, sender: str = "", timeout_s: float = 5.0) -> None:
+                 callback_base: str, callback_token: str, sender: str = "",
+                 timeout_s: float = 5.0) -> None:
         self.sendsms_url = sendsms_url
         self._username = username
         self._password = password
         self.callback_base = callback_base.rstrip("/")
+        self._token = urllib.parse.quote(callback_token, safe="")
         self.sender = sender
         self.timeout_s = timeout_s
 
@@ -33,7 +35,7 @@ class KannelNotifier:
                  "to": notice.recipient, "text": notice.body, "charset": "UTF-8",
                  "coding": "0" if notice.body.isascii() else "2", "dlr-mask": str(DLR_ALL),
                  "dlr-url": f"{self.callback_base}/sms/dlr?notice={notice.notice_id}"
-                            f"&status=%d&answer=%A"}
+                            f"&token={self._token}&status=%d&answer=%A"}
         if self.sender:
             query["from"] = self.sender
         url = f"{self.sendsms_url}?{urllib.parse.urlencode(query)}"

@@ -43,12 +43,10 @@ def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
                 severity_min: int = Query(0, ge=0, le=4), site_id: str | None = None,
                 since_ms: int = 0, open_only: bool = False,
                 limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
-    alerts = ctx.core.db.alerts(state=state, site_id=site_id, limit=5000)
-    out = [alert_view(ctx.registry, a) for a in alerts
-           if a.severity >= severity_min and a.updated_ms >= since_ms
-           and not (open_only and a.state is AlertState.RESOLVED)]
-    out.sort(key=lambda a: (-a["severity_level"], a["opened_ms"]))
-    return out[:limit]
+    """Unresolved first, then the most severe, then the newest."""
+    alerts = ctx.core.db.alerts(state=state, site_id=site_id, open_only=open_only,
+                                severity_min=severity_min, since_ms=since_ms, limit=limit)
+    return [alert_view(ctx.registry, a) for a in alerts]
 
 
 def _alert_or_404(ctx: Ctx, alert_id: int) -> dict[str, Any]:

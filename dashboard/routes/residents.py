@@ -6,10 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from alerts.state import AlertState
 from dashboard.accounts import Role
 from dashboard.deps import Ctx, User
-from dashboard.views import alert_view, masked_phone, resident_of, room_states
+from dashboard.views import alert_view, masked_phone, room_states
 from telemetry.kinds import Kind, unit_of
 
 router = APIRouter(prefix="/api", tags=["residents"])
@@ -30,9 +29,7 @@ def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
 @router.get("/residents")
 def residents(ctx: Ctx, user: User, site_id: str | None = None,
               floor: str | None = None) -> list[dict[str, Any]]:
-    open_alerts = [a for a in ctx.core.db.alerts(limit=100_000)
-                   if a.state is not AlertState.RESOLVED]
-    states = room_states(ctx.registry, open_alerts)
+    states = room_states(ctx.registry, ctx.core.db.alerts(open_only=True, limit=1_000_000))
     out = []
     for r in ctx.registry.residents.values():
         if (site_id and r.site_id != site_id) or (floor and r.floor != floor):
@@ -68,8 +65,11 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
                                 "last_seen_ms": d.last_seen_ms, "battery_pct": d.battery_pct,
                                 "silent": d.silent, "low_battery": d.low_battery,
                                 "gateway_offline": ctx.health.gateway_offline(gateway_id)})
-    recent = [alert_view(ctx.registry, a) for a in ctx.core.db.alerts(limit=100_000)
-              if resident_of(ctx.registry, a) == resident_id][:50]
+    subjects = (resident_id, *(f"{d.gateway_id}/{d.device_id}"
+                                          for d in ctx.registry.devices.values()
+                                          if d.resident_id == resident_id))
+    recent = [alert_view(ctx.registry, a)
+              for a in ctx.core.db.alerts(subjects=subjects, limit=50)]
     contacts = [{"name": c.name, "relation": c.relation, "language": c.language,
                  "phone": c.phone if user.role is not Role.VIEWER else masked_phone(c.phone)}
                 for c in r.contacts]

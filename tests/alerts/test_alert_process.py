@@ -14,7 +14,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.local_kannel import LocalKannel
+from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import NoticeState, StateDb
 from broker_config.local import LocalMosquitto, free_port
@@ -31,12 +31,13 @@ pytestmark = pytest.mark.integration  # needs Debian kannel, kannel-extras (setu
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST, SECOND = "+86000000000001", "+86000000000002"
+CALLBACK_TOKEN = "test-only-callback-token"
 
 
 @pytest.fixture
 def kannel_and_sink(tmp_path: Path) -> Iterator[tuple[LocalKannel, HttpSink, int]]:
     callback_port = free_port()
-    kannel = LocalKannel(f"http://127.0.0.1:{callback_port}/sms/reply?from=%p&text=%a")
+    kannel = LocalKannel(reply_url(callback_port, CALLBACK_TOKEN))
     kannel.start()
     sink = HttpSink()
     try:
@@ -55,12 +56,14 @@ def _config(tmp_path: Path, broker_port: int, kannel: LocalKannel, sink: HttpSin
             {"after_s": 0, "channel": "sms", "to": "family", "next_contact_after_s": 4},
             {"after_s": 8, "channel": "webhook", "to": "rescue"}]}}}))
     (tmp_path / "kannel.password").write_text(kannel.password)
+    (tmp_path / "callback.token").write_text(CALLBACK_TOKEN)
     (tmp_path / "webhook.secret").write_text("test-only-webhook-secret")
     cfg = config.CentralConfig(
         data_dir=str(tmp_path / "data"), registry=str(registry.SAMPLE),
         broker=config.BrokerConfig(port=broker_port),
         alerts=AlertSettings(
             policy=str(policy), callback_port=callback_port,
+            reply_token_file=str(tmp_path / "callback.token"),
             kannel=KannelSettings(kannel.sendsms_url, kannel.username,
                                   str(tmp_path / "kannel.password")),
             webhook_secret_file=str(tmp_path / "webhook.secret")))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 
+import msgspec
 import pytest
 
 from alerts.conditions import Condition, Signal
 from alerts.core import SYSTEM, AlertError, Change
 from alerts.notifiers import NotifyError
+from alerts.policy import Policies, PolicyError, PolicyFile
 from alerts.state import AlertState, NoticeState
-from tests.alerts.conftest import World
+from tests.alerts.conftest import POLICY, World
 
 SITE, GW = "site-000", "gw-00000"
 
@@ -103,6 +106,31 @@ def test_a_family_reply_acknowledges(world: World) -> None:
     assert len(world.sms.sent) == 1 and world.webhook.sent == []
 
 
+@pytest.mark.parametrize("reply", ["I can't come", "who is this?", "2", "No",
+                                   "Auto-reply: I am out of the office", "不是我", ""])
+def test_a_reply_that_is_not_yes_is_shown_to_the_desk_and_escalation_goes_on(
+        world: World, reply: str) -> None:
+    world.core.handle([fall()])
+    world.step(61)
+    alert = world.core.sms_reply("+86000000000001", reply)
+    assert alert is not None and alert.state is AlertState.OPEN
+    assert world.changes[-1].change is Change.UPDATED  # the desk's live feed hears of it
+    (message,) = [e for e in world.db.timeline(alert.alert_id) if e.what == "family_message"]
+    assert message.who == "family contact #0 by SMS" and message.detail == reply
+    world.step(300)  # the next family contact, then rescue, as if nobody had answered
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001", "+86000000000002"]
+    assert len(world.webhook.sent) == 1
+
+
+@pytest.mark.parametrize("reply", ["1", " 1 ", "YES", "yes.", "Y", "是", "是的。"])
+def test_an_explicit_yes_in_either_language_acknowledges(world: World, reply: str) -> None:
+    world.core.handle([fall()])
+    world.step(61)
+    alert = world.core.sms_reply("+86000000000001", reply)
+    assert alert is not None and alert.state is AlertState.ACKNOWLEDGED
+    assert "1" in world.sms.sent[0].body and "是" in world.sms.sent[0].body  # it says how
+
+
 def test_a_restart_resumes_without_storm_or_duplicates(world: World) -> None:
     world.core.handle([fall()])
     world.step(61)
@@ -176,3 +204,35 @@ def test_an_offline_gateway_inhibits_device_silence(world: World) -> None:
     world.core.handle([silent])
     assert {a.condition for a in world.db.alerts(state=AlertState.OPEN)} == \
         {Condition.DEVICE_SILENT}
+
+
+@pytest.mark.parametrize(("failure", "retried"), [
+    (http.client.RemoteDisconnected("Remote end closed connection"), True),
+    (ConnectionResetError("reset by peer"), True),
+    (TimeoutError("timed out"), True),
+    (ValueError("unknown url type: '+86000000000001'"), False),
+    (KeyError("a bug"), False),
+])
+def test_any_notifier_failure_is_classified_and_no_notice_stays_sending(
+        world: World, failure: Exception, retried: bool) -> None:
+    world.sms.fail = failure  # type: ignore[assignment]
+    world.core.handle([fall("res-00000"), fall("res-00001")])
+    world.step(61)  # both SMS due in the same tick: the first failure skips nothing
+    notices = world.db.notices()
+    assert NoticeState.SENDING not in {n.state for n in notices}
+    first = [n for n in notices if n.contact == 0]  # (a failure also moves to the next)
+    assert len(first) == 2 and all(n.attempts == 1 for n in first)
+    expected = NoticeState.PENDING if retried else NoticeState.FAILED
+    assert {n.state for n in first} == {expected}
+    assert all(type(failure).__name__ in (n.error or "") for n in first)
+    if retried:
+        world.sms.fail = None
+        world.step(15)
+        assert {n.state for n in world.db.notices() if n.contact == 0} == {NoticeState.SENT}
+
+
+def test_a_family_step_on_a_channel_a_contact_cannot_receive_is_refused() -> None:
+    policy = json.loads(json.dumps(POLICY))
+    policy["default"]["steps"]["fall"][0]["channel"] = "webhook"
+    with pytest.raises(PolicyError, match="family contacts"):
+        Policies(msgspec.convert(policy, PolicyFile))

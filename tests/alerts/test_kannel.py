@@ -5,6 +5,8 @@ outage holds notices in the outbox while escalation moves on."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from alerts.callbacks import CallbackServer
 from alerts.conditions import Condition, Signal
-from alerts.local_kannel import LocalKannel
+from alerts.local_kannel import LocalKannel, reply_url
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier, signature
 from alerts.state import AlertState, NoticeState
@@ -23,19 +25,20 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.integration  # needs Debian kannel, kannel-extras (setup.sh dev)
 
 SECRET = b"test-only-webhook-secret"
+TOKEN = "test-only-callback-token"
 
 
 class SmsWorld(World):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.rescue = HttpSink()
-        self.callbacks = CallbackServer(self.core)
+        self.callbacks = CallbackServer(self.core, token=TOKEN)
         self.callbacks.start()
-        self.kannel = LocalKannel(f"{self.callbacks.base_url}/sms/reply?from=%p&text=%a")
+        self.kannel = LocalKannel(reply_url(self.callbacks.port, TOKEN))
         self.kannel.start()
         self.dispatcher.notifiers["sms"] = KannelNotifier(
             self.kannel.sendsms_url, self.kannel.username, self.kannel.password,
-            callback_base=self.callbacks.base_url)
+            callback_base=self.callbacks.base_url, callback_token=TOKEN)
         self.dispatcher.notifiers["webhook"] = WebhookNotifier(SECRET)
 
     def close(self) -> None:
@@ -113,3 +116,39 @@ def test_kannel_down_holds_the_sms_and_escalation_moves_on(sms: SmsWorld) -> Non
     sms.step(600)
     assert sorted(m.to for m in sms.kannel.messages()) == ["+86000000000001",
                                                            "+86000000000002"]
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token-of-some-length"])
+def test_callbacks_without_the_secret_acknowledge_nothing(sms: SmsWorld,
+                                                          token: str | None) -> None:
+    """Someone on the network reaches the callback port: a forged "yes" or delivery report
+    is refused (403, counted) and the escalation goes on."""
+    sms.core.handle([fall()])
+    sms.step(60)
+    (alert,) = sms.db.alerts()
+    (notice,) = sms.db.notices()
+    suffix = "" if token is None else f"&token={token}"
+    base = sms.callbacks.base_url
+    for path in (f"/sms/reply?from=%2B86000000000001&text=1{suffix}",
+                 f"/sms/dlr?notice={notice.notice_id}&status=16{suffix}"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + path, timeout=5)
+        refused.value.close()
+        assert refused.value.code == 403
+    assert sms.callbacks.refused == 2  # and Kannel's own report, with the secret, is taken:
+    wait_until(lambda: sms.db.notice(notice.notice_id).state  # type: ignore[union-attr]
+               is NoticeState.DELIVERED, 15, "the genuine delivery report")
+    assert sms.db.alert(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+    with urllib.request.urlopen(f"{base}/sms/reply?from=%2B86000000000001&text=1&token="
+                                f"{TOKEN}", timeout=5) as ok:
+        assert ok.status == 200
+    assert sms.db.alert(alert.alert_id).state is AlertState.ACKNOWLEDGED  # type: ignore[union-attr]
+
+
+def test_settings_with_kannel_and_no_callback_secret_are_refused(tmp_path: Path) -> None:
+    from alerts.settings import AlertSettings, KannelSettings, SettingsError
+
+    settings = AlertSettings(policy="p.yaml", kannel=KannelSettings(
+        "http://127.0.0.1:9/cgi-bin/sendsms", "u", str(tmp_path / "pw")))
+    with pytest.raises(SettingsError, match="reply_token_file"):
+        settings.reply_token()

@@ -16,7 +16,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect, sync_playwright
 
-from alerts.local_kannel import LocalKannel
+from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import AlertState
 from broker_config.local import LocalMosquitto, free_port
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("ELDERCARE_ARTIFACTS", ROOT / "artifacts"))
 PASSWORD = "test-only-nurse-password"
+CALLBACK_TOKEN = "test-only-callback-token"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -43,17 +44,19 @@ class Stack:
     def __init__(self, tmp: Path, broker: LocalMosquitto) -> None:
         self.clock = FakeClock(SystemClock().now_ms())  # escalation moves only when told
         callback_port = free_port()
-        self.kannel = LocalKannel(f"http://127.0.0.1:{callback_port}/sms/reply?from=%p&text=%a")
+        self.kannel = LocalKannel(reply_url(callback_port, CALLBACK_TOKEN))
         self.kannel.start()
         policy = tmp / "policy.yaml"
         policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
             {"after_s": 60, "channel": "sms", "to": "family"}]}}}))
         (tmp / "kannel.password").write_text(self.kannel.password)
+        (tmp / "callback.token").write_text(CALLBACK_TOKEN)
         self.port = free_port()
         cfg = config.CentralConfig(
             data_dir=str(tmp / "data"), registry=str(registry.SAMPLE),
             broker=config.BrokerConfig(port=broker.port),
             alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
+                                 reply_token_file=str(tmp / "callback.token"),
                                  kannel=KannelSettings(self.kannel.sendsms_url,
                                                        self.kannel.username,
                                                        str(tmp / "kannel.password"))),
