@@ -46,6 +46,7 @@ class CentralProcess:
             cfg.alerts, self.registry, clock, self.data)
         self.dashboard: DashboardServer | None = None
         self.accounts: Accounts | None = None
+        ctx: DashboardContext | None = None
         if cfg.dashboard is not None and self.alerts is not None:
             self.accounts = Accounts(self.data / "accounts.db")
             ctx = DashboardContext(self.accounts, self.registry, self.alerts.core,
@@ -64,6 +65,8 @@ class CentralProcess:
             client_id=cfg.client_id, share_group=cfg.share_group,
             username=cfg.broker.username, password=cfg.broker.password(),
             role=Role.ALERTS if cfg.store_workers else cfg.role)
+        if ctx is not None:
+            ctx.status = self.ingest.status
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
 

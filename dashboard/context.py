@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,3 +29,4 @@ class DashboardContext:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     secure_cookies: bool = False  # True behind TLS
     policy_path: Path | None = None  # where a changed policy is saved
+    status: Callable[[], dict[str, object]] | None = None  # ingest's view of the alert core

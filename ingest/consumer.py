@@ -27,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
+from ingest.handoff import Consumer, Handoff
 from ingest.registry import Registry
 from ingest.roles import Role
 from ingest.store.base import Store, StoreError
@@ -38,7 +39,6 @@ from telemetry.topics import Channel
 
 log = logging.getLogger(__name__)
 
-Consumer = Callable[[list[Reading]], None]
 StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
 
@@ -60,7 +60,8 @@ class Ingest:
         self.store = store
         self.dead = dead_letters
         self.clock = clock
-        self.consumers = consumers
+        self.handoff = Handoff(consumers)  # retries, until handled, what a consumer failed
+        self.consumers = self.handoff.consumers
         self.status_consumers = status_consumers or []
         self._on_stored = on_stored
         self._share = share_group
@@ -130,6 +131,17 @@ class Ingest:
             client.loop_stop()
             writer.close()
             client.disconnect()
+        self.handoff.close()
+
+    def status(self) -> dict[str, object]:
+        """What operators and the desk need to know: is the alert core keeping up?"""
+        with self._lock:
+            status_errors = self.counts["status_consumer_errors"]
+        return {"alert_core_degraded": self.handoff.degraded(),
+                "consumer_errors": self.handoff.errors + status_errors,
+                "consumer_backlog": self.handoff.pending(),
+                "consumer_dropped": self.handoff.dropped,
+                "last_error": self.handoff.last_error}
 
     def count(self, key: str) -> int:
         """One counter, read under the lock the lanes write it under."""
@@ -150,16 +162,14 @@ class Ingest:
         if msg.topic.endswith(Channel.STATUS.value):
             self._status(msg.topic, raw)
             writer.submit([], msg.mid, msg.qos)  # acks stay in arrival order
-            return
-        accepted = self._accept(msg.topic, raw)
-        if accepted:
-            for consumer in self.consumers:
-                try:
-                    consumer(accepted)
-                except Exception:  # a consumer's bug must not stop ingest or lose data
-                    log.exception("consumer %r failed on %d readings", consumer, len(accepted))
-                    self._count("consumer_errors")
-        writer.submit(accepted, msg.mid, msg.qos)
+        else:
+            accepted = self._accept(msg.topic, raw)
+            if accepted:
+                # A consumer's failure neither stops ingest nor loses the readings: they
+                # are stored and acknowledged as usual, and handed over again until handled.
+                self.handoff.hand(accepted)
+            writer.submit(accepted, msg.mid, msg.qos)
+        self._count("handled")  # decoded, refused or handed on: done with here
 
     def _status(self, topic: str, raw: bytes) -> None:
         """A gateway's retained birth / last will: handed to the status consumers."""
@@ -181,7 +191,7 @@ class Ingest:
             except Exception:  # a consumer's bug must not stop ingest
                 log.exception("status consumer %r failed for gateway %s", consumer,
                               gateway.gateway_id)
-                self._count("consumer_errors")
+                self._count("status_consumer_errors")
 
     def _accept(self, topic: str, raw: bytes) -> list[Reading]:
         try:

@@ -28,6 +28,9 @@ MAX_READINGS_PER_ENVELOPE: Final = 5_000
 # How far a device's clock may stray from the receiver's before a reading is refused.
 DEFAULT_MAX_FUTURE_MS: Final = 5 * 60 * 1000
 DEFAULT_MAX_PAST_MS: Final = 7 * 24 * 3600 * 1000
+# Every integer of a reading must fit the stores' signed 64-bit columns (SQLite INTEGER,
+# InfluxDB int64, PostgreSQL BIGINT); JSON itself has no bound.
+MAX_INT: Final = 2**63 - 1
 
 
 class Reason(enum.StrEnum):
@@ -44,6 +47,7 @@ class Reason(enum.StrEnum):
     UNIT_MISMATCH = "unit_mismatch"
     TIME_IN_FUTURE = "time_in_future"
     TIME_IN_PAST = "time_in_past"
+    INTEGER_OUT_OF_RANGE = "integer_out_of_range"
 
 
 class CodecError(Exception):
@@ -159,6 +163,10 @@ def _check(
     value = reading.value
     if reading.gateway_id != gateway_id:
         return Reason.GATEWAY_MISMATCH, f"reading of gateway {reading.gateway_id!r}"
+    for name, number in (("seq", reading.seq), ("received_time_ms", reading.received_time_ms),
+                         ("device_time_ms", reading.device_time_ms)):
+        if not 0 <= number <= MAX_INT:
+            return Reason.INTEGER_OUT_OF_RANGE, f"{name} {number} outside [0, 2**63 - 1]"
     if not math.isfinite(value):
         return Reason.NON_FINITE, f"{reading.kind} value {value!r}"
     if not spec.low <= value <= spec.high:

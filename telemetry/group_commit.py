@@ -96,6 +96,11 @@ class GroupWriter(threading.Thread):
             log.error("write failed; %d messages stay unacknowledged: %s", len(items), exc)
             self._on_error(exc)
             return False
+        except Exception as exc:  # a bug below must not kill the writer: it would stop acks
+            log.exception("unexpected write failure; %d messages stay unacknowledged",
+                          len(items))
+            self._on_error(exc)
+            return False
         self._on_stored(len(readings))
         for _, mid, qos in items:
             if mid is not None:

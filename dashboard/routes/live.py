@@ -1,4 +1,4 @@
-"""Live push: alert changes as Server-Sent Events to signed-in pages."""
+"""Live push: alert changes as Server-Sent Events to signed-in pages; the process status."""
 
 from __future__ import annotations
 
@@ -14,3 +14,12 @@ router = APIRouter(prefix="/api", tags=["live"])
 def events(ctx: Ctx, user: User) -> StreamingResponse:
     return StreamingResponse(ctx.live.stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/status")
+def process_status(ctx: Ctx, user: User) -> dict[str, object]:
+    """Whether the alert core keeps up: ``alert_core_degraded`` is true while readings wait
+    for it after a failure (the page then shows a banner); failure counters."""
+    if ctx.status is None:
+        return {"alert_core_degraded": False}
+    return ctx.status()

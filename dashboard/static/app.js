@@ -88,6 +88,15 @@
     state.alerts = new Map(alerts.map((a) => [a.alert_id, a]));
     await reloadRooms();
     renderAlerts();
+    await checkStatus();
+  }
+
+  async function checkStatus() {
+    if (!state.me) return;
+    const status = await api("/api/status").catch(() => null);
+    const degraded = Boolean(status && status.alert_core_degraded);
+    $("degraded").hidden = !degraded;
+    $("degraded").textContent = degraded ? t("degraded") : "";
   }
 
   async function reloadRooms() {
@@ -265,5 +274,6 @@
   $("close-resident").addEventListener("click", () => { $("resident").hidden = true; });
   setInterval(tickTimers, 1000);
   setInterval(beep, 2000);
+  setInterval(checkStatus, 5000);
   start();
 })();

@@ -13,7 +13,7 @@ window.I18N = {
     h24: "24 小时", d7: "7 天", heart_rate: "心率", respiration_rate: "呼吸",
     spo2: "血氧", skin_temperature: "体温", never: "从未", viewer_only: "只读账号",
     wrong_login: "用户名或密码错误", throttled: "尝试次数过多，请稍后再试",
-    new_alarm: "新告警", open: "未处理", acknowledged: "已确认", resolved: "已解除",
+    new_alarm: "新告警", degraded: "告警核心降级：部分数据尚未处理，请逐一电话核实", open: "未处理", acknowledged: "已确认", resolved: "已解除",
   },
   en: {
     title: "Eldercare duty desk", username: "User name", password: "Password",
@@ -30,7 +30,7 @@ window.I18N = {
     d7: "7 days", heart_rate: "Heart rate", respiration_rate: "Respiration",
     spo2: "SpO2", skin_temperature: "Temperature", never: "never",
     viewer_only: "Read-only account", wrong_login: "Wrong user name or password",
-    throttled: "Too many attempts; try again later", new_alarm: "New alarm",
+    throttled: "Too many attempts; try again later", new_alarm: "New alarm", degraded: "Alert core degraded: some readings are not yet handled; check residents by phone",
     open: "Open", acknowledged: "Acknowledged", resolved: "Resolved",
   },
 };

@@ -58,10 +58,12 @@ class SqliteStore:
                 self._db.executemany("INSERT OR IGNORE INTO raw VALUES (?,?,?,?,?,?,?)", rows)
                 new = self._db.total_changes - before
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except Exception as exc:  # not only sqlite3.Error: an int past 2**63 raises
+                # OverflowError; whatever it was, the transaction must not stay open
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot write {len(rows)} readings: {exc}") from exc
+                raise StoreError(f"cannot write {len(rows)} readings: "
+                                 f"{type(exc).__name__}: {exc}") from exc
         return new
 
     def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:

@@ -183,3 +183,42 @@ def test_an_admin_changes_a_policy_it_is_saved_audited_and_used(desk: Desk,
     desk.fall()  # the new policy is the one the core uses now
     desk.clock.advance(10)
     assert desk.core.tick() == 1
+
+
+def _resolved_history(desk: Desk, n: int) -> None:
+    """``n`` resolved critical alerts from the past, as a busy centre has after months."""
+    rows = [("sos", f"res-{i % 2:05d}", "site-000", f"gw-0000{i % 2}", "sos", 4, "resolved",
+             0, T0 - 10_000_000 + i, T0 - 9_000_000 + i, 1, 0, 0, "old", "nurse",
+             T0 - 9_000_000 + i) for i in range(n)]
+    with desk.db.transaction() as db:
+        db.db.executemany(
+            "INSERT INTO alerts (condition, subject, site_id, gateway_id, device_id, "
+            "severity, state, active, opened_ms, updated_ms, repeats, flaps, silenced, "
+            "detail, resolved_by, resolved_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?)", rows)
+
+
+def test_a_new_fall_is_on_the_desk_after_20000_resolved_alerts(desk: Desk) -> None:
+    _resolved_history(desk, 20_000)
+    desk.clock.advance(60)
+    alert_id = desk.fall("res-00001")
+    desk.login("nurse")
+    # exactly what the page asks for (static/app.js), and the API's default
+    for query in ("/api/alerts?open_only=true&limit=1000", "/api/alerts?open_only=true",
+                  "/api/alerts"):
+        listed = desk.client.get(query).json()
+        assert listed[0]["alert_id"] == alert_id and listed[0]["condition"] == "fall", query
+    assert [a["alert_id"] for a in
+            desk.client.get("/api/alerts?open_only=true").json()] == [alert_id]
+    rooms = {r["resident_id"]: r["state"] for r in desk.client.get("/api/residents").json()}
+    assert rooms["res-00001"] == "alarm"
+    recent = desk.client.get("/api/residents/res-00001").json()["alerts"]
+    assert recent[0]["alert_id"] == alert_id and len(recent) == 50
+
+
+def test_the_desk_reads_whether_the_alert_core_is_degraded(desk: Desk) -> None:
+    assert desk.client.get("/api/status").status_code == 401
+    desk.login("viewer")
+    assert desk.client.get("/api/status").json() == {"alert_core_degraded": False}
+    desk.ctx.status = lambda: {"alert_core_degraded": True, "consumer_errors": 3}
+    assert desk.client.get("/api/status").json()["alert_core_degraded"] is True

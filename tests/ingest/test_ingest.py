@@ -18,6 +18,7 @@ from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
+from telemetry.backoff import Backoff
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, Kind
 from telemetry.reading import Reading
@@ -61,10 +62,12 @@ class Harness:
 
     def publish(self, payload: bytes, gateway: str = "gw-00000",
                 channel: Channel = Channel.READINGS, topic: str | None = None) -> None:
-        before = self.ingest.counts["messages"]
+        before = self.ingest.count("handled")
         self.publisher.publish(topic or topics.central(gateway, channel), payload,
                                qos=1).wait_for_publish(5)
-        wait_until(lambda: self.ingest.counts["messages"] > before, 10, "ingest to see it")
+        # "handled" is counted once a message is decoded, refused or handed on (not on
+        # arrival, which raced the dead letter being written)
+        wait_until(lambda: self.ingest.count("handled") > before, 10, "ingest to handle it")
 
     def good(self, n: int = 3, gateway: str = "gw-00000", claimed: str = "res-99999") -> bytes:
         now = SystemClock().now_ms()
@@ -186,3 +189,47 @@ def test_what_was_refused_is_kept_with_topic_and_capped_raw_bytes(harness: Harne
         "SELECT topic, reason, LENGTH(raw), raw_size FROM dead_letters ORDER BY rowid DESC "
         "LIMIT 1").fetchone()
     assert row == ("eldercare/v1/gw-00000/readings", "malformed", 4096, 10_000)
+
+
+def test_an_alert_core_failure_on_a_fall_is_retried_and_shown_not_swallowed(
+    tmp_path: Path, mosquitto: LocalMosquitto,
+) -> None:
+    seen: list[Reading] = []
+    failures = [10**9]  # the alert state's disk is full until we say otherwise
+
+    def core(readings: list[Reading]) -> None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("alert state: database or disk is full")
+        seen.extend(readings)
+
+    ingest = Ingest(host="127.0.0.1", port=mosquitto.port,
+                    registry=registry.load(registry.SAMPLE),
+                    store=SqliteStore(tmp_path / "store.db"),
+                    dead_letters=DeadLetters(tmp_path / "dead.db"), clock=SystemClock(),
+                    consumers=[core])
+    ingest.handoff._backoff = Backoff(0.05, 0.2)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    try:
+        ingest.start()
+        wait_until(ingest.ready.is_set, 10, "ingest subscribed")
+        publisher.connect("127.0.0.1", mosquitto.port)
+        publisher.loop_start()
+        now = SystemClock().now_ms()
+        fall = Reading("site-000", "gw-00000", "pendant", Kind.FALL, 2.0,
+                       SPECS[Kind.FALL].unit, now, now, 1, None)
+        publisher.publish(topics.central("gw-00000", Channel.URGENT),
+                          codec.encode("gw-00000", "site-000", now, [fall]),
+                          qos=1).wait_for_publish(5)
+        wait_until(lambda: ingest.status()["consumer_errors"] >= 2, 10, "a retry failed too")
+        assert ingest.status()["alert_core_degraded"] is True  # what the desk's banner reads
+        failures[0] = 0  # the disk has room again
+        wait_until(lambda: [r.kind for r in seen] == [Kind.FALL], 10, "the fall handled")
+        wait_until(lambda: ingest.status()["alert_core_degraded"] is False, 10, "recovered")
+        assert ingest.store.count() == 1  # stored once, whatever the alert core did
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+        ingest.close()
+        ingest.store.close()
+        ingest.dead.close()

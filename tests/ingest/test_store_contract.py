@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store.base import Bucket, Point, Store
+from ingest.store.base import Bucket, Point, Store, StoreError
 from ingest.store.influx import InfluxStore
 from ingest.store.local_influx import LocalInfluxd
 from ingest.store.sqlite import HOUR_MS, SqliteStore
@@ -105,3 +105,17 @@ def test_retention_rolls_old_points_into_hourly_aggregates(store: Store) -> None
 def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         store.buckets("res-00001", Kind.HEART_RATE, T0, T0, 1000)
+
+
+def test_a_write_the_store_cannot_take_raises_store_error_and_leaves_it_usable(
+        tmp_path: Path) -> None:
+    """An integer past 64 bits (which the codec refuses, but a bug could let through) makes
+    SQLite raise OverflowError: it becomes a StoreError, and no transaction stays open."""
+    store = SqliteStore(tmp_path / "store.db")
+    try:
+        with pytest.raises(StoreError, match="OverflowError"):
+            store.write([reading(1, T0, 60.0), reading(2**63, T0 + 1000, 61.0)])
+        assert store.write([reading(3, T0 + 2000, 62.0)]) == 1
+        assert store.count() == 1  # the failed batch left nothing half-written
+    finally:
+        store.close()

@@ -149,3 +149,18 @@ def test_mutated_envelopes_give_a_batch_or_the_one_error(
 def test_arbitrary_json_gives_a_batch_or_the_one_error(doc: object) -> None:
     with contextlib.suppress(CodecError):
         codec.decode(msgspec.json.encode(doc), now_ms=NOW)
+
+
+@pytest.mark.parametrize(("field", "number"), [("seq", 2**63), ("seq", -1),
+                                               ("seq", 10**30),
+                                               ("received_time_ms", 2**64)])
+def test_an_integer_past_64_bits_is_refused_and_the_rest_of_the_envelope_kept(
+        field: str, number: int) -> None:
+    bad = msgspec.structs.replace(reading(seq=2), **{field: number})
+    good = [reading(seq=1), reading(Kind.FALL, seq=3)]
+    payload = codec.encode("gw-00001", "site-000", NOW, [good[0], bad, good[1]])
+    batch = codec.decode(payload, now_ms=NOW)
+    assert batch.readings == good
+    assert [(r.index, r.reason) for r in batch.rejections] == \
+        [(1, Reason.INTEGER_OUT_OF_RANGE)]
+    assert field in batch.rejections[0].detail

@@ -152,3 +152,28 @@ def test_the_rest_of_a_backlog_is_written_without_waiting_for_company() -> None:
     wait_until(lambda: len(acks.acked) == 7, 10, "the backlog and the fall, without waiting")
     writer.close()
     assert acks.acked == list(range(7))
+
+
+def test_an_unexpected_exception_does_not_kill_the_writer(tmp_path: Path) -> None:
+    """A bug below the writer (here an OverflowError, not a store error) is counted and the
+    group tried again; the thread lives on and later messages are stored and acknowledged."""
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    failures = [1]
+
+    def buggy(readings: list[object]) -> int:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return box.append(readings)  # type: ignore[arg-type]
+
+    acks = Acks()
+    writer = GroupWriter(buggy, acks.ack, acks.on_stored, acks.on_error, errors=(OutboxError,))
+    writer.start()
+    writer.submit([reading()], 1, 1)
+    wait_until(lambda: len(acks.errors) == 1, 10, "the failure reported")
+    for mid in range(2, 6):
+        writer.submit([reading()], mid, 1)
+    wait_until(lambda: len(acks.acked) == 5, 10, "every message acknowledged")
+    assert writer.is_alive()
+    writer.close()
+    assert acks.acked == [1, 2, 3, 4, 5] and isinstance(acks.errors[0], OverflowError)

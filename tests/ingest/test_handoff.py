@@ -1,0 +1,61 @@
+"""A consumer that fails (the alert core's state on a full disk) loses nothing: its batch is
+handed over again until taken, and the process says it is degraded meanwhile."""
+
+from __future__ import annotations
+
+import threading
+
+from alerts.state import StateError
+from ingest.handoff import Handoff
+from telemetry.backoff import Backoff
+from telemetry.kinds import FallStatus, Kind
+from tests.support.readings import T0, reading
+from tests.support.wait import wait_until
+
+
+class FlakyCore:
+    """Fails ``failures`` times (the disk is full), then takes everything."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.taken: list[object] = []
+        self.broken = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, readings: list[object]) -> None:
+        with self.lock:
+            if self.failures > 0:
+                self.failures -= 1
+                self.broken.set()
+                raise StateError("database or disk is full")
+            self.taken.extend(readings)
+
+
+def test_a_fall_the_alert_core_failed_on_is_handed_over_again_until_taken() -> None:
+    core = FlakyCore(failures=3)
+    handoff = Handoff([core], backoff=Backoff(0.01, 0.05))
+    fall = reading(Kind.FALL, float(FallStatus.FALL), T0, device_id="pendant")
+    try:
+        handoff.hand([fall])
+        assert handoff.degraded() and handoff.errors >= 1
+        assert "disk is full" in handoff.last_error
+        wait_until(lambda: core.taken == [fall], 10, "the fall taken after the disk recovers")
+        wait_until(lambda: not handoff.degraded(), 10, "no longer degraded")
+        assert handoff.errors == 3 and handoff.dropped == 0
+    finally:
+        handoff.close()
+
+
+def test_a_full_queue_gives_up_routine_readings_first_and_never_a_fall() -> None:
+    never = FlakyCore(failures=10**9)
+    handoff = Handoff([never], backoff=Backoff(10.0, 10.0), max_pending=2)
+    fall = reading(Kind.FALL, float(FallStatus.FALL), T0, device_id="pendant")
+    try:
+        handoff.hand([fall])
+        handoff.hand([reading(Kind.HEART_RATE, 70.0, T0)])
+        handoff.hand([reading(Kind.HEART_RATE, 71.0, T0)])  # the queue is full
+        assert handoff.pending() == 2 and handoff.dropped == 1
+        handoff.hand([reading(Kind.SOS, 1.0, T0, device_id="sos-button")])
+        assert handoff.pending() == 2 and handoff.dropped == 2
+    finally:
+        handoff.close()
