@@ -110,6 +110,17 @@ class Agent:
 
     def _on_local_message(self, client: mqtt.Client, userdata: object,
                           msg: mqtt.MQTTMessage) -> None:
+        # paho re-raises a callback's exception and its network loop dies with it, while
+        # the heartbeat goes on saying all is well: so nothing may escape from here.
+        try:
+            self._handle_local(client, msg)
+        except Exception:
+            with self._lock:
+                self.refused["internal_error"] += 1
+            log.exception("local message on %s could not be handled; refused", msg.topic)
+            self._writer.submit([], msg.mid, msg.qos)
+
+    def _handle_local(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         try:
             observations = self._adapter_for(msg.topic).translate(msg.topic, bytes(msg.payload))
         except AdapterError as exc:

@@ -1,14 +1,23 @@
 """The gateway's bounded on-disk outbox (SQLite WAL) and its sequence counter.
 
 Every reading is written here, with its per-gateway sequence number, before it is sent, and
-deleted only after the central broker's PUBACK. Two lanes: urgent readings (fall, SOS,
-leak, tamper) are handed out first and never dropped; when the stored payload bytes pass
-the budget, the oldest routine readings are dropped first and counted.
+deleted only after the central broker's PUBACK.
+
+The centre keeps (gateway, seq) unique forever, so a gateway whose SD card was wiped or
+replaced must not count from 1 again (its falls would be dropped as duplicates). A new
+outbox therefore draws a random boot epoch and numbers from ``epoch << EPOCH_SHIFT``: each
+epoch has 2**31 numbers (68 years at one reading a second), the wire format is unchanged,
+and an outbox made before epochs (epoch 0, numbering from 1) carries on as it was.
+
+Two lanes: urgent readings (fall, SOS, leak, tamper) are handed out first and never
+dropped; when the stored payload bytes pass the budget, the oldest routine readings are
+dropped first and counted.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -27,8 +36,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (urgent, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('dropped', 0);
+INSERT OR IGNORE INTO meta VALUES ('dropped', 0);
 """
+EPOCH_SHIFT = 31
+MAX_EPOCH = 2**31 - 1  # (epoch << 31) + counter stays below 2**62: inside the codec's bound
+
+
+def new_epoch() -> int:
+    """A random boot epoch for a new outbox (1 .. MAX_EPOCH)."""
+    return 1 + secrets.randbelow(MAX_EPOCH)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +66,12 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            if self._db.execute("SELECT 1 FROM meta WHERE key = 'next_seq'").fetchone() is None:
+                epoch = new_epoch()  # a new (or wiped) outbox: a numbering of its own
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ("epoch", epoch), ("next_seq", (epoch << EPOCH_SHIFT) + 1)])
             row = self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
             self._bytes: int = row.fetchone()[0]
             self.last_seq: int = self._meta("next_seq") - 1
@@ -63,6 +85,14 @@ class Outbox:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             value: int = row[0]
             return value
+
+    @property
+    def epoch(self) -> int:
+        """This outbox's boot epoch (0: made before epochs); sequence numbers start at
+        ``(epoch << EPOCH_SHIFT) + 1``."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        return int(row[0]) if row else 0
 
     @property
     def dropped(self) -> int:

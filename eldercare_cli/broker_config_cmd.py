@@ -32,7 +32,10 @@ def register(sub: Any) -> None:
     e = which.add_parser("edge", help="a gateway's local broker for its devices")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--port", type=int, default=1883)
-    e.add_argument("--bind", default="127.0.0.1", help="address devices reach (home LAN)")
+    e.add_argument("--bind", default="127.0.0.1", help="address devices reach (home LAN); "
+                   "off loopback the broker takes passwords")
+    e.add_argument("--allow-anonymous", action="store_true",
+                   help="no passwords even off loopback (only on a LAN you trust)")
     e.set_defaults(handler=_edge)
 
 
@@ -53,6 +56,13 @@ def _central(args: argparse.Namespace) -> int:
 def _edge(args: argparse.Namespace) -> int:
     from broker_config import generate
 
-    generate.edge(args.out, port=args.port, bind=args.bind)
-    print(f"wrote {args.out}/mosquitto.conf")
+    try:
+        passwords = generate.edge(args.out, port=args.port, bind=args.bind,
+                                  passwords=False if args.allow_anonymous else None)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}/mosquitto.conf"
+          + (f"; passwords for {', '.join(passwords)} are in {args.out}/credentials/"
+             if passwords else ""))
     return 0

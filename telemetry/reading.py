@@ -19,7 +19,10 @@ class Reading(msgspec.Struct, frozen=True, array_like=True, gc=False):
         unit: the canonical unit of ``kind`` (see ``telemetry.kinds.SPECS``).
         device_time_ms: when the device observed it, UTC milliseconds since the epoch.
         received_time_ms: when the gateway received it, UTC milliseconds since the epoch.
-        seq: the gateway's sequence number; (gateway_id, seq) is unique forever.
+        seq: the gateway's sequence number; (gateway_id, seq) is unique forever. A gateway
+            numbers from ``(boot_epoch << 31) + 1`` with a random epoch drawn when its
+            outbox is made (``edge_agent.outbox``), so a wiped or replaced gateway never
+            repeats a number; 0 <= seq < 2**63 (the codec refuses others).
         resident_id: the resident the gateway believes it is about; the centre checks
             this against its own registry and never trusts it on its own.
     """

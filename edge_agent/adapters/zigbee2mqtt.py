@@ -2,6 +2,12 @@
 
 zigbee2mqtt repeats the whole state with every change, so a field becomes an observation
 only when its value changed (events such as ``action`` always count).
+
+``bridge/state`` ``offline`` (legacy string or ``{"state": "offline"}``) means the Zigbee
+coordinator is gone: every Zigbee fall radar, SOS button and door of the home is deaf from
+that moment, so each is reported unavailable at once instead of when its own watchdog
+expires (25 h for a battery device). ``online`` reports nothing: each device is known to be
+back when zigbee2mqtt republishes its availability or the device is heard from.
 """
 
 from __future__ import annotations
@@ -50,11 +56,23 @@ class Zigbee2mqttAdapter:
         self._base = base
         self._devices = {d.local_name: d for d in devices}
         self._last: dict[tuple[str, Kind], float] = {}
+        self._bridge_state = topics.z2m_bridge_state(base)
+
+    def _bridge(self, payload: bytes) -> list[Observation]:
+        word = _availability_word(payload)
+        if word is None:
+            raise AdapterError(Refusal.MALFORMED, f"bridge state {payload[:40]!r}")
+        if word == "online":
+            return []
+        return [Observation(d.device_id, Kind.AVAILABILITY, AVAILABILITY_WORDS["offline"])
+                for d in self._devices.values()]
 
     def subscriptions(self) -> list[str]:
         return [topics.z2m_filter(self._base)]
 
     def translate(self, topic: str, payload: bytes) -> list[Observation]:
+        if topic == self._bridge_state:
+            return self._bridge(payload)
         try:
             parsed = topics.parse_z2m(topic, self._base)
         except topics.TopicError as exc:
@@ -64,15 +82,15 @@ class Zigbee2mqttAdapter:
         device = self._devices.get(parsed.friendly_name)
         if device is None:
             raise AdapterError(Refusal.UNKNOWN_DEVICE, f"zigbee2mqtt {parsed.friendly_name!r}")
+        if parsed.availability:
+            word = _availability_word(payload)
+            if word is None:
+                raise AdapterError(Refusal.MALFORMED, f"{topic}: availability {payload[:40]!r}")
+            return [Observation(device.device_id, Kind.AVAILABILITY, AVAILABILITY_WORDS[word])]
         try:
             body = json.loads(payload) if payload[:1] in (b"{", b"[") else payload.decode()
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting too
             raise AdapterError(Refusal.MALFORMED, f"{topic}: {exc}") from exc
-        if parsed.availability:
-            word = body.get("state") if isinstance(body, dict) else body
-            if word not in AVAILABILITY_WORDS:
-                raise AdapterError(Refusal.MALFORMED, f"{topic}: availability {body!r}")
-            return [Observation(device.device_id, Kind.AVAILABILITY, AVAILABILITY_WORDS[word])]
         if not isinstance(body, dict):
             raise AdapterError(Refusal.MALFORMED, f"{topic}: state is not a JSON object")
         out: list[Observation] = []
@@ -91,3 +109,13 @@ class Zigbee2mqttAdapter:
                 self._last[key] = value
                 out.append(Observation(device.device_id, kind, value))
         return out
+
+
+def _availability_word(payload: bytes) -> str | None:
+    """``online``/``offline`` from the legacy string or the ``{"state": ...}`` form."""
+    try:
+        body = json.loads(payload) if payload[:1] == b"{" else payload.decode().strip()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    word = body.get("state") if isinstance(body, dict) else body
+    return word if isinstance(word, str) and word in AVAILABILITY_WORDS else None

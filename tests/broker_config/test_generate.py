@@ -223,3 +223,35 @@ def test_under_mqtt_5_a_spoofed_publish_is_refused_with_reason_135(central: Cent
         client.disconnect()
     assert reasons[spoof.mid] == 135  # not authorized
     assert reasons[own.mid] in (0, 16)  # success (16: no subscriber matched)
+
+
+def test_an_edge_broker_off_loopback_takes_passwords_unless_told_the_lan_is_trusted(
+        tmp_path: Path) -> None:
+    made = generate.edge(tmp_path / "lan", bind="192.0.2.10")  # written, never started
+    text = (tmp_path / "lan" / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in text and "allow_anonymous true" not in text
+    assert sorted(made) == ["agent", "devices"]
+    assert (tmp_path / "lan" / "credentials" / "devices.password").read_text().strip() == \
+        made["devices"]
+    assert made["devices"] not in (tmp_path / "lan" / "passwd").read_text()  # hashed
+    assert generate.edge(tmp_path / "trusted", bind="192.0.2.10", passwords=False) == {}
+    assert "allow_anonymous true" in (tmp_path / "trusted" / "mosquitto.conf").read_text()
+
+
+@pytest.mark.integration
+def test_an_edge_broker_with_passwords_refuses_an_anonymous_device(broker_dir: Path) -> None:
+    out, port = broker_dir / "edge", free_port()
+    made = generate.edge(out, port=port, passwords=True)
+    broker = LocalMosquitto(port=port, workdir=out, config_file=out / "mosquitto.conf").start()
+    clients = []
+    try:
+        for user, password, expected in (("", "", "refused"), ("devices", "wrong", "refused"),
+                                         ("devices", made["devices"], "accepted")):
+            client, done, outcome = _connect(port, user, password, ca=None)
+            clients.append(client)
+            assert done.wait(10) and outcome[0] == expected, (user, outcome)
+    finally:
+        for client in clients:
+            client.loop_stop()
+            client.disconnect()
+        broker.stop()

@@ -13,7 +13,9 @@ from broker_config.local import LocalMosquitto
 from edge_agent.agent import GROUP_WINDOW_S, Agent
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import LocalAlarm
+from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
+from firmware_stubs.dialects import Message
 from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
@@ -21,7 +23,7 @@ from telemetry import codec, health, topics
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading
-from telemetry.topics import Channel
+from telemetry.topics import Channel, Dialect
 from tests.support.days import midnight_utc_ms
 from tests.support.mqtt import Recorder
 from tests.support.wait import wait_until
@@ -104,7 +106,8 @@ def test_readings_reach_the_centre_once_with_birth_heartbeat_and_local_alarm(
         central.close()
         alarms.close()
     everything = urgent + routine
-    assert sorted(r.seq for r in everything) == list(range(1, agent.readings_total + 1))
+    first = (agent.outbox.epoch << EPOCH_SHIFT) + 1
+    assert sorted(r.seq for r in everything) == list(range(first, first + agent.readings_total))
     # The radar's two stages, and the pendant's accelerometer seen by the edge detector.
     assert sorted((r.device_id, r.value) for r in urgent) == [
         ("bathroom-radar", float(FallStatus.MAYBE_FALL)),
@@ -155,7 +158,62 @@ def test_bad_local_payloads_are_counted_and_the_agent_keeps_going(
     assert agent.refused == Counter({"malformed": 2, "bad_value": 2, "unknown_device": 1})
 
 
-def _msg(topic: str, payload: bytes) -> object:
-    from firmware_stubs.dialects import Message
-
+def _msg(topic: str, payload: bytes) -> Message:
     return Message(topic, payload, False)
+
+
+def test_payloads_that_once_killed_the_local_loop_are_refused_and_intake_goes_on(
+    agent: Agent, edge_broker: LocalMosquitto,
+) -> None:
+    publisher = Publisher(edge_broker.url, "bad-devices")
+    try:
+        wait_until(agent.local_ready.is_set, 10, "the agent subscribed locally")
+        publisher.publish([
+            _msg("zigbee2mqtt/h00000/front_door/availability", b"[1]"),
+            _msg("zigbee2mqtt/h00000/front_door/availability", b'{"state": []}'),
+            _msg("zigbee2mqtt/h00000/front_door", b"[" * 100_000),
+        ])
+        assert publisher.flush(10)
+        wait_until(lambda: sum(agent.refused.values()) == 3, 10, "three refusals")
+
+        def bug(topic: str, payload: bytes) -> list[object]:
+            raise RuntimeError("an adapter bug")
+
+        agent._z2m.translate = bug  # type: ignore[method-assign,assignment]
+        publisher.publish([_msg("zigbee2mqtt/h00000/front_door", b'{"contact": true}')])
+        assert publisher.flush(10)
+        wait_until(lambda: agent.refused["internal_error"] == 1, 10, "the bug counted")
+        del agent._z2m.translate  # the adapter mended: intake must still be running
+        publisher.publish([_msg("zigbee2mqtt/h00000/front_door", b'{"contact": false}')])
+        assert publisher.flush(10)
+        wait_until(lambda: agent.readings_total == 1, 10, "the next good message stored")
+    finally:
+        publisher.close()
+    assert agent.refused == Counter({"malformed": 3, "internal_error": 1})
+
+
+def test_the_zigbee_coordinator_going_down_reaches_the_centre_at_once(
+    agent: Agent, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+    gateway_config: GatewayConfig,
+) -> None:
+    """zigbee2mqtt's retained ``bridge/state`` goes ``offline``: every Zigbee device of the
+    home is reported unavailable within seconds, not when its own watchdog expires."""
+    central = Recorder(central_broker.port, [f"eldercare/v1/{GATEWAY}/#"])
+    publisher = Publisher(edge_broker.url, "zigbee2mqtt-bridge")
+    zigbee = sorted(d.device_id for d in gateway_config.devices
+                    if d.dialect is Dialect.ZIGBEE2MQTT)
+    try:
+        wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
+                   10, "agent connected at both ends")
+        publisher.publish([Message("zigbee2mqtt/bridge/state", b'{"state":"offline"}', True)])
+        assert publisher.flush(10)
+
+        def unavailable() -> list[str]:
+            _, routine = central_readings(central)
+            return sorted(r.device_id for r in routine
+                          if r.kind is Kind.AVAILABILITY and r.value == 0.0)
+
+        wait_until(lambda: unavailable() == zigbee, 10, "every Zigbee device unavailable")
+    finally:
+        publisher.close()
+        central.close()

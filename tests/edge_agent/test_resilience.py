@@ -15,6 +15,7 @@ from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig, GatewayConfig
+from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
 from firmware_stubs.incidents import MIN_MS, IncidentKind
@@ -106,7 +107,8 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
         radar.close()
     unique, repeats = _dedup(urgent + routine)
     assert stored_during_outage > 1000  # the outage really was under traffic
-    assert sorted(r.seq for r in unique) == list(range(1, agent.readings_total + 1))
+    first = (agent.outbox.epoch << EPOCH_SHIFT) + 1
+    assert sorted(r.seq for r in unique) == list(range(first, first + agent.readings_total))
     assert _in_order_per_device(_dedup(routine)[0])
     assert [r.kind for r in urgent] == [Kind.FALL, Kind.FALL]
     assert alarm_at - fall_seen_at < 1.0  # the local alarm went off at once, offline
@@ -181,7 +183,7 @@ def test_kill_9_of_the_edge_agent_under_traffic_loses_nothing(
         ingest.close()
     urgent, routine = central_readings(ingest)
     unique, _ = _dedup(routine + urgent)
-    seqs = sorted(r.seq for r in unique)
+    seqs = sorted(r.seq - (r.seq >> EPOCH_SHIFT << EPOCH_SHIFT) for r in unique)
     assert seqs == list(range(1, len(seqs) + 1))  # no gap: nothing lost or corrupt
     hr_got = [r for r in unique if r.kind is Kind.HEART_RATE and r.device_id == "wristband"]
     assert len(_heart_rates(unique)) == hr_sent > 100  # every heart rate the device sent
