@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import sqlite3
 import threading
-from collections import deque
+from collections import OrderedDict
 from pathlib import Path
 
 import msgspec
@@ -63,28 +63,58 @@ class AuditEntry(msgspec.Struct, frozen=True):
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per username and per client address in ``window_s``."""
+    """Slows a guessing client down without locking the duty desk out.
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit = limit
+    Failures are counted per client address and per (user name, address). Past ``free``
+    failures within ``window_s``, that key must wait before its next try: 1 s, then 2, 4, …
+    up to ``max_delay_s``. A user name alone never blocks, so a guesser elsewhere cannot lock
+    a named nurse out of the desk PC. At most ``max_keys`` keys are remembered (the oldest
+    go first), so a flood of made-up names cannot grow the process.
+    """
+
+    def __init__(self, free: int = 5, window_s: float = 900.0, max_delay_s: float = 300.0,
+                 max_keys: int = 10_000) -> None:
+        self.free = free
         self.window_ms = int(window_s * 1000)
-        self._failures: dict[str, deque[int]] = {}
+        self.max_delay_ms = int(max_delay_s * 1000)
+        self.max_keys = max_keys
+        self._failures: OrderedDict[str, list[int]] = OrderedDict()  # key -> [count, last]
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now_ms: int) -> deque[int]:
-        q = self._failures.setdefault(key, deque())
-        while q and now_ms - q[0] > self.window_ms:
-            q.popleft()
-        return q
-
-    def blocked(self, keys: list[str], now_ms: int) -> bool:
+    def retry_after_s(self, keys: list[str], now_ms: int) -> float:
+        """0 when a sign-in may be tried now; otherwise the seconds to wait."""
         with self._lock:
-            return any(len(self._recent(k, now_ms)) >= self.limit for k in keys)
+            wait_ms = 0
+            for key in keys:
+                entry = self._failures.get(key)
+                if entry is None:
+                    continue
+                count, last_ms = entry
+                if now_ms - last_ms > self.window_ms:
+                    del self._failures[key]
+                    continue
+                if count >= self.free:
+                    delay = min(self.max_delay_ms, 1000 * 2 ** min(count - self.free, 30))
+                    wait_ms = max(wait_ms, last_ms + delay - now_ms)
+            return max(0, wait_ms) / 1000
 
     def failed(self, keys: list[str], now_ms: int) -> None:
         with self._lock:
-            for k in keys:
-                self._recent(k, now_ms).append(now_ms)
+            for key in keys:
+                entry = self._failures.pop(key, None)
+                count = entry[0] if entry and now_ms - entry[1] <= self.window_ms else 0
+                self._failures[key] = [count + 1, now_ms]
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._failures)
 
 
 class Accounts:

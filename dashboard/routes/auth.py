@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
@@ -27,14 +29,18 @@ class Me(BaseModel):
 def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> Me:
     now = ctx.clock.now_ms()
     client = request.client.host if request.client else "?"
-    keys = [f"user:{body.username}", f"addr:{client}"]
-    if ctx.throttle.blocked(keys, now):
+    # by address, and by name from that address: a guesser elsewhere never locks a nurse out
+    keys = [f"addr:{client}", f"user:{body.username[:64]}@{client}"]
+    wait_s = ctx.throttle.retry_after_s(keys, now)
+    if wait_s > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            "too many failed sign-ins; wait a few minutes")
+                            f"too many failed sign-ins; try again in {math.ceil(wait_s)} s",
+                            headers={"Retry-After": str(math.ceil(wait_s))})
     found = ctx.accounts.login(body.username, body.password, now)
     if found is None:
         ctx.throttle.failed(keys, now)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    ctx.throttle.succeeded(keys)
     token, session = found
     response.set_cookie(COOKIE, token, max_age=SESSION_MS // 1000, httponly=True,
                         samesite="strict", secure=ctx.secure_cookies, path="/")

@@ -222,3 +222,38 @@ def test_the_desk_reads_whether_the_alert_core_is_degraded(desk: Desk) -> None:
     assert desk.client.get("/api/status").json() == {"alert_core_degraded": False}
     desk.ctx.status = lambda: {"alert_core_degraded": True, "consumer_errors": 3}
     assert desk.client.get("/api/status").json()["alert_core_degraded"] is True
+
+
+def test_a_guesser_elsewhere_cannot_lock_a_nurse_out_of_the_desk(desk: Desk) -> None:
+    attacker = TestClient(create_app(desk.ctx), client=("198.51.100.7", 40000))
+    try:
+        for _ in range(5):
+            r = attacker.post("/api/login", json={"username": "nurse", "password": "guess"})
+            assert r.status_code == 401
+        r = attacker.post("/api/login", json={"username": "nurse", "password": "guess"})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+        # the nurse at the desk PC signs in as usual
+        assert desk.client.post("/api/login", json={"username": "nurse",
+                                                    "password": PASSWORD}).status_code == 200
+        # the guesser waits 1 s, then 2 s, then 4 s ... between tries
+        waits = []
+        for _ in range(4):
+            desk.clock.advance(float(r.headers["Retry-After"]))
+            assert attacker.post("/api/login", json={"username": "nurse",
+                                                     "password": "guess"}).status_code == 401
+            r = attacker.post("/api/login", json={"username": "nurse", "password": "guess"})
+            assert r.status_code == 429
+            waits.append(int(r.headers["Retry-After"]))
+        assert waits == [2, 4, 8, 16]
+    finally:
+        attacker.close()
+
+
+def test_the_throttle_forgets_the_oldest_keys_so_made_up_names_cannot_grow_it() -> None:
+    from dashboard.accounts import LoginThrottle
+
+    throttle = LoginThrottle(max_keys=1000)
+    for i in range(100_000):
+        throttle.failed(["addr:198.51.100.7", f"user:made-up-{i}@198.51.100.7"], T0 + i)
+    assert len(throttle) <= 1000
+    assert throttle.retry_after_s(["addr:198.51.100.7"], T0 + 100_000) > 0  # still slowed
