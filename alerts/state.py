@@ -31,6 +31,7 @@ CREATE INDEX IF NOT EXISTS alerts_by_state ON alerts (state, severity);
 CREATE INDEX IF NOT EXISTS alerts_unresolved ON alerts (severity DESC, opened_ms DESC)
     WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS alerts_by_subject ON alerts (subject, opened_ms);
+CREATE INDEX IF NOT EXISTS alerts_resolved ON alerts (resolved_ms) WHERE state = 'resolved';
 CREATE TABLE IF NOT EXISTS timeline (
     alert_id INTEGER NOT NULL, t_ms INTEGER NOT NULL, what TEXT NOT NULL,
     who TEXT NOT NULL, detail TEXT NOT NULL
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS notices (
     UNIQUE (alert_id, step, contact)
 );
 CREATE INDEX IF NOT EXISTS notices_due ON notices (state, next_try_ms);
+CREATE INDEX IF NOT EXISTS notices_alert ON notices (alert_id);
 """
 
 
@@ -208,6 +210,17 @@ class StateDb:
                         f"state = 'resolved', severity DESC, opened_ms DESC, alert_id DESC "
                         f"LIMIT ?", (*args, limit)).fetchall()
         return [_alert(row) for row in rows]
+
+    def purge_resolved(self, before_ms: int) -> int:
+        """Delete alerts resolved before ``before_ms`` with their timeline, escalation and
+        notices (retention); an unresolved alert is never deleted, however old."""
+        with self.transaction():
+            old = "SELECT alert_id FROM alerts WHERE state = 'resolved' AND resolved_ms < ?"
+            for table in ("timeline", "escalation", "notices"):
+                self.run(f"DELETE FROM {table} WHERE alert_id IN ({old})", (before_ms,))
+            cursor = self.run("DELETE FROM alerts WHERE state = 'resolved' AND "
+                              "resolved_ms < ?", (before_ms,))
+        return cursor.rowcount
 
     def timeline(self, alert_id: int) -> list[TimelineEntry]:
         rows = self.run("SELECT alert_id, t_ms, what, who, detail FROM timeline "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerts.service import AlertService
+from central.retention import Retention
 from central.workers import StoreWorkers
 from dashboard.accounts import Accounts
 from dashboard.app import alert_listener, create_app
@@ -69,6 +70,9 @@ class CentralProcess:
             ctx.status = self.ingest.status
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
+        # A store worker leaves tidying to the process that started it.
+        self.retention = None if cfg.role is Role.STORE else Retention(
+            cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
 
     def _influx(self, influx: InfluxConfig) -> SpooledStore:
         store = InfluxStore(influx.url, influx.database, write_api=influx.write_api,
@@ -90,8 +94,12 @@ class CentralProcess:
         if self.workers is not None:
             self.workers.start()
         self.ingest.start()
+        if self.retention is not None:
+            self.retention.start()
 
     def close(self) -> None:
+        if self.retention is not None:
+            self.retention.close()
         self.ingest.close()
         if self.workers is not None:
             self.workers.close()

@@ -50,6 +50,22 @@ class InfluxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
         return read_secret(path) if path else ""
 
 
+class RetentionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                      omit_defaults=True):
+    """How long the centre keeps what, and how often it tidies up (``[retention]``)."""
+
+    raw_days: float = 30.0  # raw readings; older ones are rolled into hourly aggregates
+    rollup_days: float = 730.0  # the hourly aggregates
+    resolved_alert_days: float = 365.0  # resolved alerts, their timeline and notices
+    every_s: float = 3600.0
+
+    def __post_init__(self) -> None:  # msgspec turns a ValueError here into a load error
+        if min(self.raw_days, self.rollup_days, self.resolved_alert_days, self.every_s) <= 0:
+            raise ValueError("[retention]: every period must be positive")
+        if self.rollup_days < self.raw_days:
+            raise ValueError("[retention]: rollup_days must be at least raw_days")
+
+
 class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     data_dir: str
     registry: str
@@ -63,6 +79,7 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     # so the alert core's process does no bulk writes; 0: this process stores everything.
     store_workers: int = 0
     role: Role = Role.ALL  # set by the process that starts store workers, for them
+    retention: RetentionConfig = RetentionConfig()
 
 
 def load(path: Path) -> CentralConfig:

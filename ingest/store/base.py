@@ -42,9 +42,11 @@ class Store(Protocol):
         """min / mean / max / count per bucket over [start_ms, end_ms)."""
         ...
 
-    def apply_retention(self, now_ms: int, raw_keep_ms: int) -> int:
+    def apply_retention(self, now_ms: int, raw_keep_ms: int,
+                        rollup_keep_ms: int | None = None) -> int:
         """Roll raw points older than ``raw_keep_ms`` into hourly aggregates and delete
-        them; returns how many raw points were removed."""
+        them; delete aggregates older than ``rollup_keep_ms`` (None: keep them); returns
+        how many raw points were removed."""
         ...
 
     def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:

@@ -173,8 +173,15 @@ class InfluxStore:
 
     # --- retention -------------------------------------------------------------------
 
-    def apply_retention(self, now_ms: int, raw_keep_ms: int) -> int:
-        cutoff = (now_ms - raw_keep_ms) // HOUR_MS * HOUR_MS
+    def apply_retention(self, now_ms: int, raw_keep_ms: int,
+                        rollup_keep_ms: int | None = None) -> int:
+        removed = self._roll_up((now_ms - raw_keep_ms) // HOUR_MS * HOUR_MS)
+        if rollup_keep_ms is not None:  # after the roll-up, which may add old hours
+            self._query(f"DELETE FROM {HOURLY} WHERE time < {now_ms - rollup_keep_ms}ms")
+        return removed
+
+    def _roll_up(self, cutoff: int) -> int:
+        """Raw points before ``cutoff`` into hourly aggregates; returns how many went."""
         by = "GROUP BY time(1h), resident, kind fill(none)"
         fresh = self._query(f"SELECT min(value), sum(value), max(value), count(value) "
                             f"FROM {RAW} WHERE time < {cutoff}ms {by}")

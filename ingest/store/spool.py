@@ -105,8 +105,9 @@ class SpooledStore:
                 bucket_ms: int) -> list[Bucket]:
         return self.store.buckets(resident_id, kind, start_ms, end_ms, bucket_ms)
 
-    def apply_retention(self, now_ms: int, raw_keep_ms: int) -> int:
-        return self.store.apply_retention(now_ms, raw_keep_ms)
+    def apply_retention(self, now_ms: int, raw_keep_ms: int,
+                        rollup_keep_ms: int | None = None) -> int:
+        return self.store.apply_retention(now_ms, raw_keep_ms, rollup_keep_ms)
 
     def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
         return self.store.recent_keys(since_ms)

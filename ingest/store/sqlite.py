@@ -108,7 +108,8 @@ class SqliteStore:
         return [Bucket(start_ms + b * bucket_ms, lo, total / n, hi, int(n))
                 for b, (lo, total, hi, n) in sorted(merged.items())]
 
-    def apply_retention(self, now_ms: int, raw_keep_ms: int) -> int:
+    def apply_retention(self, now_ms: int, raw_keep_ms: int,
+                        rollup_keep_ms: int | None = None) -> int:
         cutoff = (now_ms - raw_keep_ms) // HOUR_MS * HOUR_MS  # whole hours only
         with self._lock:
             try:
@@ -121,6 +122,9 @@ class SqliteStore:
                     "excluded.total, maximum = MAX(maximum, excluded.maximum), "
                     "n = n + excluded.n", (HOUR_MS, HOUR_MS, cutoff))
                 removed = self._db.execute("DELETE FROM raw WHERE t < ?", (cutoff,)).rowcount
+                if rollup_keep_ms is not None:
+                    self._db.execute("DELETE FROM hourly WHERE hour < ?",
+                                     (now_ms - rollup_keep_ms,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_sample_central_config_loads() -> None:
     cfg = config.load(config.SAMPLE)
     assert cfg.broker.username == "ingest" and cfg.registry.endswith("registry.yaml")
+    assert cfg.retention.raw_days == 30 and cfg.retention.resolved_alert_days == 365
 
 
 def _stored(db: Path) -> int:

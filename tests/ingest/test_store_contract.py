@@ -102,6 +102,15 @@ def test_retention_rolls_old_points_into_hourly_aggregates(store: Store) -> None
     assert first.samples == 61 and first.maximum == 100.0
 
 
+def test_retention_drops_aggregates_past_their_own_keep(store: Store) -> None:
+    store.write([reading(i + 1, T0 + i * HOUR_MS, 60.0) for i in range(6)])
+    store.apply_retention(now_ms=T0 + 6 * HOUR_MS, raw_keep_ms=HOUR_MS,
+                          rollup_keep_ms=3 * HOUR_MS)
+    kept = store.buckets("res-00001", Kind.HEART_RATE, T0, T0 + 6 * HOUR_MS, HOUR_MS)
+    # hours 0-2 are past the aggregates' keep; 3-4 are aggregates, 5 is still raw
+    assert [b.start_ms for b in kept] == [T0 + h * HOUR_MS for h in (3, 4, 5)]
+
+
 def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         store.buckets("res-00001", Kind.HEART_RATE, T0, T0, 1000)
