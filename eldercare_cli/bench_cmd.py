@@ -55,7 +55,7 @@ def _ingest(args: argparse.Namespace) -> int:
     result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
                        processes=args.processes)
     print(json.dumps(result), flush=True)
-    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
+    return 0 if result["lost"] == 0 and result["duplicates"] in (0, None) else 1
 
 
 def _alerts(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 
 from alerts.conditions import Condition, Signal
@@ -14,6 +15,7 @@ from alerts.detectors import Detector
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
+from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
@@ -35,6 +37,27 @@ class Case(NamedTuple):
 def _inactivity() -> InactivityRule:
     return InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
                           utc_offset_ms=480 * 60_000)
+
+
+def _vitals_departing_together() -> list[Reading]:
+    """Ten residents' ordinary vitals for 2.5 h, then res-00000's heart rate, SpO2 and
+    breathing go wrong together for half an hour (seeded: the same stream every time)."""
+    rng = np.random.default_rng(7)
+    out: list[Reading] = []
+    for minute in range(180):
+        t = DAY_T + minute * 60 * S
+        for r in range(10):
+            resident, base = f"res-{r:05d}", 60 + 2 * r
+            hr, spo2, rr = base + rng.normal(0, 2), 96 + rng.normal(0, 0.5), \
+                15 + rng.normal(0, 1)
+            if r == 0 and minute >= 150:
+                hr, spo2, rr = base * 1.35, 90.0, 24.0
+            out += [reading(Kind.HEART_RATE, round(hr + rng.normal(0, 1), 1), t + k * 5 * S,
+                            resident_id=resident) for k in range(12)]
+            out += [reading(Kind.SPO2, round(spo2, 1), t, resident_id=resident),
+                    reading(Kind.RESPIRATION_RATE, round(rr, 1), t, resident_id=resident)]
+    out.sort(key=lambda x: x.device_time_ms)
+    return out
 
 
 CASES = {
@@ -61,6 +84,9 @@ CASES = {
                                 DAY_T + (i // 50) * 86_400 * S + (i % 50) * 60 * S)
                         for i in range(200)],
                        DAY_T, Condition.SKIN_TEMPERATURE_ABOVE_USUAL),
+    "vitals_anomaly": Case(lambda: VitalsAnomaly(window_s=300, train_windows=100),
+                           _vitals_departing_together(), DAY_T + 181 * 60 * S,
+                           Condition.VITALS_ANOMALY),
     "room": Case(RoomTemperature,
                  [reading(Kind.ROOM_TEMPERATURE, 21.5 + 0.5 * (i % 2) if i < 300 else 12.0,
                           DAY_T + i * 600 * S, device_id="front-door") for i in range(301)],

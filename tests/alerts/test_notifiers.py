@@ -18,6 +18,7 @@ from alerts.notifiers.webhook import WebhookNotifier, signature
 from alerts.state import Notice, NoticeState
 from broker_config.local import free_port
 from tests.support.http_sink import HttpSink
+from tests.support.webhook import receiver_accepts
 
 SECRET = b"test-only-webhook-secret"
 
@@ -48,6 +49,12 @@ def smtp() -> Iterator[tuple[_Mailbox, int]]:
         controller.stop()
 
 
+def test_the_webhook_signature_matches_a_vector_computed_elsewhere() -> None:
+    # printf '1767225600.{"alert_id": 3}' | openssl dgst -sha256 -hmac test-only-webhook-secret
+    assert signature(SECRET, "1767225600", b'{"alert_id": 3}') == \
+        "sha256=530f3dc7424865464c5a5f7628ff0d9861b35ee9903ceb5f8401662502f9a2de"
+
+
 def test_webhook_signs_and_carries_an_idempotency_key() -> None:
     sink = HttpSink()
     try:
@@ -57,8 +64,9 @@ def test_webhook_signs_and_carries_an_idempotency_key() -> None:
         sink.close()
     first, again = sink.requests
     assert first.body == b'{"alert_id": 3}'
-    stamp = first.headers["X-Eldercare-Timestamp"]
-    assert first.headers["X-Eldercare-Signature"] == signature(SECRET, stamp, first.body)
+    assert receiver_accepts(SECRET, first.headers, first.body)
+    assert not receiver_accepts(b"another-secret-of-16-bytes", first.headers, first.body)
+    assert not receiver_accepts(SECRET, first.headers, first.body + b" ")
     assert first.headers["Idempotency-Key"] == again.headers["Idempotency-Key"] \
         == "eldercare-notice-7"
 
