@@ -31,6 +31,7 @@ from ingest.handoff import Consumer, Handoff
 from ingest.registry import Registry
 from ingest.roles import Role
 from ingest.store.base import Store, StoreError
+from ingest.store.spool import SpooledStore
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
@@ -137,11 +138,15 @@ class Ingest:
         """What operators and the desk need to know: is the alert core keeping up?"""
         with self._lock:
             status_errors = self.counts["status_consumer_errors"]
-        return {"alert_core_degraded": self.handoff.degraded(),
-                "consumer_errors": self.handoff.errors + status_errors,
-                "consumer_backlog": self.handoff.pending(),
-                "consumer_dropped": self.handoff.dropped,
-                "last_error": self.handoff.last_error}
+        out: dict[str, object] = {
+            "alert_core_degraded": self.handoff.degraded(),
+            "consumer_errors": self.handoff.errors + status_errors,
+            "consumer_backlog": self.handoff.pending(),
+            "consumer_dropped": self.handoff.dropped,
+            "last_error": self.handoff.last_error}
+        if isinstance(self.store, SpooledStore):
+            out.update(self.store.status())
+        return out
 
     def count(self, key: str) -> int:
         """One counter, read under the lock the lanes write it under."""

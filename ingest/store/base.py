@@ -10,7 +10,15 @@ from telemetry.reading import Reading
 
 
 class StoreError(Exception):
-    """The store could not do what was asked (unreachable, full, corrupt)."""
+    """The store could not do what was asked (unreachable, full, corrupt).
+
+    ``permanent``: the store refused this very data (a malformed point, a field type
+    conflict) and will refuse it again however often it is sent; otherwise a retry may pass.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Bucket(NamedTuple):

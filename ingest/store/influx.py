@@ -46,6 +46,14 @@ def line(r: Reading) -> str:
            f"{r.device_time_ms}"
 
 
+def refused_for_good(status: int) -> bool:
+    """The one place InfluxDB write statuses are classified: 400 (a malformed point, a
+    field type conflict; InfluxDB writes the good points of the batch and refuses the rest)
+    and 413 (too large) will fail the same way again; 401/403/404 are settings an operator
+    mends (keep the data until then), 429 and 5xx pass later."""
+    return status in (400, 413, 422)
+
+
 class InfluxStore:
     """Args:
         query_url: the server answering InfluxQL on ``/query`` (and 1.x ``/write``).
@@ -90,7 +98,10 @@ class InfluxStore:
             try:
                 self._v2.write(bucket=self.database, record=lines,
                                write_precision=WritePrecision.MS)
-            except (ApiException, HTTPError, OSError) as exc:
+            except ApiException as exc:
+                raise StoreError(f"influx v2 write answered {exc.status}: {exc.reason}",
+                                 permanent=refused_for_good(exc.status or 0)) from exc
+            except (HTTPError, OSError) as exc:
                 raise StoreError(f"influx v2 write failed: {exc}") from exc
             return
         params = {"db": self.database, "precision": "ms", **self._auth}
@@ -103,7 +114,8 @@ class InfluxStore:
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace")
             exc.close()
-            raise StoreError(f"influx /write answered {exc.code}: {detail}") from exc
+            raise StoreError(f"influx /write answered {exc.code}: {detail}",
+                             permanent=refused_for_good(exc.code)) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise StoreError(f"influx unreachable: {exc}") from exc
 

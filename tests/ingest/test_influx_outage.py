@@ -4,6 +4,7 @@ local spool), and after InfluxDB returns every reading is there exactly once."""
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,4 +99,50 @@ def test_influx_outage_under_load_loses_nothing_and_duplicates_nothing(
         publisher.loop_stop()
         publisher.disconnect()
         ingest.close()
+        store.close()
+
+
+def _poison(influx: LocalInfluxd, t_ms: int) -> None:
+    """Another writer of the same database put a text 'value' in the shard of ``t_ms``:
+    InfluxDB now refuses every number written there (400, field type conflict)."""
+    request = urllib.request.Request(
+        f"{influx.url}/write?db=eldercare&precision=ms",
+        data=f'reading,kind=heart_rate value="legacy text" {t_ms}'.encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 204
+
+
+def _heart(seq: int, t_ms: int) -> Reading:
+    return Reading("site-000", "gw-00000", "wristband", Kind.HEART_RATE, 70.0,
+                   unit_of(Kind.HEART_RATE), t_ms, t_ms, seq, "res-00000")
+
+
+def test_a_batch_influx_refuses_for_good_is_dead_lettered_and_nothing_queues_behind_it(
+        tmp_path: Path, influx: LocalInfluxd) -> None:
+    now = SystemClock().now_ms()
+    bad_t, good_t = now - 60 * 86_400_000, now - 3_600_000  # two different shards
+    _poison(influx, bad_t - 1)
+    store = SpooledStore(InfluxStore(influx.url, "eldercare", timeout_s=2.0),
+                         tmp_path / "spool.db", retry_s=0.2)
+    store.start()
+    try:
+        # written at once: 3 readings of 10 land in the poisoned shard
+        mixed = [_heart(i, (bad_t if i % 3 == 0 else good_t) + i) for i in range(1, 11)]
+        store.write(mixed)
+        status = store.status()
+        assert status["store_refused_readings"] == 3 and status["spool_readings"] == 0
+        # spooled during an outage: the poisoned batch must not hold back the next one
+        influx.stop()
+        store.write([_heart(100 + i, bad_t + 100 + i) for i in range(5)])
+        store.write([_heart(200 + i, good_t + 200 + i) for i in range(5)])
+        assert store.status()["spool_readings"] == 10
+        age = store.status()["spool_oldest_age_s"]
+        assert age is not None and age >= 0
+        influx.start()
+        wait_until(lambda: store.pending() == 0, 30, "the spool to drain past the poison")
+        assert store.status()["store_refused_readings"] == 3 + 5
+        good = store.buckets("res-00000", Kind.HEART_RATE, good_t, good_t + 3_600_000,
+                             3_600_000)
+        assert sum(b.samples for b in good) == 7 + 5  # every good reading is in InfluxDB
+    finally:
         store.close()
