@@ -72,7 +72,8 @@ class Ingest:
             # A process that stores warms its memory from the store. One that leaves storing
             # to the workers must not: their keys say what was stored, not what our
             # consumers saw before a crash, and that is what comes back to us.
-            self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS))
+            self.dedup.warm(store.recent_keys(clock.now_ms() - DEDUP_WARM_MS,
+                                              self.dedup.capacity))
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self.ready = threading.Event()

@@ -13,7 +13,7 @@ from telemetry.reading import Reading
 
 class Dedup:
     def __init__(self, capacity: int = 1_000_000) -> None:
-        self._capacity = capacity
+        self.capacity = capacity
         self._seen: set[tuple[str, int]] = set()
         self._order: collections.deque[tuple[str, int]] = collections.deque()
 
@@ -37,6 +37,6 @@ class Dedup:
             seen.add(key)
             order.append(key)
             out.append(i)
-        while len(order) > self._capacity:
+        while len(order) > self.capacity:
             seen.discard(order.popleft())
         return out

@@ -57,9 +57,10 @@ class Store(Protocol):
         how many raw points were removed."""
         ...
 
-    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
-        """(gateway, seq) stored from ``since_ms`` on, to warm ingest's dedup (may be
-        empty where storage is idempotent by itself)."""
+    def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
+        """(gateway, seq) of at most ``limit`` of the newest points from ``since_ms`` on,
+        oldest first, to warm ingest's dedup (may be empty where storage is idempotent by
+        itself)."""
         ...
 
     def close(self) -> None: ...

@@ -178,7 +178,7 @@ class InfluxStore:
         rows = self._query(f"SELECT count(value) FROM {RAW}")
         return int(rows[0]["values"][0][1]) if rows and rows[0]["values"] else 0
 
-    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
+    def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
         """Nothing: a replay overwrites the same point, so storage is exactly-once anyway
         (the alert core dedups its alerts by condition)."""
         return []

@@ -172,8 +172,8 @@ class SpooledStore:
                         rollup_keep_ms: int | None = None) -> int:
         return self.store.apply_retention(now_ms, raw_keep_ms, rollup_keep_ms)
 
-    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
-        return self.store.recent_keys(since_ms)
+    def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
+        return self.store.recent_keys(since_ms, limit)
 
     def count(self) -> int:
         return self.store.count()

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS raw (
     PRIMARY KEY (gateway, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS raw_series ON raw (resident, kind, t);
+CREATE INDEX IF NOT EXISTS raw_time ON raw (t);
 CREATE TABLE IF NOT EXISTS hourly (
     resident TEXT NOT NULL, kind TEXT NOT NULL, hour INTEGER NOT NULL,
     minimum REAL NOT NULL, total REAL NOT NULL, maximum REAL NOT NULL, n INTEGER NOT NULL,
@@ -66,11 +67,13 @@ class SqliteStore:
                                  f"{type(exc).__name__}: {exc}") from exc
         return new
 
-    def recent_keys(self, since_ms: int) -> list[tuple[str, int]]:
-        """(gateway, seq) of the raw points received from ``since_ms`` on (dedup warm-up)."""
+    def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
+        """(gateway, seq) of the newest raw points from ``since_ms`` on, at most ``limit``
+        (dedup warm-up: an index range, not a scan of the whole table)."""
         with self._lock:
-            return self._db.execute("SELECT gateway, seq FROM raw WHERE t >= ?",
-                                    (since_ms,)).fetchall()
+            newest = self._db.execute("SELECT gateway, seq FROM raw WHERE t >= ? ORDER BY t "
+                                      "DESC LIMIT ?", (since_ms, limit)).fetchall()
+        return newest[::-1]  # oldest first, as they came: the dedup forgets the oldest
 
     def count(self) -> int:
         with self._lock:

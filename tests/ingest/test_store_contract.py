@@ -128,3 +128,20 @@ def test_a_write_the_store_cannot_take_raises_store_error_and_leaves_it_usable(
         assert store.count() == 1  # the failed batch left nothing half-written
     finally:
         store.close()
+
+
+def test_the_dedup_warm_up_reads_an_index_range_and_at_most_its_limit(tmp_path: Path) -> None:
+    """A store worker restarting on a store of 80 M rows must not read them all."""
+    store = SqliteStore(tmp_path / "store.db")
+    try:
+        store.write([reading(i, T0 + i * 1000, 60.0) for i in range(1, 1001)])
+        ran: list[str] = []
+        store._db.set_trace_callback(ran.append)  # the SQL the warm-up really runs
+        keys = store.recent_keys(T0 + 500_000, limit=100)
+        store._db.set_trace_callback(None)
+        assert keys == [("gw-00001", i) for i in range(901, 1001)]  # the newest, oldest first
+        (query,) = [q for q in ran if q.lstrip().upper().startswith("SELECT")]
+        plan = " ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {query}"))
+        assert "raw_time" in plan and "SCAN raw " not in f"{plan} ", plan
+    finally:
+        store.close()
