@@ -10,7 +10,8 @@ from typing import Any
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="benchmarks against real services; the last line is JSON")
-    which = p.add_subparsers(dest="which", required=True, metavar="edge|ingest|alerts|stores")
+    which = p.add_subparsers(dest="which", required=True,
+                             metavar="edge|ingest|alerts|stores|soak")
     e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
     e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
     e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
@@ -37,6 +38,15 @@ def register(sub: Any) -> None:
                                          "installed), InfluxDB 1.6")
     st.add_argument("--points", type=int, default=300_000)
     st.set_defaults(handler=_stores)
+    so = which.add_parser("soak", help="the central process for simulated weeks: memory, "
+                                       "disk, every incident on the desk, no loss")
+    so.add_argument("--homes", type=int, default=1000)
+    so.add_argument("--days", type=float, default=30.0)
+    so.add_argument("--step", type=float, default=60.0,
+                    help="simulated seconds per fleet step (60; vitals are sampled per step)")
+    so.add_argument("--incident-rate", type=float, default=0.1,
+                    help="incidents per home and day (0.1)")
+    so.set_defaults(handler=_soak)
 
 
 def _edge(args: argparse.Namespace) -> int:
@@ -72,3 +82,14 @@ def _stores(args: argparse.Namespace) -> int:
 
     print(json.dumps(store_bench.run(points=args.points)), flush=True)
     return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from central import soak
+
+    result = soak.run_soak(homes=args.homes, days=args.days, step_s=args.step,
+                           incident_rate=args.incident_rate)
+    print(json.dumps(result), flush=True)
+    ok = result["lost"] == 0 and result["duplicated"] == 0 and result["duplicate_sms"] == 0 \
+        and result["incidents_on_desk"] == result["incidents"]
+    return 0 if ok else 1

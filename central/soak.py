@@ -1,0 +1,335 @@
+"""``eldercare bench soak``: the whole central process for many simulated days.
+
+The central process (ingest, alert core with its state, embedded store, retention, the
+duty desk's API) runs in this process on a simulated clock; the gateway-level fleet runner
+publishes ``homes`` homes with labelled incidents into a real Mosquitto as fast as the
+centre takes them (the simulated clock moves one step at a time and waits for the centre to
+have handled what was sent, and the alert core's timers run a round each step); SMS go
+through a real Kannel to its fake SMSC. A simulated
+duty desk signs in, reads ``/api/alerts`` every simulated hour as the page does and
+resolves what has been open for two simulated hours.
+
+Per simulated day it prints the process's RSS and the store's and alert state's size on
+disk. At the end: every labelled incident after the warm-up days (the detectors learn each
+resident's usual first, as a centre that has been running has) that reached the desk's API
+as an alert of its expected condition, and among those with an SMS step in the policy the
+ones that were texted; readings lost (published but neither stored raw nor rolled up) and
+readings handed to the alert core twice; SMS at the SMSC beyond the notices sent; the
+open-alerts API's p99 at the end; growth of RSS and disk over the second half. The last
+line is one JSON object.
+
+Store workers are not used here: they run on the real clock, which this simulated month is
+not on.
+"""
+
+from __future__ import annotations
+
+import collections
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import yaml
+
+from alerts.conditions import Condition
+from alerts.local_kannel import LocalKannel, reply_url
+from alerts.settings import AlertSettings, KannelSettings
+from broker_config.local import LocalMosquitto, free_port
+from central.process import CentralProcess
+from dashboard.accounts import Role
+from dashboard.settings import DashboardSettings
+from evaluation.alert_runs import EXPECTED, GRACE_MS, NO_ALERT
+from firmware_stubs import incidents as inc
+from firmware_stubs import site_registry
+from firmware_stubs.mqtt_out import Publisher
+from firmware_stubs.runner import Level, RunConfig, plan_incidents, run
+from ingest.config import BrokerConfig, CentralConfig, RetentionConfig
+from telemetry.clock import FakeClock, SystemClock
+from telemetry.reading import Reading
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+SEED = 1
+WARM_UP_DAYS = 3
+RESOLVE_AFTER_MS = 2 * HOUR_MS
+TEXTED = (Condition.FALL, Condition.SOS)  # the conditions the soak's policy texts
+PASSWORD = secrets.token_urlsafe(16)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _size_mb(folder: Path, *names: str) -> float:
+    total = 0
+    for name in names:
+        for suffix in ("", "-wal", "-shm"):
+            path = folder / f"{name}{suffix}"
+            if path.exists():
+                total += path.stat().st_size
+    return total / 2**20
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
+
+
+class _Desk:
+    """A duty desk on the API: reads the alerts every simulated hour, resolves the old."""
+
+    def __init__(self, url: str, clock: FakeClock) -> None:
+        self.clock = clock
+        self.client = httpx.Client(base_url=url, timeout=30)
+        self.seen: dict[int, dict[str, Any]] = {}
+        self.since_ms = 0
+        self.resolved = 0
+        self.sign_ins = 0
+        self._sign_in()
+
+    def _sign_in(self) -> None:  # again whenever the session ran out (simulated days pass)
+        signed = self.client.post("/api/login", json={"username": "soak-nurse",
+                                                       "password": PASSWORD})
+        signed.raise_for_status()
+        self.client.headers["X-CSRF-Token"] = signed.json()["csrf"]
+        self.sign_ins += 1
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.client.request(method, path, **kwargs)
+        if response.status_code == 401:
+            self._sign_in()
+            response = self.client.request(method, path, **kwargs)
+        return response
+
+    def _alerts(self, **params: Any) -> list[dict[str, Any]]:
+        response = self._call("GET", "/api/alerts", params={"limit": 1000, **params})
+        response.raise_for_status()
+        listed: list[dict[str, Any]] = response.json()
+        return listed
+
+    def sweep(self) -> None:
+        now = self.clock.now_ms()
+        for alert in self._alerts(since_ms=self.since_ms):
+            self.seen.setdefault(alert["alert_id"], alert)
+        self.since_ms = now
+        for alert in self._alerts(open_only="true"):
+            self.seen.setdefault(alert["alert_id"], alert)
+            if now - alert["opened_ms"] >= RESOLVE_AFTER_MS:
+                done = self._call("POST", f"/api/alerts/{alert['alert_id']}/resolve",
+                                  json={"note": "soak: seen to"})
+                self.resolved += done.status_code == 200
+
+    def open_alerts_ms(self, times: int) -> list[float]:
+        out = []
+        for _ in range(times):
+            began = time.perf_counter()
+            self._alerts(open_only="true")
+            out.append((time.perf_counter() - began) * 1000)
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
+             incident_rate: float = 0.1, out: Any = sys.stderr) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="eldercare-soak-"))
+    data = work / "central"
+    (work / "registry.yaml").write_text(yaml.safe_dump(site_registry.registry_data(homes,
+                                                                                   SEED)))
+    policy = work / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"default": {"steps": {
+        "fall": [{"after_s": 60, "channel": "sms", "to": "family"}],
+        "sos": [{"after_s": 0, "channel": "sms", "to": "family"}]}}}))
+    token = secrets.token_urlsafe(24)
+    callback_port = free_port()
+    broker = LocalMosquitto().start()
+    kannel = LocalKannel(reply_url(callback_port, token))
+    kannel.start()
+    (work / "kannel.password").write_text(kannel.password)
+    (work / "callback.token").write_text(token)
+    now = SystemClock().now_ms()
+    start_ms = now - now % DAY_MS - int(days + 1) * DAY_MS
+    clock = FakeClock(start_ms)
+    port = free_port()
+    cfg = CentralConfig(
+        data_dir=str(data), registry=str(work / "registry.yaml"),
+        broker=BrokerConfig(port=broker.port),
+        alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
+                             reply_token_file=str(work / "callback.token"),
+                             kannel=KannelSettings(kannel.sendsms_url, kannel.username,
+                                                   str(work / "kannel.password"))),
+        dashboard=DashboardSettings(port=port),
+        # raw for a week, aggregates past the run (so every reading is still counted),
+        # resolved alerts for a week; a round every 2 s of real time
+        retention=RetentionConfig(raw_days=7, rollup_days=days + 30,
+                                  resolved_alert_days=7, every_s=2.0))
+    central = CentralProcess(cfg, clock)
+    assert central.accounts is not None and central.alerts is not None
+    central.accounts.create_user("soak-nurse", PASSWORD, Role.NURSE, clock.now_ms())
+    handed = [0]
+
+    def count(readings: list[Reading]) -> None:
+        handed[0] += len(readings)
+
+    central.ingest.consumers.append(count)
+    sim = RunConfig(level=Level.GATEWAY, homes=homes, speed=1.0, duration_s=days * 86_400,
+                    seed=SEED, start_ms=start_ms, step_s=step_s, incident_rate=incident_rate)
+    incidents = plan_incidents(sim)
+    publisher: Publisher | None = None
+    desk: _Desk | None = None
+    daily: list[dict[str, float]] = []
+    try:
+        central.start()
+        if not central.ingest.ready.wait(30):
+            raise RuntimeError("ingest did not subscribe")
+        desk = _Desk(f"http://127.0.0.1:{port}", clock)
+        publisher = Publisher(broker.url, "soak-gateways")
+        pub = publisher
+        next_sweep = [start_ms + HOUR_MS]
+        next_day = [start_ms + DAY_MS]
+        began = time.monotonic()
+
+        def caught_up(slack: int) -> None:
+            while central.ingest.count("handled") < pub.messages - slack:
+                time.sleep(0.002)
+
+        alerts = central.alerts
+
+        def pace(seconds: float) -> None:
+            caught_up(2000)
+            clock.advance(seconds)
+            # The alert core's timers run once a real second: on a clock racing through
+            # hours a second, a confirmation or escalation would come hours late. Run a
+            # round each step (the timer thread's rounds beside it are harmless: notices
+            # are claimed once, alerts deduplicated by condition and subject).
+            alerts.run_once()
+            t = clock.now_ms()
+            if t >= next_sweep[0]:
+                next_sweep[0] += HOUR_MS
+                caught_up(0)
+                assert desk is not None
+                desk.sweep()
+            if t >= next_day[0]:
+                next_day[0] += DAY_MS
+                row = {"day": round((t - start_ms) / DAY_MS), "rss_mb": round(_rss_mb(), 1),
+                       "store_mb": round(_size_mb(data, "store.db"), 1),
+                       "alert_state_mb": round(_size_mb(data, "alerts.db"), 1),
+                       "real_s": round(time.monotonic() - began, 1)}
+                daily.append(row)
+                print(f"day {row['day']:3d}  rss {row['rss_mb']:7.1f} MB  store "
+                      f"{row['store_mb']:7.1f} MB  alert state {row['alert_state_mb']:6.1f} "
+                      f"MB  after {row['real_s']:7.1f} s", file=out, flush=True)
+
+        stats = run(sim, publisher.publish, clock=clock, sleep=pace)
+        if not publisher.flush(120):
+            raise RuntimeError("the broker did not take every message")
+        caught_up(0)
+        waited = time.monotonic()  # and every accepted reading written to the store
+        while central.ingest.count("stored") < central.ingest.count("accepted") \
+                and time.monotonic() - waited < 600:
+            time.sleep(0.1)
+        print(f"store caught up {time.monotonic() - waited:.1f} s after the last message",
+              file=out, flush=True)
+        desk.sweep()
+        api_ms = desk.open_alerts_ms(200)
+        real_s = time.monotonic() - began
+        texts = _sms_notices(central)
+        deadline = time.monotonic() + 30  # the SMSC is told a moment after the notice
+        while len(kannel.messages()) < texts and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return _result(homes, days, step_s, start_ms, stats.readings, incidents, desk,
+                       central, kannel, handed[0], daily, api_ms, real_s)
+    finally:
+        if desk is not None:
+            desk.close()
+        if publisher is not None:
+            publisher.close()
+        central.close()
+        kannel.close()
+        broker.close()
+
+
+def _stored(data: Path) -> int:
+    with sqlite3.connect(data / "store.db") as db:
+        raw = db.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
+        rolled = db.execute("SELECT COALESCE(SUM(n), 0) FROM hourly").fetchone()[0]
+    return int(raw) + int(rolled)
+
+
+def _sms_notices(central: CentralProcess) -> int:
+    assert central.alerts is not None
+    return sum(1 for n in central.alerts.db.notices()
+               if n.channel == "sms" and n.state.value in ("sent", "delivered"))
+
+
+def _result(homes: int, days: float, step_s: float, start_ms: int, published: int,
+            incidents: list[inc.Incident], desk: _Desk, central: CentralProcess,
+            kannel: LocalKannel, handed: int, daily: list[dict[str, float]],
+            api_ms: list[float], real_s: float) -> dict[str, Any]:
+    assert central.alerts is not None
+    scored = [i for i in incidents if i.incident not in NO_ALERT
+              and i.start_ms >= start_ms + WARM_UP_DAYS * DAY_MS]
+    seen = list(desk.seen.values())
+    on_desk, texted, missed = 0, 0, collections.Counter[str]()
+    urgent = {inc.IncidentKind.FALL, inc.IncidentKind.SOS}
+    urgent_on_desk = urgent_texted = 0
+    sent = {n.alert_id for n in central.alerts.db.notices()
+            if n.channel == "sms" and n.state.value in ("sent", "delivered")}
+    texted_expected = 0
+    for incident in scored:
+        expected = {c.value for c in EXPECTED[incident.incident]}
+        subjects = {incident.resident_id, f"{incident.gateway_id}/{incident.device_id}"}
+        match = [a for a in seen if a["condition"] in expected and a["subject"] in subjects
+                 and incident.start_ms <= a["opened_ms"] <= incident.end_ms + GRACE_MS]
+        if match:
+            on_desk += 1
+        else:
+            missed[incident.incident.value] += 1
+        was_texted = any(a["alert_id"] in sent for a in match)
+        if any(Condition(c) in TEXTED for c in expected):
+            texted_expected += 1
+            texted += was_texted
+        if incident.incident in urgent:
+            urgent_on_desk += bool(match)
+            urgent_texted += was_texted
+    half = daily[len(daily) // 2] if daily else {}
+    end = daily[-1] if daily else {}
+
+    def growth(key: str) -> float:
+        return round((end[key] - half[key]) / half[key], 3) if half and half[key] else 0.0
+
+    disk_half = half.get("store_mb", 0) + half.get("alert_state_mb", 0)
+    disk_end = end.get("store_mb", 0) + end.get("alert_state_mb", 0)
+    sms_at_smsc = len(kannel.messages())
+    stored = _stored(Path(central.cfg.data_dir))
+    return {
+        "homes": homes, "sim_days": days, "step_s": step_s, "real_s": round(real_s, 1),
+        "sim_speed": round(days * 86_400 / max(real_s, 1e-9), 1),
+        "readings": published, "incidents": len(scored),
+        "incidents_on_desk": on_desk, "incidents_texted_expected": texted_expected,
+        "incidents_notified": texted, "missed": dict(missed),
+        "falls_and_sos": sum(1 for i in scored if i.incident in urgent),
+        "falls_and_sos_on_desk": urgent_on_desk, "falls_and_sos_texted": urgent_texted,
+        "lost": published - stored, "duplicated": max(0, handed - published),
+        "sms_sent": _sms_notices(central), "sms_at_smsc": sms_at_smsc,
+        "duplicate_sms": max(0, sms_at_smsc - _sms_notices(central)),
+        "refused": {k: v for k, v in central.ingest.counts.items() if k.startswith("refused")},
+        "stored_count": central.ingest.count("stored"),
+        "desk_resolved": desk.resolved,
+        "rss_growth_second_half": growth("rss_mb"),
+        "disk_growth_second_half": round((disk_end - disk_half) / disk_half, 3)
+        if disk_half else 0.0,
+        "open_alerts_api_ms_p50": _pct(api_ms, 0.5),
+        "open_alerts_api_ms_p99": _pct(api_ms, 0.99),
+        "rss_mb_end": end.get("rss_mb"), "disk_mb_end": round(disk_end, 1),
+    }
