@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
+MAX_QUEUED_READINGS = 50_000  # per lane, waiting for the store: then the broker keeps them
 
 
 def _no_write(readings: list[Reading]) -> int:
@@ -117,7 +118,7 @@ class Ingest:
         writer: GroupWriter = GroupWriter(
             self.store.write if stores else _no_write, client.ack,
             functools.partial(self._done, "stored" if stores else "handed"), self._failed,
-            errors=(StoreError,),
+            errors=(StoreError,), max_queued_readings=MAX_QUEUED_READINGS,
             name=f"store-writer-{channels[0].value}")
         client.on_message = lambda c, u, msg: self._on_message(writer, msg)
         return client, writer

@@ -26,6 +26,7 @@ class GroupWriter(threading.Thread):
                  on_stored: Callable[[int], None], on_error: Callable[[Exception], None], *,
                  errors: tuple[type[Exception], ...], max_delay_s: float = 0.005,
                  max_items: int = 512, max_readings: int = 5000,
+                 max_queued_readings: int | None = None,
                  name: str = "group-writer") -> None:
         super().__init__(name=name, daemon=True)
         self._write_batch = write
@@ -36,6 +37,13 @@ class GroupWriter(threading.Thread):
         self._max_delay_s = max_delay_s
         self._max_items = max_items
         self._max_readings = max_readings
+        # Backpressure (opt-in): a store slower than the stream must not pile readings up
+        # in memory (Mosquitto sent ingest 45,000 messages past its in-flight window in the
+        # soak). Past this many queued readings ``submit`` waits; the caller's network
+        # thread then stops reading and the broker keeps the rest. The edge agent opts out:
+        # its local alarms must sound even while its outbox cannot be written.
+        self._max_queued = max_queued_readings if max_queued_readings else 2**62
+        self._queued = 0
         self._cond = threading.Condition()
         self._items: list[tuple[list[Reading], int | None, int]] = []
         self._closing = False
@@ -46,10 +54,18 @@ class GroupWriter(threading.Thread):
         """Store ``readings``; then acknowledge local message ``mid`` (if any). ``flush``:
         write the group now instead of letting it fill (an urgent event)."""
         with self._cond:
+            while self._queued >= self._max_queued and not self._closing:
+                self._cond.wait(1.0)
             self._items.append((readings, mid, qos))
+            self._queued += len(readings)
             self._flush = self._flush or flush
             if len(self._items) == 1 or len(self._items) >= self._max_items or flush:
                 self._cond.notify()
+
+    def queued_readings(self) -> int:
+        """Readings submitted and not yet taken for writing."""
+        with self._cond:
+            return self._queued
 
     def run(self) -> None:
         while True:
@@ -85,6 +101,8 @@ class GroupWriter(threading.Thread):
             n += len(self._items[end][0])
             end += 1
         items, self._items = self._items[:end], self._items[end:]
+        self._queued -= n
+        self._cond.notify_all()  # room for a waiting submit
         return items
 
     def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> bool:

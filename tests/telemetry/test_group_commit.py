@@ -177,3 +177,38 @@ def test_an_unexpected_exception_does_not_kill_the_writer(tmp_path: Path) -> Non
     assert writer.is_alive()
     writer.close()
     assert acks.acked == [1, 2, 3, 4, 5] and isinstance(acks.errors[0], OverflowError)
+
+
+def test_a_slow_store_holds_the_submitter_back_instead_of_filling_memory() -> None:
+    gate = threading.Event()  # the store is stuck until the test opens it
+    written: list[int] = []
+
+    def slow(readings: list[object]) -> int:
+        gate.wait(10)
+        written.append(len(readings))
+        return len(readings)
+
+    acks = Acks()
+    writer = GroupWriter(slow, acks.ack, acks.on_stored, acks.on_error,
+                         errors=(OutboxError,), max_readings=50, max_queued_readings=100)
+    writer.start()
+    submitted = [0]
+
+    def submitter() -> None:
+        for mid in range(1, 21):
+            writer.submit([reading() for _ in range(50)], mid, 1)
+            submitted[0] += 1
+
+    thread = threading.Thread(target=submitter, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: writer.queued_readings() >= 100, 10, "the queue to fill")
+        thread.join(0.5)  # it must still be waiting for room, not done
+        assert thread.is_alive() and submitted[0] <= 3
+        assert writer.queued_readings() <= 100
+    finally:
+        gate.set()
+    wait_until(lambda: len(acks.acked) == 20, 10, "every message written and acknowledged")
+    thread.join(5)
+    writer.close()
+    assert acks.acked == list(range(1, 21)) and sum(written) == 1000
