@@ -41,6 +41,7 @@ class Condition(enum.StrEnum):
     LOW_BATTERY = "low_battery"
     GATEWAY_OFFLINE = "gateway_offline"
     ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
+    RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
 
 
 class Profile(NamedTuple):
@@ -69,6 +70,7 @@ PROFILES: dict[Condition, Profile] = {
     Condition.LOW_BATTERY: Profile(Severity.INFO, True),
     Condition.GATEWAY_OFFLINE: Profile(Severity.WARNING, True),
     Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
+    Condition.RADIO_OFFLINE: Profile(Severity.ALARM, True),
 }
 
 

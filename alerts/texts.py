@@ -35,6 +35,8 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.LOW_BATTERY: ("设备电量低", "a device battery low"),
     Condition.GATEWAY_OFFLINE: ("网关离线", "the home gateway offline"),
     Condition.ROOM_TEMPERATURE_ANOMALY: ("室温异常", "an unusual room temperature"),
+    Condition.RADIO_OFFLINE: ("网关无线模块离线，跌倒和呼叫按钮失效",
+                              "the gateway's radio down: fall sensors and call buttons deaf"),
 }
 
 

@@ -13,6 +13,7 @@ from ingest.registry import Registry
 
 DEVICE_CONDITIONS = frozenset({Condition.DEVICE_SILENT, Condition.LOW_BATTERY,
                                Condition.TAMPER})
+GATEWAY_CONDITIONS = frozenset({Condition.GATEWAY_OFFLINE, Condition.RADIO_OFFLINE})
 
 
 class RoomState(enum.StrEnum):
@@ -69,9 +70,9 @@ def room_states(registry: Registry, open_alerts: list[Alert]) -> dict[str, RoomS
     for alert in open_alerts:
         if alert.state is AlertState.RESOLVED:
             continue
-        if alert.condition is Condition.GATEWAY_OFFLINE:
+        if alert.condition in GATEWAY_CONDITIONS:  # every resident the gateway serves
             for resident_id, gateways in gateways_of.items():
-                if alert.subject in gateways:
+                if alert.gateway_id in gateways:
                     raise_to(resident_id, RoomState.OFFLINE)
             continue
         whose = resident_of(registry, alert)

@@ -33,6 +33,7 @@ from telemetry.backoff import Backoff
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
 from telemetry.kinds import is_urgent, unit_of
+from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
 from telemetry.topics import Channel, Dialect
 
@@ -133,6 +134,8 @@ class Agent:
         for observation in observations:
             if alarm_for(observation):
                 self._raise_local_alarm(client, observation)
+            elif observation.device_id == ZIGBEE_COORDINATOR:
+                self.watchdog.hold(self._z2m.zigbee_devices(), held=observation.value == 0)
         revived = [o for ob in observations for o in self.watchdog.seen(ob.device_id)]
         readings = self._readings(revived + observations)
         # Acknowledgements go out in the order the messages came, all through the writer:
@@ -155,9 +158,13 @@ class Agent:
         return [
             Reading(cfg.site_id, cfg.gateway_id, o.device_id, o.kind, o.value, unit_of(o.kind),
                     o.device_time_ms if o.device_time_ms is not None else now, now, 0,
-                    self._devices[o.device_id].resident_id)
+                    self._resident_of(o.device_id))
             for o in observations
         ]
+
+    def _resident_of(self, device_id: str) -> str | None:
+        device = self._devices.get(device_id)  # None: a part of the gateway itself
+        return device.resident_id if device else None
 
     def _stored(self, count: int) -> None:
         with self._lock:

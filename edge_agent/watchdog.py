@@ -4,6 +4,10 @@ zigbee2mqtt marks a battery device unavailable only after 25 hours; a fall senso
 been dead since yesterday is no protection, so the gateway keeps its own, shorter budget
 per device class. A device counts from the agent's start, so one that never reports is
 noticed too.
+
+Devices behind a radio that is down (the Zigbee coordinator) are held: the radio's own
+report covers them, one problem, one alert. When the radio is back each held device gets a
+fresh budget from that moment.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Watchdog:
                         for d in devices}
         self._last_seen = {d.device_id: now for d in devices}
         self._silent: set[str] = set()
+        self._held: set[str] = set()
         self._lock = threading.Lock()  # seen() on the broker's thread, check() on another
 
     def seen(self, device_id: str) -> list[Observation]:
@@ -38,13 +43,28 @@ class Watchdog:
                 return [Observation(device_id, Kind.AVAILABILITY, 1.0)]
         return []
 
+    def hold(self, device_ids: list[str], held: bool) -> None:
+        """Stop judging these devices (their radio is down), or judge them again afresh."""
+        now = self._clock.monotonic_s()
+        known = [d for d in device_ids if d in self._last_seen]
+        with self._lock:
+            if held:
+                self._held.update(known)
+                return
+            for device_id in known:
+                if device_id in self._held:
+                    self._held.discard(device_id)
+                    self._last_seen[device_id] = max(self._last_seen[device_id], now)
+
     def check(self) -> list[Observation]:
         """Devices that have just gone past their budget (each reported once)."""
         now = self._clock.monotonic_s()
         out = []
         with self._lock:
             for device_id, last in self._last_seen.items():
-                if device_id not in self._silent and now - last > self._budget[device_id]:
+                if device_id in self._silent or device_id in self._held:
+                    continue
+                if now - last > self._budget[device_id]:
                     self._silent.add(device_id)
                     out.append(Observation(device_id, Kind.AVAILABILITY, 0.0))
         return out

@@ -35,6 +35,7 @@ from ingest.store.spool import SpooledStore
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
+from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
 from telemetry.topics import Channel
 
@@ -223,7 +224,7 @@ class Ingest:
         device_of = self.registry.devices.get
         for reading in batch.readings:
             device = device_of((gateway.gateway_id, reading.device_id))
-            if device is None:
+            if device is None and reading.device_id not in GATEWAY_PARTS:
                 elsewhere = any(d == reading.device_id for _, d in self.registry.devices)
                 self._refuse(topic, "foreign_device" if elsewhere else "unknown_device",
                              reading.device_id, raw)
@@ -231,8 +232,9 @@ class Ingest:
             if reading.site_id != gateway.site_id:
                 self._refuse(topic, "site_mismatch", reading.site_id, raw)
                 continue
-            if reading.resident_id != device.resident_id:  # the registry decides
-                reading = msgspec.structs.replace(reading, resident_id=device.resident_id)
+            resident_id = device.resident_id if device else None  # the registry decides
+            if reading.resident_id != resident_id:
+                reading = msgspec.structs.replace(reading, resident_id=resident_id)
             candidates.append(reading)
         with self._dedup_lock:
             out = self.dedup.new_only(candidates)

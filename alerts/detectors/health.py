@@ -7,7 +7,9 @@ availability as readings, forwarded here. The centre adds a backstop: any device
 registry not heard from for ``BACKSTOP_SILENT_MS`` (26 h, longer than the longest sleep of
 the devices we know), counted from the process start for devices never heard from. A
 gateway that is offline (its retained last will) inhibits the silence alerts of every
-device behind it: one problem, one alert.
+device behind it: one problem, one alert. A gateway's radio (``telemetry.parts``) going
+down is one alert for the gateway (``RADIO_OFFLINE``) at once, cleared when it is back; the
+gateway holds its own silence reports of the devices behind it meanwhile.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
 from telemetry.kinds import Kind
+from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
 
 BACKSTOP_SILENT_MS = 26 * 3_600_000
@@ -60,6 +63,7 @@ class HealthMonitor:
         self._devices: dict[tuple[str, str], _Device] = {}
         self._buckets: dict[int, set[tuple[str, str]]] = {}
         self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
+        self._radio_down: set[tuple[str, str]] = set()  # (gateway, part)
         self.inhibited = 0
 
     def expect(self, site_id: str, gateway_id: str, device_id: str, since_ms: int) -> None:
@@ -94,7 +98,29 @@ class HealthMonitor:
         return Signal(condition, self.subject(d.gateway_id, device_id), active, t_ms,
                       d.site_id, d.gateway_id, detail, device_id)
 
+    def _part(self, reading: Reading) -> list[Signal]:
+        """A report about the gateway's own part: only its availability means anything."""
+        if reading.kind is not Kind.AVAILABILITY:
+            return []
+        key = (reading.gateway_id, reading.device_id)
+        down = reading.value == 0
+        if down == (key in self._radio_down):
+            return []
+        if down:
+            self._radio_down.add(key)
+        else:
+            self._radio_down.discard(key)
+        return [Signal(Condition.RADIO_OFFLINE, self.subject(*key), down,
+                       reading.device_time_ms, reading.site_id, reading.gateway_id,
+                       f"{reading.device_id} {'offline' if down else 'online again'}",
+                       reading.device_id)]
+
+    def radio_down(self, gateway_id: str) -> bool:
+        return any(gw == gateway_id for gw, _ in list(self._radio_down))
+
     def observe(self, reading: Reading) -> list[Signal]:
+        if reading.device_id in GATEWAY_PARTS:
+            return self._part(reading)
         key = (reading.gateway_id, reading.device_id)
         d = self._devices.get(key)
         if d is None:

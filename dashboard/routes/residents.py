@@ -64,7 +64,8 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
                 devices.append({"gateway_id": gateway_id, "device_id": d.device_id,
                                 "last_seen_ms": d.last_seen_ms, "battery_pct": d.battery_pct,
                                 "silent": d.silent, "low_battery": d.low_battery,
-                                "gateway_offline": ctx.health.gateway_offline(gateway_id)})
+                                "gateway_offline": ctx.health.gateway_offline(gateway_id),
+                                "radio_offline": ctx.health.radio_down(gateway_id)})
     subjects = (resident_id, *(f"{d.gateway_id}/{d.device_id}"
                                           for d in ctx.registry.devices.values()
                                           if d.resident_id == resident_id))

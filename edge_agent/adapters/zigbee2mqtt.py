@@ -5,9 +5,11 @@ only when its value changed (events such as ``action`` always count).
 
 ``bridge/state`` ``offline`` (legacy string or ``{"state": "offline"}``) means the Zigbee
 coordinator is gone: every Zigbee fall radar, SOS button and door of the home is deaf from
-that moment, so each is reported unavailable at once instead of when its own watchdog
-expires (25 h for a battery device). ``online`` reports nothing: each device is known to be
-back when zigbee2mqtt republishes its availability or the device is heard from.
+that moment. That is one problem, reported at once as one observation of the gateway's part
+``telemetry.parts.ZIGBEE_COORDINATOR`` (availability 0), and ``online`` reports it back
+(availability 1); a repeat of the same state (the retained message on every reconnect)
+reports nothing, but the first after the agent starts always goes. ``zigbee_devices()``
+says which devices it made deaf.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation, R
 from edge_agent.config import DeviceConfig
 from telemetry import topics
 from telemetry.kinds import FallStatus, Kind
+from telemetry.parts import ZIGBEE_COORDINATOR
 
 _FALL = {"none": FallStatus.NONE, "maybe_fall": FallStatus.MAYBE_FALL,
          "fall": FallStatus.FALL}
@@ -58,14 +61,19 @@ class Zigbee2mqttAdapter:
         self._last: dict[tuple[str, Kind], float] = {}
         self._bridge_state = topics.z2m_bridge_state(base)
 
+    def zigbee_devices(self) -> list[str]:
+        return [d.device_id for d in self._devices.values()]
+
     def _bridge(self, payload: bytes) -> list[Observation]:
         word = _availability_word(payload)
         if word is None:
             raise AdapterError(Refusal.MALFORMED, f"bridge state {payload[:40]!r}")
-        if word == "online":
-            return []
-        return [Observation(d.device_id, Kind.AVAILABILITY, AVAILABILITY_WORDS["offline"])
-                for d in self._devices.values()]
+        value = AVAILABILITY_WORDS[word]
+        key = (ZIGBEE_COORDINATOR, Kind.AVAILABILITY)
+        if self._last.get(key) == value:  # the first one after a start always goes: the
+            return []                        # centre may hold it down from before
+        self._last[key] = value
+        return [Observation(ZIGBEE_COORDINATOR, Kind.AVAILABILITY, value)]
 
     def subscriptions(self) -> list[str]:
         return [topics.z2m_filter(self._base)]

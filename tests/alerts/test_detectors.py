@@ -10,6 +10,7 @@ from alerts.detectors.health import HealthMonitor
 from alerts.detectors.usual import usual_heart_rate
 from alerts.detectors.vitals import Limit, LimitError, VitalRules, overrides_from
 from telemetry.kinds import FallStatus, Kind
+from telemetry.parts import ZIGBEE_COORDINATOR
 from tests.support.readings import T0, reading
 
 S = 1000
@@ -157,6 +158,24 @@ def test_health_availability_battery_and_gateway_inhibition() -> None:
     assert health.inhibited == 1
     back = health.gateway_status("gw-00001", "site-000", True, DAY_T + 28 * 3600 * S)
     assert [(s.condition, s.active) for s in back] == [(Condition.GATEWAY_OFFLINE, False)]
+
+
+def test_a_gateway_radio_going_down_is_one_alert_raised_at_once_and_cleared_when_back() -> None:
+    health = HealthMonitor()
+    coordinator = {"device_id": ZIGBEE_COORDINATOR, "resident_id": None}
+    down = health.observe(reading(Kind.AVAILABILITY, 0, DAY_T, **coordinator))
+    again = health.observe(reading(Kind.AVAILABILITY, 0, DAY_T + S, **coordinator))
+    assert [(s.condition, s.active, s.subject) for s in down] == [
+        (Condition.RADIO_OFFLINE, True, f"gw-00000/{ZIGBEE_COORDINATOR}")]
+    assert again == [] and health.radio_down("gw-00000")
+    assert not health.radio_down("gw-00001")
+    # the radio reports only when it changes: it is never judged silent itself
+    assert health.tick(DAY_T + 30 * 3600 * S) == []
+    up = health.observe(reading(Kind.AVAILABILITY, 1, DAY_T + 31 * 3600 * S, **coordinator))
+    assert [(s.condition, s.active) for s in up] == [(Condition.RADIO_OFFLINE, False)]
+    assert not health.radio_down("gw-00000")
+    assert health.observe(reading(Kind.AVAILABILITY, 1, DAY_T + 32 * 3600 * S,
+                                  **coordinator)) == []
 
 
 def test_a_device_heard_again_after_its_silence_is_watched_again() -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
+from alerts.detectors.health import HealthMonitor
 from alerts.policy import Policies, PolicyFile
 from alerts.state import StateDb
 from dashboard.accounts import Accounts, Role
@@ -21,6 +22,7 @@ from ingest import registry as registry_module
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind
+from telemetry.parts import ZIGBEE_COORDINATOR
 from tests.alerts.conftest import POLICY
 from tests.support.readings import T0, reading
 
@@ -134,6 +136,17 @@ def test_room_states_at_a_glance(desk: Desk) -> None:
                              "gw-00000", "last will")])
     states = {r["resident_id"]: r["state"] for r in desk.client.get("/api/residents").json()}
     assert states["res-00000"] == "offline"
+
+
+def test_a_gateway_radio_down_puts_every_resident_it_serves_offline(desk: Desk) -> None:
+    radio = reading(Kind.AVAILABILITY, 0, T0, device_id=ZIGBEE_COORDINATOR, resident_id=None)
+    desk.core.handle(HealthMonitor().observe(radio))
+    desk.login("viewer")
+    states = {r["resident_id"]: r["state"] for r in desk.client.get("/api/residents").json()}
+    assert states == {"res-00000": "offline", "res-00001": "normal"}
+    alerts = desk.client.get("/api/alerts", params={"open_only": "true"}).json()
+    assert [(a["condition"], a["severity"], a["gateway_id"]) for a in alerts] == [
+        ("radio_offline", "alarm", "gw-00000")]
 
 
 def test_readings_come_back_as_buckets_for_charts(desk: Desk) -> None:

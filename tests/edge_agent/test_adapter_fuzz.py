@@ -16,6 +16,7 @@ from edge_agent.adapters.native import NativeAdapter
 from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
 from telemetry import topics
 from telemetry.kinds import Kind
+from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.topics import Dialect, EsphomeComponent, NativeStream
 
 CFG = config.load(config.SAMPLE)
@@ -73,16 +74,19 @@ def test_any_payload_on_any_subscribed_topic_is_observed_or_refused(topic: str,
     assert isinstance(got, list) and all(isinstance(o, Observation) for o in got)
 
 
-def test_the_zigbee_coordinator_going_down_reports_every_zigbee_device_unavailable() -> None:
+def test_the_zigbee_coordinator_going_down_is_one_observation_of_the_gateway() -> None:
     adapter = _adapter(topics.z2m_bridge_state(CFG.z2m_base))
-    zigbee = sorted(d.device_id for d in _DEVICES[Dialect.ZIGBEE2MQTT])
     bridge = topics.z2m_bridge_state(CFG.z2m_base)
-    for offline in (b"offline", b'{"state":"offline"}'):
-        got = adapter.translate(bridge, offline)
-        assert sorted(o.device_id for o in got) == zigbee
-        assert {(o.kind, o.value) for o in got} == {(Kind.AVAILABILITY, 0.0)}
-    for online in (b"online", b'{"state":"online"}'):
-        assert adapter.translate(bridge, online) == []  # each device says so itself
+    coordinator = (ZIGBEE_COORDINATOR, Kind.AVAILABILITY)
+    states = [b"online", b"offline", b'{"state":"offline"}', b'{"state":"online"}',
+              b"online", b"offline"]
+    got = [[(o.device_id, o.kind, o.value) for o in adapter.translate(bridge, payload)]
+           for payload in states]
+    # the first always goes (the centre may hold it down from before), then changes only
+    assert got == [[(*coordinator, 1.0)], [(*coordinator, 0.0)], [], [(*coordinator, 1.0)],
+                   [], [(*coordinator, 0.0)]]
+    assert sorted(adapter.zigbee_devices()) == sorted(
+        d.device_id for d in _DEVICES[Dialect.ZIGBEE2MQTT])
     for bad in (b"", b"maybe", b'{"state": 1}', b"[1]"):
         try:
             adapter.translate(bridge, bad)

@@ -101,8 +101,8 @@ def test_z2m_bad_input_is_refused_with_a_reason(topic: str, payload: bytes,
     assert caught.value.reason is reason
 
 
-def test_z2m_bridge_messages_are_ignored() -> None:
-    assert _z2m([Kind.DOOR]).translate("zigbee2mqtt/bridge/state", b"online") == []
+def test_z2m_bridge_messages_other_than_its_state_are_ignored() -> None:
+    assert _z2m([Kind.DOOR]).translate("zigbee2mqtt/bridge/info", b'{"version":"1"}') == []
 
 
 @pytest.mark.parametrize(("topic", "payload", "reason"), [

@@ -21,6 +21,7 @@ from telemetry import codec, topics
 from telemetry.backoff import Backoff
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, Kind
+from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
 from telemetry.topics import Channel
 from tests.support.wait import wait_until
@@ -139,6 +140,28 @@ def test_bad_readings_inside_a_good_envelope_go_alone(harness: Harness) -> None:
     after = harness.ingest.dead.reasons()
     assert after["out_of_range"] == before["out_of_range"] + 1
     assert after["unknown_device"] == before["unknown_device"] + 1
+
+
+def test_a_gateway_reporting_its_own_radio_is_heard_without_a_registry_entry(
+    harness: Harness,
+) -> None:
+    now = SystemClock().now_ms()
+    unit = SPECS[Kind.AVAILABILITY].unit
+    harness.seq += 2
+    radio = [Reading("site-000", "gw-00000", ZIGBEE_COORDINATOR, Kind.AVAILABILITY, 0.0, unit,
+                     now, now, harness.seq - 1, "res-00000"),  # claims a resident: nobody's
+             Reading("site-999", "gw-00000", ZIGBEE_COORDINATOR, Kind.AVAILABILITY, 0.0, unit,
+                     now, now, harness.seq, None)]
+    before = harness.ingest.dead.reasons()
+    stored = harness.ingest.store.count()
+    harness.publish(codec.encode("gw-00000", "site-000", now, radio))
+    wait_until(lambda: harness.ingest.store.count() == stored + 1, 10, "the radio stored")
+    with harness.lock:
+        handed = [r for r in harness.seen if r.device_id == ZIGBEE_COORDINATOR]
+    assert [(r.value, r.resident_id, r.site_id) for r in handed] == [(0.0, None, "site-000")]
+    after = harness.ingest.dead.reasons()
+    assert after["site_mismatch"] == before["site_mismatch"] + 1
+    assert after["unknown_device"] == before["unknown_device"]
 
 
 def test_a_replayed_envelope_is_stored_and_handed_on_once_even_after_a_restart(
