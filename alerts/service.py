@@ -47,6 +47,9 @@ class AlertService:
         self.db = StateDb(data_dir / "alerts.db")
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._rounds = threading.Condition()
+        self._rounds_begun = 0
+        self._rounds_done = 0
         self.bank = DetectorBank(registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
                                  bed_return_s=settings.bed_return_s)
         self.core = AlertCore(self.db, registry, policies, clock,
@@ -147,11 +150,30 @@ class AlertService:
             except Exception:  # keep the model thread alive; the cause is in the log
                 log.exception("multivariate scoring failed")
 
+    def tick_now(self, timeout_s: float = 60.0) -> bool:
+        """Wake the timer thread and wait until a round begun after this call is done
+        (False if none finished in time). For a caller that drives the clock itself, such
+        as the soak: the rounds stay on the one thread that runs them in production."""
+        with self._rounds:
+            wanted = self._rounds_begun + 1
+            self._wake.set()
+            return self._rounds.wait_for(lambda: self._rounds_done >= wanted
+                                         or self._stop.is_set(), timeout_s) \
+                and self._rounds_done >= wanted
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            with self._rounds:
+                self._rounds_begun += 1
+                this = self._rounds_begun
             try:
                 self.run_once()
             except Exception:  # keep the timers alive; the cause is in the log
                 log.exception("alert timer round failed")
+            with self._rounds:
+                self._rounds_done = this
+                self._rounds.notify_all()
             self._wake.wait(TICK_S)
+        with self._rounds:
+            self._rounds.notify_all()

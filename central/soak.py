@@ -208,11 +208,11 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         def pace(seconds: float) -> None:
             caught_up(2000)
             clock.advance(seconds)
-            # The alert core's timers run once a real second: on a clock racing through
-            # hours a second, a confirmation or escalation would come hours late. Run a
-            # round each step (the timer thread's rounds beside it are harmless: notices
-            # are claimed once, alerts deduplicated by condition and subject).
-            alerts.run_once()
+            # The alert core's timers run every 0.2 s of real time: on a clock racing
+            # through hours a second, a confirmation or escalation would come hours late.
+            # So each step waits for a round of its timer thread.
+            if not alerts.tick_now():
+                raise RuntimeError("the alert core's timer round did not finish in 60 s")
             t = clock.now_ms()
             if t >= next_sweep[0]:
                 next_sweep[0] += HOUR_MS

@@ -1,4 +1,5 @@
-"""The alert core refuses to start on settings that would silently not send an SMS."""
+"""The alert service: it refuses to start on settings that would silently not send an SMS,
+and its timer thread can be driven by a caller that owns the clock."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alerts.conditions import Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, SettingsError
+from alerts.state import NoticeState
+from broker_config.local import free_port
 from ingest import registry as registry_module
 from telemetry.clock import FakeClock
-from tests.support.readings import T0
+from telemetry.kinds import FallStatus, Kind
+from tests.support.readings import T0, reading
 
 
 def _policy(tmp_path: Path) -> str:
@@ -34,3 +39,26 @@ def test_sms_printed_on_the_console_only_when_the_config_says_so(tmp_path: Path)
                            FakeClock(T0), tmp_path)
     service.callbacks.close()
     service.db.close()
+
+
+def test_tick_now_runs_a_timer_round_on_the_service_thread(tmp_path: Path) -> None:
+    """A caller driving the clock (the soak) gets a whole round of the timer thread: a fall
+    whose SMS step falls due on the fake clock is texted before ``tick_now`` returns."""
+    settings = AlertSettings(policy=_policy(tmp_path), callback_port=free_port(),
+                             sms="console")
+    clock = FakeClock(T0)
+    service = AlertService(settings, registry_module.load(registry_module.SAMPLE), clock,
+                           tmp_path)
+    service.start()
+    try:
+        service.consume([reading(Kind.FALL, float(FallStatus.FALL), T0,
+                                 device_id="bathroom-radar")])
+        assert service.tick_now()
+        assert [a.condition for a in service.db.alerts(open_only=True)] == [Condition.FALL]
+        assert service.db.notices() == []  # the SMS step is 60 s after the fall
+        clock.advance(61)
+        assert service.tick_now()
+        assert [n.state for n in service.db.notices()] == [NoticeState.SENT]
+    finally:
+        service.close()
+    assert not service.tick_now(timeout_s=1)  # a stopped service runs no more rounds
