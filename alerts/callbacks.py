@@ -15,6 +15,7 @@ Answers are empty so Kannel sends nothing back to the phone.
 
 from __future__ import annotations
 
+import collections
 import hmac
 import http.server
 import logging
@@ -36,6 +37,8 @@ class CallbackServer:
         self.core = core
         self._token = token
         self.refused = 0
+        # delivery reports by outcome ("delivered", "failed", "other") and replies heard
+        self.reports: collections.Counter[str] = collections.Counter()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -78,12 +81,17 @@ class CallbackServer:
                 notice_id = int(query["notice"])
                 if status == DELIVERED:
                     self.core.delivery_report(notice_id, True, "delivered")
+                    self.reports["delivered"] += 1
                 elif status in (FAILED, REJECTED):
                     self.core.delivery_report(notice_id, False,
                                               f"status {status} {query.get('answer', '')}")
+                    self.reports["failed"] += 1
+                else:
+                    self.reports["other"] += 1
                 return 200
             if url.path == "/sms/reply":
                 self.core.sms_reply(query["from"], query.get("text", ""))
+                self.reports["reply"] += 1
                 return 200
         except (KeyError, ValueError):
             return 400

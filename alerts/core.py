@@ -51,6 +51,7 @@ class AlertChange(NamedTuple):
     change: Change
     alert: Alert
     at_ms: int
+    signal_t_ms: int | None = None  # opened or updated: when the detector saw it
 
 
 Listener = Callable[[AlertChange], None]
@@ -77,8 +78,8 @@ class AlertCore:
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def _emit(self, change: Change, alert: Alert) -> None:
-        event = AlertChange(change, alert, self.clock.now_ms())
+    def _emit(self, change: Change, alert: Alert, signal_t_ms: int | None = None) -> None:
+        event = AlertChange(change, alert, self.clock.now_ms(), signal_t_ms)
         for listener in self.listeners:
             try:
                 listener(event)
@@ -165,7 +166,7 @@ class AlertCore:
             alert = db.alert(alert_id)
         assert alert is not None
         self._count(change.value)
-        self._emit(change, alert)
+        self._emit(change, alert, signal.t_ms)
 
     def _clear(self, signal: Signal) -> None:
         now = self.clock.now_ms()

@@ -39,6 +39,7 @@ class AlertService:
     def __init__(self, settings: AlertSettings, registry: Registry, clock: Clock,
                  data_dir: Path, listeners: list[Listener] | None = None) -> None:
         self.clock = clock
+        self.settings = settings
         policies = policy_module.load(Path(settings.policy))
         if settings.kannel is None and settings.sms != "console" \
                 and Channel.SMS in policies.channels():

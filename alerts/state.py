@@ -242,6 +242,29 @@ class StateDb:
                             "ORDER BY notice_id", (alert_id,))
         return [_notice(row) for row in rows.fetchall()]
 
+    # --- what operators count (metrics) ----------------------------------------------
+
+    def open_counts(self) -> list[tuple[Condition, Severity, int]]:
+        """Unresolved alerts by condition and severity."""
+        rows = self.run("SELECT condition, severity, COUNT(*) FROM alerts WHERE state != "
+                        "'resolved' GROUP BY condition, severity").fetchall()
+        return [(Condition(c), Severity(s), n) for c, s, n in rows]
+
+    def notice_counts(self) -> list[tuple[str, NoticeState, int]]:
+        """Notices by channel and state."""
+        rows = self.run("SELECT channel, state, COUNT(*) FROM notices "
+                        "GROUP BY channel, state").fetchall()
+        return [(channel, NoticeState(state), n) for channel, state, n in rows]
+
+    def steps_due(self, now_ms: int, late_after_ms: int) -> tuple[int, int]:
+        """Escalation steps pending and due by ``now_ms``, and those of them overdue by
+        more than ``late_after_ms`` (the timer thread should have taken them)."""
+        due, late = self.run(
+            "SELECT COUNT(*), COALESCE(SUM(due_ms <= ?), 0) FROM escalation "
+            "WHERE state = 'pending' AND due_ms <= ?",
+            (now_ms - late_after_ms, now_ms)).fetchone()
+        return int(due), int(late)
+
     def due_notices(self, now_ms: int, limit: int = 100) -> list[Notice]:
         rows = self.run(f"SELECT {_NOTICE_COLS} FROM notices WHERE state = 'pending' AND "
                         "next_try_ms <= ? ORDER BY next_try_ms, notice_id LIMIT ?",

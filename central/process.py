@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alerts.service import AlertService
+from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
 from dashboard.accounts import Accounts
@@ -26,6 +27,7 @@ from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import Clock
+from telemetry.ops_server import OpsServer
 
 
 class CentralProcess:
@@ -70,6 +72,12 @@ class CentralProcess:
             ctx.status = self.ingest.status
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
+        self.metrics: CentralMetrics | None = None
+        self.ops: OpsServer | None = None
+        if cfg.metrics is not None and cfg.role is not Role.STORE:
+            self.metrics = CentralMetrics(self.ingest, self.alerts, clock)
+            self.ops = OpsServer(self.metrics.registry, self.metrics.checks,
+                                 cfg.metrics.host, cfg.metrics.port)
         # A store worker leaves tidying to the process that started it.
         self.retention = None if cfg.role is Role.STORE else Retention(
             cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
@@ -96,8 +104,12 @@ class CentralProcess:
         self.ingest.start()
         if self.retention is not None:
             self.retention.start()
+        if self.ops is not None:
+            self.ops.start()
 
     def close(self) -> None:
+        if self.ops is not None:
+            self.ops.close()
         if self.retention is not None:
             self.retention.close()
         self.ingest.close()

@@ -8,6 +8,7 @@ import msgspec
 
 from telemetry import topics
 from telemetry.kinds import Kind
+from telemetry.metrics_config import MetricsConfig
 from telemetry.topics import Dialect
 
 
@@ -62,6 +63,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     z2m_base: str = topics.Z2M_DEFAULT_BASE
     outbox_max_bytes: int = 64 * 1024 * 1024
     local_alarm_topic: str = "eldercare/local/alarm"
+    metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 
 def load(path: Path) -> GatewayConfig:

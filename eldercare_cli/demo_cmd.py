@@ -101,6 +101,7 @@ def _handle(args: argparse.Namespace) -> int:
     from firmware_stubs.runner import Level, RunConfig, run
     from ingest.config import BrokerConfig, CentralConfig
     from telemetry.clock import ScaledClock
+    from telemetry.metrics_config import MetricsConfig
 
     requested = StopRequest().install()  # before anything starts: Ctrl-C or SIGTERM stops it
     seed = 1
@@ -133,7 +134,8 @@ def _handle(args: argparse.Namespace) -> int:
                         broker=BrokerConfig(port=broker.port),
                         alerts=AlertSettings(policy=str(data / "policy.yaml"),
                                              callback_port=free_port(), sms="console"),
-                        dashboard=DashboardSettings(port=port))
+                        dashboard=DashboardSettings(port=port),
+                        metrics=MetricsConfig(port=0))
     central = CentralProcess(cfg, clock)
     assert central.accounts is not None
     username, password = f"demo-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
@@ -142,8 +144,10 @@ def _handle(args: argparse.Namespace) -> int:
     for _ in range(100):  # up to 10 s for the subscription, unless asked to stop
         if central.ingest.ready.wait(0.1) or requested.is_set():
             break
+    assert central.ops is not None
     print(f"\n  duty desk:  http://127.0.0.1:{port}/\n  sign in:    {username} / "
-          f"{password}\n  broker:     {broker.url}\n  state:      {data}\n", flush=True)
+          f"{password}\n  metrics:    {central.ops.url}/metrics\n  broker:     {broker.url}"
+          f"\n  state:      {data}\n", flush=True)
     print("SMS and rescue notices are printed below (no SMS gateway configured). "
           "Ctrl-C stops.", flush=True)
     sim = RunConfig(level=Level.GATEWAY, homes=NURSING_HOME + AT_HOME, speed=args.speed,

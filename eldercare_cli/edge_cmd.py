@@ -41,13 +41,27 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = StopRequest().install()
-    print(f"edge agent {cfg.gateway_id} started, pid {os.getpid()}, outbox in {cfg.data_dir}",
-          flush=True)
+    ops = None
+    if cfg.metrics is not None:
+        from edge_agent.metrics import EdgeMetrics  # only a gateway that wants it pays for it
+        from telemetry.ops_server import OpsServer
+
+        metrics = EdgeMetrics(agent)
+        try:
+            ops = OpsServer(metrics.registry, metrics.checks, cfg.metrics.host,
+                            cfg.metrics.port).start()
+        except OSError as exc:
+            print(f"error: metrics port: {exc}", file=sys.stderr)
+            return 1
+    print(f"edge agent {cfg.gateway_id} started, pid {os.getpid()}, outbox in {cfg.data_dir}"
+          + (f", metrics on {ops.url}/metrics" if ops else ""), flush=True)
     runner = threading.Thread(target=agent.run, name="edge-agent")
     runner.start()
     while not stop.wait(0.5) and runner.is_alive():
         pass
     with bounded("eldercare edge"):
+        if ops is not None:
+            ops.close()
         agent.stop()
         runner.join()
     return 0

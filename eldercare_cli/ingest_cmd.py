@@ -50,7 +50,8 @@ def _handle(args: argparse.Namespace) -> int:
     print(f"ingest running, store in {process.data}"
           + (f", alert callbacks on {process.alerts.callbacks.base_url}"
              if process.alerts else "")
-          + (f", dashboard on {process.dashboard.url}" if process.dashboard else ""),
+          + (f", dashboard on {process.dashboard.url}" if process.dashboard else "")
+          + (f", metrics on {process.ops.url}/metrics" if process.ops else ""),
           flush=True)
     while not stop.wait(0.5):
         pass

@@ -9,6 +9,7 @@ import msgspec
 from alerts.settings import AlertSettings
 from dashboard.settings import DashboardSettings
 from ingest.roles import Role
+from telemetry.metrics_config import MetricsConfig
 
 
 class ConfigError(Exception):
@@ -80,6 +81,7 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     store_workers: int = 0
     role: Role = Role.ALL  # set by the process that starts store workers, for them
     retention: RetentionConfig = RetentionConfig()
+    metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 
 def load(path: Path) -> CentralConfig:

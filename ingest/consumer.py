@@ -18,6 +18,7 @@ import collections
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import msgspec
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
 MAX_QUEUED_READINGS = 50_000  # per lane, waiting for the store: then the broker keeps them
+
+
+def _ignore(seconds: float) -> None:
+    pass
 
 
 def _no_write(readings: list[Reading]) -> int:
@@ -78,6 +83,9 @@ class Ingest:
                                               self.dedup.capacity))
         self.counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
+        self.store_failing = False
+        # told how long each store write took, in seconds (the metrics set it)
+        self.observe_write: Callable[[float], None] = _ignore
         self.ready = threading.Event()
         self._subscribed: set[str] = set()
         self._dedup_lock = threading.Lock()
@@ -117,12 +125,25 @@ class Ingest:
         client.on_subscribe = on_subscribe
         # Without the store, the writer only acknowledges, in order, after the consumers.
         writer: GroupWriter = GroupWriter(
-            self.store.write if stores else _no_write, client.ack,
+            self._timed_write if stores else _no_write, client.ack,
             functools.partial(self._done, "stored" if stores else "handed"), self._failed,
             errors=(StoreError,), max_queued_readings=MAX_QUEUED_READINGS,
             name=f"store-writer-{channels[0].value}")
         client.on_message = lambda c, u, msg: self._on_message(writer, msg)
         return client, writer
+
+    def _timed_write(self, readings: list[Reading]) -> int:
+        began = time.perf_counter()
+        try:
+            stored = self.store.write(readings)
+        finally:
+            self.observe_write(time.perf_counter() - began)
+        self.store_failing = False
+        return stored
+
+    def connected(self) -> bool:
+        """Every lane is connected to the broker."""
+        return all(client.is_connected() for client, _ in self._lanes)
 
     def start(self) -> None:
         for client, writer in self._lanes:
@@ -150,6 +171,11 @@ class Ingest:
         if isinstance(self.store, SpooledStore):
             out.update(self.store.status())
         return out
+
+    def counters(self) -> dict[str, int]:
+        """A copy of every counter (refusals as ``refused:<reason>``)."""
+        with self._lock:
+            return dict(self.counts)
 
     def count(self, key: str) -> int:
         """One counter, read under the lock the lanes write it under."""
@@ -251,4 +277,5 @@ class Ingest:
             self._on_stored(n)
 
     def _failed(self, exc: Exception) -> None:
+        self.store_failing = True  # until a write succeeds again
         self._count("store_errors")

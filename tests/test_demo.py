@@ -51,6 +51,10 @@ def test_demo_serves_the_desk_and_the_first_incidents_arrive(
             rooms = client.get("/api/residents").json()
             assert len(rooms) == 24 and {r["site_id"] for r in rooms} == \
                 {"site-000", "site-001"}
+        metrics = re.search(r"metrics:\s+(http://127\.0\.0\.1:\d+/metrics)", text)
+        assert metrics, text
+        scraped = httpx.get(metrics.group(1)).text
+        assert 'eldercare_open_alerts{condition="fall",severity="critical"}' in scraped
         demo.stop(sig)  # under load: readings and notices still flowing
     finally:
         demo.kill()

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from broker_config.generate import EDGE_MAX_INFLIGHT
-from broker_config.local import LocalMosquitto
+from broker_config.local import LocalMosquitto, free_port
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig, GatewayConfig
@@ -23,6 +23,7 @@ from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from telemetry import topics
 from telemetry.kinds import Kind
+from telemetry.metrics_config import MetricsConfig
 from telemetry.reading import Reading
 from tests.edge_agent.conftest import running_agent
 from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings
@@ -121,7 +122,8 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
 def _config_file(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto) -> Path:
     cfg = msgspec.structs.replace(
         config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
-        local=BrokerConfig(port=edge.port), uplink=BrokerConfig(port=central.port))
+        local=BrokerConfig(port=edge.port), uplink=BrokerConfig(port=central.port),
+        metrics=MetricsConfig(port=free_port()))
     path = tmp_path / "gateway.toml"
     path.write_bytes(config.dump(cfg))
     return path
