@@ -17,12 +17,8 @@ from pathlib import Path
 
 from broker_config.acl import acl_text, write_password_file
 from broker_config.certs import Authority
+from broker_config.limits import EDGE_MAX_INFLIGHT
 from telemetry import codec, topics
-
-# QoS 1 messages the edge broker has in flight to one client. The edge agent acknowledges
-# its devices' messages in groups, after each outbox commit (up to 10 fewer than this at a
-# time): Mosquitto's default of 20 would make it wait for its own window.
-EDGE_MAX_INFLIGHT = 100
 
 MAX_PACKET_BYTES = codec.MAX_ENVELOPE_BYTES + 4096
 INGEST_USER = "ingest"

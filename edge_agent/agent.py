@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from broker_config.generate import EDGE_MAX_INFLIGHT
+from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent.adapters import Adapter, AdapterError, Observation
 from edge_agent.adapters.esphome import EsphomeAdapter
 from edge_agent.adapters.native import NativeAdapter

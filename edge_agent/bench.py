@@ -4,7 +4,8 @@ Measures, in one run on this machine:
   * ``cpu_us_per_reading``: the agent's CPU time per reading at a steady offered load,
     and ``baseline_cpu_us_per_message``: a bare paho subscriber's CPU time per message on
     the same stream in the same run (their ratio is ``cpu_ratio_to_baseline``);
-  * ``rss_mb``: the agent's peak resident memory;
+  * ``rss_mb``: the agent's peak resident memory (VmHWM, the kernel's high-water mark), and
+    ``baseline_rss_mb`` the bare paho subscriber's, for scale;
   * ``outbox_write_per_s``: one-reading outbox transactions per second (as the agent
     writes them, one per device message), measured in this process;
   * ``drain_per_s``: readings per second delivered to the centre once it returns after an
@@ -28,7 +29,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker_config.generate import EDGE_MAX_INFLIGHT
+from broker_config.limits import EDGE_MAX_INFLIGHT
 from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.outbox import Outbox
@@ -47,9 +48,10 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
+    """The process's true peak resident memory so far (``VmHWM``), not a sample."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -207,7 +209,6 @@ def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60
         result["cpu_us_per_reading"] = round((a1 - a0) / steady * 1e6, 1)
         result["baseline_cpu_us_per_message"] = round((b1 - b0) / steady * 1e6, 1)
         result["cpu_ratio_to_baseline"] = round((a1 - a0) / max(b1 - b0, 1e-9), 2)
-        peak_rss = rss_mb(agent.pid)
         print("steady load again, four readings per device message", file=out)
         a0 = cpu_s(agent.pid)
         steady4 = _paced_publish(edge.port, rate_per_s, steady_s, per_message=4)
@@ -219,7 +220,6 @@ def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60
         central.stop()
         backlog = _paced_publish(edge.port, rate_per_s, outage_s)
         sent += backlog
-        peak_rss = max(peak_rss, rss_mb(agent.pid))
         before = counter.unique()
         births = len(counter.online_at)
         central.start()
@@ -231,8 +231,8 @@ def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60
         result["drain_per_s"] = round((last_count - before) / max(
             last_arrival - reconnected, 1e-3), 1)
         result["backlog_readings"] = backlog
-        peak_rss = max(peak_rss, rss_mb(agent.pid))
-        result["rss_mb"] = round(peak_rss, 1)
+        result["rss_mb"] = round(peak_rss_mb(agent.pid), 1)
+        result["baseline_rss_mb"] = round(peak_rss_mb(baseline.pid), 1)
         result["outbox_write_per_s"] = round(_outbox_writes_per_s(work), 1)
         result["readings_sent"] = sent
         result["lost"] = sent - counter.unique()

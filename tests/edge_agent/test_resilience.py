@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from broker_config.generate import EDGE_MAX_INFLIGHT
+from broker_config.limits import EDGE_MAX_INFLIGHT
 from broker_config.local import LocalMosquitto, free_port
 from edge_agent import config
 from edge_agent.agent import Agent
