@@ -200,4 +200,8 @@ class Uplink(threading.Thread):
                     break
             client.disconnect()
             client.loop(timeout=0.1)
+        # loop() opens a socket pair inside paho that only the client's finaliser closes,
+        # late or never (a ResourceWarning); reinitialise() is the public call that closes
+        # it, and the client is not used again.
+        client.reinitialise()
 
