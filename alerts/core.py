@@ -166,6 +166,8 @@ class AlertCore:
             alert = db.alert(alert_id)
         assert alert is not None
         self._count(change.value)
+        if change is Change.OPENED:
+            log.info("alert %d opened: %s of %s", alert_id, condition.value, signal.subject)
         self._emit(change, alert, signal.t_ms)
 
     def _clear(self, signal: Signal) -> None:

@@ -82,4 +82,6 @@ class Dispatcher:
                     " WHERE notice_id = ?",
                     (self.clock.now_ms(), reference, notice.notice_id))
         self._count(f"sent:{notice.channel}")
+        log.info("notice %d of alert %d sent by %s", notice.notice_id, notice.alert_id,
+                 notice.channel)  # ids only: the recipient and the text stay out of the log
         return 1

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 class DashboardServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
         self.host, self.port = host, port
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None,
                                 access_log=False, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="dashboard",

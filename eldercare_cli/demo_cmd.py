@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import secrets
 import socket
 import sys
@@ -72,6 +73,7 @@ def _registry(path: Path, seed: int) -> None:
     data["sites"][1].update(name="Elders at home (demo)", address="Example District")
     for h, resident in enumerate(data["residents"]):
         resident["wandering_risk"] = h == WANDERER
+        resident["medical_notes"] = f"(demo) hypertension, allergic to penicillin; #{h}"
         if h < NURSING_HOME:
             resident["floor"] = str(1 + h // 10)
             resident["room"] = f"room-{1 + h // 10}{h % 10 + 1:02d}"
@@ -96,6 +98,7 @@ def _handle(args: argparse.Namespace) -> int:
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
+    from eldercare_cli import logs
     from eldercare_cli.shutdown import StopRequest, bounded
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
@@ -103,6 +106,8 @@ def _handle(args: argparse.Namespace) -> int:
     from telemetry.clock import ScaledClock
     from telemetry.metrics_config import MetricsConfig
 
+    logs.setup("demo")
+    log = logging.getLogger("eldercare.demo")
     requested = StopRequest().install()  # before anything starts: Ctrl-C or SIGTERM stops it
     seed = 1
     data = args.data or Path(tempfile.mkdtemp(prefix="eldercare-demo-"))
@@ -113,7 +118,7 @@ def _handle(args: argparse.Namespace) -> int:
     broker: LocalMosquitto | EmbeddedBroker
     try:
         if args.broker == "embedded" or (args.broker == "auto" and mosquitto_binary() is None):
-            print("no Mosquitto here: using an embedded broker (demo only)", file=sys.stderr)
+            log.warning("no Mosquitto here: using an embedded broker (demo only)")
             broker = EmbeddedBroker().start()
         else:
             broker = LocalMosquitto().start()

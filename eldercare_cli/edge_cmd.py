@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import threading
@@ -13,6 +12,7 @@ from typing import Any
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.outbox import OutboxError
+from eldercare_cli import logs
 from eldercare_cli.shutdown import StopRequest, bounded
 from telemetry.clock import SystemClock
 
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup("edge")
     try:
         cfg = config.load(args.config)
         agent = Agent(cfg, SystemClock(), heartbeat_s=args.heartbeat,

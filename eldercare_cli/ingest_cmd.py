@@ -4,7 +4,6 @@ alert core and the dashboard)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,13 @@ def _handle(args: argparse.Namespace) -> int:
     from alerts.settings import SettingsError
     from alerts.state import StateError
     from central.process import CentralProcess
+    from eldercare_cli import logs
     from eldercare_cli.shutdown import StopRequest, bounded
     from ingest import config, registry
     from ingest.store.base import StoreError
     from telemetry.clock import SystemClock
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup("central")
     stop = StopRequest().install()  # before anything starts: SIGINT or SIGTERM stops it
     try:
         process = CentralProcess(config.load(args.config), SystemClock())

@@ -11,12 +11,15 @@ operator) and the process exits with status 1 instead of hanging until systemd's
 from __future__ import annotations
 
 import faulthandler
+import logging
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+log = logging.getLogger(__name__)
 
 GRACE_S = 8.0  # a clean shutdown must finish within this; systemd's default stop timeout is 90
 
@@ -48,10 +51,10 @@ class StopRequest:
 @contextmanager
 def bounded(what: str, grace_s: float = GRACE_S) -> Iterator[None]:
     """Run a clean shutdown; past ``grace_s`` dump every thread's stack and exit 1."""
-    print(f"{what}: stopping", file=sys.stderr, flush=True)
+    log.info("%s: stopping", what)
     faulthandler.dump_traceback_later(grace_s, exit=True, file=sys.stderr)
     try:
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
-    print(f"{what}: stopped cleanly", file=sys.stderr, flush=True)
+    log.info("%s: stopped cleanly", what)

@@ -5,12 +5,14 @@ ignored (as under CI or a supervisor)."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+import yaml
 
 from broker_config.local import free_port
 from tests.support.commands import Command
@@ -22,7 +24,34 @@ pytestmark = pytest.mark.integration
 def _demo(tmp_path: Path, broker: str, port: int) -> Command:
     # speed 2: the scripted two minutes take one
     return Command("demo", "--port", str(port), "--speed", "2", "--duration", "300",
-                   "--data", str(tmp_path), "--broker", broker)
+                   "--data", str(tmp_path), "--broker", broker, log=tmp_path / "demo.log")
+
+
+def _private(registry_path: Path) -> set[str]:
+    """What must never be in a log: residents' names and medical notes, contacts' names and
+    phone numbers (also without the +)."""
+    data = yaml.safe_load(registry_path.read_text())
+    out: set[str] = set()
+    for resident in data["residents"]:
+        out |= {resident["display_name"], resident["medical_notes"]}
+        for contact in resident["contacts"]:
+            out |= {contact["name"], contact["phone"], contact["phone"].lstrip("+")}
+    return out
+
+
+def _check_log(tmp_path: Path) -> None:
+    """One JSON object per line, from every part of the process, and nothing private."""
+    lines = (tmp_path / "demo.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # fails on any other line format
+    assert all({"t", "level", "process", "logger", "msg"} <= set(r) for r in records), lines
+    assert any(r["msg"] == "eldercare demo: stopped cleanly" for r in records), lines
+    assert any(r["logger"] == "alerts.core" and " opened: fall of res-" in r["msg"]
+               for r in records), lines  # the alert core's lines are in it, by id
+    text = "\n".join(lines)
+    private = _private(tmp_path / "registry.yaml")
+    assert len(private) > 24 * 4
+    leaked = sorted(p for p in private if p in text)
+    assert leaked == [], leaked
 
 
 @pytest.mark.parametrize(("broker", "sig"), [("mosquitto", signal.SIGINT),
@@ -56,6 +85,7 @@ def test_demo_serves_the_desk_and_the_first_incidents_arrive(
         scraped = httpx.get(metrics.group(1)).text
         assert 'eldercare_open_alerts{condition="fall",severity="critical"}' in scraped
         demo.stop(sig)  # under load: readings and notices still flowing
+        _check_log(tmp_path)
     finally:
         demo.kill()
 

@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.wait import wait_until
@@ -20,14 +22,22 @@ def _inherit_ignored_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class Command:
-    """``python -m eldercare_cli.main ARGS`` with stdout and stderr collected line by line."""
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eldercare_cli.main", *args], cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            preexec_fn=_inherit_ignored_sigint)
+
+class Command:
+    """``python -m eldercare_cli.main ARGS`` with stdout and stderr collected line by line
+    (stderr, the log, into the file ``log`` instead when given)."""
+
+    def __init__(self, *args: str, log: Path | None = None) -> None:
+        self.log = log
+        with open(log, "wb") if log is not None else _nothing() as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "eldercare_cli.main", *args], cwd=ROOT,
+                stdout=subprocess.PIPE, stderr=err if log is not None else subprocess.STDOUT,
+                text=True, preexec_fn=_inherit_ignored_sigint)
         self.lines: list[str] = []
         assert self.proc.stdout is not None
         stdout = self.proc.stdout
@@ -36,7 +46,9 @@ class Command:
         self._reader.start()
 
     def output(self) -> str:
-        return "".join(self.lines)
+        """What it printed, and its log."""
+        logged = self.log.read_text() if self.log is not None else ""
+        return "".join(self.lines) + logged
 
     def wait_for(self, text: str, timeout_s: float) -> None:
         wait_until(lambda: text in self.output() or self.proc.poll() is not None, timeout_s,
