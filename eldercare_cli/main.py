@@ -13,6 +13,7 @@ from eldercare_cli import (
     edge_cmd,
     eval_cmd,
     ingest_cmd,
+    install_cmd,
     simulate_cmd,
     users_cmd,
 )
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge_cmd.register(sub)
     eval_cmd.register(sub)
     ingest_cmd.register(sub)
+    install_cmd.register(sub)
     simulate_cmd.register(sub)
     users_cmd.register(sub)
     return parser

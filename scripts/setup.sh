@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(mosquitto mosquitto-clients)
 # The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras) and
 # drive the dashboard in a real headless Chromium (never a downloaded browser), and run
-# the store contract against a real InfluxDB 1.6, and scrape the metrics with a real
-# Prometheus.
+# the store contract against a real InfluxDB 1.6, scrape the metrics with a real
+# Prometheus and check the installed units with systemd's own tools.
 if [ "${1:-}" = "dev" ]; then
-  APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei influxdb prometheus)
+  APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei influxdb prometheus systemd)
 fi
 
 missing=()

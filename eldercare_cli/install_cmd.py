@@ -1,0 +1,229 @@
+"""``eldercare install gateway|central``: lay down config, the local broker's config, systemd
+units, the service user and data directories on a Debian or Raspberry Pi OS machine.
+
+Into ``--root`` (default ``/``), so a package build or a test can install into a directory.
+Config files that exist are kept (an upgrade never loses an operator's settings); units are
+rewritten (they belong to the code). Then, on the machine itself:
+``systemctl daemon-reload && systemctl enable --now <units>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+CONF = Path("etc/eldercare")
+UNITS = Path("lib/systemd/system")
+SYSUSERS = Path("usr/lib/sysusers.d/eldercare.conf")
+USER = "eldercare"
+BROKER_USER = "mosquitto"  # Debian's mosquitto package makes it
+
+# What every unit of ours runs under: no new privileges, a read-only system apart from its
+# own state, no devices, no kernel knobs, only IP and local sockets.
+HARDENING = """\
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+CapabilityBoundingSet=
+UMask=0027"""
+
+
+def _unit(description: str, *, after: str, service: str) -> str:
+    return f"""\
+[Unit]
+Description={description}
+Documentation=https://example.invalid/eldercare
+After={after}
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+{service}
+Restart=always
+RestartSec=2
+TimeoutStopSec=20
+KillSignal=SIGTERM
+{HARDENING}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def central_unit(exe: str) -> str:
+    return _unit(
+        "eldercare central process: ingest, alert core, duty desk",
+        after="network-online.target mosquitto.service",
+        service=f"""\
+Type=simple
+User={USER}
+Group={USER}
+ExecStart={exe} ingest --config /{CONF}/central.toml
+StateDirectory=eldercare
+StateDirectoryMode=0750
+ReadOnlyPaths=/{CONF}""")
+
+
+def edge_broker_unit() -> str:
+    return _unit(
+        "eldercare gateway: the home's local MQTT broker",
+        after="network-online.target",
+        service=f"""\
+Type=simple
+User={BROKER_USER}
+Group={BROKER_USER}
+ExecStart=/usr/sbin/mosquitto -c /{CONF}/edge/mosquitto.conf
+ReadWritePaths=/{CONF}/edge/data""")
+
+
+def edge_unit(exe: str) -> str:
+    return _unit(
+        "eldercare gateway: the edge agent (devices to outbox to the centre)",
+        after="network-online.target eldercare-edge-broker.service",
+        service=f"""\
+Type=simple
+User={USER}
+Group={USER}
+ExecStart={exe} edge --config /{CONF}/gateway.toml
+StateDirectory=eldercare-edge
+StateDirectoryMode=0750
+ReadOnlyPaths=/{CONF}""")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "install", help="install a gateway or the central process as systemd services",
+        description=__doc__)
+    p.add_argument("what", choices=["gateway", "central"])
+    p.add_argument("--root", type=Path, default=Path("/"),
+                   help="install into this directory as if it were / (default /)")
+    p.add_argument("--exec", dest="exe", default=None,
+                   help="the eldercare command the units run (default: this one)")
+    p.add_argument("--bind", default="127.0.0.1",
+                   help="gateway: the address the home's devices reach its broker on; off "
+                        "loopback the broker takes passwords (default 127.0.0.1)")
+    p.set_defaults(handler=_handle)
+
+
+def _this_command() -> str | None:
+    beside = Path(sys.executable).with_name("eldercare")
+    return str(beside) if beside.exists() else shutil.which("eldercare")
+
+
+def _keep_or_write(path: Path, text: str, made: list[str], kept: list[str]) -> None:
+    if path.exists():
+        kept.append(str(path))
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o640)
+    made.append(str(path))
+
+
+def _write(path: Path, text: str, made: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o644)
+    made.append(str(path))
+
+
+def _sample(module: str, name: str) -> str:
+    import importlib
+
+    package = importlib.import_module(module)
+    assert package.__file__ is not None
+    return (Path(package.__file__).parent / name).read_text()
+
+
+def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1") -> dict[str, list[str]]:
+    """Lay the files down; returns what was written, what was kept and the units."""
+    made: list[str] = []
+    kept: list[str] = []
+    conf = root / CONF
+    units: dict[str, str] = {}
+    home = "/var/lib/eldercare" if what == "central" else "/var/lib/eldercare-edge"
+    _write(root / SYSUSERS, f'u {USER} - "eldercare services" {home}\n', made)
+    if what == "central":
+        _keep_or_write(conf / "central.toml", _sample("ingest", "central.sample.toml"),
+                       made, kept)
+        _keep_or_write(conf / "registry.yaml", _sample("ingest", "registry.sample.yaml"),
+                       made, kept)
+        _keep_or_write(conf / "policy.yaml", _sample("alerts", "policy.sample.yaml"),
+                       made, kept)
+        units["eldercare-central.service"] = central_unit(exe)
+    else:
+        _keep_or_write(conf / "gateway.toml", _sample("edge_agent", "gateway.sample.toml"),
+                       made, kept)
+        broker = conf / "edge"
+        if (broker / "mosquitto.conf").exists():
+            kept.append(str(broker / "mosquitto.conf"))
+        else:
+            from broker_config import generate
+
+            generate.edge(broker, bind=bind, target=Path("/") / CONF / "edge")
+            made.append(str(broker / "mosquitto.conf"))
+        units["eldercare-edge-broker.service"] = edge_broker_unit()
+        units["eldercare-edge.service"] = edge_unit(exe)
+    for name, text in units.items():
+        _write(root / UNITS / name, text, made)
+    (root / home.lstrip("/")).mkdir(parents=True, exist_ok=True, mode=0o750)
+    if root.resolve() == Path("/") and os.geteuid() == 0:
+        _own(what, root)
+    return {"made": made, "kept": kept, "units": sorted(units)}
+
+
+def _own(what: str, root: Path) -> None:
+    """On the machine itself: make the users, then hand each service what it writes."""
+    subprocess.run(["systemd-sysusers", str(root / SYSUSERS)], check=True)
+    if what == "gateway":
+        try:
+            broker = pwd.getpwnam(BROKER_USER)
+        except KeyError:
+            return
+        for path in (root / CONF / "edge").rglob("*"):
+            if path.name != "agent.password":
+                os.chown(path, broker.pw_uid, broker.pw_gid)
+        agent = pwd.getpwnam(USER)
+        for path in (root / CONF / "edge").rglob("agent.password"):
+            os.chown(path, agent.pw_uid, agent.pw_gid)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    exe = args.exe or _this_command()
+    if exe is None:
+        print("error: cannot tell where the eldercare command is; pass --exec",
+              file=sys.stderr)
+        return 1
+    try:
+        done = install(args.what, args.root, exe, args.bind)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in done["made"]:
+        print(f"wrote {path}")
+    for path in done["kept"]:
+        print(f"kept  {path} (exists)")
+    print(f"then: systemctl daemon-reload && systemctl enable --now {' '.join(done['units'])}")
+    return 0
