@@ -72,18 +72,22 @@ WantedBy=multi-user.target
 """
 
 
-def central_unit(exe: str) -> str:
-    return _unit(
-        "eldercare central process: ingest, alert core, duty desk",
-        after="network-online.target mosquitto.service",
-        service=f"""\
+def _eldercare_unit(description: str, after: str, command: str, state: str) -> str:
+    """A unit running an eldercare command as the service user, writing only ``state``."""
+    return _unit(description, after=after, service=f"""\
 Type=simple
 User={USER}
 Group={USER}
-ExecStart={exe} ingest --config /{CONF}/central.toml
-StateDirectory=eldercare
+ExecStart={command}
+StateDirectory={state}
 StateDirectoryMode=0750
 ReadOnlyPaths=/{CONF}""")
+
+
+def central_unit(exe: str) -> str:
+    return _eldercare_unit("eldercare central process: ingest, alert core, duty desk",
+                           "network-online.target mosquitto.service",
+                           f"{exe} ingest --config /{CONF}/central.toml", "eldercare")
 
 
 def edge_broker_unit() -> str:
@@ -99,17 +103,9 @@ ReadWritePaths=/{CONF}/edge/data""")
 
 
 def edge_unit(exe: str) -> str:
-    return _unit(
-        "eldercare gateway: the edge agent (devices to outbox to the centre)",
-        after="network-online.target eldercare-edge-broker.service",
-        service=f"""\
-Type=simple
-User={USER}
-Group={USER}
-ExecStart={exe} edge --config /{CONF}/gateway.toml
-StateDirectory=eldercare-edge
-StateDirectoryMode=0750
-ReadOnlyPaths=/{CONF}""")
+    return _eldercare_unit("eldercare gateway: the edge agent (devices to outbox to centre)",
+                           "network-online.target eldercare-edge-broker.service",
+                           f"{exe} edge --config /{CONF}/gateway.toml", "eldercare-edge")
 
 
 def register(sub: Any) -> None:
