@@ -5,6 +5,7 @@ when the centre loses its broker."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import urllib.error
 import urllib.request
@@ -76,6 +77,26 @@ def _edge(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto, port: i
     return Command("edge", "--config", str(path), "--heartbeat", "1")
 
 
+DASHBOARD = Path(__file__).resolve().parents[1] / "deploy/grafana/eldercare.json"
+# Only there with InfluxDB (the spool) or Kannel (the SMS gateway), which this test does
+# not start; a quantile of rates needs more traffic than one fall.
+NOT_HERE = {"eldercare_spool_readings", "eldercare_sms_gateway_up"}
+
+
+def _check_dashboard(prom: LocalPrometheus) -> None:
+    """Every query of the shipped Grafana dashboard is valid PromQL over metric names the
+    processes really export, and those this run feeds show data."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"\beldercare_[a-z_]+", e)}
+    assert used - NOT_HERE <= prom.names(), sorted(used - NOT_HERE - prom.names())
+    fed = [e for e in exprs if not any(n in e for n in (*NOT_HERE, "histogram_quantile"))]
+    for e in exprs:
+        prom.query(e)  # fails on invalid PromQL
+    # a rate needs two scrapes of a series: wait for them rather than assume
+    wait_until(lambda: all(prom.query(e) for e in fed), 20, "every fed panel shows data")
+
+
 def test_prometheus_sees_a_fall_a_refusal_and_a_lost_broker_at_both_ends(
     tmp_path: Path, brokers: tuple[LocalMosquitto, LocalMosquitto],
 ) -> None:
@@ -102,6 +123,12 @@ def test_prometheus_sees_a_fall_a_refusal_and_a_lost_broker_at_both_ends(
         publisher.publish([Message(RADAR, b'{"fall_down_status": "fall"}', False),
                            Message(DOOR, b"{not json", False)])
         assert publisher.flush(10)
+        forger = Publisher(central_broker.url, "not-a-gateway")  # poison at the centre too
+        try:
+            forger.publish([Message("eldercare/v1/gw-00000/readings", b"{not json", False)])
+            assert forger.flush(10)
+        finally:
+            forger.close()
 
         def seen(expr: str, want: float) -> bool:
             got = prom.value(expr)
@@ -109,6 +136,8 @@ def test_prometheus_sees_a_fall_a_refusal_and_a_lost_broker_at_both_ends(
 
         for expr, want in [
             ('eldercare_edge_refused_total{reason="malformed"}', 1),
+            ('eldercare_ingest_refused_total{reason="malformed"}', 1),
+            ('eldercare_dead_letters{reason="malformed"}', 1),
             ("eldercare_edge_local_alarms_total", 1),
             ('eldercare_ingest_readings_total{outcome="stored"}', 1),
             ('eldercare_open_alerts{condition="fall",severity="critical"}', 1),
@@ -123,6 +152,8 @@ def test_prometheus_sees_a_fall_a_refusal_and_a_lost_broker_at_both_ends(
         assert prom.value('eldercare_open_alerts{condition="fall"}') == 1
         assert prom.value('histogram_quantile(1, eldercare_urgent_to_desk_seconds_bucket)') \
             <= 1.0
+
+        _check_dashboard(prom)
 
         central_broker.close()  # the centre's broker goes away
         wait_until(lambda: _get(f"{central.ops.url}/health/ready")[0] == 503, 20,

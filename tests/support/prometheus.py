@@ -63,6 +63,14 @@ class LocalPrometheus:
         return [{"metric": r["metric"], "value": float(r["value"][1])}
                 for r in body["data"]["result"]]
 
+    def names(self) -> set[str]:
+        """Every metric name it has scraped."""
+        with urllib.request.urlopen(f"{self.url}/api/v1/label/__name__/values",
+                                    timeout=5) as response:
+            body = json.load(response)
+        assert body["status"] == "success", body
+        return set(body["data"])
+
     def value(self, expr: str) -> float | None:
         """The single value of ``expr`` now, None while it has none."""
         result = self.query(expr)
