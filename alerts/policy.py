@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from alerts.conditions import PROFILES, Condition
+from alerts.conditions import PROFILES, Condition, Severity
 
 
 class PolicyError(Exception):
@@ -66,15 +66,20 @@ class PolicyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sites: dict[str, SitePolicy] = {}
 
 
+# What a policy's steps are keyed by: a condition's name, or a severity's for every
+# condition of that severity without steps of its own.
+STEP_KEYS: tuple[str, ...] = (*(c.value for c in Condition),
+                              *(s.name.lower() for s in Severity))
+
+
 class Policies:
     def __init__(self, data: PolicyFile) -> None:
         self.data = data
         self._default = data.default
         self._sites = data.sites
-        names = {c.value for c in Condition} | {"info", "warning", "alarm", "critical"}
         for policy in (data.default, *data.sites.values()):
             for key, steps in policy.steps.items():
-                if key not in names:
+                if key not in STEP_KEYS:
                     raise PolicyError(f"no condition or severity called {key!r}")
                 if any(s.to is Target.RESCUE and not rescue_address(policy.rescue, s.channel)
                        for s in steps):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 
 from dashboard.accounts import Role, Session
 from dashboard.context import DashboardContext
 
 COOKIE = "eldercare_session"
+# Integers the API takes are stored as SQLite integers: bounded in the schema, so an
+# absurd one is a 422 with a reason, never a server error.
+MAX_INT = 2**63 - 1
+AlertId = Annotated[int, Path(ge=1, le=MAX_INT)]
+Millis = Annotated[int, Query(ge=0, le=MAX_INT, description="UTC milliseconds")]
 CSRF_HEADER = "X-CSRF-Token"
 
 

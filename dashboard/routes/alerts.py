@@ -6,18 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from alerts import texts
 from alerts.conditions import Condition
 from alerts.core import AlertError
-from alerts.policy import Channel, PolicyError, SitePolicy, Step, Target
+from alerts.policy import STEP_KEYS, Channel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
 from alerts.state import AlertState
-from dashboard.deps import Admin, Ctx, Nurse, User
+from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
+from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone
 
-router = APIRouter(prefix="/api", tags=["alerts"])
+router = APIRouter(prefix="/api", tags=["alerts"], responses=SIGNED_IN)
 
 
 class NoteIn(BaseModel):
@@ -41,7 +42,7 @@ def conditions(user: User) -> dict[str, dict[str, str]]:
 @router.get("/alerts")
 def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
                 severity_min: int = Query(0, ge=0, le=4), site_id: str | None = None,
-                since_ms: int = 0, open_only: bool = False,
+                since_ms: Millis = 0, open_only: bool = False,
                 limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Unresolved first, then the most severe, then the newest."""
     alerts = ctx.core.db.alerts(state=state, site_id=site_id, open_only=open_only,
@@ -56,8 +57,8 @@ def _alert_or_404(ctx: Ctx, alert_id: int) -> dict[str, Any]:
     return alert_view(ctx.registry, alert)
 
 
-@router.get("/alerts/{alert_id}")
-def get_alert(alert_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
+@router.get("/alerts/{alert_id}", responses=answers(404))
+def get_alert(alert_id: AlertId, ctx: Ctx, user: User) -> dict[str, Any]:
     return _alert_or_404(ctx, alert_id)
 
 
@@ -74,25 +75,25 @@ def _change(ctx: Ctx, user: Nurse, alert_id: int, action: str, note: str) -> dic
     return alert_view(ctx.registry, alert)
 
 
-@router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(alert_id: int, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+@router.post("/alerts/{alert_id}/acknowledge", responses=answers(404, 409))
+def acknowledge(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     return _change(ctx, user, alert_id, "acknowledge", body.note)
 
 
-@router.post("/alerts/{alert_id}/resolve")
-def resolve(alert_id: int, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+@router.post("/alerts/{alert_id}/resolve", responses=answers(404, 409))
+def resolve(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     return _change(ctx, user, alert_id, "resolve", body.note)
 
 
-@router.get("/alerts/{alert_id}/timeline")
-def timeline(alert_id: int, ctx: Ctx, user: User) -> list[dict[str, Any]]:
+@router.get("/alerts/{alert_id}/timeline", responses=answers(404))
+def timeline(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
     _alert_or_404(ctx, alert_id)
     return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail}
             for e in ctx.core.db.timeline(alert_id)]
 
 
-@router.get("/alerts/{alert_id}/notices")
-def notices(alert_id: int, ctx: Ctx, user: User) -> list[dict[str, Any]]:
+@router.get("/alerts/{alert_id}/notices", responses=answers(404))
+def notices(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """Who was told, when, by which channel, and whether it was delivered."""
     _alert_or_404(ctx, alert_id)
     return [{"notice_id": n.notice_id, "step": n.step, "contact": n.contact,
@@ -102,13 +103,13 @@ def notices(alert_id: int, ctx: Ctx, user: User) -> list[dict[str, Any]]:
              "error": n.error} for n in ctx.core.db.notices(alert_id)]
 
 
-@router.post("/silences", status_code=201)
+@router.post("/silences", status_code=201, responses=answers(404))
 def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     known = body.subject in ctx.registry.residents or body.subject in ctx.registry.gateways \
         or body.subject in ctx.registry.sites
     if not known:
-        raise HTTPException(422,
-                            "silence a resident, a gateway or a site")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no resident, gateway or site {body.subject!r}")
     now = ctx.clock.now_ms()
     until = now + body.minutes * 60_000
     silence_id = ctx.core.silence(body.subject, until, user.username, body.reason,
@@ -151,10 +152,20 @@ class StepIn(BaseModel):
 
 
 class PolicyIn(BaseModel):
-    steps: dict[str, list[StepIn]]
+    steps: dict[str, list[StepIn]] = Field(
+        description="keyed by a condition, or a severity for the conditions without steps "
+                    "of their own", json_schema_extra={"propertyNames": {"enum": list(STEP_KEYS)}})
+
+    @field_validator("steps")
+    @classmethod
+    def _known_keys(cls, steps: dict[str, list[StepIn]]) -> dict[str, list[StepIn]]:
+        unknown = sorted(set(steps) - set(STEP_KEYS))
+        if unknown:
+            raise ValueError(f"no condition or severity called {', '.join(unknown)}")
+        return steps
 
 
-@router.put("/policies/{site_id}")
+@router.put("/policies/{site_id}", responses=answers(404, 409))
 def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     """Replace a site's escalation steps (admins; audited; saved to the policy file).
     Alerts already open keep the steps they were given."""
@@ -166,8 +177,8 @@ def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[s
     try:
         updated = ctx.policies.with_site(site_id, SitePolicy(rescue=current.rescue,
                                                              steps=steps))
-    except PolicyError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    except PolicyError as exc:  # e.g. a family step on a channel contacts cannot receive
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if ctx.policy_path is not None:
         save_policies(updated, ctx.policy_path)
     ctx.policies = ctx.core.policies = updated

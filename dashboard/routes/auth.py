@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from dashboard.accounts import SESSION_MS
 from dashboard.deps import COOKIE, Ctx, User
+from dashboard.errors import SIGNED_IN, answers
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -25,7 +26,7 @@ class Me(BaseModel):
     server_time_ms: int  # the page's timers run on the server's (possibly simulated) clock
 
 
-@router.post("/login", response_model=Me)
+@router.post("/login", response_model=Me, responses=answers(401, 429))
 def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> Me:
     now = ctx.clock.now_ms()
     client = request.client.host if request.client else "?"
@@ -49,13 +50,13 @@ def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> 
               server_time_ms=now)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=SIGNED_IN)
 def logout(request: Request, response: Response, user: User, ctx: Ctx) -> None:
     ctx.accounts.logout(request.cookies.get(COOKIE, ""))
     response.delete_cookie(COOKIE, path="/")
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=SIGNED_IN)
 def me(user: User, ctx: Ctx) -> Me:
     return Me(username=user.username, role=user.role.value, csrf=user.csrf,
               server_time_ms=ctx.clock.now_ms())

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from dashboard.deps import Ctx, User
+from dashboard.errors import SIGNED_IN
 
-router = APIRouter(prefix="/api", tags=["live"])
+router = APIRouter(prefix="/api", tags=["live"], responses=SIGNED_IN)
 
 
 @router.get("/events")

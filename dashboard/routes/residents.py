@@ -7,11 +7,14 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from dashboard.accounts import Role
-from dashboard.deps import Ctx, User
+from dashboard.deps import Ctx, Millis, User
+from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone, room_states
 from telemetry.kinds import Kind, unit_of
 
-router = APIRouter(prefix="/api", tags=["residents"])
+MAX_RANGE_MS = 31 * 86_400_000
+
+router = APIRouter(prefix="/api", tags=["residents"], responses=SIGNED_IN)
 
 VITALS = (Kind.HEART_RATE, Kind.RESPIRATION_RATE, Kind.SPO2, Kind.SKIN_TEMPERATURE)
 
@@ -40,7 +43,7 @@ def residents(ctx: Ctx, user: User, site_id: str | None = None,
     return out
 
 
-@router.get("/residents/{resident_id}")
+@router.get("/residents/{resident_id}", responses=answers(404))
 def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
     r = ctx.registry.residents.get(resident_id)
     if r is None:
@@ -80,16 +83,18 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
             "alerts": recent, "contacts": contacts}
 
 
-@router.get("/residents/{resident_id}/readings")
-def readings(resident_id: str, ctx: Ctx, user: User, kind: Kind, start_ms: int, end_ms: int,
+@router.get("/residents/{resident_id}/readings", responses=answers(404))
+def readings(resident_id: str, ctx: Ctx, user: User, kind: Kind, start_ms: Millis, end_ms: Millis,
              bucket_s: int = Query(300, ge=10, le=86_400)) -> dict[str, Any]:
-    """Bucketed aggregates (min, mean, max, count) of one signal, for a chart."""
+    """Bucketed aggregates (min, mean, max, count) of one signal, for a chart: at most the
+    last 31 days up to ``end_ms`` (``start_ms`` in the answer says where it began; an
+    empty range has no buckets)."""
     if resident_id not in ctx.registry.residents:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
-    if end_ms <= start_ms or end_ms - start_ms > 31 * 86_400_000:
-        raise HTTPException(422, "a range of up to 31 days")
+    start_ms = max(start_ms, end_ms - MAX_RANGE_MS)
     buckets = ctx.store.buckets(resident_id, kind, start_ms, end_ms, bucket_s * 1000) \
-        if ctx.store is not None else []
+        if ctx.store is not None and end_ms > start_ms else []
     return {"kind": kind.value, "unit": unit_of(kind), "bucket_s": bucket_s,
+            "start_ms": start_ms, "end_ms": end_ms,
             "buckets": [{"start_ms": b.start_ms, "min": b.minimum, "mean": b.mean,
                          "max": b.maximum, "count": b.samples} for b in buckets]}

@@ -166,7 +166,8 @@ def test_a_silence_is_checked_and_audited(desk: Desk) -> None:
     headers = desk.login("nurse")
     bad = desk.client.post("/api/silences", json={"subject": "nobody", "minutes": 30,
                                                   "reason": "x"}, headers=headers)
-    assert bad.status_code == 422
+    assert bad.status_code == 404 and bad.json() == {
+        "detail": "no resident, gateway or site 'nobody'"}
     ok = desk.client.post("/api/silences", json={"subject": "res-00001", "minutes": 30,
                                                  "reason": "staff in the room"},
                           headers=headers)
@@ -187,6 +188,10 @@ def test_an_admin_changes_a_policy_it_is_saved_audited_and_used(desk: Desk,
     admin = desk.login("admin")
     bad = {"steps": {"no-such": [{"after_s": 10, "channel": "sms", "to": "family"}]}}
     assert desk.client.put("/api/policies/site-000", json=bad, headers=admin).status_code == 422
+    webhook = {"steps": {"fall": [{"after_s": 10, "channel": "webhook", "to": "family"}]}}
+    refused = desk.client.put("/api/policies/site-000", json=webhook, headers=admin)
+    assert refused.status_code == 409 and "family contacts are reached by" in \
+        refused.json()["detail"]
     done = desk.client.put("/api/policies/site-000", json=change, headers=admin)
     assert done.status_code == 200 and done.json()["steps"]["fall"][0]["after_s"] == 10
     saved = policy_module.load(desk.ctx.policy_path)
