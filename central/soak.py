@@ -92,6 +92,9 @@ class _Desk:
         self.clock = clock
         self.client = httpx.Client(base_url=url, timeout=30)
         self.seen: dict[int, dict[str, Any]] = {}
+        # every notice as the desk's API listed it (with its alert_id), read before the
+        # alert is resolved: retention removes resolved alerts and their notices later
+        self.notices: dict[int, dict[str, Any]] = {}
         self.since_ms = 0
         self.resolved = 0
         self.sign_ins = 0
@@ -125,9 +128,22 @@ class _Desk:
         for alert in self._alerts(open_only="true"):
             self.seen.setdefault(alert["alert_id"], alert)
             if now - alert["opened_ms"] >= RESOLVE_AFTER_MS:
+                self.read_notices(alert["alert_id"])
                 done = self._call("POST", f"/api/alerts/{alert['alert_id']}/resolve",
                                   json={"note": "soak: seen to"})
                 self.resolved += done.status_code == 200
+
+    def read_notices(self, alert_id: int) -> None:
+        response = self._call("GET", f"/api/alerts/{alert_id}/notices")
+        if response.status_code == 404:  # resolved and removed by retention: read before
+            return
+        response.raise_for_status()
+        for notice in response.json():
+            self.notices[notice["notice_id"]] = {**notice, "alert_id": alert_id}
+
+    def sms_sent(self) -> list[dict[str, Any]]:
+        return [n for n in self.notices.values()
+                if n["channel"] == "sms" and n["state"] in ("sent", "delivered")]
 
     def open_alerts_ms(self, times: int) -> list[float]:
         out = []
@@ -254,7 +270,9 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         desk.sweep()
         api_ms = desk.open_alerts_ms(200)
         real_s = time.monotonic() - began
-        texts = _sms_notices(central)
+        for alert_id in list(desk.seen):
+            desk.read_notices(alert_id)
+        texts = len(desk.sms_sent())
         deadline = time.monotonic() + 30  # the SMSC is told a moment after the notice
         while len(kannel.messages()) < texts and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -277,12 +295,6 @@ def _stored(data: Path) -> int:
     return int(raw) + int(rolled)
 
 
-def _sms_notices(central: CentralProcess) -> int:
-    assert central.alerts is not None
-    return sum(1 for n in central.alerts.db.notices()
-               if n.channel == "sms" and n.state.value in ("sent", "delivered"))
-
-
 def _result(homes: int, days: float, step_s: float, start_ms: int, published: int,
             incidents: list[inc.Incident], desk: _Desk, central: CentralProcess,
             kannel: LocalKannel, handed: int, daily: list[dict[str, float]],
@@ -295,8 +307,8 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
     on_desk, texted, missed = 0, 0, collections.Counter[str]()
     urgent = {inc.IncidentKind.FALL, inc.IncidentKind.SOS}
     urgent_on_desk = urgent_texted = 0
-    sent = {n.alert_id for n in central.alerts.db.notices()
-            if n.channel == "sms" and n.state.value in ("sent", "delivered")}
+    sms = desk.sms_sent()
+    sent = {n["alert_id"] for n in sms}
     texted_expected = 0
     for incident in scored:
         expected = {c.value for c in EXPECTED[incident.incident]}
@@ -326,7 +338,10 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
 
     disk_half = half.get("store_mb", 0) + half.get("alert_state_mb", 0)
     disk_end = end.get("store_mb", 0) + end.get("alert_state_mb", 0)
-    sms_at_smsc = len(kannel.messages())
+    at_smsc = kannel.messages()
+    sms_at_smsc = len(at_smsc)
+    # the same words to the same phone twice: a duplicate whatever the notices say
+    repeated = sms_at_smsc - len({(m.to, m.text) for m in at_smsc})
     stored = _stored(Path(central.cfg.data_dir))
     return {
         "homes": homes, "sim_days": days, "step_s": step_s, "real_s": round(real_s, 1),
@@ -337,8 +352,9 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
         "falls_and_sos": sum(1 for i in scored if i.incident in urgent),
         "falls_and_sos_on_desk": urgent_on_desk, "falls_and_sos_texted": urgent_texted,
         "lost": published - stored, "duplicated": max(0, handed - published),
-        "sms_sent": _sms_notices(central), "sms_at_smsc": sms_at_smsc,
-        "duplicate_sms": max(0, sms_at_smsc - _sms_notices(central)),
+        "sms_sent": len(sms), "sms_at_smsc": sms_at_smsc,
+        "duplicate_sms": max(0, sms_at_smsc - len(sms), repeated),
+        "sms_repeated_at_smsc": repeated,
         "refused": {k: v for k, v in central.ingest.counts.items() if k.startswith("refused")},
         "stored_count": central.ingest.count("stored"),
         "desk_resolved": desk.resolved,
