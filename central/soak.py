@@ -305,6 +305,7 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
               and i.start_ms >= start_ms + WARM_UP_DAYS * DAY_MS]
     seen = list(desk.seen.values())
     on_desk, texted, missed = 0, 0, collections.Counter[str]()
+    missed_detail: list[dict[str, Any]] = []
     urgent = {inc.IncidentKind.FALL, inc.IncidentKind.SOS}
     urgent_on_desk = urgent_texted = 0
     sms = desk.sms_sent()
@@ -323,6 +324,15 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
             on_desk += 1
         else:
             missed[incident.incident.value] += 1
+            near = sorted((a["condition"], a["subject"], a["opened_ms"] - incident.start_ms)
+                          for a in seen if a["subject"] in subjects)
+            missed_detail.append({
+                "incident": incident.incident.value, "subject": sorted(subjects),
+                "start_min": round((incident.start_ms - start_ms) / 60_000),
+                "minutes": round((incident.end_ms - incident.start_ms) / 60_000),
+                "expected": sorted(expected),
+                # the subject's alerts, with minutes from the incident's start
+                "alerts": [(c, round(dt / 60_000)) for c, _, dt in near][:20]})
         was_texted = any(a["alert_id"] in sent for a in match)
         if any(Condition(c) in TEXTED for c in expected):
             texted_expected += 1
@@ -348,7 +358,7 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
         "sim_speed": round(days * 86_400 / max(real_s, 1e-9), 1),
         "readings": published, "incidents": len(scored),
         "incidents_on_desk": on_desk, "incidents_texted_expected": texted_expected,
-        "incidents_notified": texted, "missed": dict(missed),
+        "incidents_notified": texted, "missed": dict(missed), "missed_detail": missed_detail,
         "falls_and_sos": sum(1 for i in scored if i.incident in urgent),
         "falls_and_sos_on_desk": urgent_on_desk, "falls_and_sos_texted": urgent_texted,
         "lost": published - stored, "duplicated": max(0, handed - published),
