@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import secrets
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -286,6 +287,7 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         central.close()
         kannel.close()
         broker.close()
+        shutil.rmtree(work, ignore_errors=True)  # a month's store: up to gigabytes
 
 
 def _stored(data: Path) -> int:
