@@ -86,20 +86,23 @@ ReadOnlyPaths=/{CONF}""")
 
 def central_unit(exe: str) -> str:
     return _eldercare_unit("eldercare central process: ingest, alert core, duty desk",
-                           "network-online.target mosquitto.service",
+                           "network-online.target eldercare-central-broker.service",
                            f"{exe} ingest --config /{CONF}/central.toml", "eldercare")
 
 
-def edge_broker_unit() -> str:
-    return _unit(
-        "eldercare gateway: the home's local MQTT broker",
-        after="network-online.target",
-        service=f"""\
+def broker_unit(description: str, folder: str) -> str:
+    """Mosquitto on the config ``eldercare broker-config`` made in ``/etc/eldercare/<folder>``,
+    as Debian's ``mosquitto`` user, writing only its persistence."""
+    return _unit(description, after="network-online.target", service=f"""\
 Type=simple
 User={BROKER_USER}
 Group={BROKER_USER}
-ExecStart=/usr/sbin/mosquitto -c /{CONF}/edge/mosquitto.conf
-ReadWritePaths=/{CONF}/edge/data""")
+ExecStart=/usr/sbin/mosquitto -c /{CONF}/{folder}/mosquitto.conf
+ReadWritePaths=/{CONF}/{folder}/data""")
+
+
+def edge_broker_unit() -> str:
+    return broker_unit("eldercare gateway: the home's local MQTT broker", "edge")
 
 
 def edge_unit(exe: str) -> str:
@@ -120,6 +123,11 @@ def register(sub: Any) -> None:
     p.add_argument("--bind", default="127.0.0.1",
                    help="gateway: the address the home's devices reach its broker on; off "
                         "loopback the broker takes passwords (default 127.0.0.1)")
+    p.add_argument("--host", default=None,
+                   help="central: the name gateways connect to; with it the central broker "
+                        "(TLS certificates, passwords, ACL) and its unit are laid down too")
+    p.add_argument("--gateway", action="append", default=[], metavar="ID",
+                   help="central, with --host: a gateway to make credentials for (repeat)")
     p.set_defaults(handler=_handle)
 
 
@@ -153,7 +161,8 @@ def _sample(module: str, name: str) -> str:
     return (Path(package.__file__).parent / name).read_text()
 
 
-def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1") -> dict[str, list[str]]:
+def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str | None = None,
+            gateways: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Lay the files down; returns what was written, what was kept and the units."""
     made: list[str] = []
     kept: list[str] = []
@@ -169,6 +178,18 @@ def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1") -> dict[st
         _keep_or_write(conf / "policy.yaml", _sample("alerts", "policy.sample.yaml"),
                        made, kept)
         units["eldercare-central.service"] = central_unit(exe)
+        broker = conf / "central"
+        if (broker / "mosquitto.conf").exists():  # an upgrade: its unit is written again
+            kept.append(str(broker / "mosquitto.conf"))
+        elif host is not None:
+            from broker_config import generate
+
+            generate.central(broker, host=host, gateways=list(gateways),
+                             target=Path("/") / CONF / "central")
+            made.append(str(broker / "mosquitto.conf"))
+        if (broker / "mosquitto.conf").exists():
+            units["eldercare-central-broker.service"] = broker_unit(
+                "eldercare centre: the MQTT broker the gateways reach (TLS)", "central")
     else:
         _keep_or_write(conf / "gateway.toml", _sample("edge_agent", "gateway.sample.toml"),
                        made, kept)
@@ -194,16 +215,25 @@ def _own(what: str, root: Path) -> None:
     """On the machine itself: make the users, then hand each service what it writes."""
     subprocess.run(["systemd-sysusers", str(root / SYSUSERS)], check=True)
     if what == "gateway":
-        try:
-            broker = pwd.getpwnam(BROKER_USER)
-        except KeyError:
-            return
-        for path in (root / CONF / "edge").rglob("*"):
-            if path.name != "agent.password":
-                os.chown(path, broker.pw_uid, broker.pw_gid)
-        agent = pwd.getpwnam(USER)
-        for path in (root / CONF / "edge").rglob("agent.password"):
+        _own_broker(root / CONF / "edge", "agent.password")
+    else:
+        _own_broker(root / CONF / "central", "ingest.password")
+
+
+def _own_broker(folder: Path, ours: str) -> None:
+    """The broker reads its config and writes its data; the password our process signs in
+    with is ours; the CA's key and the gateways' credentials stay root's."""
+    if not folder.exists():
+        return
+    try:
+        broker, agent = pwd.getpwnam(BROKER_USER), pwd.getpwnam(USER)
+    except KeyError:
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if path.name == ours:
             os.chown(path, agent.pw_uid, agent.pw_gid)
+        elif path.name != "ca.key" and "credentials" not in path.relative_to(folder).parts:
+            os.chown(path, broker.pw_uid, broker.pw_gid)
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -213,7 +243,7 @@ def _handle(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        done = install(args.what, args.root, exe, args.bind)
+        done = install(args.what, args.root, exe, args.bind, args.host, tuple(args.gateway))
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -221,5 +251,8 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     for path in done["kept"]:
         print(f"kept  {path} (exists)")
+    if "eldercare-central-broker.service" in done["units"]:
+        print("first: systemctl disable --now mosquitto  (Debian's own broker holds port 1883, "
+              "where ingest reads ours)")
     print(f"then: systemctl daemon-reload && systemctl enable --now {' '.join(done['units'])}")
     return 0

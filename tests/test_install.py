@@ -44,14 +44,17 @@ def _exposure(unit: Path) -> float:
 @pytest.mark.parametrize(("what", "units", "configs"), [
     ("gateway", ["eldercare-edge-broker.service", "eldercare-edge.service"],
      ["gateway.toml", "edge/mosquitto.conf", "edge/passwd"]),
-    ("central", ["eldercare-central.service"],
-     ["central.toml", "registry.yaml", "policy.yaml"]),
+    ("central", ["eldercare-central-broker.service", "eldercare-central.service"],
+     ["central.toml", "registry.yaml", "policy.yaml", "central/mosquitto.conf",
+      "central/server.crt", "central/credentials/gw-00000.password"]),
 ])
 def test_an_install_lays_down_units_systemd_accepts_and_keeps_config_on_upgrade(
     tmp_path: Path, what: str, units: list[str], configs: list[str],
 ) -> None:
     root = tmp_path / "root"
-    out = _install(what, root, "--bind", "192.0.2.10")  # a LAN address: passwords on
+    # gateway: a LAN address (passwords on); central: the name gateways reach, one gateway
+    out = _install(what, root, "--bind", "192.0.2.10", "--host", "mqtt.example.invalid",
+                   "--gateway", "gw-00000")
     assert f"enable --now {' '.join(units)}" in out
     for name in configs:
         assert (root / "etc/eldercare" / name).is_file(), name
@@ -73,6 +76,12 @@ def test_an_install_lays_down_units_systemd_accepts_and_keeps_config_on_upgrade(
     else:
         central = central_config.load(root / "etc/eldercare/central.toml")
         assert central.data_dir == "/var/lib/eldercare"
+        broker = (root / "etc/eldercare/central/mosquitto.conf").read_text()
+        assert "certfile /etc/eldercare/central/server.crt" in broker  # the server's path
+        assert "cafile /etc/eldercare/central/ca/ca.crt" in broker
+        assert central.broker.password_file == \
+            "/etc/eldercare/central/credentials/ingest.password"
+        assert (root / "etc/eldercare/central/credentials/ingest.password").is_file()
     # the service user, made by systemd's own tool from what was laid down
     subprocess.run(["systemd-sysusers", "--root", str(root),
                     str(root / "usr/lib/sysusers.d/eldercare.conf")], check=True,
