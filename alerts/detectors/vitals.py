@@ -1,13 +1,18 @@
 """Vital-sign thresholds with a minimum duration and hysteresis.
 
-A limit trips when the value has stayed beyond ``trip`` for ``min_duration_s`` and clears
-only when it comes back past ``clear`` (between the two, an open condition stays open), so
-a value hovering at the limit does not flap. Defaults are for older adults at rest; a nurse
-overrides them per resident in the registry (``limits`` by condition).
+A limit trips when, for ``min_duration_s`` since the value first went beyond ``trip``, most
+of the samples of the last ``min_duration_s`` were beyond it; a value back past ``clear``
+ends the episode. So a real bradycardia at 38 bpm whose noisy samples now and then read 40
+or 41 (and a wristband and a bed sensor reporting side by side) still trips after two
+minutes: requiring every sample beyond the limit missed most of those. The condition clears
+only when the value comes back past ``clear`` (between the two, an open condition stays
+open), so a value hovering at the limit does not flap. Defaults are for older adults at
+rest; a nurse overrides them per resident in the registry (``limits`` by condition).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
@@ -51,6 +56,8 @@ class VitalRules:
             high = _check_direction(condition, limit)
             self._rules.setdefault(kind, []).append(_Rule(kind, condition, limit, high))
         self._beyond_since: dict[Condition, int] = {}
+        # the episode's samples of the last min_duration_s: (time, beyond the trip level)
+        self._window: dict[Condition, deque[tuple[int, bool]]] = {}
         self._open: set[Condition] = set()
 
     def observe(self, reading: Reading) -> list[Signal]:
@@ -62,19 +69,27 @@ class VitalRules:
         for rule in rules:
             limit, condition = rule.limit, rule.condition
             beyond = value > limit.trip if rule.high else value < limit.trip
+            back = value < limit.clear if rule.high else value > limit.clear
             if condition in self._open:
-                back = value < limit.clear if rule.high else value > limit.clear
                 if back:
                     self._open.discard(condition)
-                    self._beyond_since.pop(condition, None)
                     out.append(self._signal(condition, reading, False))
                 continue
-            if not beyond:
-                self._beyond_since.pop(condition, None)
+            if back or (not beyond and condition not in self._beyond_since):
+                self._beyond_since.pop(condition, None)  # recovered, or nothing pending
+                self._window.pop(condition, None)
                 continue
             since = self._beyond_since.setdefault(condition, t)
-            if t - since >= limit.min_duration_s * 1000:
+            hold_ms = limit.min_duration_s * 1000
+            window = self._window.setdefault(condition, deque())
+            window.append((t, beyond))
+            while window and window[0][0] < t - hold_ms:
+                window.popleft()
+            most = 2 * sum(b for _, b in window) >= len(window)
+            if t - since >= hold_ms and most:
                 self._open.add(condition)
+                self._beyond_since.pop(condition, None)
+                self._window.pop(condition, None)
                 out.append(self._signal(condition, reading, True))
         return out
 
