@@ -168,8 +168,12 @@ def _apply_incidents(
         elif kind is IncidentKind.NOISE:
             value[hr] += rng.normal(0, 20, int(hr.sum()))
         elif kind is IncidentKind.BATTERY_DRAIN:
+            # drained to 3 % over the first half, then dead until replaced at the end: a
+            # battery does not recover by itself, and a device reporting every 50 min must
+            # be able to say so (draining to the very end hid it between two reports)
             m = mask & (code == KIND_CODE[Kind.BATTERY])
-            frac = (s.t_ms[m] - incident.start_ms) / (incident.end_ms - incident.start_ms)
+            half = (incident.end_ms - incident.start_ms) / 2
+            frac = np.minimum(1.0, (s.t_ms[m] - incident.start_ms) / half)
             value[m] = value[m] * (1 - frac) + 3 * frac
         elif kind is IncidentKind.HEATING_FAILURE:
             m = mask & (code == KIND_CODE[Kind.ROOM_TEMPERATURE])
