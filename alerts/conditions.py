@@ -70,7 +70,8 @@ PROFILES: dict[Condition, Profile] = {
     Condition.LOW_BATTERY: Profile(Severity.INFO, True),
     Condition.GATEWAY_OFFLINE: Profile(Severity.WARNING, True),
     Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
-    Condition.RADIO_OFFLINE: Profile(Severity.ALARM, True),
+    # like a gateway offline: the desk acts on it; a technical fault never calls rescue
+    Condition.RADIO_OFFLINE: Profile(Severity.WARNING, True),
 }
 
 

@@ -146,7 +146,7 @@ def test_a_gateway_radio_down_puts_every_resident_it_serves_offline(desk: Desk) 
     assert states == {"res-00000": "offline", "res-00001": "normal"}
     alerts = desk.client.get("/api/alerts", params={"open_only": "true"}).json()
     assert [(a["condition"], a["severity"], a["gateway_id"]) for a in alerts] == [
-        ("radio_offline", "alarm", "gw-00000")]
+        ("radio_offline", "warning", "gw-00000")]
 
 
 def test_readings_come_back_as_buckets_for_charts(desk: Desk) -> None:
