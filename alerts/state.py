@@ -128,12 +128,22 @@ class TimelineEntry(msgspec.Struct, frozen=True):
     detail: str
 
 
+class Silence(msgspec.Struct, frozen=True):
+    silence_id: int
+    subject: str
+    condition: str | None
+    until_ms: int
+    created_by: str
+    reason: str
+
+
 class StateError(Exception):
     """The alert database cannot be opened or written."""
 
 
 _ALERT_COLS = ", ".join(Alert.__struct_fields__)
 _NOTICE_COLS = ", ".join(Notice.__struct_fields__)
+_SILENCE_COLS = ", ".join(Silence.__struct_fields__)
 
 
 class StateDb:
@@ -241,6 +251,12 @@ class StateDb:
             rows = self.run(f"SELECT {_NOTICE_COLS} FROM notices WHERE alert_id = ? "
                             "ORDER BY notice_id", (alert_id,))
         return [_notice(row) for row in rows.fetchall()]
+
+    def silences(self, now_ms: int) -> list[Silence]:
+        """Silences still running at ``now_ms``, the first to end first."""
+        rows = self.run(f"SELECT {_SILENCE_COLS} FROM silences WHERE until_ms > ? "
+                        "ORDER BY until_ms", (now_ms,)).fetchall()
+        return [Silence(*row) for row in rows]
 
     # --- what operators count (metrics) ----------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
@@ -121,11 +122,7 @@ def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
 
 @router.get("/silences")
 def list_silences(ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    rows = ctx.core.db.run("SELECT silence_id, subject, condition, until_ms, created_by, "
-                           "reason FROM silences WHERE until_ms > ? ORDER BY until_ms",
-                           (ctx.clock.now_ms(),)).fetchall()
-    keys = ("silence_id", "subject", "condition", "until_ms", "created_by", "reason")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [msgspec.structs.asdict(s) for s in ctx.core.db.silences(ctx.clock.now_ms())]
 
 
 @router.get("/policies")

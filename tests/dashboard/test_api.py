@@ -172,6 +172,9 @@ def test_a_silence_is_checked_and_audited(desk: Desk) -> None:
                                                  "reason": "staff in the room"},
                           headers=headers)
     assert ok.status_code == 201
+    listed = desk.client.get("/api/silences").json()
+    assert [(x["subject"], x["reason"], x["until_ms"], x["condition"]) for x in listed] == [
+        ("res-00001", "staff in the room", T0 + 30 * 60_000, None)]
     desk.fall("res-00001")
     assert desk.client.get("/api/alerts").json()[0]["silenced"] is True
 
