@@ -83,7 +83,7 @@ class CentralCollector(Collector):
                                 value=int(handoff.degraded()))
         yield GaugeMetricFamily(_PREFIX + "broker_connected",
                                 "1 while every ingest lane is connected and subscribed",
-                                value=int(ingest.ready.is_set() and ingest.connected()))
+                                value=int(ingest.connected()))
         if isinstance(ingest.store, SpooledStore):
             spool = ingest.store.status()
             yield GaugeMetricFamily(_PREFIX + "spool_readings",
@@ -178,7 +178,7 @@ class CentralMetrics:
         """Ready: subscribed at the broker, the store taking writes, the alert core taking
         readings. The SMS gateway is reported beside them, and does not make the process
         unready: the desk still sees every alert without it."""
-        out = {"broker": self.ingest.ready.is_set() and self.ingest.connected(),
+        out = {"broker": self.ingest.connected(),
                "store": not self.ingest.store_failing}
         if self.alerts is not None:
             out["alert_state"] = not self.ingest.handoff.degraded()

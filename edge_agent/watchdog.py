@@ -54,7 +54,7 @@ class Watchdog:
             for device_id in known:
                 if device_id in self._held:
                     self._held.discard(device_id)
-                    self._last_seen[device_id] = max(self._last_seen[device_id], now)
+                    self._last_seen[device_id] = now
 
     def check(self) -> list[Observation]:
         """Devices that have just gone past their budget (each reported once)."""

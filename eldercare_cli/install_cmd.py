@@ -153,17 +153,14 @@ def _write(path: Path, text: str, made: list[str]) -> None:
     made.append(str(path))
 
 
-def _sample(module: str, name: str) -> str:
-    import importlib
-
-    package = importlib.import_module(module)
-    assert package.__file__ is not None
-    return (Path(package.__file__).parent / name).read_text()
-
-
 def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str | None = None,
             gateways: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Lay the files down; returns what was written, what was kept and the units."""
+    from alerts import policy  # here, not at the top: every eldercare command loads this file
+    from edge_agent import config as edge_config
+    from ingest import config as central_config
+    from ingest import registry
+
     made: list[str] = []
     kept: list[str] = []
     conf = root / CONF
@@ -171,11 +168,11 @@ def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str 
     home = "/var/lib/eldercare" if what == "central" else "/var/lib/eldercare-edge"
     _write(root / SYSUSERS, f'u {USER} - "eldercare services" {home}\n', made)
     if what == "central":
-        _keep_or_write(conf / "central.toml", _sample("ingest", "central.sample.toml"),
+        _keep_or_write(conf / "central.toml", central_config.SAMPLE.read_text(),
                        made, kept)
-        _keep_or_write(conf / "registry.yaml", _sample("ingest", "registry.sample.yaml"),
+        _keep_or_write(conf / "registry.yaml", registry.SAMPLE.read_text(),
                        made, kept)
-        _keep_or_write(conf / "policy.yaml", _sample("alerts", "policy.sample.yaml"),
+        _keep_or_write(conf / "policy.yaml", policy.SAMPLE.read_text(),
                        made, kept)
         units["eldercare-central.service"] = central_unit(exe)
         broker = conf / "central"
@@ -191,7 +188,7 @@ def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str 
             units["eldercare-central-broker.service"] = broker_unit(
                 "eldercare centre: the MQTT broker the gateways reach (TLS)", "central")
     else:
-        _keep_or_write(conf / "gateway.toml", _sample("edge_agent", "gateway.sample.toml"),
+        _keep_or_write(conf / "gateway.toml", edge_config.SAMPLE.read_text(),
                        made, kept)
         broker = conf / "edge"
         if (broker / "mosquitto.conf").exists():

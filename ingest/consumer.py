@@ -142,8 +142,8 @@ class Ingest:
         return stored
 
     def connected(self) -> bool:
-        """Every lane is connected to the broker."""
-        return all(client.is_connected() for client, _ in self._lanes)
+        """Every lane is subscribed, and still connected to the broker."""
+        return self.ready.is_set() and all(client.is_connected() for client, _ in self._lanes)
 
     def start(self) -> None:
         for client, writer in self._lanes:
