@@ -36,7 +36,8 @@ class Condition(enum.StrEnum):
     HEART_RATE_ABOVE_USUAL = "heart_rate_above_usual"
     SKIN_TEMPERATURE_ABOVE_USUAL = "skin_temperature_above_usual"
     VITALS_ANOMALY = "vitals_anomaly"
-    INACTIVITY = "inactivity"
+    INACTIVITY = "inactivity"  # the alarm tier: far beyond any silence the routine showed
+    INACTIVITY_CHECK = "inactivity_check"  # longer than the routine makes likely: desk only
     DEVICE_SILENT = "device_silent"
     LOW_BATTERY = "low_battery"
     GATEWAY_OFFLINE = "gateway_offline"
@@ -66,6 +67,8 @@ PROFILES: dict[Condition, Profile] = {
     Condition.SKIN_TEMPERATURE_ABOVE_USUAL: Profile(Severity.WARNING, True),
     Condition.VITALS_ANOMALY: Profile(Severity.INFO, True),
     Condition.INACTIVITY: Profile(Severity.ALARM, True),
+    # the desk phones or visits; a check never texts the family or calls rescue
+    Condition.INACTIVITY_CHECK: Profile(Severity.WARNING, True),
     Condition.DEVICE_SILENT: Profile(Severity.WARNING, True),
     Condition.LOW_BATTERY: Profile(Severity.INFO, True),
     Condition.GATEWAY_OFFLINE: Profile(Severity.WARNING, True),

@@ -1,27 +1,42 @@
-"""Inactivity: "no activity since T", judged against the resident's own routine.
+"""Inactivity: "no activity since T", judged against the resident's own routine, in two tiers.
 
 The detector follows where the resident is from the home's sensors (in bed, seated, out
 after the main door, or up and about) and learns, from the days it has seen, how long each
-of those usually lasts at that hour of day. It alarms when the current silence is longer
-than the resident's own usual for that context and hour, with a margin:
+of those usually lasts at that hour of day. A silence longer than that usual raises, once
+per silence and tier:
 
-* up and about: no activation for longer than the 99th percentile of past silences that
-  began within an hour of now, times 1.25, kept between 30 and 120 minutes;
-* seated: seated longer than 1.25 times the longest past session, kept between 2 and 8 h;
-* in bed: still in bed 45 minutes after the latest morning rise seen so far, or a daytime
-  bed session 1.25 times longer than the longest daytime one seen;
-* out (the main door, then five minutes of silence): not back after 1.25 times the
+* a **check** (``Tier.CHECK``, a warning for the desk, which phones or visits): longer than
+  the resident's routine makes likely;
+* an **alarm** (``Tier.ALARM``, escalates like other alarms): far beyond any silence the
+  routine has shown.
+
+Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below):
+
+* up and about: no activation for longer than a quantile of past silences that began
+  within an hour of now (the 99th for a check, the longest for an alarm), times a margin,
+  kept between a floor and a ceiling; the ceiling holds only in a home with a bed sensor
+  (without one, a night's sleep is a silence like any other and only the learned length
+  bounds it);
+* seated: longer than a margin times the longest past session, kept between bounds;
+* in bed: still in bed a while after the latest morning rise seen so far, or a daytime bed
+  session a margin longer than the longest daytime one seen;
+* out (the main door, then five minutes of silence): not back after a margin times the
   longest absence seen, kept between 3 and 12 h (without a presence sensor, a fall just
   inside the door looks like going out; this bounds how long that can go unnoticed).
 
-Before three days of history it uses defaults (60 min, 6 h, rise by 11:00). The clock
-starts at construction: a home that was already silent when the process started counts.
+Several bed mats (or seats) count as one bed (seat): the resident leaves it when the last
+is released, or when a door, a cupboard or an appliance is used (a mat that stays pressed
+while the resident is elsewhere, stuck or with something left on it, then no longer keeps
+them "in bed"). Before three days of history the detector uses defaults (60 min, 6 h, rise by
+11:00, out 8 h). The clock starts at construction: a home that was already silent when the
+process started counts. The constants are the same for every home.
 """
 
 from __future__ import annotations
 
 import bisect
 import enum
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from telemetry.kinds import Kind
@@ -31,6 +46,8 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 AWAY_AFTER_DOOR_MS = 5 * MIN_MS
 LEARN_DAYS = 3
+# Activations nobody makes from a bed or a chair: the resident is up.
+OUT_OF_BED = frozenset({Kind.DOOR, Kind.APPLIANCE})
 
 
 class Context(enum.StrEnum):
@@ -38,6 +55,50 @@ class Context(enum.StrEnum):
     SEATED = "seated"
     IN_BED = "in_bed"
     AWAY = "away"
+
+
+class Tier(enum.StrEnum):
+    CHECK = "check"  # the desk phones or visits; no family text, no rescue
+    ALARM = "alarm"  # escalates like any other alarm
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How far past the resident's usual a tier goes (minutes unless named otherwise)."""
+
+    active_default: float  # before the routine is learned
+    active_quantile: float  # of the past silences near this hour
+    active_scale: float
+    active_floor: float
+    active_ceiling: float  # only in a home with a bed sensor
+    seat_scale: float
+    seat_floor: float
+    seat_ceiling: float
+    rise_after: float  # after the latest morning rise seen
+    nap_scale: float
+    bed_floor: float  # no bed limit is shorter than this after the bed was taken
+    away_scale: float
+    away_floor: float = 180.0
+    away_ceiling: float = 720.0
+
+    def scaled(self, factor: float) -> Margins:
+        """Every limit of this tier ``factor`` times as long (for the operating curve)."""
+        return Margins(self.active_default * factor, self.active_quantile,
+                       self.active_scale * factor,
+                       self.active_floor * factor, self.active_ceiling * factor,
+                       self.seat_scale * factor, self.seat_floor * factor,
+                       self.seat_ceiling * factor, self.rise_after * factor,
+                       self.nap_scale * factor, self.bed_floor * factor,
+                       self.away_scale * factor,
+                       self.away_floor * factor, self.away_ceiling * factor)
+
+
+CHECK = Margins(active_default=60.0, active_quantile=0.99, active_scale=1.25, active_floor=30.0,
+                active_ceiling=120.0, seat_scale=1.25, seat_floor=120.0, seat_ceiling=480.0,
+                rise_after=45.0, nap_scale=1.25, bed_floor=60.0, away_scale=1.25)
+ALARM = Margins(active_default=180.0, active_quantile=1.0, active_scale=1.5, active_floor=90.0,
+                active_ceiling=210.0, seat_scale=1.5, seat_floor=180.0, seat_ceiling=600.0,
+                rise_after=120.0, nap_scale=1.5, bed_floor=120.0, away_scale=1.5)
 
 
 class Event(NamedTuple):
@@ -55,20 +116,27 @@ class InactivityAlert(NamedTuple):
     silent_since_ms: int
     raised_ms: int
     limit_ms: int
+    tier: Tier = Tier.ALARM
 
 
 class InactivityDetector:
     def __init__(self, resident_id: str, start_ms: int, *, main_door: str = "maindoor",
-                 utc_offset_ms: int = 0) -> None:
+                 utc_offset_ms: int = 0,
+                 tiers: tuple[tuple[Tier, Margins], ...] = ((Tier.CHECK, CHECK),
+                                                            (Tier.ALARM, ALARM))) -> None:
         self.resident_id = resident_id
         self.main_door = main_door
+        self.tiers = tiers
         self._offset = utc_offset_ms
         self._start = start_ms
         self._last_activity = start_ms
         self._door_at: int | None = None
+        self._bed_on: set[str] = set()
+        self._seat_on: set[str] = set()
         self._bed_since: int | None = None
         self._seat_since: int | None = None
-        self._alerted = False
+        self._has_bed = False
+        self._raised: set[Tier] = set()  # the tiers raised for the current silence
         self._gaps: list[list[float]] = [[] for _ in range(24)]  # sorted, minutes
         self._seat_max_min = 0.0
         self._bed_day_max_min = 0.0
@@ -82,27 +150,51 @@ class InactivityDetector:
         on = event.value > 0
         # Where the resident was during the silence this event ends (before it changes it).
         was_active = self.context(t) is Context.ACTIVE and self._door_at is None
+        # A mat pressed or released while another keeps the bed (seat) occupied is a sign
+        # of life but does not start a new silence in bed (seated).
+        session = ((self._bed_since, self._seat_since), self._door_at)
         if event.kind is Kind.BED_OCCUPANCY:
-            if on and self._bed_since is None:
+            self._has_bed = True
+            if on and not self._bed_on:
                 self._bed_since = t
-            elif not on and self._bed_since is not None:
+            (self._bed_on.add if on else self._bed_on.discard)(event.device_id)
+            if not on and not self._bed_on and self._bed_since is not None:
                 self._learn_bed(self._bed_since, t)
                 self._bed_since = None
         elif event.kind is Kind.SEAT_OCCUPANCY:
-            if on and self._seat_since is None:
+            if on and not self._seat_on:
                 self._seat_since = t
-            elif not on and self._seat_since is not None:
+            (self._seat_on.add if on else self._seat_on.discard)(event.device_id)
+            if not on and not self._seat_on and self._seat_since is not None:
                 self._learn_seat(self._seat_since, t)
                 self._seat_since = None
         elif not on:
             return  # a motion sensor or a door falling back to rest is not an activity
+        elif event.kind in OUT_OF_BED:
+            self._leave_mats()
+        if on and event.kind is Kind.SEAT_OCCUPANCY and self._bed_since is not None:
+            self._bed_on.clear()
+            self._bed_since = None
+        elif on and event.kind is Kind.BED_OCCUPANCY and self._seat_on:
+            self._seat_on.clear()
+            self._seat_since = None
         if was_active:
             self._learn_gap(self._last_activity, t)
         elif self._door_at is not None and self.context(t) is Context.AWAY:
             self._away_max_min = max(self._away_max_min, (t - self._door_at) / MIN_MS)
         self._door_at = t if event.device_id == self.main_door else None
         self._last_activity = t
-        self._alerted = False
+        if (self.context(t) not in (Context.IN_BED, Context.SEATED)
+                or session != ((self._bed_since, self._seat_since), self._door_at)):
+            self._raised.clear()
+
+    def _leave_mats(self) -> None:
+        """The resident is up: a mat still pressed (stuck, or something left on it) no
+        longer says where they are, until a mat is pressed again. Nothing is learned from
+        a session that ends so."""
+        self._bed_on.clear()
+        self._seat_on.clear()
+        self._bed_since = self._seat_since = None
 
     def _learn_gap(self, since: int, t: int) -> None:
         if t - self._start < 0:
@@ -135,59 +227,62 @@ class InactivityDetector:
     def _learned(self, now_ms: int) -> bool:
         return now_ms - self._start >= LEARN_DAYS * DAY_MS
 
-    def _active_limit_ms(self, hour: int, now_ms: int) -> int:
+    def _active_limit_min(self, m: Margins, hour: int, now_ms: int) -> float:
         near = [g for h in (hour - 1, hour, hour + 1) for g in self._gaps[h % 24]]
         if not self._learned(now_ms) or len(near) < 10:
-            return 60 * MIN_MS
+            return m.active_default
         near.sort()
-        p99 = near[min(len(near) - 1, int(0.99 * len(near)))]
-        return int(min(120.0, max(30.0, 1.25 * p99)) * MIN_MS)
+        usual = near[min(len(near) - 1, int(m.active_quantile * len(near)))]
+        ceiling = m.active_ceiling if self._has_bed else float("inf")
+        return min(ceiling, max(m.active_floor, m.active_scale * usual))
 
-    def check(self, now_ms: int) -> InactivityAlert | None:
-        """An alert if the silence up to ``now_ms`` is too long (once per silence)."""
-        if self._alerted:
-            return None
-        context = self.context(now_ms)
+    def _limit_min(self, m: Margins, context: Context, since: int, now_ms: int) -> float:
         learned = self._learned(now_ms)
-        since = self._last_activity
         if context is Context.AWAY:
             away = self._away_max_min if learned and self._away_max_min else 480.0
-            limit = int(min(720.0, max(180.0, 1.25 * away)) * MIN_MS)
-        elif context is Context.ACTIVE:
-            limit = self._active_limit_ms(self._hour(since), now_ms)
-        elif context is Context.SEATED:
-            assert self._seat_since is not None
-            since = max(since, self._seat_since)
+            return min(m.away_ceiling, max(m.away_floor, m.away_scale * away))
+        if context is Context.SEATED:
             seat = self._seat_max_min if learned and self._seat_max_min else 360.0
-            limit = int(min(480.0, max(120.0, 1.25 * seat)) * MIN_MS)
-        else:
-            assert self._bed_since is not None
-            return self._check_bed(now_ms, learned)
-        if now_ms - since > limit:
-            self._alerted = True
-            return InactivityAlert(self.resident_id, context, since, now_ms, limit)
-        return None
+            return min(m.seat_ceiling, max(m.seat_floor, m.seat_scale * seat))
+        return self._active_limit_min(m, self._hour(since), now_ms)
 
-    def _check_bed(self, now_ms: int, learned: bool) -> InactivityAlert | None:
+    def check(self, now_ms: int) -> list[InactivityAlert]:
+        """The tiers the silence up to ``now_ms`` has newly passed (each once per silence,
+        the check before the alarm)."""
+        context = self.context(now_ms)
+        out: list[InactivityAlert] = []
+        for tier, margins in self.tiers:
+            if tier in self._raised:
+                continue
+            if context is Context.IN_BED:
+                assert self._bed_since is not None
+                since, limit = self._bed_since, self._bed_limit_ms(margins, now_ms)
+            else:
+                since = self._last_activity
+                if context is Context.SEATED:
+                    assert self._seat_since is not None
+                    since = max(since, self._seat_since)
+                limit = int(self._limit_min(margins, context, since, now_ms) * MIN_MS)
+            if limit is not None and now_ms - since > limit:
+                self._raised.add(tier)
+                out.append(InactivityAlert(self.resident_id, context, since, now_ms, limit,
+                                           tier))
+        return out
+
+    def _bed_limit_ms(self, m: Margins, now_ms: int) -> int | None:
         assert self._bed_since is not None
         since = self._bed_since
+        learned = self._learned(now_ms)
         started = self._minute_of_day(since)
-        night = started >= 20 * 60 or started < 6 * 60
-        if night:
-            rise = self._latest_rise_min if learned and self._latest_rise_min else 11 * 60.0
-            deadline_min = rise + 45
-            local_midnight = now_ms + self._offset - (now_ms + self._offset) % DAY_MS
-            if self._minute_of_day(since) >= 20 * 60 and self._hour(now_ms) >= 20:
+        if started >= 20 * 60 or started < 6 * 60:  # a night
+            if started >= 20 * 60 and self._hour(now_ms) >= 20:
                 return None  # the same evening: the morning is still to come
-            deadline = local_midnight - self._offset + int(deadline_min * MIN_MS)
-            limit = deadline - since
-        else:
-            nap = self._bed_day_max_min if learned and self._bed_day_max_min else 180.0
-            limit = int(1.25 * nap * MIN_MS)
-        if now_ms - since > limit:
-            self._alerted = True
-            return InactivityAlert(self.resident_id, Context.IN_BED, since, now_ms, limit)
-        return None
+            rise = self._latest_rise_min if learned and self._latest_rise_min else 11 * 60.0
+            local_midnight = now_ms + self._offset - (now_ms + self._offset) % DAY_MS
+            deadline = local_midnight - self._offset + int((rise + m.rise_after) * MIN_MS)
+            return max(deadline - since, int(m.bed_floor * MIN_MS))
+        nap = self._bed_day_max_min if learned and self._bed_day_max_min else 180.0
+        return int(max(m.bed_floor, m.nap_scale * nap) * MIN_MS)
 
     def _minute_of_day(self, t_ms: int) -> float:
         return ((t_ms + self._offset) % DAY_MS) / MIN_MS

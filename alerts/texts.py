@@ -31,6 +31,7 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.SKIN_TEMPERATURE_ABOVE_USUAL: ("体温高于平时", "a temperature above usual"),
     Condition.VITALS_ANOMALY: ("生命体征异常", "unusual vital signs"),
     Condition.INACTIVITY: ("长时间无活动", "no activity for a long time"),
+    Condition.INACTIVITY_CHECK: ("活动少于平时，请确认", "less activity than usual: please check"),
     Condition.DEVICE_SILENT: ("设备离线", "a device offline"),
     Condition.LOW_BATTERY: ("设备电量低", "a device battery low"),
     Condition.GATEWAY_OFFLINE: ("网关离线", "the home gateway offline"),

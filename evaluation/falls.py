@@ -1,4 +1,4 @@
-"""Fall detection on UMAFall: leave-one-subject-out, per sensor position.
+"""Fall detection on UMAFall and SisFall: leave-one-subject-out, per sensor position.
 
 Protocol: for each subject, the detector is fitted on the other subjects only (the rule's
 thresholds by a grid search, the learned model's weights and its decision threshold by an
@@ -20,11 +20,11 @@ from sklearn.model_selection import GroupKFold
 from edge_agent.falls.detector import FallDetector
 from edge_agent.falls.features import NAMES, candidates, magnitude, window_features
 from edge_agent.falls.model import ForestModel, Scorer, ThresholdRule, Tree
-from evaluation.umafall import Trial
+from evaluation.wearable import Trial
 
 FLOOR_G = 1.5  # candidates are peaks above this
 MATCH_MS = 3000  # an alert within this of a fall trial's largest peak detects it
-TARGET_SPECIFICITY = 0.98  # what the fitted thresholds aim for on the training subjects
+TARGET_SPECIFICITY = 0.99  # what the fitted thresholds aim for on the training subjects
 
 
 class Candidates(NamedTuple):
@@ -140,6 +140,10 @@ class Scores(NamedTuple):
     adl_hours: float
     missed_by_activity: dict[str, int]
     false_by_activity: dict[str, int]
+    specificity_elders: float
+    false_alarms_per_hour_elders: float
+    elders_adl_hours: float
+    adls_by_activity: dict[str, int]
 
 
 def _stream(detector: FallDetector, t_ms: np.ndarray, xyz: np.ndarray,
@@ -152,49 +156,73 @@ def _stream(detector: FallDetector, t_ms: np.ndarray, xyz: np.ndarray,
     return impacts
 
 
+class _Tally:
+    """What the held-out subjects' trials and ADL streams gave, summed over the folds."""
+
+    def __init__(self) -> None:
+        self.detected = self.falls = 0
+        self.delays: list[int] = []
+        self.missed: dict[str, int] = {}
+        self.false: dict[str, int] = {}
+        self.adls: dict[str, int] = {}
+        # per group ("all", "elders"): ADL trials, clean ADL trials, stream alarms, stream ms
+        self.adl = {"all": [0, 0, 0, 0], "elders": [0, 0, 0, 0]}
+
+    def trial(self, trial: Trial, scorer: Scorer) -> None:
+        alerts = _stream(FallDetector(scorer), trial.t_ms, trial.xyz)
+        if trial.is_fall:
+            self.falls += 1
+            peak_ms = int(trial.t_ms[int(magnitude(trial.xyz).argmax())])
+            if any(abs(a - peak_ms) <= MATCH_MS for a in alerts):
+                self.detected += 1
+                self.delays.append(_delay(trial, scorer))
+            else:
+                self.missed[trial.activity] = self.missed.get(trial.activity, 0) + 1
+            return
+        self.adls[trial.activity] = self.adls.get(trial.activity, 0) + 1
+        if alerts:
+            self.false[trial.activity] = self.false.get(trial.activity, 0) + 1
+        for group in ("all", "elders") if trial.elderly else ("all",):
+            self.adl[group][0] += 1
+            self.adl[group][1] += not alerts
+
+    def stream(self, adl_trials: Sequence[Trial], scorer: Scorer) -> None:
+        """The subject's ADL trials back to back, as one stream."""
+        if not adl_trials:
+            return
+        t_ms, xyz = _back_to_back(adl_trials)
+        alarms = len(_stream(FallDetector(scorer), t_ms, xyz))
+        for group in ("all", "elders") if adl_trials[0].elderly else ("all",):
+            self.adl[group][2] += alarms
+            self.adl[group][3] += int(t_ms[-1] - t_ms[0])
+
+    def scores(self) -> Scores:
+        adls, clean, alarms, ms = self.adl["all"]
+        e_adls, e_clean, e_alarms, e_ms = self.adl["elders"]
+        return Scores(
+            sensitivity=self.detected / self.falls if self.falls else 0.0,
+            specificity=clean / adls if adls else 0.0,
+            false_alarms_per_hour=alarms / (ms / 3_600_000) if ms else 0.0,
+            delay_ms_p50=float(np.median(self.delays)) if self.delays else float("nan"),
+            falls=self.falls, adls=adls, adl_hours=round(ms / 3_600_000, 2),
+            missed_by_activity=self.missed, false_by_activity=self.false,
+            specificity_elders=e_clean / e_adls if e_adls else float("nan"),
+            false_alarms_per_hour_elders=(e_alarms / (e_ms / 3_600_000) if e_ms
+                                          else float("nan")),
+            elders_adl_hours=round(e_ms / 3_600_000, 2), adls_by_activity=self.adls)
+
+
 def evaluate(trials: Sequence[Trial], fit: Callable[[Sequence[Trial]], Scorer]) -> Scores:
     """Leave-one-subject-out scores of the detector that ``fit`` builds."""
-    detected = falls = adls = clean = false_alarms = 0
-    adl_ms = 0
-    delays: list[int] = []
-    missed: dict[str, int] = {}
-    false: dict[str, int] = {}
+    tally = _Tally()
     for subject in sorted({t.subject for t in trials}):
         train = [t for t in trials if t.subject != subject]
         test = [t for t in trials if t.subject == subject]
         scorer = fit(train)
         for trial in test:
-            alerts = _stream(FallDetector(scorer), trial.t_ms, trial.xyz)
-            if trial.is_fall:
-                falls += 1
-                peak_ms = int(trial.t_ms[int(magnitude(trial.xyz).argmax())])
-                hits = [a for a in alerts if abs(a - peak_ms) <= MATCH_MS]
-                if hits:
-                    detected += 1
-                    delays.append(_delay(trial, scorer))
-                else:
-                    missed[trial.activity] = missed.get(trial.activity, 0) + 1
-            else:
-                adls += 1
-                if alerts:
-                    false[trial.activity] = false.get(trial.activity, 0) + 1
-                else:
-                    clean += 1
-        # The subject's ADL trials back to back, as one stream.
-        adl_trials = [t for t in test if not t.is_fall]
-        if adl_trials:
-            t_ms, xyz = _back_to_back(adl_trials)
-            false_alarms += len(_stream(FallDetector(scorer), t_ms, xyz))
-            adl_ms += int(t_ms[-1] - t_ms[0])
-    hours = adl_ms / 3_600_000
-    return Scores(
-        sensitivity=detected / falls if falls else 0.0,
-        specificity=clean / adls if adls else 0.0,
-        false_alarms_per_hour=false_alarms / hours if hours else 0.0,
-        delay_ms_p50=float(np.median(delays)) if delays else float("nan"),
-        falls=falls, adls=adls, adl_hours=round(hours, 2),
-        missed_by_activity=missed, false_by_activity=false,
-    )
+            tally.trial(trial, scorer)
+        tally.stream([t for t in test if not t.is_fall], scorer)
+    return tally.scores()
 
 
 def _delay(trial: Trial, scorer: Scorer) -> int:
@@ -219,68 +247,136 @@ def _back_to_back(trials: Sequence[Trial]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(times), np.concatenate(blocks)
 
 
-METHOD = """Data: UMAFall development subset (13 subjects, 595 trials of 15 s at ~20 Hz, 161 falls),
-accelerometer only, one sensor position at a time. Detector: the edge fall detector in
+METHOD = """Data: two data sets of simulated falls and ADLs from body-worn accelerometers, both
+development splits (other subjects are kept back): UMAFall (13 subjects aged 19-67, trials
+of 15 s at ~20 Hz, chest, waist and wrist) and SisFall (26 subjects, 17 young and 9 aged
+60-75, waist belt; resampled here from 50 Hz to the detector's 20 Hz with a polyphase
+anti-alias filter). Accelerometer only. Detector: the edge fall detector in
 `edge_agent/falls/` streamed in one-second blocks, as the wristband/pendant sends them.
 Candidates are local peaks of the acceleration magnitude above 1.5 g; each is judged 2 s
 after the peak from window features (impact, free fall before, stillness and orientation
 change after).
 
-Protocol: leave one subject out. For each of the 13 subjects the detector is fitted on the
-other 12 only: the threshold rule by grid search (specificity >= 0.98 on the training
-trials, then the most sensitive), the random forest (100 trees, depth 5) with its
-decision threshold chosen on out-of-fold scores of the training subjects (grouped 4-fold)
-for the same specificity goal. The held-out subject's labels are never used to fit or tune.
+Protocol: leave one subject out, across both sets at once for the waist. For each subject
+the detector is fitted on all the other subjects only: the threshold rule by grid search
+(specificity >= 0.99 on the training trials, then the most sensitive), the random forest
+(100 trees, depth 5) with its decision threshold chosen on out-of-fold scores of the
+training subjects (grouped 4-fold) for the same specificity goal. The held-out subject's
+labels are never used to fit or tune. The specificity goal is the issue's target, set
+before the first run on SisFall (it was 0.98 on UMAFall alone); nothing else changed.
 
 Measures: sensitivity = fall trials with an alert within 3 s of the trial's largest peak;
-specificity = ADL trials without any alert; false alarms per hour = alerts while the
+specificity = ADL trials without any alert; false alarms per hour = alerts while each
 held-out subject's ADL trials play back to back as one stream (trial joins included);
-delay = alert time minus the impact peak (the detector needs 2 s after the impact)."""
+"elders" = the same over subjects aged 60 or more (SisFall SE01-SE09, UMAFall's subject 1:
+their ADLs only, as only one of them simulated falls); delay = alert time minus the impact
+peak (the detector needs 2 s after the impact)."""
+
+# ADLs the issue names, by data set activity
+NAMED_ADLS = {
+    "stairs": ("D05", "D06", "GoUpstairs", "GoDownstairs"),
+    "sitting down fast": ("D08", "D10"),
+    "stumbling": ("D18",),
+    "jumping": ("D19", "Hopping"),
+}
 
 
-def run_all(folder: Path, positions: Sequence[str] = ("chest", "waist", "wrist"),
-            subjects: int | None = None) -> dict[str, Any]:
-    """Score the rule and the forest at each position; ``subjects`` limits the data (CI)."""
+def _pick(trials: list[Trial], n: int | None) -> list[Trial]:
+    """The first ``n`` subjects of each age group (all if ``n`` is None): a quick run."""
+    if n is None:
+        return trials
+    keep: set[str] = set()
+    for elderly in (False, True):
+        keep |= set(sorted({t.subject for t in trials if t.elderly == elderly})[:n])
+    return [t for t in trials if t.subject in keep]
+
+
+def _row(data: str, position: str, name: str, s: Scores) -> dict[str, Any]:
+    return {"data": data, "position": position, "detector": name,
+            "sensitivity": round(s.sensitivity, 3), "specificity": round(s.specificity, 3),
+            "false_alarms_per_hour": round(s.false_alarms_per_hour, 2),
+            "specificity_elders": round(s.specificity_elders, 3),
+            "false_alarms_per_hour_elders": round(s.false_alarms_per_hour_elders, 2),
+            "delay_ms_p50": s.delay_ms_p50, "falls": s.falls, "adls": s.adls,
+            "adl_hours": s.adl_hours, "elders_adl_hours": s.elders_adl_hours,
+            "missed": s.missed_by_activity, "false_alarm_trials": s.false_by_activity,
+            "adl_trials": s.adls_by_activity}
+
+
+def _detectors(position: str) -> list[tuple[str, Callable[[Sequence[Trial]], Scorer]]]:
+    return [("threshold rule", fit_rule),
+            ("random forest", lambda tr: fit_forest(tr, position))]
+
+
+def load_waist(root: Path, subjects: int | None = None) -> list[Trial]:
+    """UMAFall's and SisFall's waist trials (``root`` holds both folders)."""
+    from evaluation import sisfall, umafall
+
+    return (_pick(umafall.load(root / "umafall", "waist"), subjects)
+            + _pick(sisfall.load(root / "sisfall"), subjects))
+
+
+def run_all(root: Path, subjects: int | None = None) -> dict[str, Any]:
+    """Every position and detector on the same UMAFall trials, then both detectors at the
+    waist on UMAFall and SisFall together; ``subjects`` limits the data (CI)."""
     from evaluation import umafall
 
     rows: list[dict[str, Any]] = []
-    for position in positions:
-        trials = umafall.load(folder, position)
-        if subjects is not None:
-            keep = sorted({t.subject for t in trials})[:subjects]
-            trials = [t for t in trials if t.subject in keep]
-        for name, fit in (("threshold rule", fit_rule),
-                          ("random forest", lambda tr, p=position: fit_forest(tr, p))):
-            s = evaluate(trials, fit)
-            rows.append({"position": position, "detector": name,
-                         "sensitivity": round(s.sensitivity, 3),
-                         "specificity": round(s.specificity, 3),
-                         "false_alarms_per_hour": round(s.false_alarms_per_hour, 2),
-                         "delay_ms_p50": s.delay_ms_p50, "falls": s.falls, "adls": s.adls,
-                         "adl_hours": s.adl_hours, "missed": s.missed_by_activity,
-                         "false_alarm_trials": s.false_by_activity})
-    learned = [r for r in rows if r["detector"] == "random forest"]
-    best = max(learned, key=lambda r: (r["sensitivity"] >= 0.95 and r["specificity"] >= 0.97,
-                                       r["sensitivity"] + r["specificity"]))
-    table = ["| position | detector | sensitivity | specificity | false alarms/h | "
-             "delay p50 (ms) | missed falls | ADL trials with an alarm |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        table.append(f"| {r['position']} | {r['detector']} | {r['sensitivity']} | "
-                     f"{r['specificity']} | {r['false_alarms_per_hour']} | "
-                     f"{r['delay_ms_p50']:.0f} | {_fmt(r['missed'])} | "
-                     f"{_fmt(r['false_alarm_trials'])} |")
-    table.append("")
-    table.append(f"Best position (learned): **{best['position']}**, sensitivity "
-                 f"{best['sensitivity']}, specificity {best['specificity']} "
-                 "(target: sensitivity >= 0.95 with specificity >= 0.97).")
+    by_position = {p: _pick(umafall.load(root / "umafall", p), subjects)
+                   for p in umafall.POSITIONS}
+    ids = {p: {t.trial_id for t in v} for p, v in by_position.items()}
+    every = set.intersection(*ids.values())
+    lacking = {p: len(set().union(*ids.values()) - ids[p]) for p in ids}
+    for position, trials in by_position.items():
+        same = [t for t in trials if t.trial_id in every]
+        for name, fit in _detectors(position):
+            rows.append(_row("UMAFall", position, name, evaluate(same, fit)))
+    both = load_waist(root, subjects)
+    for name, fit in _detectors("waist"):
+        rows.append(_row("UMAFall + SisFall", "waist", name, evaluate(both, fit)))
+    best = rows[-1]
+    table = _table(rows, len(every), lacking, best)
     return {"method": METHOD + ("" if subjects is None else
-                                f"\n\nSubset run: first {subjects} subjects only."),
-            "table": "\n".join(table), "rows": rows,
+                                f"\n\nSubset run: first {subjects} subjects of each "
+                                "age group of each set only."),
+            "table": table, "rows": rows,
             "summary": {"sensitivity": best["sensitivity"],
                         "specificity": best["specificity"],
                         "false_alarms_per_hour": best["false_alarms_per_hour"],
+                        "false_alarms_per_hour_elders": best["false_alarms_per_hour_elders"],
                         "delay_ms_p50": best["delay_ms_p50"], "position": best["position"]}}
+
+
+def _table(rows: list[dict[str, Any]], same: int, lacking: dict[str, int],
+           best: dict[str, Any]) -> str:
+    out = ["| data | position | detector | sensitivity | specificity | false alarms/h | "
+           "elders: specificity | elders: false alarms/h | delay p50 (ms) | missed falls |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['data']} | {r['position']} | {r['detector']} | {r['sensitivity']} | "
+                   f"{r['specificity']} | {r['false_alarms_per_hour']} | "
+                   f"{r['specificity_elders']} | {r['false_alarms_per_hour_elders']} | "
+                   f"{r['delay_ms_p50']:.0f} | {sum(r['missed'].values())}/{r['falls']} |")
+    out += ["", f"The UMAFall rows are the same {same} trials at every position (trials a "
+            "position lacks are left out of all three: "
+            + ", ".join(f"{p} lacks {n}" for p, n in lacking.items()) + "). The last two "
+            f"rows: {best['falls']} falls, {best['adls']} ADL trials, {best['adl_hours']} h "
+            f"of ADL played back to back ({best['elders_adl_hours']} h of it elders').", "",
+            f"ADL trials with an alarm, {best['data']}, waist, {best['detector']}:", "",
+            "| activity | trials | with an alarm |", "|---|---|---|"]
+    adl, false = best["adl_trials"], best["false_alarm_trials"]
+    for group, codes in NAMED_ADLS.items():
+        names = [a for a in adl if a.split(" ")[0] in codes]
+        out.append(f"| **{group}** ({', '.join(sorted(names))}) | "
+                   f"{sum(adl[a] for a in names)} | {sum(false.get(a, 0) for a in names)} |")
+    for activity in sorted(adl):
+        out.append(f"| {activity} | {adl[activity]} | {false.get(activity, 0)} |")
+    out += ["", "Missed falls by activity: " + (_fmt(best["missed"]) or "none") + ".", "",
+            f"Shipped position: **waist**, sensitivity {best['sensitivity']}, specificity "
+            f"{best['specificity']}, {best['false_alarms_per_hour']} false alarms/h "
+            f"({best['false_alarms_per_hour_elders']}/h on elders' ADLs). Targets: "
+            "sensitivity >= 0.95 with specificity >= 0.99; <= 0.1 false alarms/h."]
+    return "\n".join(out)
 
 
 def _fmt(counts: dict[str, int]) -> str:

@@ -5,29 +5,25 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
+
+from evaluation.wearable import ELDERLY_AGE, Trial
 
 POSITIONS = ("chest", "waist", "wrist")
 
 
-class Trial(NamedTuple):
-    trial_id: int
-    subject: int
-    is_fall: bool
-    activity: str
-    t_ms: np.ndarray  # (n,)
-    xyz: np.ndarray  # (n, 3) in g
-
-
-def load(folder: Path, position: str) -> list[Trial]:
-    """Every trial with samples at ``position``, in trial order."""
-    meta: dict[int, tuple[int, bool, str]] = {}
+def load(folder: Path, position: str, subjects: set[str] | None = None) -> list[Trial]:
+    """Every trial with samples at ``position`` (of ``subjects`` only, if given, named as
+    ``Trial.subject``: "U01"), in trial order. UMAFall's own rate is about 20 Hz, the
+    detector's, so its irregular sample times are kept as recorded."""
+    meta: dict[int, tuple[str, bool, str, bool]] = {}
     with (folder / "trials.csv").open() as f:
         for row in csv.DictReader(f):
-            meta[int(row["trial_id"])] = (int(row["subject"]), row["is_fall"] == "1",
-                                          row["activity"])
+            subject = f"U{int(row['subject']):02d}"
+            if subjects is None or subject in subjects:
+                meta[int(row["trial_id"])] = (subject, row["is_fall"] == "1",
+                                              row["activity"], int(row["age"]) >= ELDERLY_AGE)
     with gzip.open(folder / f"umafall_acc_{position}.csv.gz", "rt") as f:
         data = np.loadtxt(f, delimiter=",", skiprows=1)
     trials = []
@@ -35,10 +31,13 @@ def load(folder: Path, position: str) -> list[Trial]:
     bounds = np.flatnonzero(np.diff(ids)) + 1
     for chunk in np.split(data, bounds):
         trial_id = int(chunk[0, 0])
-        subject, is_fall, activity = meta[trial_id]
+        if trial_id not in meta:
+            continue
+        subject, is_fall, activity, elderly = meta[trial_id]
         order = np.argsort(chunk[:, 2], kind="stable")  # by sample number
         chunk = chunk[order]
-        trials.append(Trial(trial_id, subject, is_fall, activity,
-                            chunk[:, 1].astype(np.int64), chunk[:, 3:6].copy()))
-    trials.sort(key=lambda t: t.trial_id)
+        trials.append(Trial(f"uma-{trial_id}", subject, is_fall, activity,
+                            chunk[:, 1].astype(np.int64), chunk[:, 3:6].copy(),
+                            elderly=elderly, source="UMAFall"))
+    trials.sort(key=lambda t: int(t.trial_id.removeprefix("uma-")))
     return trials

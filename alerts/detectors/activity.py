@@ -1,16 +1,18 @@
 """Inactivity through the detector interface (the learned routine lives in
-``alerts.inactivity``): an alert when the silence outlasts the resident's own usual, cleared
-by the next sign of life."""
+``alerts.inactivity``), in two tiers: a check for the desk when the silence outlasts the
+resident's usual, an alarm when it goes far beyond any silence seen; both cleared by the
+next sign of life."""
 
 from __future__ import annotations
 
 from alerts.conditions import Condition, Signal
-from alerts.inactivity import Event, InactivityDetector
+from alerts.inactivity import Event, InactivityDetector, Tier
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 ACTIVITY_KINDS = frozenset({Kind.MOTION, Kind.DOOR, Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY,
                             Kind.PRESENCE, Kind.APPLIANCE})
+CONDITION_OF = {Tier.CHECK: Condition.INACTIVITY_CHECK, Tier.ALARM: Condition.INACTIVITY}
 
 
 class InactivityRule:
@@ -20,25 +22,26 @@ class InactivityRule:
         self._where = (site_id, gateway_id)
         self._detector = InactivityDetector(resident_id, start_ms, main_door=main_door,
                                             utc_offset_ms=utc_offset_ms)
-        self._open = False
+        self._open: list[Condition] = []
 
     def observe(self, reading: Reading) -> list[Signal]:
         if reading.kind not in ACTIVITY_KINDS:
             return []
         self._detector.observe(Event(reading.device_time_ms, reading.device_id,
                                      reading.kind, reading.value))
-        if self._open and reading.value > 0:
-            self._open = False
-            return [Signal(Condition.INACTIVITY, self.resident_id, False,
-                           reading.device_time_ms, *self._where,
-                           f"activity again ({reading.kind.value})", reading.device_id)]
-        return []
+        if not self._open or reading.value <= 0:
+            return []
+        ended, self._open = self._open, []
+        return [Signal(condition, self.resident_id, False, reading.device_time_ms,
+                       *self._where, f"activity again ({reading.kind.value})",
+                       reading.device_id) for condition in ended]
 
     def tick(self, now_ms: int) -> list[Signal]:
-        alert = self._detector.check(now_ms)
-        if alert is None:
-            return []
-        self._open = True
-        minutes = (now_ms - alert.silent_since_ms) / 60_000
-        return [Signal(Condition.INACTIVITY, self.resident_id, True, now_ms, *self._where,
-                       f"no activity for {minutes:.0f} min ({alert.context.value})")]
+        out = []
+        for alert in self._detector.check(now_ms):
+            condition = CONDITION_OF[alert.tier]
+            self._open.append(condition)
+            minutes = (now_ms - alert.silent_since_ms) / 60_000
+            out.append(Signal(condition, self.resident_id, True, now_ms, *self._where,
+                              f"no activity for {minutes:.0f} min ({alert.context.value})"))
+        return out

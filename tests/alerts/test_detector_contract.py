@@ -70,7 +70,7 @@ CASES = {
                    DAY_T + 100 * S, Condition.SPO2_LOW),
     "inactivity": Case(_inactivity,
                        [reading(Kind.MOTION, 1, DAY_T + 60 * S, device_id="living-pir")],
-                       DAY_T + 3 * 3600 * S, Condition.INACTIVITY),
+                       DAY_T + 3 * 3600 * S, Condition.INACTIVITY_CHECK),
     "health": Case(HealthMonitor,
                    [reading(Kind.HEART_RATE, 70, DAY_T)], DAY_T + 27 * 3600 * S,
                    Condition.DEVICE_SILENT),
