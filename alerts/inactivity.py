@@ -12,11 +12,14 @@ per silence and tier:
 
 Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below):
 
-* up and about: no activation for longer than a quantile of past silences that began
-  within an hour of now (the 99th for a check, the longest for an alarm), times a margin,
-  kept between a floor and a ceiling; the ceiling holds only in a home with a bed sensor
-  (without one, a night's sleep is a silence like any other and only the learned length
-  bounds it);
+* up and about: no activation for longer than the past silences that followed the same
+  sensor in the same quarter of the day (or, until there are ten of those, that began
+  within an hour of now, widened until there are ten) have gone beyond about once in 20
+  days for a check, or ever for an alarm, times a margin, kept between a floor and a
+  ceiling. A rate, not a share of the silences: a home whose sensors fire often is judged
+  like one whose sensors fire seldom. The ceiling holds from 06:00 to 22:00 in a home with
+  a bed sensor (at night, or without one, sleep is a silence like any other and only the
+  learned length bounds it);
 * seated: longer than a margin times the longest past session, kept between bounds;
 * in bed: still in bed a while after the latest morning rise seen so far, or a daytime bed
   session a margin longer than the longest daytime one seen;
@@ -27,9 +30,10 @@ Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below
 Several bed mats (or seats) count as one bed (seat): the resident leaves it when the last
 is released, or when a door, a cupboard or an appliance is used (a mat that stays pressed
 while the resident is elsewhere, stuck or with something left on it, then no longer keeps
-them "in bed"). Before three days of history the detector uses defaults (60 min, 6 h, rise by
-11:00, out 8 h). The clock starts at construction: a home that was already silent when the
-process started counts. The constants are the same for every home.
+them "in bed"). Before three days of history the detector uses defaults (up and about: a
+check after 60 min, an alarm after 8 h; seated 6 h, rise by 11:00, out 8 h). The clock
+starts at construction: a home that was already silent when the process started counts.
+The constants are the same for every home.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 AWAY_AFTER_DOOR_MS = 5 * MIN_MS
 LEARN_DAYS = 3
+MIN_GAPS = 10  # past silences needed to judge an hour of day
+BAND_HOURS = 6  # silences after one sensor are learned per quarter of the day
+DAY_START, DAY_END = 6, 22  # the hours an up-and-about silence has a ceiling
 # Activations nobody makes from a bed or a chair: the resident is up.
 OUT_OF_BED = frozenset({Kind.DOOR, Kind.APPLIANCE})
 
@@ -67,7 +74,7 @@ class Margins:
     """How far past the resident's usual a tier goes (minutes unless named otherwise)."""
 
     active_default: float  # before the routine is learned
-    active_quantile: float  # of the past silences near this hour
+    active_rate: float  # per day: how often past silences near this hour went beyond
     active_scale: float
     active_floor: float
     active_ceiling: float  # only in a home with a bed sensor
@@ -83,7 +90,7 @@ class Margins:
 
     def scaled(self, factor: float) -> Margins:
         """Every limit of this tier ``factor`` times as long (for the operating curve)."""
-        return Margins(self.active_default * factor, self.active_quantile,
+        return Margins(self.active_default * factor, self.active_rate,
                        self.active_scale * factor,
                        self.active_floor * factor, self.active_ceiling * factor,
                        self.seat_scale * factor, self.seat_floor * factor,
@@ -93,10 +100,10 @@ class Margins:
                        self.away_floor * factor, self.away_ceiling * factor)
 
 
-CHECK = Margins(active_default=60.0, active_quantile=0.99, active_scale=1.25, active_floor=30.0,
-                active_ceiling=120.0, seat_scale=1.25, seat_floor=120.0, seat_ceiling=480.0,
+CHECK = Margins(active_default=60.0, active_rate=0.05, active_scale=1.9, active_floor=45.0,
+                active_ceiling=180.0, seat_scale=1.25, seat_floor=120.0, seat_ceiling=480.0,
                 rise_after=45.0, nap_scale=1.25, bed_floor=60.0, away_scale=1.25)
-ALARM = Margins(active_default=180.0, active_quantile=1.0, active_scale=1.5, active_floor=90.0,
+ALARM = Margins(active_default=480.0, active_rate=0.0, active_scale=1.5, active_floor=90.0,
                 active_ceiling=210.0, seat_scale=1.5, seat_floor=180.0, seat_ceiling=600.0,
                 rise_after=120.0, nap_scale=1.5, bed_floor=120.0, away_scale=1.5)
 
@@ -138,6 +145,9 @@ class InactivityDetector:
         self._has_bed = False
         self._raised: set[Tier] = set()  # the tiers raised for the current silence
         self._gaps: list[list[float]] = [[] for _ in range(24)]  # sorted, minutes
+        # (the sensor that was last active, the part of the day) -> silences, sorted
+        self._gaps_after: dict[tuple[str, int], list[float]] = {}
+        self._last_device: str | None = None
         self._seat_max_min = 0.0
         self._bed_day_max_min = 0.0
         self._latest_rise_min: float | None = None  # minutes after local midnight
@@ -180,10 +190,15 @@ class InactivityDetector:
             self._seat_since = None
         if was_active:
             self._learn_gap(self._last_activity, t)
+            if self._last_device is not None:
+                key = (self._last_device, self._hour(self._last_activity) // BAND_HOURS)
+                bisect.insort(self._gaps_after.setdefault(key, []),
+                              (t - self._last_activity) / MIN_MS)
         elif self._door_at is not None and self.context(t) is Context.AWAY:
             self._away_max_min = max(self._away_max_min, (t - self._door_at) / MIN_MS)
         self._door_at = t if event.device_id == self.main_door else None
         self._last_activity = t
+        self._last_device = event.device_id
         if (self.context(t) not in (Context.IN_BED, Context.SEATED)
                 or session != ((self._bed_since, self._seat_since), self._door_at)):
             self._raised.clear()
@@ -228,12 +243,31 @@ class InactivityDetector:
         return now_ms - self._start >= LEARN_DAYS * DAY_MS
 
     def _active_limit_min(self, m: Margins, hour: int, now_ms: int) -> float:
-        near = [g for h in (hour - 1, hour, hour + 1) for g in self._gaps[h % 24]]
-        if not self._learned(now_ms) or len(near) < 10:
+        if not self._learned(now_ms):
             return m.active_default
-        near.sort()
-        usual = near[min(len(near) - 1, int(m.active_quantile * len(near)))]
-        ceiling = m.active_ceiling if self._has_bed else float("inf")
+        after = self._gaps_after.get((self._last_device or "", hour // BAND_HOURS), [])
+        if len(after) >= MIN_GAPS:
+            return self._from(m, sorted(after, reverse=True), now_ms, hour)
+        near: list[float] = []
+        for width in range(1, 13):  # the hours around, widened until there are enough
+            hours = {(hour + d) % 24 for d in range(-width, width + 1)}
+            near = [g for h in hours for g in self._gaps[h]]
+            if len(near) >= MIN_GAPS:
+                break
+        if len(near) < MIN_GAPS:
+            return m.active_default
+        near.sort(reverse=True)
+        return self._from(m, near, now_ms, hour)
+
+    def _from(self, m: Margins, near: list[float], now_ms: int, hour: int = 12) -> float:
+        """The limit from past silences (longest first)."""
+        # the silence the resident has gone beyond, near this hour, about ``active_rate``
+        # times a day: a rate, not a share of the silences, so a home whose sensors fire
+        # often (many short silences) is judged like one whose sensors fire seldom
+        days = max(1.0, (now_ms - self._start) / DAY_MS)
+        usual = near[min(len(near) - 1, int(m.active_rate * days))]
+        day = DAY_START <= hour < DAY_END
+        ceiling = m.active_ceiling if self._has_bed and day else float("inf")
         return min(ceiling, max(m.active_floor, m.active_scale * usual))
 
     def _limit_min(self, m: Margins, context: Context, since: int, now_ms: int) -> float:
@@ -251,9 +285,8 @@ class InactivityDetector:
         the check before the alarm)."""
         context = self.context(now_ms)
         out: list[InactivityAlert] = []
+        before = 0  # a later tier never comes before an earlier one
         for tier, margins in self.tiers:
-            if tier in self._raised:
-                continue
             if context is Context.IN_BED:
                 assert self._bed_since is not None
                 since, limit = self._bed_since, self._bed_limit_ms(margins, now_ms)
@@ -263,7 +296,10 @@ class InactivityDetector:
                     assert self._seat_since is not None
                     since = max(since, self._seat_since)
                 limit = int(self._limit_min(margins, context, since, now_ms) * MIN_MS)
-            if limit is not None and now_ms - since > limit:
+            if limit is None:
+                continue
+            limit = before = max(limit, before)
+            if tier not in self._raised and now_ms - since > limit:
                 self._raised.add(tier)
                 out.append(InactivityAlert(self.resident_id, context, since, now_ms, limit,
                                            tier))
