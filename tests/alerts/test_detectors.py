@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alerts.conditions import Condition
+from alerts import policy
+from alerts.conditions import PROFILES, Condition, Severity
+from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.usual import usual_heart_rate
@@ -234,3 +236,24 @@ def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
             for i in range(300)]
     clears = [s for r in calm for s in usual.observe_batch([r])]
     assert [s.active for s in clears] == [False]
+
+
+def test_inactivity_raises_a_desk_check_then_an_alarm_and_one_sign_of_life_clears_both(
+) -> None:
+    rule = InactivityRule("res-00000", "site-000", "gw-00000", T0, main_door="front-door",
+                          utc_offset_ms=0)
+    rule.observe(reading(Kind.MOTION, 1, T0, device_id="living-pir"))
+    raised = {}
+    for minute in range(1, 10 * 60):
+        for s in rule.tick(T0 + minute * 60_000):
+            raised[s.condition] = (minute, s.active)
+    # while the routine is learned: a check after an hour, the alarm after eight
+    assert raised == {Condition.INACTIVITY_CHECK: (61, True), Condition.INACTIVITY: (481, True)}
+    back = rule.observe(reading(Kind.DOOR, 1, T0 + 10 * 3_600_000, device_id="fridge"))
+    assert sorted((s.condition, s.active) for s in back) == [
+        (Condition.INACTIVITY, False), (Condition.INACTIVITY_CHECK, False)]
+    # the check is for the desk alone; the alarm escalates like other alarms
+    assert PROFILES[Condition.INACTIVITY_CHECK].severity is Severity.WARNING
+    sample = policy.load(policy.SAMPLE).for_site("site-000")
+    assert sample.steps_for(Condition.INACTIVITY_CHECK) == []
+    assert sample.steps_for(Condition.INACTIVITY) != []
