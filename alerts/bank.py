@@ -20,7 +20,7 @@ from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
-from ingest.registry import Registry
+from registry import Registry
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 

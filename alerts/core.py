@@ -29,7 +29,7 @@ from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
 from alerts.policy import Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
-from ingest.registry import Registry
+from registry import Registry
 from telemetry.clock import Clock
 
 log = logging.getLogger(__name__)

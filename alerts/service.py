@@ -25,7 +25,7 @@ from alerts.notifiers.webhook import WebhookNotifier
 from alerts.policy import Channel
 from alerts.settings import AlertSettings, SettingsError
 from alerts.state import StateDb
-from ingest.registry import Registry
+from registry import Registry
 from telemetry.clock import Clock
 from telemetry.reading import Reading
 

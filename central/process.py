@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import registry as registry_module
 from alerts.service import AlertService
 from central.metrics import CentralMetrics
 from central.retention import Retention
@@ -17,7 +18,6 @@ from dashboard.accounts import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
-from ingest import registry as registry_module
 from ingest.config import CentralConfig, ConfigError, InfluxConfig
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters

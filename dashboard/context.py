@@ -11,8 +11,8 @@ from alerts.detectors.health import HealthMonitor
 from alerts.policy import Policies
 from dashboard.accounts import Accounts, LoginThrottle
 from dashboard.live import Broadcaster
-from ingest.registry import Registry
 from ingest.store.base import Store
+from registry import Registry
 from telemetry.clock import Clock
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from alerts.conditions import Condition, Severity
 from alerts.state import Alert, AlertState
-from ingest.registry import Registry
+from registry import Registry
 
 DEVICE_CONDITIONS = frozenset({Condition.DEVICE_SILENT, Condition.LOW_BATTERY,
                                Condition.TAMPER})

@@ -22,13 +22,14 @@ def register(sub: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    import registry
     from alerts.policy import PolicyError
     from alerts.settings import SettingsError
     from alerts.state import StateError
     from central.process import CentralProcess
     from eldercare_cli import logs
     from eldercare_cli.shutdown import StopRequest, bounded
-    from ingest import config, registry
+    from ingest import config
     from ingest.store.base import StoreError
     from telemetry.clock import SystemClock
 

@@ -156,10 +156,10 @@ def _write(path: Path, text: str, made: list[str]) -> None:
 def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str | None = None,
             gateways: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Lay the files down; returns what was written, what was kept and the units."""
+    import registry
     from alerts import policy  # here, not at the top: every eldercare command loads this file
     from edge_agent import config as edge_config
     from ingest import config as central_config
-    from ingest import registry
 
     made: list[str] = []
     kept: list[str] = []

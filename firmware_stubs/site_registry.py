@@ -15,7 +15,7 @@ import yaml
 
 from firmware_stubs import layout
 from firmware_stubs.routine import Profiles
-from ingest.registry import Registry, RegistryFile
+from registry import Registry, RegistryFile
 
 
 def registry_data(homes: int, seed: int) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.handoff import Consumer, Handoff
-from ingest.registry import Registry
 from ingest.roles import Role
 from ingest.store.base import Store, StoreError
 from ingest.store.spool import SpooledStore
+from registry import Registry
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter

@@ -16,7 +16,7 @@ from collections import deque
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
-from ingest.registry import VitalLimit as Limit
+from registry import VitalLimit as Limit
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+import registry as registry_module
 from alerts.core import AlertChange, AlertCore
 from alerts.dispatch import Dispatcher
 from alerts.notifiers import NotifyError
 from alerts.policy import Policies, PolicyFile
 from alerts.state import Notice, StateDb
-from ingest import registry as registry_module
-from ingest.registry import Registry
+from registry import Registry
 from telemetry.backoff import Backoff
 from telemetry.clock import FakeClock
 from tests.support.readings import T0

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
+import registry
 from alerts.bank import DetectorBank
 from alerts.conditions import Condition, Signal
 from alerts.detectors.room import RoomTemperature
-from ingest import registry
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 from tests.alerts.conftest import World

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import registry as registry_module
 from alerts.conditions import Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, SettingsError
 from alerts.state import NoticeState
 from broker_config.local import free_port
-from ingest import registry as registry_module
 from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 import yaml
 
+import registry
 from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
 from alerts.policy import Policies, PolicyFile
@@ -16,7 +17,7 @@ from alerts.state import AlertState, StateDb
 from broker_config.local import LocalMosquitto
 from central.process import CentralProcess
 from central.retention import DAY_MS, Retention
-from ingest import config, registry
+from ingest import config
 from ingest.config import ConfigError, RetentionConfig
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import FakeClock, SystemClock

@@ -11,9 +11,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+import registry
 from broker_config.local import LocalMosquitto
 from central.process import CentralProcess
-from ingest import config, registry
+from ingest import config
 from ingest.config import ConfigError
 from ingest.roles import Role
 from telemetry import codec, topics

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
+import registry as registry_module
 from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
 from alerts.detectors.health import HealthMonitor
@@ -18,7 +19,6 @@ from alerts.state import StateDb
 from dashboard.accounts import Accounts, Role
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
-from ingest import registry as registry_module
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind

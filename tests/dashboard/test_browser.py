@@ -16,6 +16,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect, sync_playwright
 
+import registry
 from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import AlertState
@@ -24,7 +25,7 @@ from central.process import CentralProcess
 from dashboard.accounts import Role
 from dashboard.server import DashboardServer
 from dashboard.settings import DashboardSettings
-from ingest import config, registry
+from ingest import config
 from telemetry import codec, topics
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of

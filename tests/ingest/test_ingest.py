@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
+import registry
 from broker_config.local import LocalMosquitto
-from ingest import registry
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import registry
+import registry
 
 
 def test_the_sample_registry_loads() -> None:
