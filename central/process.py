@@ -11,6 +11,7 @@ from pathlib import Path
 
 import registry as registry_module
 from alerts.service import AlertService
+from central.config import CentralConfig, ConfigError, InfluxConfig
 from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
@@ -18,7 +19,6 @@ from dashboard.accounts import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
-from ingest.config import CentralConfig, ConfigError, InfluxConfig
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.roles import Role

@@ -13,7 +13,7 @@ import threading
 from typing import NamedTuple
 
 from alerts.state import StateDb, StateError
-from ingest.config import RetentionConfig
+from central.config import RetentionConfig
 from ingest.store.base import Store, StoreError
 from telemetry.clock import Clock
 

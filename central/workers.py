@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from ingest import config
+from central import config
 from ingest.roles import Role
 
 log = logging.getLogger(__name__)

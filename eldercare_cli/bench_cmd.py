@@ -50,42 +50,40 @@ def register(sub: Any) -> None:
 
 
 def _edge(args: argparse.Namespace) -> int:
-    from edge_agent import bench
+    from bench import edge
 
-    result = bench.run(rate_per_s=args.rate, steady_s=args.steady, outage_s=args.outage)
+    result = edge.run(rate_per_s=args.rate, steady_s=args.steady, outage_s=args.outage)
     print(json.dumps(result), flush=True)
     return 0 if result.get("lost") == 0 else 1
 
 
-
-
 def _ingest(args: argparse.Namespace) -> int:
-    from ingest import bench
+    from bench import ingest
 
-    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
-                       processes=args.processes)
+    result = ingest.run(homes=args.homes, speed=args.speed, duration=args.duration,
+                        processes=args.processes)
     print(json.dumps(result), flush=True)
     return 0 if result["lost"] == 0 and result["duplicates"] in (0, None) else 1
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    from alerts import bench
+    from bench import alerts
 
-    result = bench.run(homes=args.homes, speed=args.speed, duration=args.duration,
-                       falls=args.falls, store_workers=args.store_workers)
+    result = alerts.run(homes=args.homes, speed=args.speed, duration=args.duration,
+                        falls=args.falls, store_workers=args.store_workers)
     print(json.dumps(result), flush=True)
     return 0 if result["notices_sent"] == result["falls"] else 1
 
 
 def _stores(args: argparse.Namespace) -> int:
-    from ingest import store_bench
+    from bench import stores
 
-    print(json.dumps(store_bench.run(points=args.points)), flush=True)
+    print(json.dumps(stores.run(points=args.points)), flush=True)
     return 0
 
 
 def _soak(args: argparse.Namespace) -> int:
-    from central import soak
+    from bench import soak
 
     result = soak.run_soak(homes=args.homes, days=args.days, step_s=args.step,
                            incident_rate=args.incident_rate)

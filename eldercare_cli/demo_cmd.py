@@ -95,6 +95,7 @@ def _handle(args: argparse.Namespace) -> int:
     from alerts.settings import AlertSettings
     from broker_config.embedded import EmbeddedBroker
     from broker_config.local import BrokerError, LocalMosquitto, free_port, mosquitto_binary
+    from central.config import BrokerConfig, CentralConfig
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
@@ -102,7 +103,6 @@ def _handle(args: argparse.Namespace) -> int:
     from eldercare_cli.shutdown import StopRequest, bounded
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
-    from ingest.config import BrokerConfig, CentralConfig
     from telemetry.clock import ScaledClock
     from telemetry.metrics_config import MetricsConfig
 

@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
         description="Subscribe to the central broker, decode and validate every envelope "
                     "once, dead-letter what is refused, and store the rest exactly once.")
     p.add_argument("--config", required=True, type=Path,
-                   help="central TOML config (sample: ingest/central.sample.toml)")
+                   help="central TOML config (sample: central/central.sample.toml)")
     p.set_defaults(handler=_handle)
 
 
@@ -26,10 +26,10 @@ def _handle(args: argparse.Namespace) -> int:
     from alerts.policy import PolicyError
     from alerts.settings import SettingsError
     from alerts.state import StateError
+    from central import config
     from central.process import CentralProcess
     from eldercare_cli import logs
     from eldercare_cli.shutdown import StopRequest, bounded
-    from ingest import config
     from ingest.store.base import StoreError
     from telemetry.clock import SystemClock
 

@@ -158,8 +158,8 @@ def install(what: str, root: Path, exe: str, bind: str = "127.0.0.1", host: str 
     """Lay the files down; returns what was written, what was kept and the units."""
     import registry
     from alerts import policy  # here, not at the top: every eldercare command loads this file
+    from central import config as central_config
     from edge_agent import config as edge_config
-    from ingest import config as central_config
 
     made: list[str] = []
     kept: list[str] = []

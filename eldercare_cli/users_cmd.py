@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
 
 
 def _accounts(config_path: Path) -> Any:
+    from central import config
     from dashboard.accounts import Accounts
-    from ingest import config
 
     cfg = config.load(config_path)
     data = Path(cfg.data_dir)
@@ -38,8 +38,8 @@ def _accounts(config_path: Path) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from central.config import ConfigError
     from dashboard.accounts import AccountError, Role
-    from ingest.config import ConfigError
     from telemetry.clock import SystemClock
 
     generated = not args.password_stdin

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from central import config as central_config
 from edge_agent import config as edge_config
 from eldercare_cli.install_cmd import central_unit
-from ingest import config as central_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = str(Path(sys.executable).with_name("eldercare"))

@@ -19,7 +19,7 @@ from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import NoticeState, StateDb
 from broker_config.local import LocalMosquitto, free_port
-from ingest import config
+from central import config
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of

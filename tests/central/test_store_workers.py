@@ -13,9 +13,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
 from broker_config.local import LocalMosquitto
+from central import config
+from central.config import ConfigError
 from central.process import CentralProcess
-from ingest import config
-from ingest.config import ConfigError
 from ingest.roles import Role
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

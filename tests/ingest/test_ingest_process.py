@@ -17,8 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 import registry
 from alerts.settings import AlertSettings
 from broker_config.local import LocalMosquitto, free_port
+from central import config
 from dashboard.settings import DashboardSettings
-from ingest import config
 from telemetry import topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel

@@ -36,7 +36,7 @@ from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 
 
-def _simulate(port: int, homes: int, speed: float, duration: float) -> dict[str, Any]:
+def simulate(port: int, homes: int, speed: float, duration: float) -> dict[str, Any]:
     import datetime as dt
     import json
 
@@ -79,7 +79,7 @@ def _processes_phase(broker: LocalMosquitto, homes: int, speed: float, duration:
 
     import yaml
 
-    from ingest import config
+    from central import config
 
     (work / "registry.yaml").write_text(yaml.safe_dump(site_registry.registry_data(homes, 1)))
     data = work / "shared-store"
@@ -101,7 +101,7 @@ def _processes_phase(broker: LocalMosquitto, homes: int, speed: float, duration:
               f"homes at speed {speed} for {duration} s", file=out)
         offered: dict[str, Any] = {}
         sim = threading.Thread(target=lambda: offered.update(
-            _simulate(broker.port, homes, speed, duration)), daemon=True)
+            simulate(broker.port, homes, speed, duration)), daemon=True)
         sim.start()
         db = sqlite3.connect(data / "store.db", timeout=30)
         first = last = 0.0
@@ -152,7 +152,7 @@ def _single_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: floa
     ingest.start()
     ingest.ready.wait(10)
     print(f"phase 1: ingest, {homes} homes at speed {speed} for {duration} s", file=out)
-    offered = _simulate(broker.port, homes, speed, duration)
+    offered = simulate(broker.port, homes, speed, duration)
     deadline = time.monotonic() + 600
     while stored.count < offered["readings"] and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -198,7 +198,7 @@ def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
                         for c in (Channel.READINGS, Channel.URGENT)])
         bare.loop_start()
         subscribed.wait(10)
-        again = _simulate(broker.port, homes, speed, duration)
+        again = simulate(broker.port, homes, speed, duration)
         deadline = time.monotonic() + 600
         while decoded.count < again["readings"] and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -226,7 +226,7 @@ def _influx_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: floa
                         client_id="eldercare-ingest-influx")
         ingest.start()
         ingest.ready.wait(10)
-        offered = _simulate(broker.port, homes, speed, duration)
+        offered = simulate(broker.port, homes, speed, duration)
         deadline = time.monotonic() + 600
         while stored.count < offered["readings"] and time.monotonic() < deadline:
             time.sleep(0.2)

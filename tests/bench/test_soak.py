@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from central.soak import run_soak
+from bench.soak import run_soak
 
 
 @pytest.mark.integration

@@ -40,11 +40,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.core import AlertChange, Change
 from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
+from bench.ingest import simulate
 from broker_config.local import LocalMosquitto, free_port
+from central.config import BrokerConfig, CentralConfig
 from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
-from ingest.bench import _simulate
-from ingest.config import BrokerConfig, CentralConfig
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -118,7 +118,7 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         stored = _StoredCount(work / "central" / "store.db")
         load: dict[str, Any] = {}
         sim = threading.Thread(target=lambda: load.update(
-            _simulate(broker.port, homes, speed, duration)), daemon=True)
+            simulate(broker.port, homes, speed, duration)), daemon=True)
         print(f"fall latency: {falls} falls under {homes} homes at speed {speed}, "
               f"{store_workers} store workers", file=out)
         sim.start()
