@@ -38,13 +38,14 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
-from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
-from broker_config.local import LocalMosquitto, free_port
 from central.config import BrokerConfig, CentralConfig
 from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of

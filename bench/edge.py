@@ -30,9 +30,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config.limits import EDGE_MAX_INFLIGHT
-from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.outbox import Outbox
+from harness.mosquitto import LocalMosquitto
 from telemetry import codec, health, native, topics
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading

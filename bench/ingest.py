@@ -24,12 +24,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker_config.local import LocalMosquitto
 from firmware_stubs import site_registry
+from harness.influx import LocalInfluxd, influxd_binary
+from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
-from ingest.store.local_influx import LocalInfluxd, influxd_binary
 from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

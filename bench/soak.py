@@ -38,9 +38,7 @@ import httpx2 as httpx
 import yaml
 
 from alerts.conditions import Condition
-from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
-from broker_config.local import LocalMosquitto, free_port
 from central.config import BrokerConfig, CentralConfig, RetentionConfig
 from central.process import CentralProcess
 from dashboard.accounts import Role
@@ -50,6 +48,9 @@ from firmware_stubs import incidents as inc
 from firmware_stubs import site_registry
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, plan_incidents, run
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.reading import Reading
 

@@ -84,7 +84,7 @@ def _free(port: int) -> int:
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) != 0:
             return port
-    from broker_config.local import free_port
+    from harness.process import free_port
 
     return free_port()
 
@@ -93,8 +93,6 @@ def _handle(args: argparse.Namespace) -> int:
     import yaml
 
     from alerts.settings import AlertSettings
-    from broker_config.embedded import EmbeddedBroker
-    from broker_config.local import BrokerError, LocalMosquitto, free_port, mosquitto_binary
     from central.config import BrokerConfig, CentralConfig
     from central.process import CentralProcess
     from dashboard.accounts import Role
@@ -103,6 +101,9 @@ def _handle(args: argparse.Namespace) -> int:
     from eldercare_cli.shutdown import StopRequest, bounded
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
+    from harness.amqtt_broker import EmbeddedBroker
+    from harness.mosquitto import BrokerError, LocalMosquitto, mosquitto_binary
+    from harness.process import free_port
     from telemetry.clock import ScaledClock
     from telemetry.metrics_config import MetricsConfig
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from broker_config.local import LocalMosquitto, free_port
-from ingest.store.local_influx import LocalInfluxd
+from harness.influx import LocalInfluxd
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from tests.support.wait import wait_until
 
 PROXY = Path(__file__).resolve().parents[2] / "shared" / "tools" / "influx_v2_write_proxy.py"

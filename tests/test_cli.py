@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from broker_config.local import LocalMosquitto
 from eldercare_cli.main import build_parser
+from harness.mosquitto import LocalMosquitto
 
 CLI = [sys.executable, "-m", "eldercare_cli.main"]
 

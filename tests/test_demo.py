@@ -14,7 +14,7 @@ import httpx2 as httpx
 import pytest
 import yaml
 
-from broker_config.local import free_port
+from harness.process import free_port
 from tests.support.commands import Command
 from tests.support.wait import wait_until
 

@@ -18,13 +18,14 @@ import yaml
 
 import registry
 from alerts.settings import AlertSettings
-from broker_config.local import LocalMosquitto, free_port
 from central.config import BrokerConfig, CentralConfig
 from central.process import CentralProcess
 from edge_agent import config as edge_config
 from edge_agent.config import BrokerConfig as EdgeBroker
 from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry.clock import SystemClock
 from telemetry.metrics_config import MetricsConfig
 from tests.support.commands import Command

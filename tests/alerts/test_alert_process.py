@@ -15,11 +15,12 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
-from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import NoticeState, StateDb
-from broker_config.local import LocalMosquitto, free_port
 from central import config
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of

@@ -14,10 +14,10 @@ import pytest
 
 from alerts.callbacks import CallbackServer
 from alerts.conditions import Condition, Signal
-from alerts.local_kannel import LocalKannel, reply_url
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.state import AlertState, NoticeState
+from harness.kannel import LocalKannel, reply_url
 from tests.alerts.conftest import World
 from tests.support.http_sink import HttpSink
 from tests.support.wait import wait_until

@@ -16,7 +16,7 @@ from alerts.notifiers import Notifier, NotifyError
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.webhook import WebhookNotifier, signature
 from alerts.state import Notice, NoticeState
-from broker_config.local import free_port
+from harness.process import free_port
 from tests.support.http_sink import HttpSink
 from tests.support.webhook import receiver_accepts
 

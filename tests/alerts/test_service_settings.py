@@ -13,7 +13,7 @@ from alerts.conditions import Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, SettingsError
 from alerts.state import NoticeState
-from broker_config.local import free_port
+from harness.process import free_port
 from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading

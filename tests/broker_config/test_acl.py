@@ -9,7 +9,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config.acl import acl_text, write_password_file
-from broker_config.local import LocalMosquitto
+from harness.mosquitto import LocalMosquitto
 from telemetry import topics
 from telemetry.topics import Channel
 from tests.support.wait import wait_until

@@ -15,10 +15,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker_config import generate
-from broker_config.local import LocalMosquitto, free_port
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.backoff import Backoff
 from telemetry.clock import SystemClock

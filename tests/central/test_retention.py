@@ -14,11 +14,11 @@ from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
 from alerts.policy import Policies, PolicyFile
 from alerts.state import AlertState, StateDb
-from broker_config.local import LocalMosquitto
 from central import config
 from central.config import ConfigError, RetentionConfig
 from central.process import CentralProcess
 from central.retention import DAY_MS, Retention
+from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import Kind

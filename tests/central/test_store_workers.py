@@ -12,10 +12,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
-from broker_config.local import LocalMosquitto
 from central import config
 from central.config import ConfigError
 from central.process import CentralProcess
+from harness.mosquitto import LocalMosquitto
 from ingest.roles import Role
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

@@ -17,15 +17,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect, sync_playwright
 
 import registry
-from alerts.local_kannel import LocalKannel, reply_url
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import AlertState
-from broker_config.local import LocalMosquitto, free_port
 from central import config
 from central.process import CentralProcess
 from dashboard.accounts import Role
 from dashboard.server import DashboardServer
 from dashboard.settings import DashboardSettings
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of

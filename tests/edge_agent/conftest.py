@@ -11,10 +11,10 @@ import msgspec
 import pytest
 
 from broker_config.limits import EDGE_MAX_INFLIGHT
-from broker_config.local import LocalMosquitto
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig, GatewayConfig
+from harness.mosquitto import LocalMosquitto
 from telemetry.backoff import Backoff
 from telemetry.clock import SystemClock
 

@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 import msgspec
 import pytest
 
-from broker_config.local import LocalMosquitto
 from edge_agent.agent import GROUP_WINDOW_S, Agent
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import LocalAlarm
@@ -19,6 +18,7 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
+from harness.mosquitto import LocalMosquitto
 from telemetry import codec, health, topics
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind

@@ -11,7 +11,6 @@ import msgspec
 import pytest
 
 from broker_config.limits import EDGE_MAX_INFLIGHT
-from broker_config.local import LocalMosquitto, free_port
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import BrokerConfig, GatewayConfig
@@ -21,6 +20,8 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.incidents import MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import topics
 from telemetry.kinds import Kind
 from telemetry.metrics_config import MetricsConfig

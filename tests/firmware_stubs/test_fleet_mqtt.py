@@ -8,12 +8,12 @@ from collections import Counter
 
 import pytest
 
-from broker_config.local import LocalMosquitto
 from firmware_stubs import incidents as inc
 from firmware_stubs import layout
 from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
+from harness.mosquitto import LocalMosquitto
 from telemetry import codec, topics
 from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind

@@ -13,11 +13,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
-from broker_config.local import LocalMosquitto
+from harness.influx import LocalInfluxd
+from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
-from ingest.store.local_influx import LocalInfluxd
 from ingest.store.spool import SpooledStore
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

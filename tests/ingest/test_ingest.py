@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
-from broker_config.local import LocalMosquitto
+from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore

@@ -16,9 +16,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
 from alerts.settings import AlertSettings
-from broker_config.local import LocalMosquitto, free_port
 from central import config
 from dashboard.settings import DashboardSettings
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from telemetry import topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel

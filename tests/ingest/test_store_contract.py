@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.influx import LocalInfluxd
 from ingest.store.base import Bucket, Point, Store, StoreError
 from ingest.store.influx import InfluxStore
-from ingest.store.local_influx import LocalInfluxd
 from ingest.store.sqlite import HOUR_MS, SqliteStore
 from telemetry.kinds import SPECS, Kind
 from telemetry.reading import Reading

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from broker_config.local import free_port
+from harness.process import free_port
 from tests.support.wait import wait_until
 
 BINARY = "prometheus"

@@ -1,27 +1,20 @@
-"""Start and stop a real Mosquitto on a free loopback port (tests, demo, benchmarks)."""
+"""A real Mosquitto on a free loopback port (tests, demo, benchmarks), stopped by PID."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
+from harness import process
+from harness.process import ServiceError, free_port
 
-class BrokerError(Exception):
-    """Mosquitto is missing or would not start."""
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class BrokerError(ServiceError):
+    """Mosquitto (or the embedded broker) is missing or would not start."""
 
 
 def mosquitto_binary() -> str | None:
@@ -70,22 +63,16 @@ class LocalMosquitto:
 
     def start(self, timeout_s: float = 10.0) -> LocalMosquitto:
         self._hand_to_broker_user()
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [self.binary, "-c", str(self.config_path)], stdout=log, stderr=log
-        )
-        log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BrokerError(f"mosquitto exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.02)  # polling a port that is about to open
-        self.stop()
-        raise BrokerError(f"mosquitto did not listen on {self.port} in {timeout_s} s")
+        self.process = process.spawn([self.binary, "-c", str(self.config_path)],
+                                     self.log_path)
+        try:
+            process.wait_ready(lambda: process.listening(self.port),
+                               f"mosquitto on port {self.port}", timeout_s, self.process,
+                               self.log_path)
+        except ServiceError as exc:
+            self.stop()
+            raise BrokerError(str(exc)) from exc
+        return self
 
     def _hand_to_broker_user(self) -> None:
         """Started as root, Mosquitto drops to user ``mosquitto``: let it read its files."""
@@ -105,15 +92,7 @@ class LocalMosquitto:
         return self.process.pid if self.process else None
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        process.stop(self.process, timeout_s)
         self.process = None
 
     def kill(self) -> None:

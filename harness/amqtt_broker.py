@@ -12,7 +12,8 @@ import logging
 import threading
 from typing import Any
 
-from broker_config.local import BrokerError, free_port
+from harness.mosquitto import BrokerError
+from harness.process import free_port
 
 
 class EmbeddedBroker:

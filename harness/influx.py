@@ -4,21 +4,19 @@ dir, free loopback ports, stopped by PID. (A deployment runs InfluxDB as a servi
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from broker_config.local import free_port
+from harness import process
+from harness.process import ServiceError, free_port
 
 
-class InfluxUnavailableError(RuntimeError):
-    pass
+class InfluxUnavailableError(ServiceError):
+    """influxd is missing or did not start."""
 
 
 def influxd_binary() -> str | None:
@@ -59,15 +57,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         if binary is None:
             raise InfluxUnavailableError("influxd is not installed: run scripts/setup.sh dev "
                                          "(Debian influxdb)")
-        with open(self.dir / "influxd.log", "ab") as log:
-            self._proc = subprocess.Popen([binary, "-config", str(self.conf)], stdout=log,
-                                          stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        pause = threading.Event()
-        while not self._ping():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                raise InfluxUnavailableError(f"influxd did not start; see {self.dir}")
-            pause.wait(0.05)
+        log = self.dir / "influxd.log"
+        self._proc = process.spawn([binary, "-config", str(self.conf)], log)
+        try:
+            process.wait_ready(self._ping, "influxd", timeout_s, self._proc, log)
+        except ServiceError as exc:
+            raise InfluxUnavailableError(str(exc)) from exc
         self.query(f'CREATE DATABASE "{database}"')
         return self
 
@@ -89,14 +84,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         return self._proc.pid if self._proc else None
 
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._proc.send_signal(signal.SIGTERM)
-        try:
-            self._proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        process.stop(self._proc, 15.0)
         self._proc = None
 
     def close(self) -> None:

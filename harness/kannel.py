@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import threading
-import time
 import urllib.parse
 from pathlib import Path
 from typing import NamedTuple
 
-from broker_config.local import free_port
+from harness import process
+from harness.process import ServiceError, free_port
 
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 SHORTCODE = "95000"
@@ -45,20 +42,6 @@ def _bytes(url_encoded: str) -> bytes:
 def kannel_available() -> bool:
     return bool(shutil.which("bearerbox") and shutil.which("smsbox")
                 and os.access(FAKESMSC, os.X_OK))
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_port(port: int, what: str, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not _listening(port):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not listen on {port}")
-        pause.wait(0.05)
 
 
 class LocalKannel:
@@ -112,20 +95,19 @@ get-url = "{get_url}"
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._smsc_logs: list[Path] = []
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.dir / f"{name}-{len(self._smsc_logs)}.out", "wb")  # noqa: SIM115
+    def _spawn(self, name: str, argv: list[str], port: int | None = None) -> None:
+        log = self.dir / f"{name}-{len(self._smsc_logs)}.out"
         if name == "fakesmsc":
-            self._smsc_logs.append(Path(log.name))
-        self._procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             cwd=self.dir)
-        log.close()
+            self._smsc_logs.append(log)
+        self._procs[name] = proc = process.spawn(argv, log, cwd=self.dir)
+        if port is not None:
+            process.wait_ready(lambda: process.listening(port), name, 15.0, proc, log)
 
     def start(self) -> LocalKannel:
         if not kannel_available():
-            raise RuntimeError("Kannel is not installed: run scripts/setup.sh dev "
+            raise ServiceError("Kannel is not installed: run scripts/setup.sh dev "
                                "(Debian kannel, kannel-extras)")
-        self._spawn("bearerbox", ["bearerbox", str(self.conf)])
-        _wait_port(self.smsc_port, "bearerbox")
+        self._spawn("bearerbox", ["bearerbox", str(self.conf)], self.smsc_port)
         self._start_smsc([])
         self.start_smsbox()
         return self
@@ -136,8 +118,7 @@ get-url = "{get_url}"
         self._spawn("fakesmsc", argv)
 
     def start_smsbox(self) -> None:
-        self._spawn("smsbox", ["smsbox", str(self.conf)])
-        _wait_port(self.sendsms_port, "smsbox")
+        self._spawn("smsbox", ["smsbox", str(self.conf)], self.sendsms_port)
 
     def stop_smsbox(self) -> None:
         self._stop("smsbox")
@@ -174,15 +155,7 @@ get-url = "{get_url}"
         return out
 
     def _stop(self, name: str) -> None:
-        proc = self._procs.pop(name, None)
-        if proc is None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        process.stop(self._procs.pop(name, None))
 
     def close(self) -> None:
         for name in ("smsbox", "fakesmsc", "bearerbox"):
