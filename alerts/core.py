@@ -27,7 +27,7 @@ import msgspec
 from alerts import texts
 from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
-from alerts.policy import Policies, Step, Target, rescue_address
+from alerts.policy import Channel, Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
 from registry import Registry
 from telemetry.clock import Clock
@@ -109,12 +109,8 @@ class AlertCore:
             and signal.gateway_id in self._offline_gateways
 
     def _silenced(self, signal: Signal, now_ms: int) -> bool:
-        row = self.db.run(
-            "SELECT 1 FROM silences WHERE until_ms > ? AND subject IN (?, ?, ?) AND "
-            "(condition IS NULL OR condition = ?) LIMIT 1",
-            (now_ms, signal.subject, signal.site_id, signal.gateway_id,
-             signal.condition.value)).fetchone()
-        return row is not None
+        return self.db.silenced(signal.condition,
+                                (signal.subject, signal.site_id, signal.gateway_id), now_ms)
 
     def _raise(self, signal: Signal) -> None:
         now = self.clock.now_ms()
@@ -122,8 +118,7 @@ class AlertCore:
         with self.db.transaction() as db:
             current = db.unresolved(condition, signal.subject)
             if current is not None:  # dedup: one alert while it is open
-                db.run("UPDATE alerts SET repeats = repeats + 1, active = 1, updated_ms = ?,"
-                       " detail = ? WHERE alert_id = ?", (now, signal.detail, current.alert_id))
+                db.repeat(current.alert_id, now, signal.detail)
                 alert_id, change = current.alert_id, Change.UPDATED
             else:
                 silenced = self._silenced(signal, now)
@@ -133,33 +128,23 @@ class AlertCore:
                             and now - last.resolved_ms < FLAP_WINDOW_MS)
                 if flapping and last is not None:
                     alert_id = last.alert_id
-                    db.run("UPDATE alerts SET state = 'open', active = 1, flaps = flaps + 1,"
-                           " updated_ms = ?, detail = ?, silenced = ?, resolved_by = NULL,"
-                           " resolved_ms = NULL, acked_by = NULL, acked_ms = NULL "
-                           "WHERE alert_id = ?", (now, signal.detail, int(silenced), alert_id))
-                    self._note(db, alert_id, now, "reopened", SYSTEM, signal.detail)
+                    db.reopen(alert_id, now, signal.detail, silenced)
+                    db.note(alert_id, now, "reopened", SYSTEM, signal.detail)
                     if last.flaps + 1 >= FLAPPING_AT:
                         self._count("flapping")
-                        db.run("UPDATE escalation SET state = 'cancelled' WHERE alert_id = ?"
-                               " AND state = 'pending'", (alert_id,))
+                        db.cancel_steps(alert_id)
                     elif not silenced:
                         self._schedule(db, alert_id, signal, now)
                 else:
-                    profile = PROFILES[condition]
-                    cursor = db.run(
-                        "INSERT INTO alerts (condition, subject, site_id, gateway_id, "
-                        "device_id, severity, state, active, opened_ms, updated_ms, repeats,"
-                        " flaps, silenced, detail) VALUES (?, ?, ?, ?, ?, ?, 'open', 1, ?, ?,"
-                        " 0, 0, ?, ?)",
-                        (condition.value, signal.subject, signal.site_id, signal.gateway_id,
-                         signal.device_id, int(profile.severity), now, now, int(silenced),
-                         signal.detail))
-                    alert_id = int(cursor.lastrowid or 0)
-                    self._note(db, alert_id, now, "opened", SYSTEM, signal.detail)
+                    alert_id = db.open_alert(condition, signal.subject, signal.site_id,
+                                             signal.gateway_id, signal.device_id,
+                                             PROFILES[condition].severity, now, silenced,
+                                             signal.detail)
+                    db.note(alert_id, now, "opened", SYSTEM, signal.detail)
                     if silenced:
                         self._count("silenced")
-                        self._note(db, alert_id, now, "silenced", SYSTEM,
-                                   "a silence matches: no escalation")
+                        db.note(alert_id, now, "silenced", SYSTEM,
+                                "a silence matches: no escalation")
                     else:
                         self._schedule(db, alert_id, signal, now)
                 change = Change.OPENED
@@ -179,43 +164,29 @@ class AlertCore:
             self.resolve(current.alert_id, SYSTEM, signal.detail)
             return
         with self.db.transaction() as db:
-            db.run("UPDATE alerts SET active = 0, updated_ms = ? WHERE alert_id = ?",
-                   (now, current.alert_id))
-            self._note(db, current.alert_id, now, "condition_ended", SYSTEM, signal.detail)
+            db.ended(current.alert_id, now)
+            db.note(current.alert_id, now, "condition_ended", SYSTEM, signal.detail)
             alert = db.alert(current.alert_id)
         assert alert is not None
         self._emit(Change.UPDATED, alert)
-
-    @staticmethod
-    def _note(db: StateDb, alert_id: int, t_ms: int, what: str, who: str,
-              detail: str) -> None:
-        db.run("INSERT INTO timeline VALUES (?, ?, ?, ?, ?)", (alert_id, t_ms, what, who, detail))
 
     # --- escalation ------------------------------------------------------------------
 
     def _schedule(self, db: StateDb, alert_id: int, signal: Signal, now_ms: int) -> None:
         steps = self.policies.for_site(signal.site_id).steps_for(signal.condition)
         for index, step in enumerate(steps):
-            db.run("INSERT OR IGNORE INTO escalation VALUES (?, ?, 0, ?, 'pending')",
-                   (alert_id, index, now_ms + int(step.after_s * 1000)))
+            db.add_step(alert_id, index, 0, now_ms + int(step.after_s * 1000))
 
     def tick(self) -> int:
         """Turn due escalation timers into notices. Returns how many notices were made."""
         now = self.clock.now_ms()
-        due = self.db.run(
-            "SELECT e.alert_id, e.step, e.contact FROM escalation e JOIN alerts a USING "
-            "(alert_id) WHERE e.state = 'pending' AND e.due_ms <= ? AND a.state = 'open' "
-            "ORDER BY e.due_ms", (now,)).fetchall()
         made = 0
-        for alert_id, step_index, contact in due:
+        for alert_id, step_index, contact in self.db.due_steps(now):
             alert = self.db.alert(alert_id)
             assert alert is not None
             steps = self.policies.for_site(alert.site_id).steps_for(alert.condition)
             with self.db.transaction() as db:
-                taken = db.run("UPDATE escalation SET state = 'done' WHERE alert_id = ? AND "
-                               "step = ? AND contact = ? AND state = 'pending' AND EXISTS "
-                               "(SELECT 1 FROM alerts WHERE alert_id = ? AND state = 'open')",
-                               (alert_id, step_index, contact, alert_id)).rowcount
+                taken = db.take_step(alert_id, step_index, contact)
                 if taken and step_index < len(steps):  # not acknowledged meanwhile
                     made += self._notify(db, alert, step_index, steps[step_index], contact, now)
             self._emit(Change.ESCALATED, alert)
@@ -239,9 +210,8 @@ class AlertCore:
                                     condition=alert.condition, room=room, since=since)
             payload = "{}"
             if contact + 1 < len(contacts):
-                db.run("INSERT OR IGNORE INTO escalation VALUES (?, ?, ?, ?, 'pending')",
-                       (alert.alert_id, step_index, contact + 1,
-                        now_ms + int(step.next_contact_after_s * 1000)))
+                db.add_step(alert.alert_id, step_index, contact + 1,
+                            now_ms + int(step.next_contact_after_s * 1000))
         else:
             rescue = self.policies.for_site(alert.site_id).rescue
             recipient, language = rescue_address(rescue, step.channel), rescue.language
@@ -258,23 +228,18 @@ class AlertCore:
                          "address": address},
                 "detail": alert.detail}).decode()
         subject = f"{texts.what(alert.condition, language)}: {name}"
-        cursor = db.run(
-            "INSERT OR IGNORE INTO notices (alert_id, step, contact, channel, recipient, "
-            "language, subject, body, payload, state, attempts, created_ms, next_try_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            (alert.alert_id, step_index, contact, step.channel.value, recipient, language,
-             subject, body, payload, now_ms, now_ms))
-        if cursor.rowcount:
-            self._note(db, alert.alert_id, now_ms, "notice_queued", SYSTEM,
-                       f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
-        return cursor.rowcount
+        queued = db.queue_notice(alert.alert_id, step_index, contact, step.channel.value,
+                                 recipient, language, subject, body, payload, now_ms)
+        if queued:
+            db.note(alert.alert_id, now_ms, "notice_queued", SYSTEM,
+                    f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
+        return int(queued)
 
     def undelivered(self, notice: Notice) -> None:
         """A notice could not be delivered (yet): a family step moves to the next contact
         now instead of waiting for the answer timeout. The notice itself keeps trying."""
-        self.db.run("UPDATE escalation SET due_ms = MIN(due_ms, ?) WHERE alert_id = ? AND "
-                    "step = ? AND contact = ? AND state = 'pending'",
-                    (self.clock.now_ms(), notice.alert_id, notice.step, notice.contact + 1))
+        self.db.hurry_step(notice.alert_id, notice.step, notice.contact + 1,
+                           self.clock.now_ms())
 
     # --- people ------------------------------------------------------------------------
 
@@ -292,15 +257,8 @@ class AlertCore:
                 raise AlertError(f"no alert {alert_id}")
             if alert.state is AlertState.RESOLVED or alert.state is state:
                 raise AlertError(f"alert {alert_id} is already {alert.state.value}")
-            column = "acked" if state is AlertState.ACKNOWLEDGED else "resolved"
-            db.run(f"UPDATE alerts SET state = ?, {column}_by = ?, {column}_ms = ?, "
-                   f"note = COALESCE(NULLIF(?, ''), note), updated_ms = ? WHERE alert_id = ?",
-                   (state.value, who, now, note, now, alert_id))
-            db.run("UPDATE escalation SET state = 'cancelled' WHERE alert_id = ? AND "
-                   "state = 'pending'", (alert_id,))
-            db.run("UPDATE notices SET state = 'cancelled' WHERE alert_id = ? AND "
-                   "state = 'pending'", (alert_id,))
-            self._note(db, alert_id, now, state.value, who, note)
+            db.close_alert(alert_id, state, who, now, note)
+            db.note(alert_id, now, state.value, who, note)
             alert = db.alert(alert_id)
         assert alert is not None
         self._emit(Change.ACKNOWLEDGED if state is AlertState.ACKNOWLEDGED
@@ -310,11 +268,7 @@ class AlertCore:
     def silence(self, subject: str, until_ms: int, who: str, reason: str,
                 condition: Condition | None = None) -> int:
         """Silence a resident, gateway or site (optionally one condition) until a time."""
-        cursor = self.db.run(
-            "INSERT INTO silences (subject, condition, until_ms, created_by, reason) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (subject, condition.value if condition else None, until_ms, who, reason))
-        return int(cursor.lastrowid or 0)
+        return self.db.add_silence(subject, condition, until_ms, who, reason)
 
     def sms_reply(self, phone: str, text: str) -> Alert | None:
         """A family member answered an SMS about the newest open alert we texted them.
@@ -322,21 +276,17 @@ class AlertCore:
         Only an explicit yes (``texts.is_yes``) acknowledges it; any other reply goes on
         the alert's timeline and to the desk as a family message, and escalation goes on.
         Returns the alert, or None when no open alert was texted to that number."""
-        row = self.db.run(
-            "SELECT n.alert_id, n.contact FROM notices n JOIN alerts a USING (alert_id) "
-            "WHERE n.channel = 'sms' AND n.recipient = ? AND a.state = 'open' AND "
-            "n.state IN ('sent', 'delivered', 'sending') ORDER BY n.notice_id DESC LIMIT 1",
-            (phone,)).fetchone()
-        if row is None:
+        texted = self.db.texted_alert(Channel.SMS.value, phone)
+        if texted is None:
             self._count("sms_reply_unmatched")
             return None
-        alert_id, contact = int(row[0]), int(row[1])
+        alert_id, contact = texted
         who = f"family contact #{contact} by SMS"
         if texts.is_yes(text):
             return self.acknowledge(alert_id, who, f"SMS reply: {text[:160]}")
         self._count("sms_reply_not_yes")
         with self.db.transaction() as db:
-            self._note(db, alert_id, self.clock.now_ms(), "family_message", who, text[:160])
+            db.note(alert_id, self.clock.now_ms(), "family_message", who, text[:160])
             alert = db.alert(alert_id)
         assert alert is not None
         self._emit(Change.UPDATED, alert)
@@ -349,13 +299,8 @@ class AlertCore:
             self._count("dlr_unknown_notice")
             return
         now = self.clock.now_ms()
-        if delivered:
-            self.db.run("UPDATE notices SET state = 'delivered', delivered_ms = ? WHERE "
-                        "notice_id = ? AND state IN ('sent', 'sending')", (now, notice_id))
-        else:
-            self.db.run("UPDATE notices SET state = 'failed', error = ? WHERE notice_id = ? "
-                        "AND state IN ('sent', 'sending')", (detail[:200], notice_id))
+        self.db.delivery(notice_id, delivered, now, detail[:200])
+        if not delivered:
             self.undelivered(notice)
-        self._note(self.db, notice.alert_id, now,
-                   "delivered" if delivered else "not_delivered", SYSTEM,
-                   f"notice {notice_id}: {detail[:200]}")
+        self.db.note(notice.alert_id, now, "delivered" if delivered else "not_delivered",
+                     SYSTEM, f"notice {notice_id}: {detail[:200]}")

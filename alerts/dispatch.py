@@ -36,11 +36,11 @@ class Dispatcher:
 
     def recover(self) -> int:
         """At start: notices left ``sending`` by a dead process go out again."""
-        cursor = self.db.run("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
-        if cursor.rowcount:
+        again = self.db.requeue_sending()
+        if again:
             log.warning("%d notices were in flight when the last process stopped; "
-                        "sending them again", cursor.rowcount)
-        return cursor.rowcount
+                        "sending them again", again)
+        return again
 
     def run_once(self) -> int:
         """Send every due notice once. Returns how many were handed over successfully."""
@@ -50,9 +50,7 @@ class Dispatcher:
         return sent
 
     def _send(self, notice: Notice) -> int:
-        claimed = self.db.run("UPDATE notices SET state = 'sending', attempts = attempts + 1 "
-                              "WHERE notice_id = ? AND state = 'pending'", (notice.notice_id,))
-        if not claimed.rowcount:
+        if not self.db.claim(notice.notice_id):
             return 0  # acknowledged (cancelled) meanwhile
         notifier = self.notifiers.get(notice.channel)
         try:
@@ -64,23 +62,17 @@ class Dispatcher:
             now = self.clock.now_ms()
             if exc.retryable:
                 delay_ms = int(self.backoff.delay(notice.attempts) * 1000)
-                self.db.run("UPDATE notices SET state = 'pending', next_try_ms = ?, error = ? "
-                            "WHERE notice_id = ? AND state = 'sending'",
-                            (now + delay_ms, str(exc)[:200], notice.notice_id))
+                self.db.retry_later(notice.notice_id, now + delay_ms, str(exc)[:200])
                 self._count(f"retry:{notice.channel}")
             else:
-                self.db.run("UPDATE notices SET state = 'failed', error = ? WHERE "
-                            "notice_id = ?", (str(exc)[:200], notice.notice_id))
+                self.db.give_up(notice.notice_id, str(exc)[:200])
                 self._count(f"failed:{notice.channel}")
             log.warning("notice %d by %s not delivered (attempt %d): %s", notice.notice_id,
                         notice.channel, notice.attempts + 1, exc)
             self.core.undelivered(notice)
             return 0
         # A delivery report may have overtaken us: keep its state, add what we know.
-        self.db.run("UPDATE notices SET state = CASE state WHEN 'sending' THEN 'sent' ELSE "
-                    "state END, sent_ms = COALESCE(sent_ms, ?), provider_ref = ?, error = NULL"
-                    " WHERE notice_id = ?",
-                    (self.clock.now_ms(), reference, notice.notice_id))
+        self.db.sent(notice.notice_id, self.clock.now_ms(), reference)
         self._count(f"sent:{notice.channel}")
         log.info("notice %d of alert %d sent by %s", notice.notice_id, notice.alert_id,
                  notice.channel)  # ids only: the recipient and the text stay out of the log

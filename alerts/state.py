@@ -1,6 +1,11 @@
 """Alert state in the embedded database: alerts and their timeline, silences, escalation
 timers and the notification outbox. Everything the alert core must not forget across a
 restart lives here, and every change is committed before it is acted on.
+
+This module owns every SQL statement on these tables; the rest of the alert core, the
+dashboard and the metrics call its methods, which take and give the enums below. (The
+states are written into the SQL from the enums, not bound, where a partial index needs to
+see them.)
 """
 
 from __future__ import annotations
@@ -65,6 +70,12 @@ class AlertState(enum.StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+class EscalationState(enum.StrEnum):
+    PENDING = "pending"  # a timer: due at ``due_ms``
+    DONE = "done"  # taken: its notice is in the outbox
+    CANCELLED = "cancelled"  # acknowledged, resolved, or flapping before it was due
 
 
 class NoticeState(enum.StrEnum):
@@ -142,6 +153,10 @@ class StateError(Exception):
 
 
 _ALERT_COLS = ", ".join(Alert.__struct_fields__)
+_OPEN, _ACKED, _RESOLVED = (f"'{s.value}'" for s in AlertState)
+_STEP_PENDING, _STEP_DONE, _STEP_CANCELLED = (f"'{s.value}'" for s in EscalationState)
+_PENDING, _SENDING, _SENT, _DELIVERED, _FAILED, _CANCELLED = (
+    f"'{s.value}'" for s in NoticeState)
 _NOTICE_COLS = ", ".join(Notice.__struct_fields__)
 _SILENCE_COLS = ", ".join(Silence.__struct_fields__)
 
@@ -163,7 +178,7 @@ class StateDb:
         with self.lock:
             self.db.close()
 
-    def run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self.lock:
             try:
                 return self.db.execute(sql, args)
@@ -176,18 +191,18 @@ class StateDb:
     # --- alerts -------------------------------------------------------------------------
 
     def alert(self, alert_id: int) -> Alert | None:
-        row = self.run(f"SELECT {_ALERT_COLS} FROM alerts WHERE alert_id = ?",
+        row = self._run(f"SELECT {_ALERT_COLS} FROM alerts WHERE alert_id = ?",
                        (alert_id,)).fetchone()
         return _alert(row) if row else None
 
     def unresolved(self, condition: Condition, subject: str) -> Alert | None:
-        row = self.run(f"SELECT {_ALERT_COLS} FROM alerts WHERE condition = ? AND subject = ?"
-                       " AND state != 'resolved'", (condition.value, subject)).fetchone()
+        row = self._run(f"SELECT {_ALERT_COLS} FROM alerts WHERE condition = ? AND subject = ?"
+                       f" AND state != {_RESOLVED}", (condition.value, subject)).fetchone()
         return _alert(row) if row else None
 
     def last_resolved(self, condition: Condition, subject: str) -> Alert | None:
-        row = self.run(f"SELECT {_ALERT_COLS} FROM alerts WHERE condition = ? AND subject = ?"
-                       " AND state = 'resolved' ORDER BY resolved_ms DESC LIMIT 1",
+        row = self._run(f"SELECT {_ALERT_COLS} FROM alerts WHERE condition = ? AND subject = ?"
+                       f" AND state = {_RESOLVED} ORDER BY resolved_ms DESC LIMIT 1",
                        (condition.value, subject)).fetchone()
         return _alert(row) if row else None
 
@@ -199,7 +214,7 @@ class StateDb:
         where: list[str] = []
         args: list[object] = []
         if open_only:
-            where.append("state != 'resolved'")  # the partial index alerts_unresolved
+            where.append(f"state != {_RESOLVED}")  # the partial index alerts_unresolved
         if state is not None:
             where.append("state = ?")
             args.append(state.value)
@@ -216,8 +231,8 @@ class StateDb:
             where.append(f"subject IN ({', '.join('?' * len(subjects))})")
             args.extend(subjects)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY "
-                        f"state = 'resolved', severity DESC, opened_ms DESC, alert_id DESC "
+        rows = self._run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY "
+                        f"state = {_RESOLVED}, severity DESC, opened_ms DESC, alert_id DESC "
                         f"LIMIT ?", (*args, limit)).fetchall()
         return [_alert(row) for row in rows]
 
@@ -225,36 +240,36 @@ class StateDb:
         """Delete alerts resolved before ``before_ms`` with their timeline, escalation and
         notices (retention); an unresolved alert is never deleted, however old."""
         with self.transaction():
-            old = "SELECT alert_id FROM alerts WHERE state = 'resolved' AND resolved_ms < ?"
+            old = f"SELECT alert_id FROM alerts WHERE state = {_RESOLVED} AND resolved_ms < ?"
             for table in ("timeline", "escalation", "notices"):
-                self.run(f"DELETE FROM {table} WHERE alert_id IN ({old})", (before_ms,))
-            cursor = self.run("DELETE FROM alerts WHERE state = 'resolved' AND "
-                              "resolved_ms < ?", (before_ms,))
+                self._run(f"DELETE FROM {table} WHERE alert_id IN ({old})", (before_ms,))
+            cursor = self._run(f"DELETE FROM alerts WHERE state = {_RESOLVED} AND "
+                               "resolved_ms < ?", (before_ms,))
         return cursor.rowcount
 
     def timeline(self, alert_id: int) -> list[TimelineEntry]:
-        rows = self.run("SELECT alert_id, t_ms, what, who, detail FROM timeline "
+        rows = self._run("SELECT alert_id, t_ms, what, who, detail FROM timeline "
                         "WHERE alert_id = ? ORDER BY t_ms, rowid", (alert_id,)).fetchall()
         return [TimelineEntry(*row) for row in rows]
 
     # --- notices ------------------------------------------------------------------------
 
     def notice(self, notice_id: int) -> Notice | None:
-        row = self.run(f"SELECT {_NOTICE_COLS} FROM notices WHERE notice_id = ?",
+        row = self._run(f"SELECT {_NOTICE_COLS} FROM notices WHERE notice_id = ?",
                        (notice_id,)).fetchone()
         return _notice(row) if row else None
 
     def notices(self, alert_id: int | None = None) -> list[Notice]:
         if alert_id is None:
-            rows = self.run(f"SELECT {_NOTICE_COLS} FROM notices ORDER BY notice_id")
+            rows = self._run(f"SELECT {_NOTICE_COLS} FROM notices ORDER BY notice_id")
         else:
-            rows = self.run(f"SELECT {_NOTICE_COLS} FROM notices WHERE alert_id = ? "
+            rows = self._run(f"SELECT {_NOTICE_COLS} FROM notices WHERE alert_id = ? "
                             "ORDER BY notice_id", (alert_id,))
         return [_notice(row) for row in rows.fetchall()]
 
     def silences(self, now_ms: int) -> list[Silence]:
         """Silences still running at ``now_ms``, the first to end first."""
-        rows = self.run(f"SELECT {_SILENCE_COLS} FROM silences WHERE until_ms > ? "
+        rows = self._run(f"SELECT {_SILENCE_COLS} FROM silences WHERE until_ms > ? "
                         "ORDER BY until_ms", (now_ms,)).fetchall()
         return [Silence(*row) for row in rows]
 
@@ -262,30 +277,186 @@ class StateDb:
 
     def open_counts(self) -> list[tuple[Condition, Severity, int]]:
         """Unresolved alerts by condition and severity."""
-        rows = self.run("SELECT condition, severity, COUNT(*) FROM alerts WHERE state != "
-                        "'resolved' GROUP BY condition, severity").fetchall()
+        rows = self._run("SELECT condition, severity, COUNT(*) FROM alerts WHERE state != "
+                         f"{_RESOLVED} GROUP BY condition, severity").fetchall()
         return [(Condition(c), Severity(s), n) for c, s, n in rows]
 
     def notice_counts(self) -> list[tuple[str, NoticeState, int]]:
         """Notices by channel and state."""
-        rows = self.run("SELECT channel, state, COUNT(*) FROM notices "
+        rows = self._run("SELECT channel, state, COUNT(*) FROM notices "
                         "GROUP BY channel, state").fetchall()
         return [(channel, NoticeState(state), n) for channel, state, n in rows]
 
     def steps_due(self, now_ms: int, late_after_ms: int) -> tuple[int, int]:
         """Escalation steps pending and due by ``now_ms``, and those of them overdue by
         more than ``late_after_ms`` (the timer thread should have taken them)."""
-        due, late = self.run(
+        due, late = self._run(
             "SELECT COUNT(*), COALESCE(SUM(due_ms <= ?), 0) FROM escalation "
-            "WHERE state = 'pending' AND due_ms <= ?",
+            f"WHERE state = {_STEP_PENDING} AND due_ms <= ?",
             (now_ms - late_after_ms, now_ms)).fetchone()
         return int(due), int(late)
 
     def due_notices(self, now_ms: int, limit: int = 100) -> list[Notice]:
-        rows = self.run(f"SELECT {_NOTICE_COLS} FROM notices WHERE state = 'pending' AND "
+        rows = self._run(f"SELECT {_NOTICE_COLS} FROM notices WHERE state = {_PENDING} AND "
                         "next_try_ms <= ? ORDER BY next_try_ms, notice_id LIMIT ?",
                         (now_ms, limit)).fetchall()
         return [_notice(row) for row in rows]
+
+    # --- the alert lifecycle (the core) ----------------------------------------------
+
+    def silenced(self, condition: Condition, subjects: tuple[str, ...], now_ms: int) -> bool:
+        """A silence running at ``now_ms`` covers one of ``subjects`` (a resident, a
+        gateway, a site), for every condition or for ``condition``."""
+        marks = ", ".join("?" * len(subjects))
+        row = self._run(f"SELECT 1 FROM silences WHERE until_ms > ? AND subject IN ({marks})"
+                        " AND (condition IS NULL OR condition = ?) LIMIT 1",
+                        (now_ms, *subjects, condition.value)).fetchone()
+        return row is not None
+
+    def open_alert(self, condition: Condition, subject: str, site_id: str, gateway_id: str,
+                   device_id: str, severity: Severity, now_ms: int, silenced: bool,
+                   detail: str) -> int:
+        """A new open alert; its id."""
+        cursor = self._run(
+            "INSERT INTO alerts (condition, subject, site_id, gateway_id, device_id, "
+            "severity, state, active, opened_ms, updated_ms, repeats, flaps, silenced, "
+            f"detail) VALUES (?, ?, ?, ?, ?, ?, {_OPEN}, 1, ?, ?, 0, 0, ?, ?)",
+            (condition.value, subject, site_id, gateway_id, device_id, int(severity), now_ms,
+             now_ms, int(silenced), detail))
+        return int(cursor.lastrowid or 0)
+
+    def repeat(self, alert_id: int, now_ms: int, detail: str) -> None:
+        """The condition of an unresolved alert was signalled again."""
+        self._run("UPDATE alerts SET repeats = repeats + 1, active = 1, updated_ms = ?, "
+                  "detail = ? WHERE alert_id = ?", (now_ms, detail, alert_id))
+
+    def reopen(self, alert_id: int, now_ms: int, detail: str, silenced: bool) -> None:
+        """A resolved alert comes back (a flap): open again, one flap more."""
+        self._run(f"UPDATE alerts SET state = {_OPEN}, active = 1, flaps = flaps + 1, "
+                  "updated_ms = ?, detail = ?, silenced = ?, resolved_by = NULL, "
+                  "resolved_ms = NULL, acked_by = NULL, acked_ms = NULL WHERE alert_id = ?",
+                  (now_ms, detail, int(silenced), alert_id))
+
+    def ended(self, alert_id: int, now_ms: int) -> None:
+        """The condition is over, but the alert stays until someone resolves it."""
+        self._run("UPDATE alerts SET active = 0, updated_ms = ? WHERE alert_id = ?",
+                  (now_ms, alert_id))
+
+    def close_alert(self, alert_id: int, state: AlertState, who: str, now_ms: int,
+                    note: str) -> None:
+        """Acknowledged or resolved: and every pending step and notice of it cancelled."""
+        column = "acked" if state is AlertState.ACKNOWLEDGED else "resolved"
+        self._run(f"UPDATE alerts SET state = ?, {column}_by = ?, {column}_ms = ?, "
+                  "note = COALESCE(NULLIF(?, ''), note), updated_ms = ? WHERE alert_id = ?",
+                  (state.value, who, now_ms, note, now_ms, alert_id))
+        self.cancel_steps(alert_id)
+        self._run(f"UPDATE notices SET state = {_CANCELLED} WHERE alert_id = ? AND "
+                  f"state = {_PENDING}", (alert_id,))
+
+    def note(self, alert_id: int, t_ms: int, what: str, who: str, detail: str) -> None:
+        """One line on the alert's timeline."""
+        self._run("INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
+                  (alert_id, t_ms, what, who, detail))
+
+    def add_silence(self, subject: str, condition: Condition | None, until_ms: int,
+                    who: str, reason: str) -> int:
+        cursor = self._run(
+            "INSERT INTO silences (subject, condition, until_ms, created_by, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (subject, condition.value if condition else None, until_ms, who, reason))
+        return int(cursor.lastrowid or 0)
+
+    # --- escalation timers ---------------------------------------------------------------
+
+    def add_step(self, alert_id: int, step: int, contact: int, due_ms: int) -> None:
+        """A pending timer (kept as it is if that step and contact have one already)."""
+        self._run(f"INSERT OR IGNORE INTO escalation VALUES (?, ?, ?, ?, {_STEP_PENDING})",
+                  (alert_id, step, contact, due_ms))
+
+    def cancel_steps(self, alert_id: int) -> None:
+        self._run(f"UPDATE escalation SET state = {_STEP_CANCELLED} WHERE alert_id = ? AND "
+                  f"state = {_STEP_PENDING}", (alert_id,))
+
+    def due_steps(self, now_ms: int) -> list[tuple[int, int, int]]:
+        """(alert, step, contact) of the pending timers due by ``now_ms`` on open alerts,
+        the earliest first."""
+        rows = self._run(
+            "SELECT e.alert_id, e.step, e.contact FROM escalation e JOIN alerts a USING "
+            f"(alert_id) WHERE e.state = {_STEP_PENDING} AND e.due_ms <= ? AND "
+            f"a.state = {_OPEN} ORDER BY e.due_ms", (now_ms,)).fetchall()
+        return [(int(a), int(s), int(c)) for a, s, c in rows]
+
+    def take_step(self, alert_id: int, step: int, contact: int) -> bool:
+        """Mark a due timer done, if it is still pending and its alert still open."""
+        cursor = self._run(
+            f"UPDATE escalation SET state = {_STEP_DONE} WHERE alert_id = ? AND step = ? AND "
+            f"contact = ? AND state = {_STEP_PENDING} AND EXISTS (SELECT 1 FROM alerts "
+            f"WHERE alert_id = ? AND state = {_OPEN})", (alert_id, step, contact, alert_id))
+        return cursor.rowcount > 0
+
+    def hurry_step(self, alert_id: int, step: int, contact: int, now_ms: int) -> None:
+        """A pending timer is due now at the latest."""
+        self._run("UPDATE escalation SET due_ms = MIN(due_ms, ?) WHERE alert_id = ? AND "
+                  f"step = ? AND contact = ? AND state = {_STEP_PENDING}",
+                  (now_ms, alert_id, step, contact))
+
+    # --- the notification outbox -----------------------------------------------------
+
+    def queue_notice(self, alert_id: int, step: int, contact: int, channel: str,
+                     recipient: str, language: str, subject: str, body: str, payload: str,
+                     now_ms: int) -> bool:
+        """A pending notice (none if that step and contact have one already)."""
+        cursor = self._run(
+            "INSERT OR IGNORE INTO notices (alert_id, step, contact, channel, recipient, "
+            "language, subject, body, payload, state, attempts, created_ms, next_try_ms) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_PENDING}, 0, ?, ?)",
+            (alert_id, step, contact, channel, recipient, language, subject, body, payload,
+             now_ms, now_ms))
+        return cursor.rowcount > 0
+
+    def texted_alert(self, channel: str, phone: str) -> tuple[int, int] | None:
+        """(alert, contact) of the newest open alert sent by ``channel`` to ``phone``."""
+        row = self._run(
+            "SELECT n.alert_id, n.contact FROM notices n JOIN alerts a USING (alert_id) "
+            f"WHERE n.channel = ? AND n.recipient = ? AND a.state = {_OPEN} AND "
+            f"n.state IN ({_SENT}, {_DELIVERED}, {_SENDING}) ORDER BY n.notice_id DESC "
+            "LIMIT 1", (channel, phone)).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def claim(self, notice_id: int) -> bool:
+        """Pending -> sending, one attempt more; False if it is no longer pending."""
+        cursor = self._run(f"UPDATE notices SET state = {_SENDING}, attempts = attempts + 1 "
+                           f"WHERE notice_id = ? AND state = {_PENDING}", (notice_id,))
+        return cursor.rowcount > 0
+
+    def sent(self, notice_id: int, now_ms: int, reference: str | None) -> None:
+        """Handed over. A delivery report may have overtaken the sender: its state stays."""
+        self._run(f"UPDATE notices SET state = CASE state WHEN {_SENDING} THEN {_SENT} ELSE "
+                  "state END, sent_ms = COALESCE(sent_ms, ?), provider_ref = ?, error = NULL "
+                  "WHERE notice_id = ?", (now_ms, reference, notice_id))
+
+    def retry_later(self, notice_id: int, next_try_ms: int, error: str) -> None:
+        self._run(f"UPDATE notices SET state = {_PENDING}, next_try_ms = ?, error = ? "
+                  f"WHERE notice_id = ? AND state = {_SENDING}",
+                  (next_try_ms, error, notice_id))
+
+    def give_up(self, notice_id: int, error: str) -> None:
+        self._run(f"UPDATE notices SET state = {_FAILED}, error = ? WHERE notice_id = ?",
+                  (error, notice_id))
+
+    def requeue_sending(self) -> int:
+        """At start: notices a dead process left sending go out again; how many."""
+        cursor = self._run(f"UPDATE notices SET state = {_PENDING} WHERE state = {_SENDING}")
+        return cursor.rowcount
+
+    def delivery(self, notice_id: int, delivered: bool, now_ms: int, error: str) -> None:
+        """The gateway's delivery report for a notice that was sent (or being sent)."""
+        if delivered:
+            self._run(f"UPDATE notices SET state = {_DELIVERED}, delivered_ms = ? WHERE "
+                      f"notice_id = ? AND state IN ({_SENT}, {_SENDING})", (now_ms, notice_id))
+        else:
+            self._run(f"UPDATE notices SET state = {_FAILED}, error = ? WHERE notice_id = ? "
+                      f"AND state IN ({_SENT}, {_SENDING})", (error, notice_id))
 
 
 class _Transaction:
@@ -294,12 +465,12 @@ class _Transaction:
 
     def __enter__(self) -> StateDb:
         self._db.lock.acquire()
-        self._db.run("BEGIN IMMEDIATE")
+        self._db._run("BEGIN IMMEDIATE")
         return self._db
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            self._db.run("COMMIT" if exc_type is None else "ROLLBACK")
+            self._db._run("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
             self._db.lock.release()
 

@@ -146,11 +146,12 @@ def test_a_restart_resumes_without_storm_or_duplicates(world: World) -> None:
 
 def test_a_notice_in_flight_at_a_crash_is_sent_again(world: World) -> None:
     world.core.handle([fall()])
-    world.step(60)
+    world.step(59)
+    world.clock.advance(1)
+    assert world.core.tick() == 1  # the first SMS step is due: its notice is queued
     notice = world.db.notices()[0]
-    world.db.run("UPDATE notices SET state = 'sending' WHERE notice_id = ?",
-                 (notice.notice_id,))  # as if killed inside the HTTP call
-    world.db.close()
+    assert world.db.claim(notice.notice_id)  # the dispatcher took it ...
+    world.db.close()  # ... and was killed inside the HTTP call
     world.open()
     world.step(1)
     assert world.db.notice(notice.notice_id).state is NoticeState.SENT  # type: ignore[union-attr]
