@@ -1,16 +1,6 @@
-"""The alert pipeline, readable in one place:
-
-    signal ─► inhibit ─► silence ─► dedup / flap ─► record ─► escalate ─► tell the desk
-
-* inhibit: a gateway that is offline hides the silence of the devices behind it;
-* silence: a matching silence (maintenance, staff in the room) keeps the alert on the desk
-  but stops escalation past it;
-* dedup: one alert per (condition, subject) until it is resolved; repeats update it; a
-  self-clearing condition that comes back within ``FLAP_WINDOW_MS`` reopens the same alert
-  (its escalation steps already taken are not taken again) and counts a flap;
-* record: every change is committed before anyone is told;
-* escalate: the site's policy is turned into timers in the database; ``tick`` turns due
-  timers into notices in the outbox; acknowledging or resolving cancels what is pending.
+"""The alert core: signals in (through the pipeline, ``alerts.pipeline``), escalation
+timers turned into notices, and what people do with alerts (acknowledge, resolve, silence,
+answer an SMS; the gateway's delivery reports).
 
 Listeners (the dashboard's live push) get an ``AlertChange`` after each commit.
 """
@@ -24,9 +14,10 @@ from typing import NamedTuple
 
 import msgspec
 
-from alerts import texts
+from alerts import pipeline, texts
 from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
+from alerts.pipeline import SYSTEM, Decision, Pending
 from alerts.policy import Channel, Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
 from registry import Registry
@@ -34,9 +25,6 @@ from telemetry.clock import Clock
 
 log = logging.getLogger(__name__)
 
-FLAP_WINDOW_MS = 30 * 60_000
-FLAPPING_AT = 3
-SYSTEM = "system"
 
 
 class Change(enum.StrEnum):
@@ -69,8 +57,8 @@ class AlertCore:
         self.policies = policies
         self.clock = clock
         self.listeners = listeners if listeners is not None else []
-        self._offline_gateways: set[str] = set()
         self.counts: dict[str, int] = {}
+        self._always, self._raised = pipeline.stages(pipeline.Inhibitor(), self._escalate)
         now = clock.now_ms()
         self._offsets = {s.site_id: utc_offset_min(s.timezone, now)
                          for s in registry.sites.values()}
@@ -91,69 +79,42 @@ class AlertCore:
 
     def handle(self, signals: list[Signal]) -> None:
         for signal in signals:
-            if signal.condition is Condition.GATEWAY_OFFLINE:
-                if signal.active:
-                    self._offline_gateways.add(signal.gateway_id)
-                else:
-                    self._offline_gateways.discard(signal.gateway_id)
-            if self._inhibited(signal):
+            p = Pending(signal, self.clock.now_ms())
+            if not all(stage(p, self.db) for stage in self._always):
                 self._count("inhibited")
-                continue
-            if signal.active:
-                self._raise(signal)
+            elif signal.active:
+                self._raise(p)
             else:
                 self._clear(signal)
 
-    def _inhibited(self, signal: Signal) -> bool:
-        return signal.active and signal.condition is Condition.DEVICE_SILENT \
-            and signal.gateway_id in self._offline_gateways
-
-    def _silenced(self, signal: Signal, now_ms: int) -> bool:
-        return self.db.silenced(signal.condition,
-                                (signal.subject, signal.site_id, signal.gateway_id), now_ms)
-
-    def _raise(self, signal: Signal) -> None:
-        now = self.clock.now_ms()
-        condition = signal.condition
+    def _raise(self, p: Pending) -> None:
         with self.db.transaction() as db:
-            current = db.unresolved(condition, signal.subject)
-            if current is not None:  # dedup: one alert while it is open
-                db.repeat(current.alert_id, now, signal.detail)
-                alert_id, change = current.alert_id, Change.UPDATED
-            else:
-                silenced = self._silenced(signal, now)
-                last = db.last_resolved(condition, signal.subject)
-                flapping = (last is not None and last.resolved_by == SYSTEM
-                            and last.resolved_ms is not None
-                            and now - last.resolved_ms < FLAP_WINDOW_MS)
-                if flapping and last is not None:
-                    alert_id = last.alert_id
-                    db.reopen(alert_id, now, signal.detail, silenced)
-                    db.note(alert_id, now, "reopened", SYSTEM, signal.detail)
-                    if last.flaps + 1 >= FLAPPING_AT:
-                        self._count("flapping")
-                        db.cancel_steps(alert_id)
-                    elif not silenced:
-                        self._schedule(db, alert_id, signal, now)
-                else:
-                    alert_id = db.open_alert(condition, signal.subject, signal.site_id,
-                                             signal.gateway_id, signal.device_id,
-                                             PROFILES[condition].severity, now, silenced,
-                                             signal.detail)
-                    db.note(alert_id, now, "opened", SYSTEM, signal.detail)
-                    if silenced:
-                        self._count("silenced")
-                        db.note(alert_id, now, "silenced", SYSTEM,
-                                "a silence matches: no escalation")
-                    else:
-                        self._schedule(db, alert_id, signal, now)
-                change = Change.OPENED
-            alert = db.alert(alert_id)
+            for stage in self._raised:
+                if not stage(p, db):
+                    return
+            alert = db.alert(p.alert_id)
         assert alert is not None
+        change = Change.UPDATED if p.decision is Decision.REPEAT else Change.OPENED
         self._count(change.value)
         if change is Change.OPENED:
-            log.info("alert %d opened: %s of %s", alert_id, condition.value, signal.subject)
-        self._emit(change, alert, signal.t_ms)
+            log.info("alert %d opened: %s of %s", alert.alert_id, alert.condition.value,
+                     alert.subject)
+        self._emit(change, alert, p.signal.t_ms)
+
+    def _escalate(self, p: Pending, db: StateDb) -> bool:
+        """The pipeline's escalate stage (it needs the site's policy)."""
+        if p.decision is Decision.REOPEN:
+            if p.flaps + 1 >= pipeline.FLAPPING_AT:
+                self._count("flapping")
+                db.cancel_steps(p.alert_id)
+            elif not p.silenced:
+                self._schedule(db, p.alert_id, p.signal, p.now_ms)
+        elif p.decision is Decision.NEW:
+            if p.silenced:
+                self._count("silenced")
+            else:
+                self._schedule(db, p.alert_id, p.signal, p.now_ms)
+        return True
 
     def _clear(self, signal: Signal) -> None:
         now = self.clock.now_ms()
