@@ -43,11 +43,9 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from telemetry.clock import DAY_MS, MIN_MS
 from telemetry.kinds import Kind
 
-MIN_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 AWAY_AFTER_DOOR_MS = 5 * MIN_MS
 LEARN_DAYS = 3
 MIN_GAPS = 10  # past silences needed to judge an hour of day

@@ -51,11 +51,9 @@ from firmware_stubs.runner import Level, RunConfig, plan_incidents, run
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
-from telemetry.clock import FakeClock, SystemClock
+from telemetry.clock import DAY_MS, HOUR_MS, FakeClock, SystemClock
 from telemetry.reading import Reading
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 SEED = 1
 WARM_UP_DAYS = 3
 RESOLVE_AFTER_MS = 2 * HOUR_MS

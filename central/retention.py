@@ -15,11 +15,10 @@ from typing import NamedTuple
 from alerts.state import StateDb, StateError
 from central.config import RetentionConfig
 from ingest.store.base import Store, StoreError
-from telemetry.clock import Clock
+from telemetry.clock import DAY_MS, Clock
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 
 
 class Round(NamedTuple):

@@ -51,8 +51,9 @@ def register(sub: Any) -> None:
 def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
     """The first incidents, so the desk has something within the first two minutes."""
     from firmware_stubs import incidents as inc
+    from telemetry.clock import MIN_MS, SECOND_MS
 
-    second, minute = 1000, inc.MIN_MS
+    second, minute = SECOND_MS, MIN_MS
     return (
         # the door opens 2 min after the incident starts (see the routine model)
         inc.make(inc.IncidentKind.NIGHT_WANDERING, WANDERER, start_ms - 90 * second,

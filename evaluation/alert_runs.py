@@ -24,8 +24,8 @@ from firmware_stubs import site_registry
 from firmware_stubs.engine import Fleet
 from firmware_stubs.gateway_level import GatewayRenderer
 from firmware_stubs.routine import Profiles
+from telemetry.clock import DAY_MS
 
-DAY_MS = 86_400_000
 GRACE_MS = 15 * 60_000
 START_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 

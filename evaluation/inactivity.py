@@ -38,17 +38,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from alerts.inactivity import (
-    ALARM,
-    CHECK,
-    DAY_MS,
-    HOUR_MS,
-    MIN_MS,
-    Event,
-    InactivityDetector,
-    Tier,
-)
+from alerts.inactivity import ALARM, CHECK, Event, InactivityDetector, Tier
 from evaluation import homes
+from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
 
 HORIZON_MS = 12 * HOUR_MS

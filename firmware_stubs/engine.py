@@ -15,6 +15,7 @@ import numpy as np
 from firmware_stubs import incidents as inc
 from firmware_stubs.routine import Event, Profiles, day_events
 from firmware_stubs.vitals import KIND_CODE, Samples, VitalsModel, affects_vitals
+from telemetry.clock import DAY_MS
 from telemetry.kinds import Kind
 
 _BED = KIND_CODE[Kind.BED_OCCUPANCY]
@@ -41,10 +42,10 @@ class Fleet:
         self.in_bed = np.zeros(homes, dtype=bool)
         self._plans: list[list[Event]] = [[] for _ in range(homes)]
         self._pos = np.zeros(homes, dtype=np.int64)
-        self._next_day = np.full(homes, start_ms // inc.DAY_MS - 1, dtype=np.int64)
+        self._next_day = np.full(homes, start_ms // DAY_MS - 1, dtype=np.int64)
         self._next_t = np.full(homes, np.iinfo(np.int64).min, dtype=np.int64)
         # Replay the routine up to the start silently, so bed state is right at t0.
-        self._events(start_ms - 2 * inc.DAY_MS, start_ms, emit=False)
+        self._events(start_ms - 2 * DAY_MS, start_ms, emit=False)
 
     def incidents_of(self, home: int) -> list[inc.Incident]:
         return self._by_home.get(home, [])

@@ -9,10 +9,7 @@ import msgspec
 import numpy as np
 
 from firmware_stubs import layout
-
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-MIN_MS = 60_000
+from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 
 
 class IncidentKind(enum.StrEnum):

@@ -12,11 +12,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from firmware_stubs.incidents import DAY_MS, MIN_MS, Incident, IncidentKind
+from firmware_stubs.incidents import Incident, IncidentKind
 from firmware_stubs.layout import SLOT
+from telemetry.clock import DAY_MS, MIN_MS, SECOND_MS
 from telemetry.kinds import FallStatus, Kind
 
-SECOND_MS = 1000
 MOTION_HOLD_MS = 90 * SECOND_MS  # Aqara RTCGQ11LM default occupancy_timeout
 
 

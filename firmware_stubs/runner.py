@@ -18,7 +18,7 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.engine import Fleet
 from firmware_stubs.gateway_level import GatewayRenderer
 from firmware_stubs.routine import Profiles
-from telemetry.clock import Clock, SystemClock
+from telemetry.clock import DAY_MS, Clock, SystemClock
 
 
 class Level(enum.StrEnum):
@@ -58,7 +58,7 @@ class RunStats(msgspec.Struct, kw_only=True):
 def plan_incidents(cfg: RunConfig) -> list[inc.Incident]:
     """The incidents of this run: random ones at ``incident_rate`` plus the extra ones."""
     end_ms = cfg.start_ms + int(cfg.duration_s * cfg.speed * 1000)
-    days = (end_ms - cfg.start_ms) // inc.DAY_MS + 1
+    days = (end_ms - cfg.start_ms) // DAY_MS + 1
     risk = Profiles(cfg.seed, cfg.homes).wandering_risk
     planned = inc.schedule(np.random.default_rng([cfg.seed, 5]), cfg.homes, cfg.start_ms, int(days),
                            cfg.incident_rate, wandering_risk=risk)

@@ -6,9 +6,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from firmware_stubs.incidents import DAY_MS, Incident, IncidentKind
+from firmware_stubs.incidents import Incident, IncidentKind
 from firmware_stubs.layout import DEVICES, SLOT
 from firmware_stubs.routine import Profiles
+from telemetry.clock import DAY_MS
 from telemetry.kinds import SPECS, Kind
 
 ROOM_COLD_C = 12.0  # where a room without heating settles (a winter flat, indoors)

@@ -6,6 +6,12 @@ import threading
 import time
 from typing import Protocol
 
+# Durations in milliseconds, the unit every timestamp of the project is in.
+SECOND_MS = 1000
+MIN_MS = 60 * SECOND_MS
+HOUR_MS = 60 * MIN_MS
+DAY_MS = 24 * HOUR_MS
+
 
 class Clock(Protocol):
     """Wall time in UTC milliseconds and a monotonic reading in seconds."""

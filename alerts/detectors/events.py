@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
+from telemetry.clock import DAY_MS
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading
 
-DAY_MS = 86_400_000
 _SIMPLE = {Kind.SOS: Condition.SOS, Kind.WATER_LEAK: Condition.WATER_LEAK,
            Kind.TAMPER: Condition.TAMPER}
 _SETTLED = frozenset({Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY})

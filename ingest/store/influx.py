@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ingest.store.base import Bucket, Point, StoreError
+from telemetry.clock import HOUR_MS
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-HOUR_MS = 3_600_000
 RAW, HOURLY = "reading", "reading_hourly"
 
 

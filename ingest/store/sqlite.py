@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.store.base import Bucket, Point, StoreError
+from telemetry.clock import HOUR_MS
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-HOUR_MS = 3_600_000
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """

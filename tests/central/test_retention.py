@@ -17,10 +17,10 @@ from alerts.state import AlertState, StateDb
 from central import config
 from central.config import ConfigError, RetentionConfig
 from central.process import CentralProcess
-from central.retention import DAY_MS, Retention
+from central.retention import Retention
 from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
-from telemetry.clock import FakeClock, SystemClock
+from telemetry.clock import DAY_MS, FakeClock, SystemClock
 from telemetry.kinds import Kind
 from tests.alerts.conftest import POLICY
 from tests.support.readings import reading

@@ -15,12 +15,12 @@ from edge_agent.local_rules import LocalAlarm
 from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
-from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
+from firmware_stubs.incidents import IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from telemetry import codec, health, topics
-from telemetry.clock import FakeClock, SystemClock
+from telemetry.clock import HOUR_MS, MIN_MS, FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading

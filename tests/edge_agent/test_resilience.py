@@ -17,12 +17,13 @@ from edge_agent.config import BrokerConfig, GatewayConfig
 from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
-from firmware_stubs.incidents import MIN_MS, IncidentKind
+from firmware_stubs.incidents import IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import topics
+from telemetry.clock import MIN_MS
 from telemetry.kinds import Kind
 from telemetry.metrics_config import MetricsConfig
 from telemetry.reading import Reading

@@ -7,17 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.inactivity import (
-    DAY_MS,
-    HOUR_MS,
-    MIN_MS,
-    Context,
-    Event,
-    InactivityAlert,
-    InactivityDetector,
-    Tier,
-)
+from alerts.inactivity import Context, Event, InactivityAlert, InactivityDetector, Tier
 from evaluation import homes
+from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
 
 T0 = 1_795_305_600_000  # a midnight (UTC)

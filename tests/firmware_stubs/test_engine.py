@@ -9,9 +9,10 @@ import pytest
 
 from firmware_stubs import incidents as inc
 from firmware_stubs.engine import Fleet
-from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
+from firmware_stubs.incidents import IncidentKind
 from firmware_stubs.runner import Level, RunConfig
 from telemetry import codec, topics
+from telemetry.clock import HOUR_MS, MIN_MS
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading
 from telemetry.topics import Channel

@@ -10,12 +10,12 @@ import pytest
 
 from firmware_stubs import incidents as inc
 from firmware_stubs import layout
-from firmware_stubs.incidents import HOUR_MS, MIN_MS, IncidentKind
+from firmware_stubs.incidents import IncidentKind
 from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from telemetry import codec, topics
-from telemetry.clock import FakeClock
+from telemetry.clock import HOUR_MS, MIN_MS, FakeClock
 from telemetry.kinds import FallStatus, Kind
 from telemetry.topics import Channel
 from tests.support.mqtt import Recorder

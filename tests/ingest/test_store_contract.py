@@ -13,7 +13,8 @@ import pytest
 from harness.influx import LocalInfluxd
 from ingest.store.base import Bucket, Point, Store, StoreError
 from ingest.store.influx import InfluxStore
-from ingest.store.sqlite import HOUR_MS, SqliteStore
+from ingest.store.sqlite import SqliteStore
+from telemetry.clock import HOUR_MS
 from telemetry.kinds import SPECS, Kind
 from telemetry.reading import Reading
 
