@@ -15,6 +15,7 @@ import logging
 from alerts.core import AlertCore
 from alerts.notifiers import Notifier, NotifyError, classify
 from alerts.state import Notice, StateDb
+from telemetry import backoff as retry_policy
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
 
@@ -28,7 +29,7 @@ class Dispatcher:
         self.core = core
         self.notifiers = notifiers
         self.clock = clock
-        self.backoff = backoff or Backoff(initial_s=5.0, max_s=300.0)
+        self.backoff = backoff or retry_policy.notice()
         self.counts: dict[str, int] = {}
 
     def _count(self, key: str) -> None:

@@ -21,6 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import BrokerConfig
 from edge_agent.outbox import Outbox
+from telemetry import backoff as retry_policy
 from telemetry import codec, health, topics
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
@@ -45,7 +46,7 @@ class Uplink(threading.Thread):
         self._window_s = batch_window_s
         self.max_inflight = max_inflight
         self._keepalive_s = keepalive_s
-        self._backoff = backoff or Backoff(1.0, 60.0)
+        self._backoff = backoff or retry_policy.reconnect()
         self._stopping = threading.Event()
         self.wake = threading.Event()
         self.connected = threading.Event()

@@ -12,6 +12,7 @@ from firmware_stubs.dialects.zigbee2mqtt import Z2mDevice
 from firmware_stubs.incidents import Incident, IncidentKind
 from firmware_stubs.vitals import KINDS, Samples
 from telemetry import topics
+from telemetry.health import ONLINE
 from telemetry.topics import Dialect
 
 
@@ -45,7 +46,7 @@ class DeviceRenderer:
         ]
 
     def birth(self, t_ms: int) -> list[Message]:
-        out = [Message(topics.z2m_bridge_state(), b"online", True)]
+        out = [Message(topics.z2m_bridge_state(), ONLINE, True)]
         for devices in self.devices:
             for device in devices:
                 out.extend(device.birth(t_ms))

@@ -13,6 +13,7 @@ from firmware_stubs import layout
 from firmware_stubs.dialects import Message
 from firmware_stubs.vitals import KIND_CODE, KINDS, Samples
 from telemetry import codec, topics
+from telemetry.health import ONLINE
 from telemetry.kinds import SPECS, URGENT_KINDS
 from telemetry.reading import Reading
 from telemetry.topics import Channel
@@ -39,7 +40,7 @@ class GatewayRenderer:
 
     def birth(self, t_ms: int) -> list[Message]:
         return [
-            Message(topics.central(g, Channel.STATUS), b"online", True) for g in self.gateways
+            Message(topics.central(g, Channel.STATUS), ONLINE, True) for g in self.gateways
         ]
 
     def readings(self, s: Samples) -> list[Reading]:

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from telemetry import backoff as retry_policy
 from telemetry.backoff import Backoff
 from telemetry.kinds import is_urgent
 from telemetry.reading import Reading
@@ -31,7 +32,7 @@ class Handoff:
     def __init__(self, consumers: list[Consumer], *, backoff: Backoff | None = None,
                  max_pending: int = MAX_PENDING_BATCHES) -> None:
         self.consumers = consumers
-        self._backoff = backoff or Backoff(initial_s=0.1, max_s=5.0)
+        self._backoff = backoff or retry_policy.handoff()
         self._max_pending = max_pending
         self._cond = threading.Condition()
         self._pending: collections.deque[tuple[Consumer, list[Reading]]] = collections.deque()

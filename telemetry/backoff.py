@@ -33,3 +33,24 @@ class Backoff:
     def reset(self) -> None:
         """A success: start again from ``initial_s``."""
         self._attempt = 0
+
+
+# The project's retry policies, by what they retry (initial and longest delay, seconds).
+def reconnect() -> Backoff:
+    """A gateway reconnecting to the central broker."""
+    return Backoff(initial_s=1.0, max_s=60.0)
+
+
+def store_write() -> Backoff:
+    """A group commit writing again to a busy or briefly unavailable store."""
+    return Backoff(initial_s=0.05, max_s=2.0)
+
+
+def handoff() -> Backoff:
+    """Central intake handing a failed batch to its consumers again."""
+    return Backoff(initial_s=0.1, max_s=5.0)
+
+
+def notice() -> Backoff:
+    """A notice (SMS, webhook, e-mail) its notifier could not hand over."""
+    return Backoff(initial_s=5.0, max_s=300.0)

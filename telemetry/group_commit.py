@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from telemetry.backoff import Backoff
+from telemetry import backoff
 from telemetry.reading import Reading
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class GroupWriter(threading.Thread):
                 # What is left of a backlog is a full group already (and may hold the
                 # urgent message that set the flag): write it next without waiting.
                 self._flush = bool(self._items)
-            retry = Backoff(initial_s=0.05, max_s=2.0)
+            retry = backoff.store_write()
             # A failed write keeps its messages unacknowledged and is tried again (a busy
             # or briefly unavailable store must not stall the stream for good); closing
             # gives up, and the broker redelivers to the next process.

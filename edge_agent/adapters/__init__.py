@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple, Protocol
 
+from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import Kind
 
 
@@ -41,4 +42,4 @@ class Adapter(Protocol):
     def translate(self, topic: str, payload: bytes) -> list[Observation]: ...
 
 
-AVAILABILITY_WORDS = {"online": 1.0, "offline": 0.0}
+AVAILABILITY_WORDS = {ONLINE.decode(): 1.0, OFFLINE.decode(): 0.0}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from firmware_stubs.dialects import Message
 from telemetry import topics
+from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import FallStatus, Kind
 from telemetry.topics import EsphomeComponent
 
@@ -42,11 +43,11 @@ class EsphomeNode:
         self._status = topics.esphome_status(node)
 
     def birth(self, t_ms: int) -> list[Message]:
-        return [Message(self._status, b"online", True)]
+        return [Message(self._status, ONLINE, True)]
 
     def observe(self, kind: Kind, value: float, t_ms: int) -> list[Message]:
         if kind is Kind.AVAILABILITY:
-            return [Message(self._status, b"online" if value > 0 else b"offline", True)]
+            return [Message(self._status, ONLINE if value > 0 else OFFLINE, True)]
         entity = self._entities.get(kind)
         if entity is None:
             return []

@@ -8,6 +8,7 @@ import numpy as np
 
 from firmware_stubs.dialects import Message
 from telemetry import native, topics
+from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import Kind
 from telemetry.topics import NativeStream
 
@@ -33,11 +34,11 @@ class NativeDevice:
         self._occupied = False
 
     def birth(self, t_ms: int) -> list[Message]:
-        return [Message(topics.native(self.device_id, NativeStream.STATUS), b"online", True)]
+        return [Message(topics.native(self.device_id, NativeStream.STATUS), ONLINE, True)]
 
     def observe(self, kind: Kind, value: float, t_ms: int) -> list[Message]:
         if kind is Kind.AVAILABILITY:
-            word = b"online" if value > 0 else b"offline"
+            word = ONLINE if value > 0 else OFFLINE
             return [Message(topics.native(self.device_id, NativeStream.STATUS), word, True)]
         payload: native.NativePayload
         if self.model in ("EC-WB1", "EC-PD1"):

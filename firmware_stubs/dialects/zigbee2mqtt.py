@@ -13,6 +13,7 @@ from typing import Any
 
 from firmware_stubs.dialects import Message
 from telemetry import topics
+from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import FallStatus, Kind
 
 _FALL_STATUS = {
@@ -87,7 +88,7 @@ class Z2mDevice:
         return [Message(self._state_topic, json.dumps(body).encode(), False)]
 
     def _availability(self, online: bool) -> Message:
-        word = "online" if online else "offline"
+        word = (ONLINE if online else OFFLINE).decode()
         payload = word if self._legacy else json.dumps({"state": word})
         return Message(self._availability_topic, payload.encode(), True)
 
