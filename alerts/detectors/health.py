@@ -6,10 +6,12 @@ bed and not at all otherwise; a battery door contact may sleep for hours) and re
 availability as readings, forwarded here. The centre adds a backstop: any device of the
 registry not heard from for ``BACKSTOP_SILENT_MS`` (26 h, longer than the longest sleep of
 the devices we know), counted from the process start for devices never heard from. A
-gateway that is offline (its retained last will) inhibits the silence alerts of every
-device behind it: one problem, one alert. A gateway's radio (``telemetry.parts``) going
-down is one alert for the gateway (``RADIO_OFFLINE``) at once, cleared when it is back; the
-gateway holds its own silence reports of the devices behind it meanwhile.
+gateway that is offline (its retained last will) is one alert; the alert pipeline
+(``alerts.pipeline.Inhibitor``, the one place that decides it) holds back the silence
+alerts of every device behind it meanwhile: one problem, one alert. A gateway's radio
+(``telemetry.parts``) going down is one alert for the gateway (``RADIO_OFFLINE``) at once,
+cleared when it is back; the gateway holds its own silence reports of the devices behind
+it meanwhile.
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ class HealthMonitor:
         self._buckets: dict[int, set[tuple[str, str]]] = {}
         self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
         self._radio_down: set[tuple[str, str]] = set()  # (gateway, part)
-        self.inhibited = 0
 
     def expect(self, site_id: str, gateway_id: str, device_id: str, since_ms: int) -> None:
         """A device of the registry: silent from ``since_ms`` until heard from."""
@@ -136,9 +137,8 @@ class HealthMonitor:
         if reading.kind is Kind.AVAILABILITY:
             if reading.value == 0 and not d.silent:
                 d.silent = True
-                if reading.gateway_id not in self._offline:
-                    out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id,
-                                            True, t, "reported offline by the gateway"))
+                out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id,
+                                        True, t, "reported offline by the gateway"))
             elif reading.value > 0 and d.silent:
                 d.silent = False
                 out.append(self._signal(Condition.DEVICE_SILENT, d, reading.device_id,
@@ -207,10 +207,8 @@ class HealthMonitor:
                 if now_ms - d.last_ms < self.silent_after_ms:
                     continue
                 self._unindex(key, d)
-                d.silent = True  # inhibited or not: one silence, judged once
-                if key[0] in self._offline:
-                    self.inhibited += 1
-                    continue
+                d.silent = True  # one silence, judged once (the pipeline inhibits it if
+                # its gateway is offline: the one place that decides)
                 minutes = (now_ms - d.last_ms) / 60_000
                 out.append(self._signal(Condition.DEVICE_SILENT, d, key[1], True, now_ms,
                                         f"silent for {minutes:.0f} min"))

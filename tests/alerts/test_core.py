@@ -237,3 +237,15 @@ def test_a_family_step_on_a_channel_a_contact_cannot_receive_is_refused() -> Non
     policy["default"]["steps"]["fall"][0]["channel"] = "webhook"
     with pytest.raises(PolicyError, match="family contacts"):
         Policies(msgspec.convert(policy, PolicyFile))
+
+
+def test_a_device_silent_behind_an_offline_gateway_is_inhibited_until_it_is_back(
+        world: World) -> None:
+    offline = Signal(Condition.GATEWAY_OFFLINE, GW, True, 0, SITE, GW, "last will")
+    silent = Signal(Condition.DEVICE_SILENT, f"{GW}/pendant", True, 0, SITE, GW, "silent",
+                    "pendant")
+    world.core.handle([offline, silent])
+    assert [a.condition for a in world.db.alerts()] == [Condition.GATEWAY_OFFLINE]
+    assert world.core.counts["inhibited"] == 1
+    world.core.handle([offline._replace(active=False), silent])  # back, still silent
+    assert Condition.DEVICE_SILENT in {a.condition for a in world.db.alerts()}
