@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Literal
 
 import msgspec
 
+from telemetry.secrets import read_secret
+
 
 class SettingsError(Exception):
     """A secret file named in the settings cannot be read."""
-
-
-def _secret(path: str) -> str:
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise SettingsError(f"cannot read secret file {path}: {exc}") from exc
 
 
 class KannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -27,7 +21,7 @@ class KannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sender: str = ""
 
     def password(self) -> str:
-        return _secret(self.password_file)
+        return read_secret(self.password_file)
 
 
 class SmtpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -57,7 +51,7 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     def reply_token(self) -> str:
         """The callbacks' secret; without Kannel nothing calls back, so a random one."""
         if self.reply_token_file:
-            token = _secret(self.reply_token_file)
+            token = read_secret(self.reply_token_file)
             if len(token) < 16:
                 raise SettingsError(f"{self.reply_token_file}: the callback token needs at "
                                     f"least 16 characters")
@@ -70,4 +64,4 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     def webhook_secret(self) -> bytes:
         if self.webhook_secret_file is None:
             raise SettingsError("webhook steps need webhook_secret_file")
-        return _secret(self.webhook_secret_file).encode()
+        return read_secret(self.webhook_secret_file).encode()

@@ -40,13 +40,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.core import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
-from central.config import BrokerConfig, CentralConfig
+from central.config import CentralConfig
 from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -95,7 +96,7 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
     with LocalMosquitto() as broker:
         kannel.start()
         cfg = CentralConfig(data_dir=str(work / "central"), registry=str(work / "registry.yaml"),
-                            broker=BrokerConfig(port=broker.port), alerts=settings,
+                            broker=BrokerConnection(port=broker.port), alerts=settings,
                             store_workers=store_workers)
         central = CentralProcess(cfg, SystemClock())
         assert central.alerts is not None

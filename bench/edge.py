@@ -34,6 +34,7 @@ from edge_agent import config
 from edge_agent.outbox import Outbox
 from harness.mosquitto import LocalMosquitto
 from telemetry import codec, health, native, topics
+from telemetry.broker import BrokerConnection
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel, NativeStream
@@ -178,8 +179,8 @@ def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60
     sample = config.load(config.SAMPLE)
     cfg = msgspec.structs.replace(
         sample, data_dir=str(work / "edge-data"),
-        local=config.BrokerConfig(port=edge.port),
-        uplink=config.BrokerConfig(port=central.port))
+        local=BrokerConnection(port=edge.port),
+        uplink=BrokerConnection(port=central.port))
     cfg_path.write_bytes(config.dump(cfg))
     counter = CentralCounter(central.port)
     agent = subprocess.Popen([sys.executable, "-m", "eldercare_cli.main", "edge", "--config",

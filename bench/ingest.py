@@ -32,6 +32,7 @@ from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
 from ingest.store.sqlite import SqliteStore
 from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 
@@ -86,7 +87,7 @@ def _processes_phase(broker: LocalMosquitto, homes: int, speed: float, duration:
     procs = []
     for i in range(processes):
         cfg = config.CentralConfig(data_dir=str(data), registry=str(work / "registry.yaml"),
-                                   broker=config.BrokerConfig(port=broker.port),
+                                   broker=BrokerConnection(port=broker.port),
                                    client_id=f"eldercare-ingest-{i}", share_group="bench")
         path = work / f"central-{i}.toml"
         path.write_bytes(config.dump(cfg))

@@ -39,7 +39,7 @@ import yaml
 
 from alerts.conditions import Condition
 from alerts.settings import AlertSettings, KannelSettings
-from central.config import BrokerConfig, CentralConfig, RetentionConfig
+from central.config import CentralConfig, RetentionConfig
 from central.process import CentralProcess
 from dashboard.accounts import Role
 from dashboard.settings import DashboardSettings
@@ -51,6 +51,7 @@ from firmware_stubs.runner import Level, RunConfig, plan_incidents, run
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from telemetry.broker import BrokerConnection
 from telemetry.clock import DAY_MS, HOUR_MS, FakeClock, SystemClock
 from telemetry.reading import Reading
 
@@ -180,7 +181,7 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
     port = free_port()
     cfg = CentralConfig(
         data_dir=str(data), registry=str(work / "registry.yaml"),
-        broker=BrokerConfig(port=broker.port),
+        broker=BrokerConnection(port=broker.port),
         alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
                              reply_token_file=str(work / "callback.token"),
                              kannel=KannelSettings(kannel.sendsms_url, kannel.username,

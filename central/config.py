@@ -9,29 +9,13 @@ import msgspec
 from alerts.settings import AlertSettings
 from dashboard.settings import DashboardSettings
 from ingest.roles import Role
+from telemetry.broker import BrokerConnection
 from telemetry.metrics_config import MetricsConfig
+from telemetry.secrets import read_secret
 
 
 class ConfigError(Exception):
     """The central configuration is missing or malformed."""
-
-
-def read_secret(path: str) -> str:
-    """A password or token from its own file (never kept in the config itself)."""
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file {path}: {exc}") from exc
-
-
-class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password_file: str | None = None
-
-    def password(self) -> str | None:
-        return read_secret(self.password_file) if self.password_file else None
 
 
 class InfluxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
@@ -70,7 +54,7 @@ class RetentionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     data_dir: str
     registry: str
-    broker: BrokerConfig = BrokerConfig()
+    broker: BrokerConnection = BrokerConnection()
     client_id: str = "eldercare-ingest"
     share_group: str | None = None
     influx: InfluxConfig | None = None  # default: the embedded SQLite store in data_dir

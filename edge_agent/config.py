@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 
 from telemetry import topics
+from telemetry.broker import BrokerConnection
 from telemetry.kinds import Kind
 from telemetry.metrics_config import MetricsConfig
 from telemetry.topics import Dialect
@@ -33,32 +34,13 @@ class DeviceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
     fall_position: str | None = None  # native accelerometer: run the fall model for it
 
 
-class BrokerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password_file: str | None = None
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-
-    def password(self) -> str | None:
-        """The password, read from ``password_file`` (never kept in the config itself)."""
-        if self.password_file is None:
-            return None
-        try:
-            return Path(self.password_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read password file {self.password_file}: {exc}") from exc
-
-
 class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
                     omit_defaults=True):
     site_id: str
     gateway_id: str
     data_dir: str
-    local: BrokerConfig
-    uplink: BrokerConfig
+    local: BrokerConnection
+    uplink: BrokerConnection
     devices: list[DeviceConfig]
     z2m_base: str = topics.Z2M_DEFAULT_BASE
     outbox_max_bytes: int = 64 * 1024 * 1024

@@ -19,11 +19,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_agent.config import BrokerConfig
 from edge_agent.outbox import Outbox
 from telemetry import backoff as retry_policy
 from telemetry import codec, health, topics
 from telemetry.backoff import Backoff
+from telemetry.broker import BrokerConnection
 from telemetry.clock import Clock
 from telemetry.reading import Reading
 from telemetry.topics import Channel
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 class Uplink(threading.Thread):
-    def __init__(self, gateway_id: str, site_id: str, broker: BrokerConfig, outbox: Outbox,
+    def __init__(self, gateway_id: str, site_id: str, broker: BrokerConnection, outbox: Outbox,
                  clock: Clock, *, batch_max: int = 500, batch_window_s: float = 1.0,
                  max_inflight: int = 64, keepalive_s: int = 30,
                  backoff: Backoff | None = None) -> None:

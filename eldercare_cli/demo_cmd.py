@@ -94,7 +94,7 @@ def _handle(args: argparse.Namespace) -> int:
     import yaml
 
     from alerts.settings import AlertSettings
-    from central.config import BrokerConfig, CentralConfig
+    from central.config import CentralConfig
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
@@ -105,6 +105,7 @@ def _handle(args: argparse.Namespace) -> int:
     from harness.amqtt_broker import EmbeddedBroker
     from harness.mosquitto import BrokerError, LocalMosquitto, mosquitto_binary
     from harness.process import free_port
+    from telemetry.broker import BrokerConnection
     from telemetry.clock import ScaledClock
     from telemetry.metrics_config import MetricsConfig
 
@@ -138,7 +139,7 @@ def _handle(args: argparse.Namespace) -> int:
                   "alarm": [{"after_s": 300, "channel": "sms", "to": "family"}]}}}))
     port = _free(args.port)
     cfg = CentralConfig(data_dir=str(data / "central"), registry=str(data / "registry.yaml"),
-                        broker=BrokerConfig(port=broker.port),
+                        broker=BrokerConnection(port=broker.port),
                         alerts=AlertSettings(policy=str(data / "policy.yaml"),
                                              callback_port=free_port(), sms="console"),
                         dashboard=DashboardSettings(port=port),

@@ -15,6 +15,7 @@ from edge_agent.outbox import OutboxError
 from eldercare_cli import logs
 from eldercare_cli.shutdown import StopRequest, bounded
 from telemetry.clock import SystemClock
+from telemetry.secrets import SecretError
 
 
 def register(sub: Any) -> None:
@@ -37,7 +38,7 @@ def _handle(args: argparse.Namespace) -> int:
         cfg = config.load(args.config)
         agent = Agent(cfg, SystemClock(), heartbeat_s=args.heartbeat,
                       batch_window_s=args.batch_window)
-    except (config.ConfigError, OutboxError, OSError) as exc:
+    except (config.ConfigError, SecretError, OutboxError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = StopRequest().install()

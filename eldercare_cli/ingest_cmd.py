@@ -32,6 +32,7 @@ def _handle(args: argparse.Namespace) -> int:
     from eldercare_cli.shutdown import StopRequest, bounded
     from ingest.store.base import StoreError
     from telemetry.clock import SystemClock
+    from telemetry.secrets import SecretError
 
     logs.setup("central")
     stop = StopRequest().install()  # before anything starts: SIGINT or SIGTERM stops it
@@ -39,7 +40,7 @@ def _handle(args: argparse.Namespace) -> int:
         process = CentralProcess(config.load(args.config), SystemClock())
         process.start()
     except (config.ConfigError, registry.RegistryError, StoreError, OSError, PolicyError,
-            SettingsError, StateError, ValueError, RuntimeError) as exc:
+            SettingsError, SecretError, StateError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for _ in range(300):  # up to 30 s for the subscription, unless asked to stop

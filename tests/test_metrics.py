@@ -18,14 +18,14 @@ import yaml
 
 import registry
 from alerts.settings import AlertSettings
-from central.config import BrokerConfig, CentralConfig
+from central.config import CentralConfig
 from central.process import CentralProcess
 from edge_agent import config as edge_config
-from edge_agent.config import BrokerConfig as EdgeBroker
 from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.metrics_config import MetricsConfig
 from tests.support.commands import Command
@@ -61,7 +61,7 @@ def _central(tmp_path: Path, broker: LocalMosquitto) -> CentralProcess:
     policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
         {"after_s": 0, "channel": "sms", "to": "family"}]}}}))
     cfg = CentralConfig(data_dir=str(tmp_path / "central"), registry=str(registry.SAMPLE),
-                        broker=BrokerConfig(port=broker.port),
+                        broker=BrokerConnection(port=broker.port),
                         alerts=AlertSettings(policy=str(policy), callback_port=free_port(),
                                              sms="console"),
                         metrics=MetricsConfig(port=0))
@@ -71,7 +71,7 @@ def _central(tmp_path: Path, broker: LocalMosquitto) -> CentralProcess:
 def _edge(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto, port: int) -> Command:
     cfg = msgspec.structs.replace(
         edge_config.load(edge_config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
-        local=EdgeBroker(port=edge.port), uplink=EdgeBroker(port=central.port),
+        local=BrokerConnection(port=edge.port), uplink=BrokerConnection(port=central.port),
         metrics=MetricsConfig(port=port))
     path = tmp_path / "gateway.toml"
     path.write_bytes(edge_config.dump(cfg))

@@ -22,6 +22,7 @@ from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -62,7 +63,7 @@ def _config(tmp_path: Path, broker_port: int, kannel: LocalKannel, sink: HttpSin
     (tmp_path / "webhook.secret").write_text("test-only-webhook-secret")
     cfg = config.CentralConfig(
         data_dir=str(tmp_path / "data"), registry=str(registry.SAMPLE),
-        broker=config.BrokerConfig(port=broker_port),
+        broker=BrokerConnection(port=broker_port),
         alerts=AlertSettings(
             policy=str(policy), callback_port=callback_port,
             reply_token_file=str(tmp_path / "callback.token"),

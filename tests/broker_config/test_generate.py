@@ -17,11 +17,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from broker_config import generate
 from edge_agent import config
 from edge_agent.agent import Agent
-from edge_agent.config import BrokerConfig
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.backoff import Backoff
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 from tests.support.mqtt import Recorder
@@ -156,8 +156,8 @@ def test_an_edge_agent_sends_over_tls_with_its_credentials(
     creds = central.out / "credentials"
     from msgspec.structs import replace
 
-    cfg = replace(cfg, data_dir=str(tmp_path / "edge-data"), local=BrokerConfig(port=edge_port),
-                  uplink=BrokerConfig(host="127.0.0.1", port=central.tls_port,
+    cfg = replace(cfg, data_dir=str(tmp_path / "edge-data"), local=BrokerConnection(port=edge_port),
+                  uplink=BrokerConnection(host="127.0.0.1", port=central.tls_port,
                                       username="gw-00000",
                                       password_file=str(creds / "gw-00000.password"),
                                       ca_file=str(central.out / "ca" / "ca.crt")))

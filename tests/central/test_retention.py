@@ -20,6 +20,7 @@ from central.process import CentralProcess
 from central.retention import Retention
 from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
+from telemetry.broker import BrokerConnection
 from telemetry.clock import DAY_MS, FakeClock, SystemClock
 from telemetry.kinds import Kind
 from tests.alerts.conftest import POLICY
@@ -108,7 +109,7 @@ def test_the_central_process_runs_retention_on_its_schedule(
     db.close()
     cfg = config.CentralConfig(
         data_dir=str(data), registry=str(registry.SAMPLE),
-        broker=config.BrokerConfig(port=mosquitto.port),
+        broker=BrokerConnection(port=mosquitto.port),
         alerts=AlertSettings(policy=str(policy), callback_port=0),
         retention=RetentionConfig(every_s=0.2))
     central = CentralProcess(cfg, clock)

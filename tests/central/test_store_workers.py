@@ -18,6 +18,7 @@ from central.process import CentralProcess
 from harness.mosquitto import LocalMosquitto
 from ingest.roles import Role
 from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, FallStatus, Kind
 from telemetry.reading import Reading
@@ -52,7 +53,7 @@ def test_a_killed_store_worker_is_restarted_and_every_reading_is_stored_once(
     tmp_path: Path, mosquitto: LocalMosquitto,
 ) -> None:
     cfg = config.CentralConfig(data_dir=str(tmp_path / "data"), registry=str(registry.SAMPLE),
-                               broker=config.BrokerConfig(port=mosquitto.port),
+                               broker=BrokerConnection(port=mosquitto.port),
                                client_id="central-under-test", store_workers=1)
     central = CentralProcess(cfg, SystemClock())
     seen: list[Reading] = []

@@ -28,6 +28,7 @@ from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -56,7 +57,7 @@ class Stack:
         self.port = free_port()
         cfg = config.CentralConfig(
             data_dir=str(tmp / "data"), registry=str(registry.SAMPLE),
-            broker=config.BrokerConfig(port=broker.port),
+            broker=BrokerConnection(port=broker.port),
             alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
                                  reply_token_file=str(tmp / "callback.token"),
                                  kannel=KannelSettings(self.kannel.sendsms_url,

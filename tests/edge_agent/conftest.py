@@ -13,9 +13,10 @@ import pytest
 from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent import config
 from edge_agent.agent import Agent
-from edge_agent.config import BrokerConfig, GatewayConfig
+from edge_agent.config import GatewayConfig
 from harness.mosquitto import LocalMosquitto
 from telemetry.backoff import Backoff
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 
 
@@ -48,8 +49,8 @@ def gateway_config(tmp_path: Path, edge_broker: LocalMosquitto,
     sample = config.load(config.SAMPLE)
     return msgspec.structs.replace(
         sample, data_dir=str(tmp_path / "edge-data"),
-        local=BrokerConfig(port=edge_broker.port),
-        uplink=BrokerConfig(port=central_broker.port))
+        local=BrokerConnection(port=edge_broker.port),
+        uplink=BrokerConnection(port=central_broker.port))
 
 
 @contextmanager

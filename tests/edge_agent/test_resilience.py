@@ -13,7 +13,7 @@ import pytest
 from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent import config
 from edge_agent.agent import Agent
-from edge_agent.config import BrokerConfig, GatewayConfig
+from edge_agent.config import GatewayConfig
 from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
@@ -23,6 +23,7 @@ from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import MIN_MS
 from telemetry.kinds import Kind
 from telemetry.metrics_config import MetricsConfig
@@ -124,7 +125,7 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
 def _config_file(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto) -> Path:
     cfg = msgspec.structs.replace(
         config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
-        local=BrokerConfig(port=edge.port), uplink=BrokerConfig(port=central.port),
+        local=BrokerConnection(port=edge.port), uplink=BrokerConnection(port=central.port),
         metrics=MetricsConfig(port=free_port()))
     path = tmp_path / "gateway.toml"
     path.write_bytes(config.dump(cfg))

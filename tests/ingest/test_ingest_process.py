@@ -21,6 +21,7 @@ from dashboard.settings import DashboardSettings
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 from telemetry import topics
+from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 from tests.support.commands import Command
@@ -59,7 +60,7 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
 ) -> None:
     cfg = config.CentralConfig(data_dir=str(tmp_path / "data"),
                                registry=str(registry.SAMPLE),
-                               broker=config.BrokerConfig(port=mosquitto.port))
+                               broker=BrokerConnection(port=mosquitto.port))
     cfg_path = tmp_path / "central.toml"
     cfg_path.write_bytes(config.dump(cfg))
     db = tmp_path / "data" / "store.db"
@@ -117,7 +118,7 @@ def test_the_central_process_stops_cleanly_within_10_s_of_a_signal(
         {"after_s": 60, "channel": "console", "to": "family"}]}}}))
     cfg = config.CentralConfig(
         data_dir=str(tmp_path / "data"), registry=str(registry.SAMPLE),
-        broker=config.BrokerConfig(port=mosquitto.port),
+        broker=BrokerConnection(port=mosquitto.port),
         alerts=AlertSettings(policy=str(policy), callback_port=free_port()),
         dashboard=DashboardSettings(port=free_port()))
     cfg_path = tmp_path / "central.toml"

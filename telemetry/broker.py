@@ -1,0 +1,23 @@
+"""How a process connects to an MQTT broker: the ``[broker]`` table of the central config
+and the ``[local]`` / ``[uplink]`` tables of a gateway's."""
+
+from __future__ import annotations
+
+import msgspec
+
+from telemetry.secrets import read_secret
+
+
+class BrokerConnection(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                       omit_defaults=True):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password_file: str | None = None  # the password stays in a file of its own
+    ca_file: str | None = None  # TLS: the CA that signed the broker's certificate
+    cert_file: str | None = None  # TLS client certificate and key, where required
+    key_file: str | None = None
+
+    def password(self) -> str | None:
+        """The password, read from ``password_file`` (``SecretError`` if unreadable)."""
+        return read_secret(self.password_file) if self.password_file else None
