@@ -18,7 +18,7 @@ from alerts import pipeline, texts
 from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
 from alerts.pipeline import SYSTEM, Decision, Pending
-from alerts.policy import Channel, Policies, Step, Target, rescue_address
+from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
 from registry import Registry
 from telemetry.clock import Clock
@@ -237,7 +237,7 @@ class AlertCore:
         Only an explicit yes (``texts.is_yes``) acknowledges it; any other reply goes on
         the alert's timeline and to the desk as a family message, and escalation goes on.
         Returns the alert, or None when no open alert was texted to that number."""
-        texted = self.db.texted_alert(Channel.SMS.value, phone)
+        texted = self.db.texted_alert(NoticeChannel.SMS.value, phone)
         if texted is None:
             self._count("sms_reply_unmatched")
             return None

@@ -21,7 +21,7 @@ class PolicyError(Exception):
     """The policy file is missing, malformed or inconsistent."""
 
 
-class Channel(enum.StrEnum):
+class NoticeChannel(enum.StrEnum):
     SMS = "sms"
     WEBHOOK = "webhook"
     EMAIL = "email"
@@ -33,12 +33,13 @@ class Target(enum.StrEnum):
     RESCUE = "rescue"  # the site's emergency centre
 
 
-FAMILY_CHANNELS = (Channel.SMS, Channel.CONSOLE)  # a contact has a phone number, no more
+# a contact has a phone number, no more
+FAMILY_CHANNELS = (NoticeChannel.SMS, NoticeChannel.CONSOLE)
 
 
 class Step(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     after_s: float
-    channel: Channel
+    channel: NoticeChannel
     to: Target
     next_contact_after_s: float = 120.0  # family: the next contact if no answer by then
 
@@ -93,7 +94,7 @@ class Policies:
     def for_site(self, site_id: str) -> SitePolicy:
         return self._sites.get(site_id, self._default)
 
-    def channels(self) -> set[Channel]:
+    def channels(self) -> set[NoticeChannel]:
         """Every channel some step of some site's policy sends on."""
         return {step.channel for policy in (self._default, *self._sites.values())
                 for steps in policy.steps.values() for step in steps}
@@ -112,10 +113,10 @@ def save(policies: Policies, path: Path) -> None:
     tmp.write_text(text)
     tmp.replace(path)
 
-def rescue_address(rescue: Rescue, channel: Channel) -> str:
+def rescue_address(rescue: Rescue, channel: NoticeChannel) -> str:
     """Where a rescue notice by ``channel`` goes ("" when the policy has none)."""
-    return {Channel.SMS: rescue.phone, Channel.WEBHOOK: rescue.webhook,
-            Channel.EMAIL: rescue.email, Channel.CONSOLE: "console"}[channel]
+    return {NoticeChannel.SMS: rescue.phone, NoticeChannel.WEBHOOK: rescue.webhook,
+            NoticeChannel.EMAIL: rescue.email, NoticeChannel.CONSOLE: "console"}[channel]
 
 
 def load(path: Path) -> Policies:

@@ -22,7 +22,7 @@ from alerts.notifiers.console import ConsoleNotifier
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier
-from alerts.policy import Channel
+from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, SettingsError
 from alerts.state import StateDb
 from registry import Registry
@@ -42,7 +42,7 @@ class AlertService:
         self.settings = settings
         policies = policy_module.load(Path(settings.policy))
         if settings.kannel is None and settings.sms != "console" \
-                and Channel.SMS in policies.channels():
+                and NoticeChannel.SMS in policies.channels():
             raise SettingsError("the escalation policy sends SMS but [alerts.kannel] is not "
                                 "configured (set sms = \"console\" to print them, demo only)")
         self.db = StateDb(data_dir / "alerts.db")
@@ -58,19 +58,19 @@ class AlertService:
         token = settings.reply_token()
         self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
                                         port=settings.callback_port)
-        notifiers: dict[str, Notifier] = {Channel.CONSOLE: ConsoleNotifier()}
+        notifiers: dict[str, Notifier] = {NoticeChannel.CONSOLE: ConsoleNotifier()}
         if settings.kannel is not None:
             k = settings.kannel
-            notifiers[Channel.SMS] = KannelNotifier(
+            notifiers[NoticeChannel.SMS] = KannelNotifier(
                 k.sendsms_url, k.username, k.password(), sender=k.sender,
                 callback_base=self.callbacks.base_url, callback_token=token)
         elif settings.sms == "console":
-            notifiers[Channel.SMS] = ConsoleNotifier()
+            notifiers[NoticeChannel.SMS] = ConsoleNotifier()
         if settings.webhook_secret_file is not None:
-            notifiers[Channel.WEBHOOK] = WebhookNotifier(settings.webhook_secret())
+            notifiers[NoticeChannel.WEBHOOK] = WebhookNotifier(settings.webhook_secret())
         if settings.smtp is not None:
             s = settings.smtp
-            notifiers[Channel.EMAIL] = EmailNotifier(s.host, s.port, s.sender,
+            notifiers[NoticeChannel.EMAIL] = EmailNotifier(s.host, s.port, s.sender,
                                                      starttls=s.starttls)
         self.dispatcher = Dispatcher(self.db, self.core, notifiers, clock)
         self._stop = threading.Event()

@@ -8,7 +8,7 @@ import msgspec
 
 from alerts.settings import AlertSettings
 from dashboard.settings import DashboardSettings
-from ingest.roles import Role
+from ingest.roles import ProcessRole
 from telemetry.broker import BrokerConnection
 from telemetry.metrics_config import MetricsConfig
 from telemetry.secrets import read_secret
@@ -63,7 +63,7 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     # Routine readings stored by this many worker processes of their own (role "store"),
     # so the alert core's process does no bulk writes; 0: this process stores everything.
     store_workers: int = 0
-    role: Role = Role.ALL  # set by the process that starts store workers, for them
+    role: ProcessRole = ProcessRole.ALL  # set by the process that starts store workers, for them
     retention: RetentionConfig = RetentionConfig()
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 

@@ -21,7 +21,7 @@ from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
-from ingest.roles import Role
+from ingest.roles import ProcessRole
 from ingest.store.base import Store
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
@@ -34,9 +34,9 @@ class CentralProcess:
     def __init__(self, cfg: CentralConfig, clock: Clock) -> None:
         if cfg.dashboard is not None and cfg.alerts is None:
             raise ConfigError("the dashboard needs the [alerts] table")
-        if cfg.store_workers < 0 or (cfg.store_workers and cfg.role is not Role.ALL):
+        if cfg.store_workers < 0 or (cfg.store_workers and cfg.role is not ProcessRole.ALL):
             raise ConfigError("store_workers must be 0 or more, in a process of role 'all'")
-        if cfg.role is Role.STORE and (cfg.alerts is not None or cfg.dashboard is not None):
+        if cfg.role is ProcessRole.STORE and (cfg.alerts is not None or cfg.dashboard is not None):
             raise ConfigError("a store worker takes no [alerts] or [dashboard] table")
         self.cfg = cfg
         self.clock = clock
@@ -67,19 +67,19 @@ class CentralProcess:
             status_consumers=[self.alerts.gateway_status] if self.alerts else [],
             client_id=cfg.client_id, share_group=cfg.share_group,
             username=cfg.broker.username, password=cfg.broker.password(),
-            role=Role.ALERTS if cfg.store_workers else cfg.role)
+            role=ProcessRole.ALERTS if cfg.store_workers else cfg.role)
         if ctx is not None:
             ctx.status = self.ingest.status
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
         self.metrics: CentralMetrics | None = None
         self.ops: OpsServer | None = None
-        if cfg.metrics is not None and cfg.role is not Role.STORE:
+        if cfg.metrics is not None and cfg.role is not ProcessRole.STORE:
             self.metrics = CentralMetrics(self.ingest, self.alerts, clock)
             self.ops = OpsServer(self.metrics.registry, self.metrics.checks,
                                  cfg.metrics.host, cfg.metrics.port)
         # A store worker leaves tidying to the process that started it.
-        self.retention = None if cfg.role is Role.STORE else Retention(
+        self.retention = None if cfg.role is ProcessRole.STORE else Retention(
             cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
 
     def _influx(self, influx: InfluxConfig) -> SpooledStore:
@@ -88,7 +88,7 @@ class CentralProcess:
                             password=influx.secret(influx.password_file),
                             v2_url=influx.v2_url, v2_token=influx.secret(influx.v2_token_file),
                             v2_org=influx.v2_org)
-        spool = "spool.db" if self.cfg.role is not Role.STORE \
+        spool = "spool.db" if self.cfg.role is not ProcessRole.STORE \
             else f"spool-{self.cfg.client_id}.db"  # one spool per process
         spooled = SpooledStore(store, self.data / spool)
         spooled.start()

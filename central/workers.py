@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from central import config
-from ingest.roles import Role
+from ingest.roles import ProcessRole
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ CHECK_EVERY_S = 1.0
 
 def worker_config(cfg: config.CentralConfig, index: int) -> config.CentralConfig:
     return msgspec.structs.replace(
-        cfg, role=Role.STORE, store_workers=0, alerts=None, dashboard=None,
+        cfg, role=ProcessRole.STORE, store_workers=0, alerts=None, dashboard=None,
         client_id=f"{cfg.client_id}-store-{index}", share_group=f"{cfg.client_id}-store")
 
 

@@ -5,7 +5,7 @@ message is refused with a reason (dead letter plus a counter) or accepted; accep
 go to the registered consumers (the alert core first) at once, before and apart from the
 store, and the message is acknowledged only after the store has them.
 
-A process has a ``Role``: ``ALL`` takes every channel and stores everything. ``ALERTS``
+A process has a ``ProcessRole``: ``ALL`` takes every channel and stores everything. ``ALERTS``
 (the alert core's process when store workers run) takes every channel but stores nothing:
 it acknowledges once its consumers have a message, and ``STORE`` worker processes, on a
 shared subscription of their own, store the urgent and routine readings. The alert core's
@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.handoff import Consumer, Handoff
-from ingest.roles import Role
+from ingest.roles import ProcessRole
 from ingest.store.base import Store, StoreError
 from ingest.store.spool import SpooledStore
 from registry import Registry
@@ -62,7 +62,7 @@ class Ingest:
                  username: str | None = None, password: str | None = None,
                  on_stored: Callable[[int], None] | None = None,
                  status_consumers: list[StatusConsumer] | None = None,
-                 role: Role = Role.ALL) -> None:
+                 role: ProcessRole = ProcessRole.ALL) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.store = store
@@ -75,7 +75,7 @@ class Ingest:
         self._share = share_group
         self.role = role
         self.dedup = Dedup()
-        if role is not Role.ALERTS:
+        if role is not ProcessRole.ALERTS:
             # A process that stores warms its memory from the store. One that leaves storing
             # to the workers must not: their keys say what was stored, not what our
             # consumers saw before a crash, and that is what comes back to us.
@@ -92,10 +92,10 @@ class Ingest:
         # Two sessions: urgent events (and gateway status) never queue behind a backlog of
         # routine readings in the broker, the socket or our thread. A store worker needs
         # no such lane: it only stores, and the alert core's process takes the urgent.
-        stores = role is not Role.ALERTS
+        stores = role is not ProcessRole.ALERTS
         self._lanes: list[tuple[mqtt.Client, GroupWriter]] = [
             self._lane(f"{client_id}-store", [Channel.URGENT, Channel.READINGS], username,
-                       password, stores=True)] if role is Role.STORE else [
+                       password, stores=True)] if role is ProcessRole.STORE else [
             self._lane(f"{client_id}-urgent", [Channel.URGENT, Channel.STATUS], username,
                        password, stores=stores),
             self._lane(f"{client_id}-readings", [Channel.READINGS], username, password,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Role(enum.StrEnum):
+class ProcessRole(enum.StrEnum):
     ALL = "all"  # urgent and routine channels, both stored
     ALERTS = "alerts"  # every channel to the consumers; stored by STORE processes
     STORE = "store"  # urgent and routine readings stored; no consumers, no gateway status

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from alerts import texts
 from alerts.conditions import Condition
 from alerts.core import AlertError
-from alerts.policy import STEP_KEYS, Channel, PolicyError, SitePolicy, Step, Target
+from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
 from alerts.state import AlertState
 from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
@@ -143,7 +143,7 @@ def policies(ctx: Ctx, user: User) -> dict[str, Any]:
 
 class StepIn(BaseModel):
     after_s: float = Field(ge=0, le=86_400)
-    channel: Channel
+    channel: NoticeChannel
     to: Target
     next_contact_after_s: float = Field(120.0, ge=10, le=86_400)
 

@@ -16,7 +16,7 @@ from central import config
 from central.config import ConfigError
 from central.process import CentralProcess
 from harness.mosquitto import LocalMosquitto
-from ingest.roles import Role
+from ingest.roles import ProcessRole
 from telemetry import codec, topics
 from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
@@ -42,10 +42,10 @@ def test_store_workers_are_refused_where_they_make_no_sense(tmp_path: Path) -> N
     for bad in (config.CentralConfig(data_dir=str(tmp_path), registry=str(registry.SAMPLE),
                                      store_workers=-1),
                 config.CentralConfig(data_dir=str(tmp_path), registry=str(registry.SAMPLE),
-                                     store_workers=1, role=Role.STORE)):
+                                     store_workers=1, role=ProcessRole.STORE)):
         with pytest.raises(ConfigError):
             CentralProcess(bad, SystemClock())
-    assert base.store_workers == 0 and base.role is Role.ALL
+    assert base.store_workers == 0 and base.role is ProcessRole.ALL
 
 
 @pytest.mark.integration
@@ -64,7 +64,7 @@ def test_a_killed_store_worker_is_restarted_and_every_reading_is_stored_once(
             seen.extend(readings)
 
     central.ingest.consumers.append(consume)
-    assert central.ingest.role is Role.ALERTS and central.workers is not None
+    assert central.ingest.role is ProcessRole.ALERTS and central.workers is not None
     db = tmp_path / "data" / "store.db"
     envelopes, per = 1500, 40
     now = SystemClock().now_ms()
