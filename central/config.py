@@ -14,7 +14,7 @@ from telemetry.metrics_config import MetricsConfig
 from telemetry.secrets import read_secret
 
 
-class ConfigError(Exception):
+class CentralConfigError(Exception):
     """The central configuration is missing or malformed."""
 
 
@@ -72,9 +72,9 @@ def load(path: Path) -> CentralConfig:
     try:
         return msgspec.toml.decode(path.read_bytes(), type=CentralConfig)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        raise CentralConfigError(f"cannot read {path}: {exc}") from exc
     except msgspec.MsgspecError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise CentralConfigError(f"{path}: {exc}") from exc
 
 
 def dump(cfg: CentralConfig) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import registry as registry_module
 from alerts.service import AlertService
-from central.config import CentralConfig, ConfigError, InfluxConfig
+from central.config import CentralConfig, CentralConfigError, InfluxConfig
 from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
@@ -33,11 +33,11 @@ from telemetry.ops_server import OpsServer
 class CentralProcess:
     def __init__(self, cfg: CentralConfig, clock: Clock) -> None:
         if cfg.dashboard is not None and cfg.alerts is None:
-            raise ConfigError("the dashboard needs the [alerts] table")
+            raise CentralConfigError("the dashboard needs the [alerts] table")
         if cfg.store_workers < 0 or (cfg.store_workers and cfg.role is not ProcessRole.ALL):
-            raise ConfigError("store_workers must be 0 or more, in a process of role 'all'")
+            raise CentralConfigError("store_workers must be 0 or more, in a process of role 'all'")
         if cfg.role is ProcessRole.STORE and (cfg.alerts is not None or cfg.dashboard is not None):
-            raise ConfigError("a store worker takes no [alerts] or [dashboard] table")
+            raise CentralConfigError("a store worker takes no [alerts] or [dashboard] table")
         self.cfg = cfg
         self.clock = clock
         self.registry = registry_module.load(Path(cfg.registry))

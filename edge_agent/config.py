@@ -13,7 +13,7 @@ from telemetry.metrics_config import MetricsConfig
 from telemetry.topics import Dialect
 
 
-class ConfigError(Exception):
+class GatewayConfigError(Exception):
     """The gateway configuration is missing, malformed or inconsistent."""
 
 
@@ -52,27 +52,27 @@ def load(path: Path) -> GatewayConfig:
     """Read and check a gateway config file.
 
     Raises:
-        ConfigError: unreadable, malformed, or with duplicate or invalid ids.
+        GatewayConfigError: unreadable, malformed, or with duplicate or invalid ids.
     """
     try:
         cfg = msgspec.toml.decode(path.read_bytes(), type=GatewayConfig)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        raise GatewayConfigError(f"cannot read {path}: {exc}") from exc
     except msgspec.MsgspecError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise GatewayConfigError(f"{path}: {exc}") from exc
     try:
         topics.check_id(cfg.gateway_id, "gateway id")
         topics.check_id(cfg.site_id, "site id")
         for device in cfg.devices:
             topics.check_id(device.device_id, "device id")
     except topics.TopicError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise GatewayConfigError(f"{path}: {exc}") from exc
     ids = [d.device_id for d in cfg.devices]
     if len(set(ids)) != len(ids):
-        raise ConfigError(f"{path}: a device id appears twice")
+        raise GatewayConfigError(f"{path}: a device id appears twice")
     names = [(d.dialect, d.local_name) for d in cfg.devices]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: a local device name appears twice")
+        raise GatewayConfigError(f"{path}: a local device name appears twice")
     return cfg
 
 

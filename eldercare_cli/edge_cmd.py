@@ -38,7 +38,7 @@ def _handle(args: argparse.Namespace) -> int:
         cfg = config.load(args.config)
         agent = Agent(cfg, SystemClock(), heartbeat_s=args.heartbeat,
                       batch_window_s=args.batch_window)
-    except (config.ConfigError, SecretError, OutboxError, OSError) as exc:
+    except (config.GatewayConfigError, SecretError, OutboxError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = StopRequest().install()

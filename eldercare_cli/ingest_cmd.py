@@ -39,7 +39,7 @@ def _handle(args: argparse.Namespace) -> int:
     try:
         process = CentralProcess(config.load(args.config), SystemClock())
         process.start()
-    except (config.ConfigError, registry.RegistryError, StoreError, OSError, PolicyError,
+    except (config.CentralConfigError, registry.RegistryError, StoreError, OSError, PolicyError,
             SettingsError, SecretError, StateError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -38,7 +38,7 @@ def _accounts(config_path: Path) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from central.config import ConfigError
+    from central.config import CentralConfigError
     from dashboard.accounts import AccountError, Role
     from telemetry.clock import SystemClock
 
@@ -47,7 +47,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         accounts = _accounts(args.config)
         accounts.create_user(args.username, password, Role(args.role), SystemClock().now_ms())
-    except (AccountError, ConfigError, OSError) as exc:
+    except (AccountError, CentralConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     accounts.close()

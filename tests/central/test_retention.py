@@ -15,7 +15,7 @@ from alerts.core import AlertCore
 from alerts.policy import Policies, PolicyFile
 from alerts.state import AlertState, StateDb
 from central import config
-from central.config import ConfigError, RetentionConfig
+from central.config import CentralConfigError, RetentionConfig
 from central.process import CentralProcess
 from central.retention import Retention
 from harness.mosquitto import LocalMosquitto
@@ -88,7 +88,7 @@ def test_a_round_rolls_up_raw_drops_old_aggregates_and_long_resolved_alerts(
 def test_bad_retention_settings_are_refused(tmp_path: Path, table: str) -> None:
     path = tmp_path / "central.toml"
     path.write_text(f'data_dir = "{tmp_path}"\nregistry = "r.yaml"\n{table}')
-    with pytest.raises(ConfigError, match="retention"):
+    with pytest.raises(CentralConfigError, match="retention"):
         config.load(path)
 
 

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
 from central import config
-from central.config import ConfigError
+from central.config import CentralConfigError
 from central.process import CentralProcess
 from harness.mosquitto import LocalMosquitto
 from ingest.roles import ProcessRole
@@ -43,7 +43,7 @@ def test_store_workers_are_refused_where_they_make_no_sense(tmp_path: Path) -> N
                                      store_workers=-1),
                 config.CentralConfig(data_dir=str(tmp_path), registry=str(registry.SAMPLE),
                                      store_workers=1, role=ProcessRole.STORE)):
-        with pytest.raises(ConfigError):
+        with pytest.raises(CentralConfigError):
             CentralProcess(bad, SystemClock())
     assert base.store_workers == 0 and base.role is ProcessRole.ALL
 

@@ -154,10 +154,10 @@ def test_a_broken_config_is_refused_clearly(tmp_path: object) -> None:
     path = Path(str(tmp_path)) / "gw.toml"
     path.write_text(config.SAMPLE.read_text().replace('gateway_id = "gw-00000"',
                                                       'gateway_id = "GW 0"'))
-    with pytest.raises(config.ConfigError, match="gateway id"):
+    with pytest.raises(config.GatewayConfigError, match="gateway id"):
         config.load(path)
     path.write_text("site_id = 5")
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(config.GatewayConfigError):
         config.load(path)
 
 
