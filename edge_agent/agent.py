@@ -169,7 +169,7 @@ class Agent:
     def _stored(self, count: int) -> None:
         with self._lock:
             self.readings_total += count
-        self.uplink.wake.set()
+        self.uplink.wake_up()
 
     def _store_failed(self, exc: Exception) -> None:
         with self._lock:

@@ -1,7 +1,9 @@
 """The uplink to the central broker: TLS MQTT, QoS 1, persistent session, in a thread of its own.
 
 The thread owns its paho client and runs its network loop itself (reconnection is a plain
-loop here, with ``telemetry.backoff``). It reads the outbox in sequence order, urgent lane
+loop here, with ``telemetry.backoff``). It sleeps in one ``select`` on the broker socket and
+a wake-up socket: a committed reading (``wake_up``), a PUBACK or a keepalive ends the wait,
+nothing polls. It reads the outbox in sequence order, urgent lane
 first, sends urgent readings alone and at once and routine readings in batched envelopes,
 and deletes readings from the outbox only when their PUBACK arrives. Birth ``online`` and
 last will ``offline`` are retained on the gateway's status topic; a clean stop publishes
@@ -11,7 +13,10 @@ last will ``offline`` are retained on the gateway's status topic; a clean stop p
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
+import select
+import socket
 import ssl
 import threading
 
@@ -29,6 +34,8 @@ from telemetry.reading import Reading
 from telemetry.topics import Channel
 
 log = logging.getLogger(__name__)
+
+IDLE_S = 1.0  # the longest wait with nothing to do (keepalive checks, a stop request)
 
 
 class Uplink(threading.Thread):
@@ -48,7 +55,10 @@ class Uplink(threading.Thread):
         self._keepalive_s = keepalive_s
         self._backoff = backoff or retry_policy.reconnect()
         self._stopping = threading.Event()
-        self.wake = threading.Event()
+        self.wake = threading.Event()  # readings were committed: look at the outbox
+        # made when the thread starts (and closed when it ends): a wake-up pair
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self.connected = threading.Event()
         self._inflight: dict[int, list[int]] = {}
         self._urgent_cursor = 0
@@ -86,7 +96,7 @@ class Uplink(threading.Thread):
         client.publish(topics.central(self.gateway_id, Channel.STATUS), health.ONLINE,
                        qos=1, retain=True)
         self.connected.set()
-        self.wake.set()
+        self.wake_up()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
@@ -98,16 +108,76 @@ class Uplink(threading.Thread):
         if seqs:
             self._outbox.ack(seqs)
             self.acked_readings += len(seqs)
-            self.wake.set()
+            self.wake_up()
 
     # --- the loop ----------------------------------------------------------------------
+
+    def wake_up(self) -> None:
+        """Readings were committed (or a message queued): end the thread's wait now."""
+        self.wake.set()
+        writer = self._wake_w
+        if writer is not None:
+            with contextlib.suppress(OSError):  # full (a wake-up is pending) or closed
+                writer.send(b"\0")
+
+    def _pump(self, timeout_s: float) -> MQTTErrorCode:
+        """One round of the network loop (paho's, with the wake-up socket in the select):
+        wait up to ``timeout_s`` for the broker or a wake-up, then read, write and keep the
+        session alive."""
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        # TLS may hold decrypted bytes the socket no longer shows as readable
+        pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        waits = [sock] if self._wake_r is None else [sock, self._wake_r]
+        try:
+            readable, writable, _ = select.select(
+                waits, [sock] if client.want_write() else [], [],
+                0.0 if pending else timeout_s)
+        except (OSError, ValueError, TypeError):  # the socket was closed under us
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if self._wake_r is not None and self._wake_r in readable:
+            with contextlib.suppress(OSError):
+                self._wake_r.recv(4096)
+        if sock in readable or pending:
+            rc = client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
+                return rc
+        if sock in writable:
+            rc = client.loop_write()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+        return client.loop_misc()
+
+    def _wait_s(self) -> float:
+        """How long the loop may sleep: not at all with work waiting, until a routine
+        batch's window closes, else ``IDLE_S``."""
+        if self.wake.is_set() or self._extra:
+            return 0.0
+        if self._routine_waiting_since is not None:
+            left = self._routine_waiting_since + self._window_s - self._clock.monotonic_s()
+            return min(IDLE_S, max(0.0, left))
+        return IDLE_S
 
     def publish_side(self, channel: Channel, payload: bytes, retain: bool = False) -> None:
         """Queue a small non-reading message (a heartbeat) for the uplink thread to send."""
         self._extra.append((topics.central(self.gateway_id, channel), payload, retain))
-        self.wake.set()
+        self.wake_up()
 
     def run(self) -> None:
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        try:
+            self._run()
+        finally:
+            reader, writer = self._wake_r, self._wake_w
+            self._wake_r = self._wake_w = None
+            reader.close()
+            writer.close()
+
+    def _run(self) -> None:
         client = self._client
         first = True
         while not self._stopping.is_set():
@@ -116,7 +186,7 @@ class Uplink(threading.Thread):
                 self._stopping.wait(self._backoff.next_delay())
                 continue
             first = False
-            rc = client.loop(timeout=0.02)
+            rc = self._pump(self._wait_s())
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.connected.clear()
                 self._stopping.wait(self._backoff.next_delay())
@@ -138,7 +208,7 @@ class Uplink(threading.Thread):
         # Wait for CONNACK inside the network loop.
         deadline = self._clock.monotonic_s() + 10
         while not self.connected.is_set() and self._clock.monotonic_s() < deadline:
-            if client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if self._pump(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return False
         return self.connected.is_set()
 
@@ -189,6 +259,7 @@ class Uplink(threading.Thread):
     def stop(self, timeout_s: float = 5.0) -> None:
         """Clean shutdown: publish ``offline``, wait for the acknowledgements, disconnect."""
         self._stopping.set()
+        self.wake_up()
         self.join(timeout_s + 5)
 
     def _shutdown(self, client: mqtt.Client) -> None:
@@ -197,12 +268,9 @@ class Uplink(threading.Thread):
                                   health.OFFLINE, qos=1, retain=True)
             deadline = self._clock.monotonic_s() + 5
             while not info.is_published() and self._clock.monotonic_s() < deadline:
-                if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if self._pump(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             client.disconnect()
-            client.loop(timeout=0.1)
-        # loop() opens a socket pair inside paho that only the client's finaliser closes,
-        # late or never (a ResourceWarning); reinitialise() is the public call that closes
-        # it, and the client is not used again.
+        # reinitialise() closes whatever paho still holds (the client is not used again).
         client.reinitialise()
 
