@@ -1,9 +1,15 @@
-"""The detector bank: one set of detectors per resident, one health monitor for all devices.
+"""The detector bank: one set of detectors per resident (``Detector``), and the fleet
+detectors, each one instance for everybody (``FleetDetector``: device health, the usual
+levels, the multivariate model, room temperatures).
 
 Built from the registry at start, so a resident whose home was already silent when the
-process started is watched from the first second. ``observe`` routes each reading to its
-resident's detectors by kind; ``tick`` is split into a fast part (unconfirmed falls, bed
-exits: every second) and a slow part (inactivity, device silence: every ``slow_every_s``).
+process started is watched from the first second. ``observe`` hands each fleet detector
+the readings of its kinds (gathered into larger batches for those that ask) and routes
+each reading to its resident's detectors by kind. Time comes in three parts, the same for
+every fleet detector: ``fast_tick`` (unconfirmed falls, bed exits, gathered batches: every
+second), ``slow_tick`` (inactivity, device silence, the model's windows: every
+``slow_every_s``, in chunks) and ``unlocked`` (the model's fitting and scoring, run by the
+caller without its lock).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import zoneinfo
 from collections.abc import Iterator
 
 from alerts.conditions import Signal
+from alerts.detectors import ALL_KINDS, FleetDetector
 from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
@@ -24,7 +31,6 @@ from registry import Registry
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-USUAL_BATCH = 4096  # readings per vectorised update (flushed at least every fast tick)
 EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
                          Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
 
@@ -53,9 +59,11 @@ class DetectorBank:
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
         self.health = HealthMonitor()
         self.usual = [usual_heart_rate(), usual_skin_temperature()]
-        self._usual_pending: list[Reading] = []  # micro-batch for the vectorised detectors
         self.multivariate = VitalsAnomaly()
         self.room = RoomTemperature()
+        self.fleet: list[FleetDetector] = [self.health, *self.usual, self.multivariate,
+                                           self.room]
+        self._gathered: list[list[Reading]] = [[] for _ in self.fleet]
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
         self._residents: dict[str, _Resident] = {}
@@ -87,34 +95,31 @@ class DetectorBank:
 
     def observe(self, readings: list[Reading]) -> list[Signal]:
         out: list[Signal] = []
-        health = self.health.observe
+        for i, detector in enumerate(self.fleet):
+            mine = readings if detector.kinds is ALL_KINDS else \
+                [r for r in readings if r.kind in detector.kinds]
+            if not mine:
+                continue
+            if detector.batch_size > 1:
+                gathered = self._gathered[i]
+                gathered += mine
+                if len(gathered) < detector.batch_size:
+                    continue
+                self._gathered[i], mine = [], gathered
+            out += detector.observe_batch(mine)
         for r in readings:
-            out += health(r)
             resident = self._residents.get(r.resident_id) if r.resident_id else None
             if resident is None:
                 continue
             kind = r.kind
             if kind in VITAL_KINDS:
                 out += resident.vitals.observe(r)
-                self.multivariate.observe(r)
-                self._usual_pending.append(r)
                 continue
             if kind in EVENT_KINDS:
                 out += resident.events.observe(r)
                 self._armed.add(r.resident_id)  # type: ignore[arg-type]
             if kind in ACTIVITY_KINDS:
                 out += resident.inactivity.observe(r)
-            elif kind is Kind.ROOM_TEMPERATURE:
-                out += self.room.observe(r)
-        if len(self._usual_pending) >= USUAL_BATCH:
-            out += self._flush_usual()
-        return out
-
-    def _flush_usual(self) -> list[Signal]:
-        batch, self._usual_pending = self._usual_pending, []
-        out: list[Signal] = []
-        for usual in self.usual:
-            out += usual.observe_batch(batch)
         return out
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool,
@@ -122,15 +127,21 @@ class DetectorBank:
         return self.health.gateway_status(gateway_id, site_id, online, t_ms)
 
     def tick(self, now_ms: int) -> list[Signal]:
-        """Fast and (when due) slow timers in one call."""
+        """All timers in one call (a caller without threads: the evaluation, tests)."""
         out = self.fast_tick(now_ms)
         for chunk in self.slow_tick(now_ms):
             out += chunk
-        return out + self.multivariate.score(now_ms)
+        return out + self.unlocked(now_ms)
 
     def fast_tick(self, now_ms: int) -> list[Signal]:
-        """Unconfirmed falls, night bed exits, the pending micro-batch: cheap, every second."""
-        out: list[Signal] = self._flush_usual() if self._usual_pending else []
+        """Every second: gathered batches, the fleet's fast timers, unconfirmed falls,
+        night bed exits."""
+        out: list[Signal] = []
+        for i, detector in enumerate(self.fleet):
+            if self._gathered[i]:
+                batch, self._gathered[i] = self._gathered[i], []
+                out += detector.observe_batch(batch)
+            out += detector.fast_tick(now_ms)
         for resident_id in list(self._armed):
             events = self._residents[resident_id].events
             out += events.tick(now_ms)
@@ -139,10 +150,8 @@ class DetectorBank:
         return out
 
     def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
-        """Inactivity, device silence and the multivariate windows, when due, in chunks of
-        residents: a caller holding a lock can let urgent work in between chunks. The
-        multivariate model scores (and fits) in ``multivariate.score``, which the caller
-        runs without the lock."""
+        """Every ``slow_every_s``: inactivity in chunks of residents, then each fleet
+        detector's chunks (a caller holding a lock can let urgent work in between)."""
         if now_ms < self._next_slow_ms:
             return
         self._next_slow_ms = now_ms + self.slow_every_ms
@@ -152,6 +161,13 @@ class DetectorBank:
             for resident in residents[lo:lo + chunk]:
                 out += resident.inactivity.tick(now_ms)
             yield out
-        yield from self.health.tick_chunks(now_ms)
-        self.multivariate.collect(now_ms)  # scored by the caller, outside its lock
+        for detector in self.fleet:
+            yield from detector.slow_chunks(now_ms)
         yield []
+
+    def unlocked(self, now_ms: int) -> list[Signal]:
+        """The fleet's work that needs no lock (fitting and scoring the model)."""
+        out: list[Signal] = []
+        for detector in self.fleet:
+            out += detector.unlocked(now_ms)
+        return out

@@ -144,7 +144,7 @@ class AlertService:
             if self._stop.is_set():
                 return
             try:
-                unusual = self.bank.multivariate.score(self.clock.now_ms())
+                unusual = self.bank.unlocked(self.clock.now_ms())
                 if unusual:
                     with self._lock:
                         self.core.handle(unusual)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
+from alerts.detectors import FleetBase
 from telemetry.kinds import Kind
 from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
@@ -52,7 +53,7 @@ class _Device:
         self.bucket = -1  # the index bucket it is in; -1: none (judged silent)
 
 
-class HealthMonitor:
+class HealthMonitor(FleetBase):
     """Health of every device and gateway (one instance for all of them).
 
     Devices are indexed by the 10 minutes they were last heard in, so the silence sweep
@@ -182,13 +183,7 @@ class HealthMonitor:
                            gateway_id, "gateway online")]
         return []
 
-    def tick(self, now_ms: int) -> list[Signal]:
-        out: list[Signal] = []
-        for chunk in self.tick_chunks(now_ms):
-            out += chunk
-        return out
-
-    def tick_chunks(self, now_ms: int, chunk: int = 20_000) -> Iterator[list[Signal]]:
+    def slow_chunks(self, now_ms: int, chunk: int = 20_000) -> Iterator[list[Signal]]:
         """Silence checks in chunks of devices (a caller can release its lock between).
         Only the buckets that can hold a device silent for long enough are looked at; a
         device judged silent leaves the index until it is heard from again."""

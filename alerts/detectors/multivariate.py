@@ -16,11 +16,13 @@ info); two ordinary windows clear it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 
 from alerts.conditions import Condition, Signal
+from alerts.detectors import FleetBase
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
@@ -49,7 +51,9 @@ class _Norm:
         self.n = 0
 
 
-class VitalsAnomaly:
+class VitalsAnomaly(FleetBase):
+    kinds = frozenset(FEATURES)
+
     def __init__(self, *, window_s: float = 300.0, train_windows: int = 2000,
                  refit_windows: int = 50_000, quantile: float = 0.001, seed: int = 0) -> None:
         self.window_ms = int(window_s * 1000)
@@ -111,8 +115,11 @@ class VitalsAnomaly:
         norm.n += 1
         return z if norm.n > 12 else None  # an hour of windows before it means anything
 
-    def tick(self, now_ms: int) -> list[Signal]:
+    def slow_chunks(self, now_ms: int) -> Iterator[list[Signal]]:
         self.collect(now_ms)
+        return iter(())
+
+    def unlocked(self, now_ms: int) -> list[Signal]:
         return self.score(now_ms)
 
     def collect(self, now_ms: int) -> None:

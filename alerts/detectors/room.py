@@ -16,6 +16,7 @@ the desk resolves it (a cold room does not fix itself).
 from __future__ import annotations
 
 from alerts.conditions import Condition, Signal
+from alerts.detectors import FleetBase
 from alerts.novelty import BandNovelty
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
@@ -37,8 +38,10 @@ class _Sensor:
         self.last_ms = -1
 
 
-class RoomTemperature:
+class RoomTemperature(FleetBase):
     """Every room temperature sensor (one instance for all of them)."""
+
+    kinds = frozenset({Kind.ROOM_TEMPERATURE})
 
     def __init__(self) -> None:
         self._sensors: dict[tuple[str, str], _Sensor] = {}
@@ -64,5 +67,4 @@ class RoomTemperature:
                        f"{reading.value:.1f} °C, {reading.value - sensor.bands.mean:+.1f} °C "
                        f"from this room's usual", reading.device_id)]
 
-    def tick(self, now_ms: int) -> list[Signal]:
-        return []
+

@@ -19,11 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.conditions import Condition, Signal
+from alerts.detectors import FleetBase
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
+BATCH = 4096  # readings per vectorised update (the bank flushes the rest every fast tick)
 
-class UsualLevel:
+
+class UsualLevel(FleetBase):
     """Args:
         sample_s: the usual period of the kind's readings (sets the averaging weights).
         learn_days: days of samples at an hour before that hour's usual is trusted.
@@ -34,6 +37,8 @@ class UsualLevel:
                  sample_s: float = 5.0, window_s: float = 900.0, learn_days: float = 2.0,
                  unit: str = "", utc_offset_min: int = 480, capacity: int = 1024) -> None:
         self.kind, self.condition = kind, condition
+        self.kinds = frozenset({kind})
+        self.batch_size = BATCH
         self.ratio, self.delta = ratio, delta
         self.clear_ratio, self.clear_delta = clear_ratio, clear_delta
         self.sample_s = sample_s
@@ -123,9 +128,6 @@ class UsualLevel:
                                   f"recent {recent[i]:.1f} {self.unit}, usual "
                                   f"{usual[i]:.1f} {self.unit} at this hour"))
         return out
-
-    def tick(self, now_ms: int) -> list[Signal]:
-        return []
 
 
 def usual_heart_rate(**kwargs: Any) -> UsualLevel:

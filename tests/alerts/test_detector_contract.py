@@ -10,8 +10,10 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+import registry
+from alerts.bank import DetectorBank
 from alerts.conditions import Condition, Signal
-from alerts.detectors import Detector
+from alerts.detectors import Detector, FleetDetector
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
@@ -154,3 +156,49 @@ def test_deterministic(name: str) -> None:
         detector = case.make()
         runs.append(_run(detector, case.trigger) + detector.tick(case.tick_at_ms))
     assert runs[0] == runs[1]
+
+
+def test_the_contract_covers_every_detector_the_bank_runs() -> None:
+    bank = DetectorBank(registry.load(registry.SAMPLE), DAY_T)
+    resident = next(iter(bank._residents.values()))
+    running = {type(d) for d in bank.fleet} | {
+        type(resident.events), type(resident.vitals), type(resident.inactivity)}
+    covered = {type(case.make()) for case in CASES.values()}
+    assert running <= covered
+
+
+FLEET = [name for name, case in CASES.items() if hasattr(case.make(), "observe_batch")]
+
+
+def _run_fleet(detector: FleetDetector, readings: list[Reading],
+               tick_every_s: int = 60) -> list[Signal]:
+    """As ``_run``, through the fleet variant: batches, and the three timers."""
+    def tick(now_ms: int) -> list[Signal]:
+        out = detector.fast_tick(now_ms)
+        for chunk in detector.slow_chunks(now_ms):
+            out += chunk
+        return out + detector.unlocked(now_ms)
+    out: list[Signal] = []
+    next_tick = readings[0].device_time_ms if readings else 0
+    batch: list[Reading] = []
+    for r in readings:
+        while next_tick <= r.device_time_ms:
+            out += detector.observe_batch(batch) + tick(next_tick)
+            batch = []
+            next_tick += tick_every_s * S
+        batch.append(r)
+    return out + detector.observe_batch(batch)
+
+
+@pytest.mark.parametrize("name", FLEET)
+def test_a_fleet_detector_says_the_same_through_its_fleet_variant(name: str) -> None:
+    case = CASES[name]
+    one, fleet = case.make(), case.make()
+    by_reading = _run(one, case.trigger) + one.tick(case.tick_at_ms)
+    by_batch = _run_fleet(fleet, case.trigger)
+    by_batch += fleet.fast_tick(case.tick_at_ms) + fleet.unlocked(case.tick_at_ms)
+    for chunk in fleet.slow_chunks(case.tick_at_ms):
+        by_batch += chunk
+    assert {(s.condition, s.active) for s in by_batch} == \
+        {(s.condition, s.active) for s in by_reading}
+    assert case.condition in {s.condition for s in by_batch if s.active}
