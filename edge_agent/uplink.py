@@ -113,10 +113,15 @@ class Uplink(threading.Thread):
     # --- the loop ----------------------------------------------------------------------
 
     def wake_up(self) -> None:
-        """Readings were committed (or a message queued): end the thread's wait now."""
+        """Readings were committed (or a message queued): end the thread's wait now if
+        that is needed: for an urgent reading, a queued message, or routine readings with
+        no batch window open yet (an open window ends the wait when it closes; this
+        keeps the wake-ups to about one per window under a steady stream)."""
         self.wake.set()
         writer = self._wake_w
-        if writer is not None:
+        urgent = self._outbox.last_urgent_seq > self._urgent_cursor
+        if writer is not None and (urgent or self._extra
+                                   or self._routine_waiting_since is None):
             with contextlib.suppress(OSError):  # full (a wake-up is pending) or closed
                 writer.send(b"\0")
 
