@@ -5,11 +5,10 @@ Homes: every home log given (Ordóñez home A; van Kasteren houses A and B), eac
 its own with the same detector and the same constants. Protocol: the log is replayed in time
 order into the alert core's inactivity detector, which checks every minute and learns the
 resident's routine online from what it has seen so far (never from what comes later, never
-from the labels). The check tier is the single rule shipped before the tiers (its
-constants fixed before the first run on Ordóñez home A); the alarm tier's margins and the
-rule that a home without a bed sensor has no ceiling on silences were set on these
-development homes, having seen their results, so the homes kept back are the independent
-check.
+from the labels). The constants of both tiers (margins, floors, ceilings, the rate of
+past silences a limit may be exceeded at) and the rules on bed mats and homes without a
+bed sensor were set on these three development homes, having seen their results: these
+are development figures, and the homes kept back are the independent check.
 
 False: every check and every alarm on the log as it is (nothing bad happened in it), per
 home-day.
