@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import bisect
 import enum
+import heapq
+import itertools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -49,6 +51,7 @@ from telemetry.kinds import Kind
 AWAY_AFTER_DOOR_MS = 5 * MIN_MS
 LEARN_DAYS = 3
 MIN_GAPS = 10  # past silences needed to judge an hour of day
+KEEP_LONGEST = 64  # silences kept per hour or per sensor and quarter (enough for 3 years)
 BAND_HOURS = 6  # silences after one sensor are learned per quarter of the day
 DAY_START, DAY_END = 6, 22  # the hours an up-and-about silence has a ceiling
 # Activations nobody makes from a bed or a chair: the resident is up.
@@ -124,6 +127,24 @@ class InactivityAlert(NamedTuple):
     tier: Tier = Tier.ALARM
 
 
+class _Silences:
+    """Past silences of one kind: how many, and the ``KEEP_LONGEST`` longest (minutes,
+    ascending). The limits need only the few longest (the rate rule looks about one per
+    20 days deep), so memory stays bounded over months of a busy home."""
+
+    __slots__ = ("longest", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.longest: list[float] = []
+
+    def add(self, minutes: float) -> None:
+        self.n += 1
+        bisect.insort(self.longest, minutes)
+        if len(self.longest) > KEEP_LONGEST:
+            del self.longest[0]
+
+
 class InactivityDetector:
     def __init__(self, resident_id: str, start_ms: int, *, main_door: str = "maindoor",
                  utc_offset_ms: int = 0,
@@ -142,9 +163,9 @@ class InactivityDetector:
         self._seat_since: int | None = None
         self._has_bed = False
         self._raised: set[Tier] = set()  # the tiers raised for the current silence
-        self._gaps: list[list[float]] = [[] for _ in range(24)]  # sorted, minutes
-        # (the sensor that was last active, the part of the day) -> silences, sorted
-        self._gaps_after: dict[tuple[str, int], list[float]] = {}
+        self._gaps = [_Silences() for _ in range(24)]  # by the hour they began
+        # (the sensor that was last active, the part of the day) -> silences
+        self._gaps_after: dict[tuple[str, int], _Silences] = {}
         self._last_device: str | None = None
         self._seat_max_min = 0.0
         self._bed_day_max_min = 0.0
@@ -190,8 +211,8 @@ class InactivityDetector:
             self._learn_gap(self._last_activity, t)
             if self._last_device is not None:
                 key = (self._last_device, self._hour(self._last_activity) // BAND_HOURS)
-                bisect.insort(self._gaps_after.setdefault(key, []),
-                              (t - self._last_activity) / MIN_MS)
+                self._gaps_after.setdefault(key, _Silences()).add(
+                    (t - self._last_activity) / MIN_MS)
         elif self._door_at is not None and self.context(t) is Context.AWAY:
             self._away_max_min = max(self._away_max_min, (t - self._door_at) / MIN_MS)
         self._door_at = t if event.device_id == self.main_door else None
@@ -212,7 +233,7 @@ class InactivityDetector:
     def _learn_gap(self, since: int, t: int) -> None:
         if t - self._start < 0:
             return
-        bisect.insort(self._gaps[self._hour(since)], (t - since) / MIN_MS)
+        self._gaps[self._hour(since)].add((t - since) / MIN_MS)
 
     def _learn_seat(self, since: int, t: int) -> None:
         self._seat_max_min = max(self._seat_max_min, (t - since) / MIN_MS)
@@ -243,27 +264,25 @@ class InactivityDetector:
     def _active_limit_min(self, m: Margins, hour: int, now_ms: int) -> float:
         if not self._learned(now_ms):
             return m.active_default
-        after = self._gaps_after.get((self._last_device or "", hour // BAND_HOURS), [])
-        if len(after) >= MIN_GAPS:
-            return self._from(m, sorted(after, reverse=True), now_ms, hour)
-        near: list[float] = []
+        after = self._gaps_after.get((self._last_device or "", hour // BAND_HOURS))
+        if after is not None and after.n >= MIN_GAPS:
+            return self._from(m, [after], now_ms, hour)
         for width in range(1, 13):  # the hours around, widened until there are enough
-            hours = {(hour + d) % 24 for d in range(-width, width + 1)}
-            near = [g for h in hours for g in self._gaps[h]]
-            if len(near) >= MIN_GAPS:
-                break
-        if len(near) < MIN_GAPS:
-            return m.active_default
-        near.sort(reverse=True)
-        return self._from(m, near, now_ms, hour)
+            near = [self._gaps[h] for h in {(hour + d) % 24 for d in range(-width, width + 1)}]
+            if sum(s.n for s in near) >= MIN_GAPS:
+                return self._from(m, near, now_ms, hour)
+        return m.active_default
 
-    def _from(self, m: Margins, near: list[float], now_ms: int, hour: int = 12) -> float:
-        """The limit from past silences (longest first)."""
+    def _from(self, m: Margins, near: list[_Silences], now_ms: int, hour: int) -> float:
+        """The limit from past silences."""
         # the silence the resident has gone beyond, near this hour, about ``active_rate``
         # times a day: a rate, not a share of the silences, so a home whose sensors fire
         # often (many short silences) is judged like one whose sensors fire seldom
         days = max(1.0, (now_ms - self._start) / DAY_MS)
-        usual = near[min(len(near) - 1, int(m.active_rate * days))]
+        depth = int(m.active_rate * days)
+        longest = heapq.nlargest(depth + 1, itertools.chain.from_iterable(
+            s.longest for s in near))
+        usual = longest[-1]
         day = DAY_START <= hour < DAY_END
         ceiling = m.active_ceiling if self._has_bed and day else float("inf")
         return min(ceiling, max(m.active_floor, m.active_scale * usual))
