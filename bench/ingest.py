@@ -54,7 +54,7 @@ def simulate(port: int, homes: int, speed: float, duration: float) -> dict[str, 
 
 class _Arrivals:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.count = 0
         self.first = 0.0
         self.last = 0.0
@@ -66,6 +66,12 @@ class _Arrivals:
                 self.first = now
             self.count += n
             self.last = now
+            self.lock.notify_all()
+
+    def wait_for(self, n: int, timeout_s: float = 600.0) -> None:
+        """Until ``n`` readings have been stored, or ``timeout_s`` (the caller counts)."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.count >= n, timeout_s)
 
     def rate(self) -> float:
         with self.lock:
@@ -154,9 +160,7 @@ def _single_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: floa
     ingest.ready.wait(10)
     print(f"phase 1: ingest, {homes} homes at speed {speed} for {duration} s", file=out)
     offered = simulate(broker.port, homes, speed, duration)
-    deadline = time.monotonic() + 600
-    while stored.count < offered["readings"] and time.monotonic() < deadline:
-        time.sleep(0.2)
+    stored.wait_for(offered["readings"])
     ingest.close()
     count = store.count()
     store.close()
@@ -228,9 +232,7 @@ def _influx_phase(broker: LocalMosquitto, registry: Any, homes: int, speed: floa
         ingest.start()
         ingest.ready.wait(10)
         offered = simulate(broker.port, homes, speed, duration)
-        deadline = time.monotonic() + 600
-        while stored.count < offered["readings"] and time.monotonic() < deadline:
-            time.sleep(0.2)
+        stored.wait_for(offered["readings"])
         ingest.close()
         points = store.count()
         store.close()
