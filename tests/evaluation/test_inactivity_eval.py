@@ -151,3 +151,12 @@ def test_a_busy_home_and_a_quiet_home_with_the_same_routine_get_the_same_limit()
     # (a share of the silences would give the busy home a limit of minutes)
     assert delays[0] == delays[1]
     assert 110 <= delays[0] <= 120
+
+
+def test_a_busy_home_keeps_only_the_longest_silences_it_needs() -> None:
+    detector = InactivityDetector("res-1", T0)
+    for minute in range(0, 60 * 24 * 60, 2):  # 60 days, something every 2 minutes
+        detector.observe(Event(T0 + minute * MIN_MS, "kitchen", Kind.MOTION, 1.0))
+    kept = [s for s in [*detector._gaps, *detector._gaps_after.values()] if s.n]
+    assert sum(s.n for s in detector._gaps) == 60 * 24 * 30  # every silence counted
+    assert max(len(s.longest) for s in kept) == 64  # bounded, whatever the home's age
