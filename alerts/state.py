@@ -11,7 +11,6 @@ see them.)
 from __future__ import annotations
 
 import enum
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import msgspec
 
 from alerts.conditions import Condition, Severity
+from alerts.sql_backends import Result, connect
+from alerts.sql_backends import StateError as StateError  # what every method raises
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -148,10 +149,6 @@ class Silence(msgspec.Struct, frozen=True):
     reason: str
 
 
-class StateError(Exception):
-    """The alert database cannot be opened or written."""
-
-
 _ALERT_COLS = ", ".join(Alert.__struct_fields__)
 _OPEN, _ACKED, _RESOLVED = (f"'{s.value}'" for s in AlertState)
 _STEP_PENDING, _STEP_DONE, _STEP_CANCELLED = (f"'{s.value}'" for s in EscalationState)
@@ -162,28 +159,22 @@ _SILENCE_COLS = ", ".join(Silence.__struct_fields__)
 
 
 class StateDb:
-    """One connection shared by the core, the dispatcher and the callback server."""
+    """One connection shared by the core, the dispatcher and the callback server.
 
-    def __init__(self, path: Path | str) -> None:
+    ``location`` is an SQLite file (the embedded default) or a PostgreSQL DSN
+    (``postgresql://…``, shared by the alert nodes of a multi-node deployment)."""
+
+    def __init__(self, location: Path | str) -> None:
         self.lock = threading.RLock()
-        try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot open alert state {path}: {exc}") from exc
+        self.backend = connect(location, _SCHEMA)
 
     def close(self) -> None:
         with self.lock:
-            self.db.close()
+            self.backend.close()
 
-    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
         with self.lock:
-            try:
-                return self.db.execute(sql, args)
-            except sqlite3.Error as exc:
-                raise StateError(str(exc)) from exc
+            return self.backend.execute(sql, args)
 
     def transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -249,7 +240,8 @@ class StateDb:
 
     def timeline(self, alert_id: int) -> list[TimelineEntry]:
         rows = self._run("SELECT alert_id, t_ms, what, who, detail FROM timeline "
-                        "WHERE alert_id = ? ORDER BY t_ms, rowid", (alert_id,)).fetchall()
+                        f"WHERE alert_id = ? ORDER BY t_ms, {self.backend.row_order}",
+                         (alert_id,)).fetchall()
         return [TimelineEntry(*row) for row in rows]
 
     # --- notices ------------------------------------------------------------------------
@@ -291,7 +283,8 @@ class StateDb:
         """Escalation steps pending and due by ``now_ms``, and those of them overdue by
         more than ``late_after_ms`` (the timer thread should have taken them)."""
         due, late = self._run(
-            "SELECT COUNT(*), COALESCE(SUM(due_ms <= ?), 0) FROM escalation "
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_ms <= ? THEN 1 ELSE 0 END), 0) "
+            "FROM escalation "
             f"WHERE state = {_STEP_PENDING} AND due_ms <= ?",
             (now_ms - late_after_ms, now_ms)).fetchone()
         return int(due), int(late)
@@ -320,10 +313,10 @@ class StateDb:
         cursor = self._run(
             "INSERT INTO alerts (condition, subject, site_id, gateway_id, device_id, "
             "severity, state, active, opened_ms, updated_ms, repeats, flaps, silenced, "
-            f"detail) VALUES (?, ?, ?, ?, ?, ?, {_OPEN}, 1, ?, ?, 0, 0, ?, ?)",
+            f"detail) VALUES (?, ?, ?, ?, ?, ?, {_OPEN}, 1, ?, ?, 0, 0, ?, ?) RETURNING alert_id",
             (condition.value, subject, site_id, gateway_id, device_id, int(severity), now_ms,
              now_ms, int(silenced), detail))
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def repeat(self, alert_id: int, now_ms: int, detail: str) -> None:
         """The condition of an unresolved alert was signalled again."""
@@ -355,22 +348,24 @@ class StateDb:
 
     def note(self, alert_id: int, t_ms: int, what: str, who: str, detail: str) -> None:
         """One line on the alert's timeline."""
-        self._run("INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
+        self._run("INSERT INTO timeline (alert_id, t_ms, what, who, detail) "
+                  "VALUES (?, ?, ?, ?, ?)",
                   (alert_id, t_ms, what, who, detail))
 
     def add_silence(self, subject: str, condition: Condition | None, until_ms: int,
                     who: str, reason: str) -> int:
         cursor = self._run(
             "INSERT INTO silences (subject, condition, until_ms, created_by, reason) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING silence_id",
             (subject, condition.value if condition else None, until_ms, who, reason))
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     # --- escalation timers ---------------------------------------------------------------
 
     def add_step(self, alert_id: int, step: int, contact: int, due_ms: int) -> None:
         """A pending timer (kept as it is if that step and contact have one already)."""
-        self._run(f"INSERT OR IGNORE INTO escalation VALUES (?, ?, ?, ?, {_STEP_PENDING})",
+        self._run("INSERT INTO escalation (alert_id, step, contact, due_ms, state) "
+                  f"VALUES (?, ?, ?, ?, {_STEP_PENDING}) ON CONFLICT DO NOTHING",
                   (alert_id, step, contact, due_ms))
 
     def cancel_steps(self, alert_id: int) -> None:
@@ -396,9 +391,9 @@ class StateDb:
 
     def hurry_step(self, alert_id: int, step: int, contact: int, now_ms: int) -> None:
         """A pending timer is due now at the latest."""
-        self._run("UPDATE escalation SET due_ms = MIN(due_ms, ?) WHERE alert_id = ? AND "
-                  f"step = ? AND contact = ? AND state = {_STEP_PENDING}",
-                  (now_ms, alert_id, step, contact))
+        self._run("UPDATE escalation SET due_ms = CASE WHEN due_ms > ? THEN ? ELSE due_ms "
+                  f"END WHERE alert_id = ? AND step = ? AND contact = ? AND "
+                  f"state = {_STEP_PENDING}", (now_ms, now_ms, alert_id, step, contact))
 
     # --- the notification outbox -----------------------------------------------------
 
@@ -407,9 +402,9 @@ class StateDb:
                      now_ms: int) -> bool:
         """A pending notice (none if that step and contact have one already)."""
         cursor = self._run(
-            "INSERT OR IGNORE INTO notices (alert_id, step, contact, channel, recipient, "
+            "INSERT INTO notices (alert_id, step, contact, channel, recipient, "
             "language, subject, body, payload, state, attempts, created_ms, next_try_ms) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_PENDING}, 0, ?, ?)",
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_PENDING}, 0, ?, ?) ON CONFLICT DO NOTHING",
             (alert_id, step, contact, channel, recipient, language, subject, body, payload,
              now_ms, now_ms))
         return cursor.rowcount > 0
@@ -465,12 +460,16 @@ class _Transaction:
 
     def __enter__(self) -> StateDb:
         self._db.lock.acquire()
-        self._db._run("BEGIN IMMEDIATE")
+        try:
+            self._db.backend.begin()
+        except BaseException:
+            self._db.lock.release()
+            raise
         return self._db
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            self._db._run("COMMIT" if exc_type is None else "ROLLBACK")
+            self._db.backend.end(commit=exc_type is None)
         finally:
             self._db.lock.release()
 

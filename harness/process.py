@@ -30,10 +30,12 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def spawn(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start ``argv`` with its output appended to ``log``."""
+def spawn(argv: list[str], log: Path, cwd: Path | None = None,
+          user: str | None = None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with its output appended to ``log`` (as ``user``, if given)."""
     with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                user=user)
 
 
 def wait_ready(ready: Callable[[], bool], what: str, timeout_s: float,
@@ -51,11 +53,12 @@ def wait_ready(ready: Callable[[], bool], what: str, timeout_s: float,
         pause.wait(0.02)
 
 
-def stop(process: subprocess.Popen[bytes] | None, timeout_s: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``; waits for the exit."""
+def stop(process: subprocess.Popen[bytes] | None, timeout_s: float = 5.0,
+         sig: signal.Signals = signal.SIGTERM) -> None:
+    """``sig``, then SIGKILL after ``timeout_s``; waits for the exit."""
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(sig)
     try:
         process.wait(timeout_s)
     except subprocess.TimeoutExpired:

@@ -9,9 +9,11 @@ APT_PACKAGES=(mosquitto mosquitto-clients)
 # The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras) and
 # drive the dashboard in a real headless Chromium (never a downloaded browser), and run
 # the store contract against a real InfluxDB 1.6, scrape the metrics with a real
-# Prometheus and check the installed units with systemd's own tools.
+# Prometheus, check the installed units with systemd's own tools, and run the multi-node
+# alert store on a real PostgreSQL and the broker tier on a real NATS cluster.
 if [ "${1:-}" = "dev" ]; then
-  APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei influxdb prometheus systemd)
+  APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei influxdb prometheus systemd
+                 postgresql nats-server)
 fi
 
 missing=()

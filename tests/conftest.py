@@ -12,6 +12,7 @@ import pytest
 
 from harness.influx import LocalInfluxd
 from harness.mosquitto import LocalMosquitto
+from harness.postgres import LocalPostgres
 from harness.process import free_port
 from tests.support.wait import wait_until
 
@@ -42,6 +43,26 @@ def mosquitto() -> Iterator[LocalMosquitto]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL 15 cluster (Debian ``postgresql``) in a temporary folder for the
+    session; each test makes its own database (``fresh_database``)."""
+    server = LocalPostgres().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def fresh_database(postgres: LocalPostgres) -> str:
+    """The DSN of a new, empty PostgreSQL database for one test."""
+    return postgres.create_database(f"test_{next(_databases)}")
 
 
 @pytest.fixture(scope="session")

@@ -50,8 +50,8 @@ class RecordingNotifier:
 
 
 class World:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, location: Path | str) -> None:
+        self.path = location
         self.clock = FakeClock(T0)
         self.registry: Registry = registry_module.load(registry_module.SAMPLE)
         self.policies = Policies(msgspec.convert(POLICY, PolicyFile))
@@ -85,8 +85,14 @@ class World:
             self.dispatcher.run_once()
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path / "alerts.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The alert core on each store backend: the embedded SQLite file, and a real
+    PostgreSQL database (the multi-node store). Every test using it is the contract both
+    backends meet."""
+    location: Path | str = tmp_path / "alerts.db"
+    if request.param == "postgresql":
+        location = request.getfixturevalue("fresh_database")
+    w = World(location)
     yield w
     w.db.close()

@@ -212,7 +212,7 @@ def _resolved_history(desk: Desk, n: int) -> None:
              0, T0 - 10_000_000 + i, T0 - 9_000_000 + i, 1, 0, 0, "old", "nurse",
              T0 - 9_000_000 + i) for i in range(n)]
     with desk.db.transaction() as db:
-        db.db.executemany(
+        db.backend.db.executemany(  # type: ignore[attr-defined]  # SQLite's, in bulk
             "INSERT INTO alerts (condition, subject, site_id, gateway_id, device_id, "
             "severity, state, active, opened_ms, updated_ms, repeats, flaps, silenced, "
             "detail, resolved_by, resolved_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "

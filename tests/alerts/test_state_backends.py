@@ -1,0 +1,61 @@
+"""What only the shared PostgreSQL store must survive: several nodes opening it at once,
+and the database restarting under a running node. (The alert lifecycle itself runs on both
+backends through the ``world`` fixture.)"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from alerts.conditions import Condition, Severity
+from alerts.state import AlertState, StateDb, StateError
+from harness.postgres import LocalPostgres
+from tests.support.readings import T0
+
+
+def _open_fall(db: StateDb, resident: str) -> int:
+    with db.transaction():
+        return db.open_alert(Condition.FALL, resident, "site-000", "gw-00000", "pendant",
+                             Severity.CRITICAL, T0, False, "fall reported")
+
+
+def test_three_nodes_starting_together_share_one_store(fresh_database: str) -> None:
+    stores: list[StateDb] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            stores.append(StateDb(fresh_database))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(stores) == 3
+    a, b, c = stores
+    alert_id = _open_fall(a, "res-00001")
+    assert b.alert(alert_id) is not None  # raised on one node, seen on every node
+    with pytest.raises(StateError):  # one open alert per condition and resident, anywhere
+        _open_fall(c, "res-00001")
+    b.close_alert(alert_id, AlertState.ACKNOWLEDGED, "nurse", T0 + 1000, "")
+    acked = c.alert(alert_id)
+    assert acked is not None and acked.state is AlertState.ACKNOWLEDGED
+    for store in stores:
+        store.close()
+
+
+def test_a_node_goes_on_after_the_database_restarts() -> None:
+    with LocalPostgres() as server:
+        db = StateDb(server.dsn())
+        first = _open_fall(db, "res-00001")
+        server.stop()
+        with pytest.raises(StateError):  # said, not hidden, while it is down
+            db.alert(first)
+        server.start()
+        second = _open_fall(db, "res-00002")  # the store reconnects by itself
+        assert {a.alert_id for a in db.alerts()} == {first, second}
+        db.close()
