@@ -14,7 +14,7 @@ import logging
 
 from alerts.core import AlertCore
 from alerts.notifiers import Notifier, NotifyError, classify
-from alerts.state import Notice, StateDb
+from alerts.state import LOCAL_NODE, Notice, StateDb
 from telemetry import backoff as retry_policy
 from telemetry.backoff import Backoff
 from telemetry.clock import Clock
@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 class Dispatcher:
     def __init__(self, db: StateDb, core: AlertCore, notifiers: dict[str, Notifier],
-                 clock: Clock, backoff: Backoff | None = None) -> None:
+                 clock: Clock, backoff: Backoff | None = None,
+                 node_id: str = LOCAL_NODE) -> None:
         self.db = db
+        self.node_id = node_id
         self.core = core
         self.notifiers = notifiers
         self.clock = clock
@@ -35,11 +37,13 @@ class Dispatcher:
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def recover(self) -> int:
-        """At start: notices left ``sending`` by a dead process go out again."""
-        again = self.db.requeue_sending()
+    def recover(self, keep: tuple[str, ...] = ()) -> int:
+        """Notices left ``sending`` by a dead process go out again: at start, and on a
+        node of several whenever another node dies. Those claimed by a node in ``keep``
+        (the live ones; at start, the others) are theirs to finish."""
+        again = self.db.requeue_sending(keep)
         if again:
-            log.warning("%d notices were in flight when the last process stopped; "
+            log.warning("%d notices were in flight when a process stopped; "
                         "sending them again", again)
         return again
 
@@ -51,8 +55,8 @@ class Dispatcher:
         return sent
 
     def _send(self, notice: Notice) -> int:
-        if not self.db.claim(notice.notice_id):
-            return 0  # acknowledged (cancelled) meanwhile
+        if not self.db.claim(notice.notice_id, self.node_id):
+            return 0  # acknowledged (cancelled) meanwhile, or another node has it
         notifier = self.notifiers.get(notice.channel)
         try:
             if notifier is None:

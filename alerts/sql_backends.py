@@ -45,24 +45,33 @@ def is_postgres(location: Path | str) -> bool:
     return str(location).startswith(POSTGRES_SCHEMES)
 
 
-def connect(location: Path | str, schema: str) -> Backend:
-    """A backend for ``location``: a PostgreSQL DSN, or else an SQLite file; the schema
-    (SQLite's dialect) is created if it is missing."""
+# Columns added to a table after it was first shipped: (table, column, SQL type).
+AddedColumns = list[tuple[str, str, str]]
+
+
+def connect(location: Path | str, schema: str, added: AddedColumns) -> Backend:
+    """A backend for ``location``: a PostgreSQL DSN, or else an SQLite file. The schema
+    (SQLite's dialect) is created if it is missing, and the ``added`` columns if a store
+    made by an older release lacks them."""
     if is_postgres(location):
-        return Postgres(str(location), schema)
-    return Sqlite(location, schema)
+        return Postgres(str(location), schema, added)
+    return Sqlite(location, schema, added)
 
 
 class Sqlite:
     name = "sqlite"
     row_order = "rowid"
 
-    def __init__(self, path: Path | str, schema: str) -> None:
+    def __init__(self, path: Path | str, schema: str, added: AddedColumns) -> None:
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(schema)
+            for table, column, sql_type in added:
+                have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
         except sqlite3.Error as exc:
             raise StateError(f"cannot open alert state {path}: {exc}") from exc
 
@@ -100,7 +109,7 @@ class Postgres:
     name = "postgresql"
     row_order = "seq"
 
-    def __init__(self, dsn: str, schema: str) -> None:
+    def __init__(self, dsn: str, schema: str, added: AddedColumns) -> None:
         import psycopg
 
         self._psycopg = psycopg
@@ -114,6 +123,9 @@ class Postgres:
                 for statement in postgres_schema(schema).split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
+                for table, column, sql_type in added:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "
+                                      f"{column} {sql_type}")
         except psycopg.Error as exc:
             raise StateError(f"cannot create the alert schema: {exc}") from exc
 

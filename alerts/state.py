@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from alerts.conditions import Condition, Severity
-from alerts.sql_backends import Result, connect
+from alerts.sql_backends import AddedColumns, Result, connect
 from alerts.sql_backends import StateError as StateError  # what every method raises
 
 _SCHEMA = """
@@ -64,7 +64,18 @@ CREATE TABLE IF NOT EXISTS notices (
 );
 CREATE INDEX IF NOT EXISTS notices_due ON notices (state, next_try_ms);
 CREATE INDEX IF NOT EXISTS notices_alert ON notices (alert_id);
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partition_leases (
+    part INTEGER PRIMARY KEY, owner TEXT NOT NULL, expires_ms INTEGER NOT NULL
+);
 """
+
+_ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT")]  # the node sending it
+
+
+LOCAL_NODE = "local"  # the one node of a single-process deployment
 
 
 class AlertState(enum.StrEnum):
@@ -166,7 +177,7 @@ class StateDb:
 
     def __init__(self, location: Path | str) -> None:
         self.lock = threading.RLock()
-        self.backend = connect(location, _SCHEMA)
+        self.backend = connect(location, _SCHEMA, _ADDED_COLUMNS)
 
     def close(self) -> None:
         with self.lock:
@@ -418,10 +429,12 @@ class StateDb:
             "LIMIT 1", (channel, phone)).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 
-    def claim(self, notice_id: int) -> bool:
-        """Pending -> sending, one attempt more; False if it is no longer pending."""
-        cursor = self._run(f"UPDATE notices SET state = {_SENDING}, attempts = attempts + 1 "
-                           f"WHERE notice_id = ? AND state = {_PENDING}", (notice_id,))
+    def claim(self, notice_id: int, node_id: str = LOCAL_NODE) -> bool:
+        """Pending -> sending by ``node_id``, one attempt more; False if it is no longer
+        pending (acknowledged meanwhile, or another node claimed it first)."""
+        cursor = self._run(f"UPDATE notices SET state = {_SENDING}, attempts = attempts + 1, "
+                           f"claimed_by = ? WHERE notice_id = ? AND state = {_PENDING}",
+                           (node_id, notice_id))
         return cursor.rowcount > 0
 
     def sent(self, notice_id: int, now_ms: int, reference: str | None) -> None:
@@ -439,10 +452,56 @@ class StateDb:
         self._run(f"UPDATE notices SET state = {_FAILED}, error = ? WHERE notice_id = ?",
                   (error, notice_id))
 
-    def requeue_sending(self) -> int:
-        """At start: notices a dead process left sending go out again; how many."""
-        cursor = self._run(f"UPDATE notices SET state = {_PENDING} WHERE state = {_SENDING}")
+    def requeue_sending(self, keep: tuple[str, ...] = ()) -> int:
+        """Notices a dead process left sending go out again; how many. Those claimed by
+        a node in ``keep`` (the other live nodes) are still being sent and stay."""
+        if not keep:
+            cursor = self._run(f"UPDATE notices SET state = {_PENDING} WHERE "
+                               f"state = {_SENDING}")
+        else:
+            cursor = self._run(
+                f"UPDATE notices SET state = {_PENDING} WHERE state = {_SENDING} AND "
+                f"(claimed_by IS NULL OR claimed_by NOT IN ({', '.join('?' * len(keep))}))",
+                keep)
         return cursor.rowcount
+
+    # --- nodes and partition leases (multi-node) ------------------------------------
+
+    def beat(self, node_id: str, now_ms: int) -> None:
+        """``node_id`` is alive at ``now_ms``."""
+        self._run("INSERT INTO nodes (node_id, seen_ms) VALUES (?, ?) ON CONFLICT (node_id) "
+                  "DO UPDATE SET seen_ms = excluded.seen_ms", (node_id, now_ms))
+
+    def leave(self, node_id: str) -> None:
+        """``node_id`` stops: the others no longer count it."""
+        self._run("DELETE FROM nodes WHERE node_id = ?", (node_id,))
+
+    def live_nodes(self, since_ms: int) -> list[str]:
+        """Nodes seen at or after ``since_ms``, by id."""
+        rows = self._run("SELECT node_id FROM nodes WHERE seen_ms >= ? ORDER BY node_id",
+                         (since_ms,)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def leases(self) -> dict[int, tuple[str, int]]:
+        """Every partition lease: partition -> (owner, expires_ms)."""
+        rows = self._run("SELECT part, owner, expires_ms FROM partition_leases").fetchall()
+        return {int(p): (str(o), int(e)) for p, o, e in rows}
+
+    def take_lease(self, part: int, node_id: str, now_ms: int, until_ms: int) -> bool:
+        """Take or renew the lease on ``part`` until ``until_ms``: only if it is free,
+        expired by ``now_ms``, or ``node_id``'s already. One statement, so two nodes can
+        never both hold it."""
+        cursor = self._run(
+            "INSERT INTO partition_leases (part, owner, expires_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT (part) DO UPDATE SET owner = excluded.owner, "
+            "expires_ms = excluded.expires_ms WHERE partition_leases.owner = excluded.owner "
+            "OR partition_leases.expires_ms <= ?", (part, node_id, until_ms, now_ms))
+        return cursor.rowcount > 0
+
+    def release_lease(self, part: int, node_id: str) -> None:
+        """Give ``part`` up at once (to a node that joined, or when stopping)."""
+        self._run("DELETE FROM partition_leases WHERE part = ? AND owner = ?",
+                  (part, node_id))
 
     def delivery(self, notice_id: int, delivered: bool, now_ms: int, error: str) -> None:
         """The gateway's delivery report for a notice that was sent (or being sent)."""

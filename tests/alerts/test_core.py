@@ -157,6 +157,26 @@ def test_a_notice_in_flight_at_a_crash_is_sent_again(world: World) -> None:
     assert world.db.notice(notice.notice_id).state is NoticeState.SENT  # type: ignore[union-attr]
 
 
+def test_a_live_nodes_notice_in_flight_is_left_to_it_and_a_dead_nodes_is_sent_once(
+        world: World) -> None:
+    """Several alert nodes share one outbox: a node claims a notice before it sends it, so
+    only one node sends each; when a node dies while sending, another sends it again."""
+    world.core.handle([fall()])
+    world.step(59)
+    world.clock.advance(1)
+    assert world.core.tick() == 1
+    notice = world.db.notices()[0]
+    assert world.db.claim(notice.notice_id, "node-b")  # node-b is sending it
+    assert not world.db.claim(notice.notice_id, "node-a")  # so node-a cannot
+    assert world.dispatcher.recover(keep=("local", "node-b")) == 0  # node-b is alive
+    world.step(5)
+    assert world.sms.sent == []
+    assert world.dispatcher.recover(keep=("local",)) == 1  # node-b's heartbeat expired
+    world.step(5)
+    assert [n.notice_id for n in world.sms.sent] == [notice.notice_id]
+    assert world.dispatcher.recover(keep=("local",)) == 0  # sent: nothing goes twice
+
+
 def test_self_clearing_conditions_resolve_and_flapping_is_held(world: World) -> None:
     spo2 = Signal(Condition.SPO2_LOW, "res-00000", True, 0, SITE, GW, "spo2 85 %")
     ok = spo2._replace(active=False, detail="spo2 95 %")

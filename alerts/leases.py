@@ -1,0 +1,86 @@
+"""Which partitions of gateways this alert node owns, by leases in the shared store.
+
+Every node calls ``round()`` a few times per lease: it says it is alive, renews the
+leases it holds, gives up those beyond its fair share while other nodes are alive (a
+node that joins gets its share), and takes free or expired ones up to that share. A node
+that dies stops renewing: once its leases expire (``ttl_ms``), the survivors take them.
+A lease is taken in one conditional statement, so no partition ever has two owners in
+the store; the broker's same-client-id takeover fences the message stream as well.
+
+The nodes' clocks must agree to well within ``ttl_ms`` (NTP does).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import msgspec
+
+from alerts.state import StateDb
+from telemetry.clock import SECOND_MS, Clock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_MS = 6 * SECOND_MS
+
+
+class Change(msgspec.Struct, frozen=True):
+    """What a round changed: partitions gained and lost (the caller opens and closes
+    their sessions), and every partition now held."""
+
+    gained: frozenset[int]
+    lost: frozenset[int]
+    held: frozenset[int]
+
+
+class PartitionLeases:
+    def __init__(self, db: StateDb, node_id: str, partitions: int, clock: Clock,
+                 ttl_ms: int = DEFAULT_TTL_MS) -> None:
+        if partitions < 1:
+            raise ValueError("partitions must be 1 or more")
+        self.db = db
+        self.node_id = node_id
+        self.partitions = partitions
+        self.clock = clock
+        self.ttl_ms = ttl_ms
+        self.held: frozenset[int] = frozenset()
+
+    def live_nodes(self) -> list[str]:
+        return self.db.live_nodes(self.clock.now_ms() - self.ttl_ms)
+
+    def round(self) -> Change:
+        now = self.clock.now_ms()
+        until = now + self.ttl_ms
+        self.db.beat(self.node_id, now)
+        live = self.db.live_nodes(now - self.ttl_ms)
+        share = math.ceil(self.partitions / max(1, len(live)))
+        leases = self.db.leases()
+        mine = sorted(p for p, (owner, _) in leases.items() if owner == self.node_id)
+        held: set[int] = set()
+        for part in mine:
+            if len(held) >= share:
+                self.db.release_lease(part, self.node_id)  # for a node that joined
+            elif self.db.take_lease(part, self.node_id, now, until):
+                held.add(part)
+        for part in range(self.partitions):
+            if len(held) >= share:
+                break
+            owner, expires = leases.get(part, ("", 0))
+            if part not in held and (owner == "" or expires <= now) \
+                    and self.db.take_lease(part, self.node_id, now, until):
+                held.add(part)
+        change = Change(frozenset(held - self.held), frozenset(self.held - held),
+                        frozenset(held))
+        if change.gained or change.lost:
+            log.info("node %s: partitions gained %s, lost %s, held %s", self.node_id,
+                     sorted(change.gained), sorted(change.lost), sorted(held))
+        self.held = change.held
+        return change
+
+    def release_all(self) -> None:
+        """When stopping: hand every partition over at once, not after the ttl."""
+        for part in self.held:
+            self.db.release_lease(part, self.node_id)
+        self.db.leave(self.node_id)
+        self.held = frozenset()
