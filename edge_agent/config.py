@@ -67,6 +67,10 @@ def load(path: Path) -> GatewayConfig:
             topics.check_id(device.device_id, "device id")
     except topics.TopicError as exc:
         raise GatewayConfigError(f"{path}: {exc}") from exc
+    try:
+        cfg.uplink.addresses()
+    except ValueError as exc:
+        raise GatewayConfigError(f"{path}: [uplink] {exc}") from exc
     ids = [d.device_id for d in cfg.devices]
     if len(set(ids)) != len(ids):
         raise GatewayConfigError(f"{path}: a device id appears twice")

@@ -47,6 +47,8 @@ class Uplink(threading.Thread):
         self.gateway_id = gateway_id
         self.site_id = site_id
         self._broker = broker
+        self._addresses = broker.addresses()
+        self._address = 0  # the one in use; the next is tried when it fails
         self._outbox = outbox
         self._clock = clock
         self._batch_max = batch_max
@@ -188,27 +190,36 @@ class Uplink(threading.Thread):
         while not self._stopping.is_set():
             if not self.connected.is_set() and not self._connect(client, first):
                 first = False
-                self._stopping.wait(self._backoff.next_delay())
+                if self._next_address():  # every address failed once: back off
+                    self._stopping.wait(self._backoff.next_delay())
                 continue
             first = False
             rc = self._pump(self._wait_s())
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.connected.clear()
-                self._stopping.wait(self._backoff.next_delay())
+                if self._next_address():
+                    self._stopping.wait(self._backoff.next_delay())
                 continue
             if self.connected.is_set():
                 self._send()
         self._shutdown(client)
 
+    def _next_address(self) -> bool:
+        """Move on to the next broker address; True when that wraps around to the first
+        (a single address always does)."""
+        self._address = (self._address + 1) % len(self._addresses)
+        return self._address == 0
+
     def _connect(self, client: mqtt.Client, first: bool) -> bool:
-        b = self._broker
+        host, port = self._addresses[self._address]
         try:
-            if first:
-                client.connect(b.host, b.port, keepalive=self._keepalive_s)
+            if first or len(self._addresses) > 1:
+                # the persistent session (and what is in flight) goes along to the node
+                client.connect(host, port, keepalive=self._keepalive_s)
             else:
                 client.reconnect()
         except (OSError, ssl.SSLError) as exc:
-            log.info("central broker %s:%s unreachable: %s", b.host, b.port, exc)
+            log.info("central broker %s:%s unreachable: %s", host, port, exc)
             return False
         # Wait for CONNACK inside the network loop.
         deadline = self._clock.monotonic_s() + 10

@@ -97,10 +97,8 @@ class LocalMosquitto:
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        process.kill(self.process)
+        self.process = None
 
     def close(self) -> None:
         """Stop the broker and remove its working folder (if it made it)."""

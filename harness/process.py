@@ -64,3 +64,11 @@ def stop(process: subprocess.Popen[bytes] | None, timeout_s: float = 5.0,
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def kill(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL, as a crash would; waits for the exit."""
+    if process is not None and process.poll() is None:
+        process.kill()
+    if process is not None:
+        process.wait()

@@ -20,6 +20,9 @@ import re
 from typing import Final, NamedTuple
 
 CENTRAL_ROOT: Final = "eldercare/v1"
+# A clustered broker maps each central topic to part/<n>/<central topic>: n, the gateway's
+# partition, picks the alert node that takes it (see alerts.partitions).
+PARTITION_ROOT: Final = "part"
 Z2M_DEFAULT_BASE: Final = "zigbee2mqtt"
 NATIVE_ROOT: Final = "native"
 
@@ -70,21 +73,36 @@ def command(gateway_id: str, name: str) -> str:
     return f"{CENTRAL_ROOT}/{check_id(gateway_id, 'gateway id')}/cmd/{check_id(name, 'command')}"
 
 
-def central_filter(channel: Channel, share_group: str | None = None) -> str:
-    """The subscription filter for ``channel`` of every gateway (optionally shared)."""
+def partition_of(gateway_id: str, partitions: int) -> int:
+    """The partition of ``gateway_id``: the clustered broker's own hash (32-bit FNV-1a of
+    the id, modulo ``partitions``), so both sides agree on who takes a gateway."""
+    h = 0x811C9DC5
+    for byte in gateway_id.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h % partitions
+
+
+def central_filter(channel: Channel, share_group: str | None = None,
+                   partition: int | None = None) -> str:
+    """The subscription filter for ``channel`` of every gateway (optionally shared), or,
+    behind a clustered broker, of the gateways in ``partition``."""
     topic = f"{CENTRAL_ROOT}/+/{channel.value}"
+    if partition is not None:
+        topic = f"{PARTITION_ROOT}/{partition}/{topic}"
     if share_group is not None:
         topic = f"$share/{check_id(share_group, 'share group')}/{topic}"
     return topic
 
 
 def parse_central(topic: str) -> CentralTopic:
-    """Parse a central topic a gateway published on.
+    """Parse a central topic a gateway published on (or its ``part/<n>/`` form).
 
     Raises:
         TopicError: not a gateway's central publish topic.
     """
     parts = topic.split("/")
+    if len(parts) == 6 and parts[0] == PARTITION_ROOT and parts[1].isdigit():
+        parts = parts[2:]  # as a clustered broker delivers it, under its partition
     if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != CENTRAL_ROOT:
         raise TopicError(f"not a central gateway topic: {topic!r}")
     gateway_id = check_id(parts[2], "gateway id")
