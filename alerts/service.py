@@ -22,9 +22,10 @@ from alerts.notifiers.console import ConsoleNotifier
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.kannel import KannelNotifier
 from alerts.notifiers.webhook import WebhookNotifier
+from alerts.partition_bank import PartitionBank
 from alerts.policy import NoticeChannel
-from alerts.settings import AlertSettings, SettingsError
-from alerts.state import StateDb
+from alerts.settings import AlertSettings, ClusterSettings, SettingsError
+from alerts.state import LOCAL_NODE, StateDb
 from registry import Registry
 from telemetry.clock import Clock
 from telemetry.reading import Reading
@@ -37,7 +38,8 @@ SWITCH_INTERVAL_S = 0.001
 
 class AlertService:
     def __init__(self, settings: AlertSettings, registry: Registry, clock: Clock,
-                 data_dir: Path, listeners: list[Listener] | None = None) -> None:
+                 data_dir: Path, listeners: list[Listener] | None = None,
+                 cluster: ClusterSettings | None = None) -> None:
         self.clock = clock
         self.settings = settings
         policies = policy_module.load(Path(settings.policy))
@@ -45,14 +47,21 @@ class AlertService:
                 and NoticeChannel.SMS in policies.channels():
             raise SettingsError("the escalation policy sends SMS but [alerts.kannel] is not "
                                 "configured (set sms = \"console\" to print them, demo only)")
-        self.db = StateDb(data_dir / "alerts.db")
+        # One node: everything in its SQLite file, every resident watched from the start.
+        # A node of several: the shared PostgreSQL store, and only the residents of the
+        # partitions it holds (``take`` / ``give_up``, told by the leases).
+        self.cluster = cluster
+        self.db = StateDb(data_dir / "alerts.db" if cluster is None else cluster.state)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._rounds = threading.Condition()
         self._rounds_begun = 0
         self._rounds_done = 0
-        self.bank = DetectorBank(registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
-                                 bed_return_s=settings.bed_return_s)
+        self.bank: DetectorBank | PartitionBank = DetectorBank(
+            registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
+            bed_return_s=settings.bed_return_s) if cluster is None else PartitionBank(
+            registry, cluster.partitions, confirm_fall_s=settings.confirm_fall_s,
+            bed_return_s=settings.bed_return_s)
         self.core = AlertCore(self.db, registry, policies, clock,
                               [*(listeners or []), self._on_change])
         token = settings.reply_token()
@@ -72,7 +81,8 @@ class AlertService:
             s = settings.smtp
             notifiers[NoticeChannel.EMAIL] = EmailNotifier(s.host, s.port, s.sender,
                                                      starttls=s.starttls)
-        self.dispatcher = Dispatcher(self.db, self.core, notifiers, clock)
+        self.dispatcher = Dispatcher(self.db, self.core, notifiers, clock,
+                                     node_id=cluster.node_id if cluster else LOCAL_NODE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-timers", daemon=True)
         self._model_due = threading.Event()
@@ -88,6 +98,18 @@ class AlertService:
             if signals:
                 self.core.handle(signals)
 
+    def take(self, part: int) -> None:
+        """Watch the residents of partition ``part`` (before its readings flow)."""
+        if isinstance(self.bank, PartitionBank):
+            with self._lock:
+                self.bank.add(part, self.clock.now_ms())
+
+    def give_up(self, part: int) -> None:
+        """Stop watching partition ``part`` (after its readings stopped)."""
+        if isinstance(self.bank, PartitionBank):
+            with self._lock:
+                self.bank.drop(part)
+
     def gateway_status(self, gateway_id: str, site_id: str, online: bool) -> None:
         with self._lock:
             self.core.handle(self.bank.gateway_status(gateway_id, site_id, online,
@@ -97,7 +119,8 @@ class AlertService:
         # CPU-bound ingest threads hold the GIL for up to the switch interval (5 ms by
         # default) at a time; a shorter one lets an urgent reading through sooner.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self.dispatcher.recover()
+        if self.cluster is None:  # a node of several recovers once it knows who is alive
+            self.dispatcher.recover()
         self.callbacks.start()
         self._thread.start()
         self._model_thread.start()

@@ -31,6 +31,24 @@ class SmtpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starttls: bool = True
 
 
+class ClusterSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                      omit_defaults=True):
+    """One alert node of several (the ``[cluster]`` table of the central config): the
+    gateways are split into ``partitions`` by the clustered broker, each partition owned
+    by one live node through a lease in the shared PostgreSQL store ``state``."""
+
+    node_id: str  # unique per node, the same across its restarts
+    state: str  # libpq DSN: "postgresql://eldercare@db-host/eldercare" (password: ~/.pgpass)
+    partitions: int = 6  # the broker's mapping must use the same number
+    lease_ttl_s: float = 4.0  # a dead node's partitions move after this long
+
+    def __post_init__(self) -> None:
+        if not self.state.startswith(("postgresql://", "postgres://")):
+            raise ValueError("[cluster] state must be a postgresql:// DSN")
+        if self.partitions < 1 or self.lease_ttl_s < 1:
+            raise ValueError("[cluster] partitions and lease_ttl_s must be 1 or more")
+
+
 class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
                     omit_defaults=True):
     policy: str  # escalation policies (sample: alerts/policy.sample.yaml)

@@ -183,6 +183,17 @@ class StateDb:
         with self.lock:
             self.backend.close()
 
+    def __enter__(self) -> StateDb:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def announce(self, channel: str, payload: str) -> None:
+        """Tell every node listening on ``channel`` (PostgreSQL; one process needs none)."""
+        if self.backend.name == "postgresql":
+            self._run("SELECT pg_notify(?, ?)", (channel, payload))
+
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
         with self.lock:
             return self.backend.execute(sql, args)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from alerts.settings import AlertSettings
+from alerts.settings import AlertSettings, ClusterSettings
 from dashboard.settings import DashboardSettings
 from ingest.roles import ProcessRole
 from telemetry.broker import BrokerConnection
@@ -66,6 +66,9 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     role: ProcessRole = ProcessRole.ALL  # set by the process that starts store workers, for them
     retention: RetentionConfig = RetentionConfig()
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
+    # One alert node of several (needs [alerts], a clustered broker and PostgreSQL);
+    # without it this process is the only one and keeps its state in data_dir.
+    cluster: ClusterSettings | None = None
 
 
 def load(path: Path) -> CentralConfig:

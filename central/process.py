@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import registry as registry_module
+from alerts.feed import AlertFeed, announcer
 from alerts.service import AlertService
+from central.cluster import ClusterNode
 from central.config import CentralConfig, CentralConfigError, InfluxConfig
 from central.metrics import CentralMetrics
 from central.retention import Retention
@@ -38,6 +40,10 @@ class CentralProcess:
             raise CentralConfigError("store_workers must be 0 or more, in a process of role 'all'")
         if cfg.role is ProcessRole.STORE and (cfg.alerts is not None or cfg.dashboard is not None):
             raise CentralConfigError("a store worker takes no [alerts] or [dashboard] table")
+        if cfg.cluster is not None and (cfg.alerts is None or cfg.store_workers
+                                        or cfg.share_group is not None):
+            raise CentralConfigError("[cluster] needs [alerts], and takes no store_workers "
+                                     "or share_group (the partitions split the load)")
         self.cfg = cfg
         self.clock = clock
         self.registry = registry_module.load(Path(cfg.registry))
@@ -46,7 +52,7 @@ class CentralProcess:
         self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
             else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
-            cfg.alerts, self.registry, clock, self.data)
+            cfg.alerts, self.registry, clock, self.data, cluster=cfg.cluster)
         self.dashboard: DashboardServer | None = None
         self.accounts: Accounts | None = None
         ctx: DashboardContext | None = None
@@ -67,7 +73,17 @@ class CentralProcess:
             status_consumers=[self.alerts.gateway_status] if self.alerts else [],
             client_id=cfg.client_id, share_group=cfg.share_group,
             username=cfg.broker.username, password=cfg.broker.password(),
-            role=ProcessRole.ALERTS if cfg.store_workers else cfg.role)
+            role=ProcessRole.ALERTS if cfg.store_workers else cfg.role,
+            partitioned=cfg.cluster is not None, also=cfg.broker.addresses()[1:])
+        self.cluster = None if cfg.cluster is None or self.alerts is None else ClusterNode(
+            cfg.cluster, self.alerts, self.ingest, clock)
+        self.feed: AlertFeed | None = None
+        if cfg.cluster is not None and self.alerts is not None:
+            # the other nodes' desks hear of this node's alerts, and this one's of theirs
+            self.alerts.core.listeners.append(announcer(self.alerts.db, cfg.cluster.node_id))
+            if ctx is not None:
+                self.feed = AlertFeed(cfg.cluster.state, cfg.cluster.node_id,
+                                      alert_listener(ctx))
         if ctx is not None:
             ctx.status = self.ingest.status
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
@@ -102,6 +118,10 @@ class CentralProcess:
         if self.workers is not None:
             self.workers.start()
         self.ingest.start()
+        if self.cluster is not None:
+            self.cluster.start()
+        if self.feed is not None:
+            self.feed.start()
         if self.retention is not None:
             self.retention.start()
         if self.ops is not None:
@@ -112,6 +132,10 @@ class CentralProcess:
             self.ops.close()
         if self.retention is not None:
             self.retention.close()
+        if self.feed is not None:
+            self.feed.stop()
+        if self.cluster is not None:
+            self.cluster.close()
         self.ingest.close()
         if self.workers is not None:
             self.workers.close()

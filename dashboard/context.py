@@ -5,15 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from alerts.core import AlertCore
-from alerts.detectors.health import HealthMonitor
+from alerts.detectors.health import DeviceHealth
 from alerts.policy import Policies
 from dashboard.accounts import Accounts, LoginThrottle
 from dashboard.live import Broadcaster
 from ingest.store.base import Store
 from registry import Registry
 from telemetry.clock import Clock
+
+
+class DeviceHealthView(Protocol):
+    """What the resident page reads of device health (the health monitor, or on a node
+    of several the monitor of the gateway's partition, when this node holds it)."""
+
+    def devices_of(self, gateway_id: str) -> list[DeviceHealth]: ...
+
+    def gateway_offline(self, gateway_id: str) -> bool: ...
+
+    def radio_down(self, gateway_id: str) -> bool: ...
 
 
 @dataclass
@@ -24,7 +36,7 @@ class DashboardContext:
     policies: Policies
     clock: Clock
     store: Store | None = None
-    health: HealthMonitor | None = None
+    health: DeviceHealthView | None = None
     live: Broadcaster = field(default_factory=Broadcaster)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     secure_cookies: bool = False  # True behind TLS

@@ -34,6 +34,16 @@ def register(sub: Any) -> None:
                    help="store worker processes beside the alert core's (0: it stores "
                         "everything itself; default 1)")
     a.set_defaults(handler=_alerts)
+    f = which.add_parser("failover", help="alert nodes on a NATS cluster and PostgreSQL: "
+                                          "kill -9 an alert node, then a broker node, under "
+                                          "load; takeover time, fall to desk, loss, SMS twice")
+    f.add_argument("--homes", type=int, default=2000)
+    f.add_argument("--nodes", type=int, default=3, help="alert nodes (3)")
+    f.add_argument("--partitions", type=int, default=6)
+    f.add_argument("--falls", type=int, default=90, help="falls per run (90)")
+    f.add_argument("--duration", type=float, default=45.0, help="seconds of load per run")
+    f.add_argument("--kill", choices=["alert-node", "broker-node", "both"], default="both")
+    f.set_defaults(handler=_failover)
     st = which.add_parser("stores", help="write throughput and size: SQLite, DuckDB (if "
                                          "installed), InfluxDB 1.6")
     st.add_argument("--points", type=int, default=300_000)
@@ -73,6 +83,22 @@ def _alerts(args: argparse.Namespace) -> int:
                         falls=args.falls, store_workers=args.store_workers)
     print(json.dumps(result), flush=True)
     return 0 if result["notices_sent"] == result["falls"] else 1
+
+
+def _failover(args: argparse.Namespace) -> int:
+    from bench import failover
+
+    kills = ["alert-node", "broker-node"] if args.kill == "both" else [args.kill]
+    results = [failover.run(homes=args.homes, alert_nodes=args.nodes,
+                            partitions=args.partitions, falls=args.falls,
+                            duration=args.duration, kill=kill) for kill in kills]
+    summary = dict(results[0])
+    if len(results) > 1:
+        summary["broker_node_kill"] = results[1]
+    print(json.dumps(summary), flush=True)
+    ok = all(r["lost"] == 0 and r["lost_falls"] == 0 and r["duplicate_sms"] == 0
+             for r in results)
+    return 0 if ok else 1
 
 
 def _stores(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from ingest.roles import ProcessRole
 from ingest.store.base import Store, StoreError
 from ingest.store.spool import SpooledStore
 from registry import Registry
+from telemetry import backoff as retry_policy
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.group_commit import GroupWriter
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
+KEEPALIVE_S = 30
 MAX_QUEUED_READINGS = 50_000  # per lane, waiting for the store: then the broker keeps them
 
 
@@ -62,8 +64,14 @@ class Ingest:
                  username: str | None = None, password: str | None = None,
                  on_stored: Callable[[int], None] | None = None,
                  status_consumers: list[StatusConsumer] | None = None,
-                 role: ProcessRole = ProcessRole.ALL) -> None:
-        self._host, self._port = host, port
+                 role: ProcessRole = ProcessRole.ALL, partitioned: bool = False,
+                 also: list[tuple[str, int]] | None = None) -> None:
+        # the broker, then the other nodes of a clustered one: a lane that loses its
+        # node reconnects to the next
+        self._addresses = [(host, port), *(also or [])]
+        self._client_id = client_id
+        self._credentials = (username, password)
+        self._stores = role is not ProcessRole.ALERTS
         self.registry = registry
         self.store = store
         self.dead = dead_letters
@@ -92,23 +100,63 @@ class Ingest:
         # Two sessions: urgent events (and gateway status) never queue behind a backlog of
         # routine readings in the broker, the socket or our thread. A store worker needs
         # no such lane: it only stores, and the alert core's process takes the urgent.
-        stores = role is not ProcessRole.ALERTS
-        self._lanes: list[tuple[mqtt.Client, GroupWriter]] = [
+        # Behind a clustered broker (``partitioned``) a process has no lanes of its own:
+        # it opens those of each partition it is given (``open_partition``).
+        stores = self._stores
+        self._partitions: dict[int, list[tuple[mqtt.Client, GroupWriter]]] = {}
+        self._lanes: list[tuple[mqtt.Client, GroupWriter]] = [] if partitioned else [
             self._lane(f"{client_id}-store", [Channel.URGENT, Channel.READINGS], username,
                        password, stores=True)] if role is ProcessRole.STORE else [
             self._lane(f"{client_id}-urgent", [Channel.URGENT, Channel.STATUS], username,
                        password, stores=stores),
             self._lane(f"{client_id}-readings", [Channel.READINGS], username, password,
                        stores=stores)]
+        if partitioned:
+            self.ready.set()  # nothing to subscribe to until a partition is given
+
+    def open_partition(self, part: int) -> None:
+        """Take partition ``part``'s messages: its two persistent sessions, named by the
+        partition and not by this process, so that they, and what the broker queued for
+        them, pass from node to node with the partition's lease."""
+        if part in self._partitions:
+            return
+        username, password = self._credentials
+        name = f"{self._client_id}-part-{part}"
+        lanes = [self._lane(f"{name}-urgent", [Channel.URGENT, Channel.STATUS], username,
+                            password, stores=self._stores, partition=part),
+                 self._lane(f"{name}-readings", [Channel.READINGS], username, password,
+                            stores=self._stores, partition=part)]
+        with self._lock:
+            self._partitions[part] = lanes
+            self._lanes = self._lanes + lanes
+            self.ready.clear()
+        self._start_lanes(lanes)
+
+    def close_partition(self, part: int) -> None:
+        """Stop taking partition ``part``: what is not acknowledged yet stays queued in its
+        sessions for the partition's next owner."""
+        with self._lock:
+            lanes = self._partitions.pop(part, [])
+            self._lanes = [lane for lane in self._lanes if lane not in lanes]
+            for lane in ("urgent", "readings"):
+                self._subscribed.discard(f"{self._client_id}-part-{part}-{lane}")
+            if len(self._subscribed) == len(self._lanes):
+                self.ready.set()
+        self._close_lanes(lanes)
+
+    def partitions(self) -> list[int]:
+        with self._lock:
+            return sorted(self._partitions)
 
     def _lane(self, client_id: str, channels: list[Channel], username: str | None,
-              password: str | None, *, stores: bool) -> tuple[mqtt.Client, GroupWriter]:
+              password: str | None, *, stores: bool,
+              partition: int | None = None) -> tuple[mqtt.Client, GroupWriter]:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if username:
             client.username_pw_set(username, password)
-        filters = [(topics.central_filter(c, None if c is Channel.STATUS else self._share), 1)
-                   for c in channels]
+        filters = [(topics.central_filter(c, None if c is Channel.STATUS else self._share,
+                                          partition), 1) for c in channels]
 
         def on_connect(client: mqtt.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
@@ -121,8 +169,20 @@ class Ingest:
                 if len(self._subscribed) == len(self._lanes):
                     self.ready.set()
 
+        next_address = [0]
+
+        def on_disconnect(client: mqtt.Client, *_: object) -> None:
+            if len(self._addresses) > 1:  # paho reconnects, by itself, to the next one
+                next_address[0] = (next_address[0] + 1) % len(self._addresses)
+                host, port = self._addresses[next_address[0]]
+                client.connect_async(host, port, keepalive=KEEPALIVE_S)
+
+        policy = retry_policy.central_reconnect()
+        client.reconnect_delay_set(int(policy.initial_s), int(policy.max_s))
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
+        client.on_disconnect = on_disconnect
+        client.on_connect_fail = on_disconnect  # that node is down too: the next one
         # Without the store, the writer only acknowledges, in order, after the consumers.
         writer: GroupWriter = GroupWriter(
             self._timed_write if stores else _no_write, client.ack,
@@ -146,16 +206,27 @@ class Ingest:
         return self.ready.is_set() and all(client.is_connected() for client, _ in self._lanes)
 
     def start(self) -> None:
-        for client, writer in self._lanes:
+        self._start_lanes(self._lanes)
+
+    def _start_lanes(self, lanes: list[tuple[mqtt.Client, GroupWriter]]) -> None:
+        host, port = self._addresses[0]
+        for client, writer in lanes:
             writer.start()
-            client.connect_async(self._host, self._port, keepalive=30)
+            client.connect_async(host, port, keepalive=KEEPALIVE_S)
             client.loop_start()
 
-    def close(self) -> None:
-        for client, writer in self._lanes:
+    @staticmethod
+    def _close_lanes(lanes: list[tuple[mqtt.Client, GroupWriter]]) -> None:
+        for client, writer in lanes:
             client.loop_stop()
             writer.close()
             client.disconnect()
+
+    def close(self) -> None:
+        with self._lock:
+            lanes, self._lanes = self._lanes, []
+            self._partitions.clear()
+        self._close_lanes(lanes)
         self.handoff.close()
 
     def status(self) -> dict[str, object]:

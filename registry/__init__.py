@@ -93,6 +93,18 @@ class Registry:
     def device(self, gateway_id: str, device_id: str) -> Device | None:
         return self.devices.get((gateway_id, device_id))
 
+    def only(self, gateway_ids: set[str]) -> Registry:
+        """The part of the registry behind ``gateway_ids``: those gateways, their sites,
+        their devices and the residents those devices belong to (an alert node's share)."""
+        devices = [d for d in self.devices.values() if d.gateway_id in gateway_ids]
+        residents = {d.resident_id for d in devices if d.resident_id}
+        gateways = [g for g in self.gateways.values() if g.gateway_id in gateway_ids]
+        sites = {g.site_id for g in gateways}
+        return Registry(RegistryFile(
+            sites=[s for s in self.sites.values() if s.site_id in sites], gateways=gateways,
+            residents=[r for r in self.residents.values() if r.resident_id in residents],
+            devices=devices))
+
 
 def load(path: Path) -> Registry:
     try:

@@ -41,6 +41,12 @@ def reconnect() -> Backoff:
     return Backoff(initial_s=1.0, max_s=60.0)
 
 
+def central_reconnect() -> Backoff:
+    """The central intake reconnecting to its broker (or the next node of a cluster): it
+    carries every home's alarms, so it never waits long."""
+    return Backoff(initial_s=1.0, max_s=2.0)  # whole seconds: paho takes no less
+
+
 def store_write() -> Backoff:
     """A group commit writing again to a busy or briefly unavailable store."""
     return Backoff(initial_s=0.05, max_s=2.0)

@@ -1,0 +1,78 @@
+"""Alert changes made on other alert nodes, as they are committed: PostgreSQL's
+LISTEN/NOTIFY on the shared store. Each node announces its own changes (``announcer``)
+and hands the others' to its dashboard's live push, so the desk sees every partition's
+alerts at once on whichever node serves the page."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from alerts.core import AlertChange, Change
+from alerts.state import StateDb, StateError
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "eldercare_alerts"
+RECONNECT_S = 1.0
+
+
+def announcer(db: StateDb, origin: str) -> Callable[[AlertChange], None]:
+    """An alert-core listener that tells the other nodes of each change."""
+    def announce(change: AlertChange) -> None:
+        try:
+            db.announce(CHANNEL, f"{origin} {change.change.value} {change.alert.alert_id} "
+                                 f"{change.at_ms}")
+        except StateError as exc:  # the desk on other nodes sees it at its next refresh
+            log.warning("could not announce alert %d: %s", change.alert.alert_id, exc)
+    return announce
+
+
+class AlertFeed(threading.Thread):
+    """Calls ``on_change`` with each change another node announces (never our own)."""
+
+    def __init__(self, dsn: str, origin: str, on_change: Callable[[AlertChange], None]) -> None:
+        super().__init__(name="alert-feed", daemon=True)
+        self.dsn = dsn
+        self.origin = origin
+        self.on_change = on_change
+        self.received = 0
+        self.listening = threading.Event()
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn, \
+                        StateDb(self.dsn) as db:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._handle(db, note.payload)
+            except (psycopg.Error, StateError) as exc:
+                self.listening.clear()
+                log.warning("alert feed lost the shared store: %s", exc)
+                self._stopping.wait(RECONNECT_S)
+
+    def _handle(self, db: StateDb, payload: str) -> None:
+        try:
+            origin, change, alert_id, at_ms = payload.split(" ")
+            if origin == self.origin:
+                return
+            alert = db.alert(int(alert_id))
+            if alert is None:
+                return
+            self.received += 1
+            self.on_change(AlertChange(Change(change), alert, int(at_ms)))
+        except (ValueError, StateError):
+            log.warning("alert feed: cannot use %r", payload[:80])
+        except Exception:  # a listener's bug must not stop the feed
+            log.exception("alert feed listener failed on %r", payload[:80])
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(5)

@@ -1,0 +1,105 @@
+"""The detector bank of an alert node of several: one ``DetectorBank`` per partition of
+gateways the node owns, built when its lease is gained (from that partition's part of the
+registry, so a resident whose home is silent is watched from the first second) and dropped
+when it is lost. Readings and gateway status go to the bank of the gateway's partition;
+the timers run over every bank. The detectors' learned state (usual levels, routines)
+starts afresh on the node that takes a partition over; the open alerts, timers and
+notices are in the shared store and carry on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from alerts.bank import DetectorBank
+from alerts.conditions import Signal
+from alerts.detectors.health import DeviceHealth
+from registry import Registry
+from telemetry.reading import Reading
+from telemetry.topics import partition_of
+
+
+class PartitionBank:
+    def __init__(self, registry: Registry, partitions: int, *, confirm_fall_s: float = 60.0,
+                 bed_return_s: float = 1800.0) -> None:
+        self.registry = registry
+        self.partitions = partitions
+        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s}
+        self._members: dict[int, set[str]] = defaultdict(set)
+        for gateway_id in registry.gateways:
+            self._members[partition_of(gateway_id, partitions)].add(gateway_id)
+        self.banks: dict[int, DetectorBank] = {}
+        self.health = _Health(self)
+
+    def add(self, part: int, now_ms: int) -> None:
+        """Watch partition ``part`` from ``now_ms`` (its lease was gained)."""
+        if part not in self.banks:
+            self.banks[part] = DetectorBank(self.registry.only(self._members[part]), now_ms,
+                                            **self._options)
+
+    def drop(self, part: int) -> None:
+        """Stop watching ``part`` (its lease was lost or handed over)."""
+        self.banks.pop(part, None)
+
+    def bank_of(self, gateway_id: str) -> DetectorBank | None:
+        return self.banks.get(partition_of(gateway_id, self.partitions))
+
+    def __len__(self) -> int:
+        return sum(len(bank) for bank in self.banks.values())
+
+    def observe(self, readings: list[Reading]) -> list[Signal]:
+        by_part: dict[int, list[Reading]] = defaultdict(list)
+        for r in readings:
+            by_part[partition_of(r.gateway_id, self.partitions)].append(r)
+        out: list[Signal] = []
+        for part, mine in by_part.items():
+            bank = self.banks.get(part)
+            if bank is not None:  # else handed over meanwhile: its new owner has them
+                out += bank.observe(mine)
+        return out
+
+    def gateway_status(self, gateway_id: str, site_id: str, online: bool,
+                       t_ms: int) -> list[Signal]:
+        bank = self.bank_of(gateway_id)
+        return [] if bank is None else bank.gateway_status(gateway_id, site_id, online, t_ms)
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for bank in list(self.banks.values()):
+            out += bank.tick(now_ms)
+        return out
+
+    def fast_tick(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for bank in list(self.banks.values()):
+            out += bank.fast_tick(now_ms)
+        return out
+
+    def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
+        for bank in list(self.banks.values()):
+            yield from bank.slow_tick(now_ms, chunk)
+
+    def unlocked(self, now_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for bank in list(self.banks.values()):
+            out += bank.unlocked(now_ms)
+        return out
+
+
+class _Health:
+    """The device health the desk's resident page reads, from the bank that has it."""
+
+    def __init__(self, owner: PartitionBank) -> None:
+        self._owner = owner
+
+    def devices_of(self, gateway_id: str) -> list[DeviceHealth]:
+        bank = self._owner.bank_of(gateway_id)
+        return [] if bank is None else bank.health.devices_of(gateway_id)
+
+    def gateway_offline(self, gateway_id: str) -> bool:
+        bank = self._owner.bank_of(gateway_id)
+        return bank is not None and bank.health.gateway_offline(gateway_id)
+
+    def radio_down(self, gateway_id: str) -> bool:
+        bank = self._owner.bank_of(gateway_id)
+        return bank is not None and bank.health.radio_down(gateway_id)

@@ -1,0 +1,360 @@
+"""``eldercare bench failover``: the alert core on several nodes, one killed -9 under load.
+
+Three NATS nodes (the broker tier, with the partition mapping), one PostgreSQL (the shared
+alert store), a real Kannel with fakesmsc (the SMS operator), ``alert_nodes`` central
+processes in their cluster role, and the fleet simulator's background load. Falls arrive
+at a steady pace, each in a different home; part-way through, the alert node that owns
+the most partitions is killed -9. Measured:
+
+* ``takeover_s``: from the kill until the survivors hold every lease of the dead alert
+  node, or, for a broker node, until every broker session of the partitions it hit is
+  subscribed again on another node (as the broker's monitoring reports it);
+* fall to desk: from a fall's publish to its alert's live push (what every node's
+  dashboard is told), over all falls and over those published in the ``WINDOW_S`` after
+  the kill (half of them in the partitions the kill hit);
+* ``lost``: readings the simulator and the falls published that no node stored, and
+  ``lost_falls``: falls that never became an alert;
+* ``duplicate_sms``: SMS that reached the operator twice;
+* escalation lateness: each fall's second SMS (to the next contact, ``ESCALATE_S`` after
+  the first when nobody answers) against its due time, for falls raised before the kill.
+
+Every node stores its partitions' readings in its own embedded store (a dead node's
+remain on its disk); an operator runs InfluxDB for that (see the README).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerts.core import AlertChange, Change
+from alerts.feed import AlertFeed
+from alerts.settings import AlertSettings, ClusterSettings, KannelSettings
+from alerts.state import StateDb
+from bench.ingest import simulate
+from central import config as central_config
+from central.config import CentralConfig
+from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.nats import NatsCluster
+from harness.postgres import LocalPostgres
+from harness.process import free_port
+from telemetry import codec, topics
+from telemetry.broker import BrokerConnection
+from telemetry.kinds import FallStatus, Kind, unit_of
+from telemetry.reading import Reading
+from telemetry.topics import Channel
+
+SEED = 1
+ESCALATE_S = 15  # the first contact has this long to answer before the second is texted
+LEASE_TTL_S = 4.0
+WINDOW_S = 15  # "during the takeover": falls published this long after the kill
+READY_S = 60.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _pct(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+class _Node:
+    """One central process in its cluster role, as an operator runs it."""
+
+    def __init__(self, index: int, work: Path, cfg: CentralConfig) -> None:
+        self.node_id = f"node-{index + 1}"
+        self.path = work / f"{self.node_id}.toml"
+        self.path.write_bytes(central_config.dump(cfg))
+        self.store = Path(cfg.data_dir) / "store.db"
+        self.log = (work / f"{self.node_id}.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "eldercare_cli.main", "ingest", "--config", str(self.path)],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("ingest running"):
+                self.ready.set()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.log.close()
+
+
+def _stored_keys(stores: list[Path]) -> set[tuple[str, int]]:
+    keys: set[tuple[str, int]] = set()
+    for path in stores:
+        if path.exists():
+            db = sqlite3.connect(path)
+            keys.update(db.execute("SELECT gateway, seq FROM raw").fetchall())
+            db.close()
+    return keys
+
+
+def _wait(predicate: Any, timeout_s: float, pause_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(pause_s)
+    return True
+
+
+def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int = 90,
+        duration: float = 45.0, speed: float = 60.0, kill_at: float = 0.3,
+        kill: str = "alert-node", out: IO[str] = sys.stdout) -> dict[str, Any]:
+    """One run; ``kill`` is "alert-node" (the busiest) or "broker-node" (the one the
+    first alert node is connected to)."""
+    if kill not in ("alert-node", "broker-node"):
+        raise ValueError("kill is alert-node or broker-node")
+    work = Path(tempfile.mkdtemp(prefix="eldercare-bench-failover-"))
+    (work / "registry.yaml").write_text(
+        yaml.safe_dump(site_registry.registry_data(homes, SEED)))
+    policy = work / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
+        {"after_s": 0, "channel": "sms", "to": "family",
+         "next_contact_after_s": ESCALATE_S}]}}}))
+    token = secrets.token_urlsafe(24)
+    (work / "callback.token").write_text(token)
+    callback_ports = [free_port() for _ in range(alert_nodes)]
+    print(f"failover: {alert_nodes} alert nodes, 3 NATS nodes, {partitions} partitions, "
+          f"{homes} homes, {falls} falls over {duration:.0f} s, one {kill} killed -9 "
+          f"at {kill_at * duration:.0f} s", file=out, flush=True)
+    nodes: list[_Node] = []
+    with LocalPostgres() as pg, NatsCluster(3, partitions) as nats:
+        dsn = pg.create_database("eldercare")
+        kannel = LocalKannel(reply_url(callback_ports[0], token)).start()
+        (work / "kannel.password").write_text(kannel.password)
+        watcher = StateDb(dsn)
+        try:
+            for i in range(alert_nodes):
+                host, port = nats.addresses[i % 3]
+                also = [f"{h}:{p}" for j, (h, p) in enumerate(nats.addresses) if j != i % 3]
+                cfg = CentralConfig(
+                    data_dir=str(work / f"node-{i + 1}"), registry=str(work / "registry.yaml"),
+                    client_id="eldercare-alerts",
+                    broker=BrokerConnection(host=host, port=port, also=also),
+                    alerts=AlertSettings(
+                        policy=str(policy), callback_port=callback_ports[i],
+                        reply_token_file=str(work / "callback.token"),
+                        kannel=KannelSettings(kannel.sendsms_url, kannel.username,
+                                              str(work / "kannel.password"))),
+                    cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn,
+                                            partitions=partitions, lease_ttl_s=LEASE_TTL_S))
+                nodes.append(_Node(i, work, cfg))
+            if not all(n.ready.wait(READY_S) for n in nodes):
+                raise RuntimeError(f"an alert node did not start; logs in {work}")
+            share = -(-partitions // alert_nodes)
+
+            def balanced() -> bool:
+                now = _now_ms()
+                owners = collections.Counter(o for o, e in watcher.leases().values() if e > now)
+                return sum(owners.values()) == partitions and max(owners.values()) <= share
+
+            if not _wait(balanced, READY_S):
+                raise RuntimeError("the partitions were not shared out")
+            result = _scenario(dsn, nats, nodes, watcher, kannel, homes, partitions, falls,
+                               duration, speed, kill_at, kill, out)
+        finally:
+            for node in nodes:
+                node.stop()
+            watcher.close()
+            kannel.close()
+    return result
+
+
+def _sessions(nats: NatsCluster, client_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """Which of ``client_ids`` are connected and subscribed, to which live broker node,
+    as which connection (the broker's monitoring: node name, connection id)."""
+    found: dict[str, tuple[str, int]] = {}
+    for node in nats.nodes:
+        if node.process is None:
+            continue
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/connz?subs=1",
+                                        timeout=2) as reply:
+                connections = json.load(reply).get("connections", [])
+        except OSError:
+            continue
+        for c in connections:
+            if c.get("mqtt_client") in client_ids and c.get("subscriptions_list"):
+                found[c["mqtt_client"]] = (node.name, int(c["cid"]))
+    return found
+
+
+def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
+              kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
+              speed: float, kill_at: float, kill: str, out: IO[str]) -> dict[str, Any]:
+    load: dict[str, Any] = {}
+    # the background load and the falls come in through broker nodes that stay up
+    sim = threading.Thread(target=lambda: load.update(
+        simulate(nats.nodes[2].mqtt_port, homes, speed, duration)), daemon=True)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-falls",
+                            protocol=mqtt.MQTTv311)
+    sent_mids: dict[int, str] = {}  # fall publishes: MQTT message id -> resident
+    acked: set[int] = set()  # those the broker acknowledged (PUBACK)
+    publisher.on_publish = lambda c, u, mid, *_: acked.add(mid)
+    publisher.connect("127.0.0.1", nats.nodes[1].mqtt_port)
+    publisher.loop_start()
+    leases = watcher.leases()
+    if kill == "alert-node":  # the one holding the most partitions
+        victim = collections.Counter(o for o, _ in leases.values()).most_common(1)[0][0]
+    else:  # the broker node the first alert node is connected to
+        victim = nodes[0].node_id
+    hit = {p for p, (owner, _) in leases.items() if owner == victim}
+    sessions = {f"eldercare-alerts-part-{p}-{lane}" for p in hit
+                for lane in ("urgent", "readings")}
+    # falls alternate between the homes whose partitions are hit and the others
+    homes_hit = [h for h in range(homes) if topics.partition_of(layout.gateway_id(h),
+                                                                partitions) in hit]
+    homes_other = [h for h in range(homes) if h not in set(homes_hit)]
+    published: dict[str, int] = {}  # resident -> publish time (ms)
+    on_desk: dict[str, int] = {}  # resident -> when the desk was told (ms)
+
+    def told(change: AlertChange) -> None:
+        if change.change is Change.OPENED:
+            on_desk.setdefault(change.alert.subject, _now_ms())
+
+    feed = AlertFeed(dsn, "bench-desk", told)  # as every node's dashboard hears
+    feed.start()
+    feed.listening.wait(10)
+    fall_keys: set[tuple[str, int]] = set()
+    killed_ms = 0
+    taken_over_ms = 0
+
+    def watch_takeover(before: dict[str, tuple[str, int]]) -> None:
+        nonlocal taken_over_ms
+
+        def all_new() -> bool:  # every session subscribed again, on a new connection
+            now = _sessions(nats, sessions)
+            return now.keys() == sessions and not set(now.values()) & set(before.values())
+
+        def held_again() -> bool:  # every lease of the dead node held by a survivor
+            now = _now_ms()
+            return all(owner != victim and expires > now
+                       for p, (owner, expires) in watcher.leases().items() if p in hit)
+        if _wait(held_again if kill == "alert-node" else all_new, 120, 0.05):
+            taken_over_ms = _now_ms()
+
+    sim.start()
+    gap_s = duration * 0.8 / falls
+    begun = time.monotonic()
+    for i in range(falls):
+        if not killed_ms and time.monotonic() - begun >= kill_at * duration:
+            before = _sessions(nats, sessions)
+            if kill == "alert-node":
+                next(n for n in nodes if n.node_id == victim).kill()
+            else:
+                nats.nodes[0].kill()
+            killed_ms = _now_ms()
+            threading.Thread(target=watch_takeover, args=(before,), daemon=True).start()
+            print(f"killed {'alert node ' + victim if kill == 'alert-node' else 'broker n1'}"
+                  f" (partitions {sorted(hit)} hit)", file=out, flush=True)
+        pool = homes_hit if i % 2 == 0 and homes_hit else homes_other
+        home = pool.pop((i * 7919) % len(pool))
+        gateway, site = layout.gateway_id(home), layout.site_id(home)
+        now = _now_ms()
+        seq = 10**9 + i
+        fall = Reading(site, gateway, "pendant", Kind.FALL, float(FallStatus.FALL),
+                       unit_of(Kind.FALL), now, now, seq, layout.resident_id(home))
+        published[layout.resident_id(home)] = _now_ms()
+        fall_keys.add((gateway, seq))
+        info = publisher.publish(topics.central(gateway, Channel.URGENT),
+                                 codec.encode(gateway, site, now, [fall]), qos=1)
+        sent_mids[info.mid] = layout.resident_id(home)
+        time.sleep(gap_s)
+    sim.join()
+
+    def alerts_in() -> dict[str, Any]:
+        return {a.subject: a for a in watcher.alerts(limit=10 * falls)}
+
+    _wait(lambda: len(alerts_in()) >= falls, 60, 0.2)
+    # every fall's second contact is texted ESCALATE_S after its first
+    _wait(lambda: sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
+          >= falls, ESCALATE_S + 60, 0.5)
+    # the last readings the simulator published: stored by whoever owns them now
+    expected = int(load.get("readings", 0))
+    _wait(lambda: len(_stored_keys([n.store for n in nodes])) >= expected + falls, 60, 0.5)
+    publisher.loop_stop()
+    feed.stop()
+    alerts = alerts_in()
+    notices = watcher.notices()
+    stored = _stored_keys([n.store for n in nodes])
+    by_alert = {a.alert_id: a for a in alerts.values()}
+    to_desk = {r: on_desk[r] - t for r, t in published.items() if r in on_desk}
+    end_ms = killed_ms + WINDOW_S * 1000
+    during = [ms for r, ms in to_desk.items() if killed_ms <= published[r] <= end_ms]
+    late = [n.created_ms - (by_alert[n.alert_id].opened_ms + ESCALATE_S * 1000)
+            for n in notices if n.contact == 1 and n.alert_id in by_alert
+            and published[by_alert[n.alert_id].subject] < killed_ms]
+    for resident in sorted(published.keys() - alerts.keys()):
+        home = int(resident[4:])
+        gateway = layout.gateway_id(home)
+        mid = next(m for m, r in sent_mids.items() if r == resident)
+        print(f"LOST fall of {resident}: partition {topics.partition_of(gateway, partitions)}"
+              f", published {(published[resident] - killed_ms) / 1000:+.2f} s after the kill"
+              f", broker ack {mid in acked}, stored "
+              f"{any(k[0] == gateway and k[1] >= 10**9 for k in stored)}", file=out)
+    texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages())
+    simulated_lost = max(0, expected - (len(stored) - len(fall_keys & stored)))
+    result = {
+        "killed": f"alert node {victim}" if kill == "alert-node" else "broker node n1",
+        "alert_nodes": len(nodes), "broker_nodes": len(nats.nodes), "partitions": partitions,
+        "partitions_hit": len(hit), "homes": homes, "falls": falls,
+        "takeover_s": round((taken_over_ms - killed_ms) / 1000, 2) if taken_over_ms else None,
+        "falls_during_takeover": len(during),
+        "fall_to_desk_ms_p50": _pct(list(to_desk.values()), 0.5),
+        "fall_to_desk_ms_p99": _pct(list(to_desk.values()), 0.99),
+        "fall_to_desk_ms_p99_during_takeover": _pct(during, 0.99),
+        "fall_to_desk_ms_max_during_takeover": max(during) if during else None,
+        "lost_falls": falls - len(alerts.keys() & published.keys()),
+        "falls_unacknowledged_by_broker": len(sent_mids.keys() - acked),
+        "falls_not_pushed": falls - len(to_desk),
+        "readings_published": expected + falls,
+        "lost": simulated_lost + len(fall_keys - stored),
+        "sms_sent": sum(texts.values()),
+        "duplicate_sms": sum(n - 1 for n in texts.values() if n > 1),
+        "escalations_in_flight": len(late),
+        "escalation_late_ms_p99": _pct(late, 0.99),
+        "escalation_late_ms_max": max(late) if late else None,
+    }
+    for key, value in result.items():
+        print(f"  {key}: {value}", file=out)
+    print(json.dumps(result), file=out, flush=True)
+    return result

@@ -1,0 +1,96 @@
+"""An alert node of several: the thread that keeps this node's partition leases and, as
+they change, hands partitions between the intake and the detector bank.
+
+A gained partition: its detectors are built first, then its two broker sessions opened
+(the broker hands over whatever it queued for them while nobody owned it). A lost one:
+its sessions are closed first, then its detectors dropped. Each round also sends again
+the notices a dead node left half-sent. If the shared store cannot be reached for a whole
+lease, the node stops taking its partitions' messages (the survivors will take them over)
+until it can renew again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from alerts.leases import PartitionLeases
+from alerts.service import AlertService
+from alerts.settings import ClusterSettings
+from alerts.state import StateError
+from ingest.consumer import Ingest
+from telemetry.clock import SECOND_MS, Clock
+
+log = logging.getLogger(__name__)
+
+
+class ClusterNode:
+    def __init__(self, settings: ClusterSettings, alerts: AlertService, ingest: Ingest,
+                 clock: Clock) -> None:
+        self.settings = settings
+        self.alerts = alerts
+        self.ingest = ingest
+        self.clock = clock
+        self.ttl_ms = int(settings.lease_ttl_s * SECOND_MS)
+        self.leases = PartitionLeases(alerts.db, settings.node_id, settings.partitions, clock,
+                                      self.ttl_ms)
+        self.rounds = 0
+        self.takeovers = 0
+        self._last_renewed_ms = clock.now_ms()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cluster-leases", daemon=True)
+
+    def start(self) -> None:
+        self.round()
+        self._thread.start()
+
+    def round(self) -> None:
+        first = self.rounds == 0
+        change = self.leases.round()
+        self._last_renewed_ms = self.clock.now_ms()
+        for part in sorted(change.lost):
+            self.ingest.close_partition(part)
+            self.alerts.give_up(part)
+        for part in sorted(change.gained):
+            self.alerts.take(part)
+            self.ingest.open_partition(part)
+        if change.gained and not first:
+            self.takeovers += 1
+        live = self.leases.live_nodes()
+        # at our first round, what we ourselves left sending before a restart goes again
+        keep = tuple(n for n in live if not (first and n == self.settings.node_id))
+        self.alerts.dispatcher.recover(keep)
+        self.rounds += 1
+
+    def _run(self) -> None:
+        every_s = self.settings.lease_ttl_s / 4
+        while not self._stop.wait(every_s):
+            try:
+                self.round()
+            except StateError as exc:
+                log.error("cannot renew the partition leases: %s", exc)
+                if self.clock.now_ms() - self._last_renewed_ms >= self.ttl_ms:
+                    self._fence()
+            except Exception:  # keep the leases alive; the cause is in the log
+                log.exception("partition lease round failed")
+
+    def _fence(self) -> None:
+        """Our leases have expired unrenewed: others may own the partitions now."""
+        for part in self.ingest.partitions():
+            log.error("node %s: lease on partition %d expired; letting it go",
+                      self.settings.node_id, part)
+            self.ingest.close_partition(part)
+            self.alerts.give_up(part)
+        self.leases.held = frozenset()
+
+    def close(self) -> None:
+        """Stop taking messages, then hand every partition over at once."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        for part in self.ingest.partitions():
+            self.ingest.close_partition(part)
+        try:
+            self.leases.release_all()
+        except StateError as exc:  # they expire by themselves after the ttl
+            log.warning("could not hand the partitions over: %s", exc)
