@@ -27,14 +27,11 @@ from __future__ import annotations
 import collections
 import json
 import secrets
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,96 +41,31 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
 from alerts.feed import AlertFeed
-from alerts.settings import AlertSettings, ClusterSettings, KannelSettings
+from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import StateDb
+from bench.cluster import (
+    AlertNode,
+    now_ms,
+    pct,
+    start_nodes,
+    stored_keys,
+    wait_balanced,
+    wait_for,
+)
 from bench.ingest import simulate
-from central import config as central_config
-from central.config import CentralConfig
 from firmware_stubs import layout, site_registry
 from harness.kannel import LocalKannel, reply_url
 from harness.nats import NatsCluster
 from harness.postgres import LocalPostgres
 from harness.process import free_port
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel
 
 SEED = 1
 ESCALATE_S = 15  # the first contact has this long to answer before the second is texted
-LEASE_TTL_S = 4.0
 WINDOW_S = 15  # "during the takeover": falls published this long after the kill
-READY_S = 60.0
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-
-class _Node:
-    """One central process in its cluster role, as an operator runs it."""
-
-    def __init__(self, index: int, work: Path, cfg: CentralConfig) -> None:
-        self.node_id = f"node-{index + 1}"
-        self.path = work / f"{self.node_id}.toml"
-        self.path.write_bytes(central_config.dump(cfg))
-        self.store = Path(cfg.data_dir) / "store.db"
-        self.log = (work / f"{self.node_id}.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "eldercare_cli.main", "ingest", "--config", str(self.path)],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.ready = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("ingest running"):
-                self.ready.set()
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.log.close()
-
-
-def _stored_keys(stores: list[Path]) -> set[tuple[str, int]]:
-    keys: set[tuple[str, int]] = set()
-    for path in stores:
-        if path.exists():
-            db = sqlite3.connect(path)
-            keys.update(db.execute("SELECT gateway, seq FROM raw").fetchall())
-            db.close()
-    return keys
-
-
-def _wait(predicate: Any, timeout_s: float, pause_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(pause_s)
-    return True
 
 
 def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int = 90,
@@ -156,38 +88,19 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
     print(f"failover: {alert_nodes} alert nodes, 3 NATS nodes, {partitions} partitions, "
           f"{homes} homes, {falls} falls over {duration:.0f} s, one {kill} killed -9 "
           f"at {kill_at * duration:.0f} s", file=out, flush=True)
-    nodes: list[_Node] = []
+    nodes: list[AlertNode] = []
     with LocalPostgres() as pg, NatsCluster(3, partitions) as nats:
         dsn = pg.create_database("eldercare")
         kannel = LocalKannel(reply_url(callback_ports[0], token)).start()
         (work / "kannel.password").write_text(kannel.password)
         watcher = StateDb(dsn)
         try:
-            for i in range(alert_nodes):
-                host, port = nats.addresses[i % 3]
-                also = [f"{h}:{p}" for j, (h, p) in enumerate(nats.addresses) if j != i % 3]
-                cfg = CentralConfig(
-                    data_dir=str(work / f"node-{i + 1}"), registry=str(work / "registry.yaml"),
-                    client_id="eldercare-alerts",
-                    broker=BrokerConnection(host=host, port=port, also=also),
-                    alerts=AlertSettings(
-                        policy=str(policy), callback_port=callback_ports[i],
-                        reply_token_file=str(work / "callback.token"),
-                        kannel=KannelSettings(kannel.sendsms_url, kannel.username,
-                                              str(work / "kannel.password"))),
-                    cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn,
-                                            partitions=partitions, lease_ttl_s=LEASE_TTL_S))
-                nodes.append(_Node(i, work, cfg))
-            if not all(n.ready.wait(READY_S) for n in nodes):
-                raise RuntimeError(f"an alert node did not start; logs in {work}")
-            share = -(-partitions // alert_nodes)
-
-            def balanced() -> bool:
-                now = _now_ms()
-                owners = collections.Counter(o for o, e in watcher.leases().values() if e > now)
-                return sum(owners.values()) == partitions and max(owners.values()) <= share
-
-            if not _wait(balanced, READY_S):
+            nodes = start_nodes(work, nats, dsn, alert_nodes, partitions, lambda i: AlertSettings(
+                policy=str(policy), callback_port=callback_ports[i],
+                reply_token_file=str(work / "callback.token"),
+                kannel=KannelSettings(kannel.sendsms_url, kannel.username,
+                                      str(work / "kannel.password"))))
+            if not wait_balanced(watcher, alert_nodes, partitions):
                 raise RuntimeError("the partitions were not shared out")
             result = _scenario(dsn, nats, nodes, watcher, kannel, homes, partitions, falls,
                                duration, speed, kill_at, kill, out)
@@ -218,7 +131,7 @@ def _sessions(nats: NatsCluster, client_ids: set[str]) -> dict[str, tuple[str, i
     return found
 
 
-def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
+def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: StateDb,
               kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
               speed: float, kill_at: float, kill: str, out: IO[str]) -> dict[str, Any]:
     load: dict[str, Any] = {}
@@ -249,7 +162,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
 
     def told(change: AlertChange) -> None:
         if change.change is Change.OPENED:
-            on_desk.setdefault(change.alert.subject, _now_ms())
+            on_desk.setdefault(change.alert.subject, now_ms())
 
     feed = AlertFeed(dsn, "bench-desk", told)  # as every node's dashboard hears
     feed.start()
@@ -266,11 +179,11 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
             return now.keys() == sessions and not set(now.values()) & set(before.values())
 
         def held_again() -> bool:  # every lease of the dead node held by a survivor
-            now = _now_ms()
+            now = now_ms()
             return all(owner != victim and expires > now
                        for p, (owner, expires) in watcher.leases().items() if p in hit)
-        if _wait(held_again if kill == "alert-node" else all_new, 120, 0.05):
-            taken_over_ms = _now_ms()
+        if wait_for(held_again if kill == "alert-node" else all_new, 120, 0.05):
+            taken_over_ms = now_ms()
 
     sim.start()
     gap_s = duration * 0.8 / falls
@@ -282,18 +195,18 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
                 next(n for n in nodes if n.node_id == victim).kill()
             else:
                 nats.nodes[0].kill()
-            killed_ms = _now_ms()
+            killed_ms = now_ms()
             threading.Thread(target=watch_takeover, args=(before,), daemon=True).start()
             print(f"killed {'alert node ' + victim if kill == 'alert-node' else 'broker n1'}"
                   f" (partitions {sorted(hit)} hit)", file=out, flush=True)
         pool = homes_hit if i % 2 == 0 and homes_hit else homes_other
         home = pool.pop((i * 7919) % len(pool))
         gateway, site = layout.gateway_id(home), layout.site_id(home)
-        now = _now_ms()
+        now = now_ms()
         seq = 10**9 + i
         fall = Reading(site, gateway, "pendant", Kind.FALL, float(FallStatus.FALL),
                        unit_of(Kind.FALL), now, now, seq, layout.resident_id(home))
-        published[layout.resident_id(home)] = _now_ms()
+        published[layout.resident_id(home)] = now_ms()
         fall_keys.add((gateway, seq))
         info = publisher.publish(topics.central(gateway, Channel.URGENT),
                                  codec.encode(gateway, site, now, [fall]), qos=1)
@@ -304,18 +217,18 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
     def alerts_in() -> dict[str, Any]:
         return {a.subject: a for a in watcher.alerts(limit=10 * falls)}
 
-    _wait(lambda: len(alerts_in()) >= falls, 60, 0.2)
+    wait_for(lambda: len(alerts_in()) >= falls, 60, 0.2)
     # every fall's second contact is texted ESCALATE_S after its first
-    _wait(lambda: sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
+    wait_for(lambda: sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
           >= falls, ESCALATE_S + 60, 0.5)
     # the last readings the simulator published: stored by whoever owns them now
     expected = int(load.get("readings", 0))
-    _wait(lambda: len(_stored_keys([n.store for n in nodes])) >= expected + falls, 60, 0.5)
+    wait_for(lambda: len(stored_keys([n.store for n in nodes])) >= expected + falls, 60, 0.5)
     publisher.loop_stop()
     feed.stop()
     alerts = alerts_in()
     notices = watcher.notices()
-    stored = _stored_keys([n.store for n in nodes])
+    stored = stored_keys([n.store for n in nodes])
     by_alert = {a.alert_id: a for a in alerts.values()}
     to_desk = {r: on_desk[r] - t for r, t in published.items() if r in on_desk}
     end_ms = killed_ms + WINDOW_S * 1000
@@ -339,9 +252,9 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
         "partitions_hit": len(hit), "homes": homes, "falls": falls,
         "takeover_s": round((taken_over_ms - killed_ms) / 1000, 2) if taken_over_ms else None,
         "falls_during_takeover": len(during),
-        "fall_to_desk_ms_p50": _pct(list(to_desk.values()), 0.5),
-        "fall_to_desk_ms_p99": _pct(list(to_desk.values()), 0.99),
-        "fall_to_desk_ms_p99_during_takeover": _pct(during, 0.99),
+        "fall_to_desk_ms_p50": pct(list(to_desk.values()), 0.5),
+        "fall_to_desk_ms_p99": pct(list(to_desk.values()), 0.99),
+        "fall_to_desk_ms_p99_during_takeover": pct(during, 0.99),
         "fall_to_desk_ms_max_during_takeover": max(during) if during else None,
         "lost_falls": falls - len(alerts.keys() & published.keys()),
         "falls_unacknowledged_by_broker": len(sent_mids.keys() - acked),
@@ -351,7 +264,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[_Node], watcher: StateDb,
         "sms_sent": sum(texts.values()),
         "duplicate_sms": sum(n - 1 for n in texts.values() if n > 1),
         "escalations_in_flight": len(late),
-        "escalation_late_ms_p99": _pct(late, 0.99),
+        "escalation_late_ms_p99": pct(late, 0.99),
         "escalation_late_ms_max": max(late) if late else None,
     }
     for key, value in result.items():

@@ -85,3 +85,4 @@ def dump(cfg: CentralConfig) -> bytes:
 
 
 SAMPLE = Path(__file__).with_name("central.sample.toml")
+CLUSTER_SAMPLE = Path(__file__).with_name("cluster.sample.toml")  # one node of three

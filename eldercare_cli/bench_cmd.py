@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     a.add_argument("--speed", type=float, default=60.0)
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--falls", type=int, default=100)
+    a.add_argument("--nodes", type=int, default=0,
+                   help="instead: intake with 1..N alert nodes on NATS and PostgreSQL, "
+                        "readings/s and CPU per reading per node")
     a.add_argument("--store-workers", type=int, default=1,
                    help="store worker processes beside the alert core's (0: it stores "
                         "everything itself; default 1)")
@@ -78,6 +81,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _alerts(args: argparse.Namespace) -> int:
     from bench import alerts
+
+    if args.nodes:
+        from bench import nodes
+
+        scaled = nodes.run(max_nodes=args.nodes, homes=args.homes, speed=args.speed,
+                           duration=args.duration)
+        print(json.dumps(scaled), flush=True)
+        return 0 if scaled["lost"] == 0 else 1
 
     result = alerts.run(homes=args.homes, speed=args.speed, duration=args.duration,
                         falls=args.falls, store_workers=args.store_workers)

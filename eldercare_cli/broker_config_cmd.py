@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
         description="Write complete Mosquitto configurations: the central broker (TLS for "
                     "gateways, passwords, ACL from the topic module, a CA) or a gateway's "
                     "local broker.")
-    which = p.add_subparsers(dest="which", required=True, metavar="central|edge")
+    which = p.add_subparsers(dest="which", required=True, metavar="central|edge|nats")
     c = which.add_parser("central", help="the central broker: TLS, passwords, ACL, CA")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--host", required=True, help="the name gateways connect to (DNS or IP)")
@@ -29,6 +29,18 @@ def register(sub: Any) -> None:
     c.add_argument("--client-certs", action="store_true",
                    help="also require and issue client certificates")
     c.set_defaults(handler=_central)
+    n = which.add_parser("nats", help="a clustered broker for several alert nodes: one NATS "
+                                      "config per node (MQTT over TLS, JetStream, routes, "
+                                      "the partition mapping, per-gateway users)")
+    n.add_argument("--out", type=Path, required=True)
+    n.add_argument("--host", action="append", default=[], metavar="NAME", required=True,
+                   help="a broker node's name (DNS or IP); repeat for each, 3 for a quorum")
+    n.add_argument("--gateway", action="append", default=[], metavar="ID",
+                   help="a gateway id (its MQTT username); repeat for each")
+    n.add_argument("--partitions", type=int, default=6,
+                   help="partitions of gateways; [cluster] partitions must say the same")
+    n.add_argument("--port", type=int, default=8883, help="MQTT over TLS for gateways")
+    n.set_defaults(handler=_nats)
     e = which.add_parser("edge", help="a gateway's local broker for its devices")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--port", type=int, default=1883)
@@ -50,6 +62,21 @@ def _central(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {args.out}/mosquitto.conf; credentials for the gateways are in "
           f"{args.out}/credentials/ (hand each to its gateway, then delete)")
+    return 0
+
+
+def _nats(args: argparse.Namespace) -> int:
+    from broker_config import nats
+
+    try:
+        nats.cluster(args.out, hosts=args.host, gateways=args.gateway,
+                     partitions=args.partitions, mqtt_port=args.port)
+    except (TopicError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {', '.join(f'{args.out}/nats-{i + 1}.conf' for i in range(len(args.host)))}"
+          f" (run nats-server -c on each node); credentials for the gateways and for ingest "
+          f"are in {args.out}/credentials/")
     return 0
 
 

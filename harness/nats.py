@@ -1,10 +1,7 @@
 """A real NATS cluster (Debian ``nats-server``) with its MQTT listener and JetStream, on
-free loopback ports, each node stopped (or killed) by PID.
-
-The gateways' MQTT topics ``eldercare/v1/<gateway>/<channel>`` are mapped, on every node,
-to ``part/<n>/eldercare/v1/<gateway>/<channel>`` where ``n`` is the gateway's partition
-(the server's own hash of the gateway id; ``alerts.partitions`` computes the same), so an
-alert node subscribes to its partitions only.
+free loopback ports, each node stopped (or killed) by PID, from the configuration the
+product generates (``broker_config.nats``: the partition mapping, and with ``passwords``
+the per-gateway users and permissions).
 """
 
 from __future__ import annotations
@@ -16,9 +13,9 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from broker_config.nats import NodeAddress, node_config
 from harness import process
 from harness.process import ServiceError, free_port
-from telemetry import topics
 
 
 class NatsError(ServiceError):
@@ -30,13 +27,6 @@ def nats_binary() -> str:
         if candidate and Path(candidate).exists():
             return candidate
     raise NatsError("nats-server is not installed (Debian package 'nats-server')")
-
-
-def partition_mapping(partitions: int) -> dict[str, str]:
-    """The account mapping that puts each gateway's topics under its partition."""
-    root = topics.CENTRAL_ROOT.replace("/", ".")
-    return {f"{root}.*.*": f"{topics.PARTITION_ROOT}.{{{{partition({partitions},1)}}}}."
-                           f"{root}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}"}
 
 
 class NatsNode:
@@ -53,26 +43,16 @@ class NatsNode:
         self.log_path = self.workdir / "nats.log"
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def address(self) -> NodeAddress:
+        return NodeAddress("127.0.0.1", self.mqtt_port, self.client_port, self.route_port,
+                           self.monitor_port)
+
     def write_config(self) -> None:
-        routes = ", ".join(f"nats://127.0.0.1:{n.route_port}" for n in self.cluster.nodes
-                           if n is not self)
-        mappings = ", ".join(f'"{k}": "{v}"' for k, v in
-                             partition_mapping(self.cluster.partitions).items())
-        cluster = "" if len(self.cluster.nodes) == 1 else (
-            f"cluster {{ name: eldercare, listen: 127.0.0.1:{self.route_port}, "
-            f"routes: [{routes}] }}\n")
-        # The MQTT sessions and queued messages live in JetStream streams: replicated on
-        # every node (up to 3) so that the loss of one keeps a quorum.
-        size = len(self.cluster.nodes)
-        replicas = "" if size == 1 else f", stream_replicas: {min(size, 3)}"
-        self.config_path.write_text(
-            f"server_name: {self.name}\n"
-            f"listen: 127.0.0.1:{self.client_port}\n"
-            f"http: 127.0.0.1:{self.monitor_port}\n"
-            f"jetstream {{ store_dir: \"{self.workdir / 'js'}\" }}\n"
-            f"{cluster}"
-            f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port}{replicas} }}\n"
-            f"mappings = {{ {mappings} }}\n")
+        nodes = [n.address for n in self.cluster.nodes]
+        self.config_path.write_text(node_config(
+            nodes, self.cluster.nodes.index(self), partitions=self.cluster.partitions,
+            store_dir=str(self.workdir / "js"), passwords=self.cluster.passwords))
 
     def start(self) -> None:
         self.process = process.spawn([nats_binary(), "-c", str(self.config_path)],
@@ -109,8 +89,10 @@ class NatsNode:
 class NatsCluster:
     """``size`` nodes routed to each other; ``addresses`` lists their MQTT listeners."""
 
-    def __init__(self, size: int = 3, partitions: int = 6) -> None:
+    def __init__(self, size: int = 3, partitions: int = 6,
+                 passwords: dict[str, str] | None = None) -> None:
         self.partitions = partitions
+        self.passwords = passwords  # per user (gateways and "ingest"); None: no auth
         self.workdir = Path(tempfile.mkdtemp(prefix="eldercare-nats-"))
         self.nodes: list[NatsNode] = []
         self.nodes = [NatsNode(self, i) for i in range(size)]

@@ -1,0 +1,136 @@
+"""What the multi-node benchmarks share: alert nodes as separate processes in their cluster
+role (``eldercare ingest`` with a ``[cluster]`` table), started on a NATS cluster and a
+PostgreSQL store, and the small measuring helpers."""
+
+from __future__ import annotations
+
+import collections
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alerts.settings import AlertSettings, ClusterSettings
+from alerts.state import StateDb
+from central import config as central_config
+from central.config import CentralConfig
+from harness.nats import NatsCluster
+from telemetry.broker import BrokerConnection
+
+LEASE_TTL_S = 4.0
+READY_S = 60.0
+CLIENT_ID = "eldercare-alerts"  # names the partitions' broker sessions on every node
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+class AlertNode:
+    """One central process in its cluster role, as an operator runs it."""
+
+    def __init__(self, index: int, work: Path, cfg: CentralConfig) -> None:
+        self.node_id = f"node-{index + 1}"
+        self.path = work / f"{self.node_id}.toml"
+        self.path.write_bytes(central_config.dump(cfg))
+        self.store = Path(cfg.data_dir) / "store.db"
+        self.log = (work / f"{self.node_id}.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "eldercare_cli.main", "ingest", "--config", str(self.path)],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("ingest running"):
+                self.ready.set()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.log.close()
+
+
+def stored_keys(stores: list[Path]) -> set[tuple[str, int]]:
+    keys: set[tuple[str, int]] = set()
+    for path in stores:
+        if path.exists():
+            db = sqlite3.connect(path)
+            keys.update(db.execute("SELECT gateway, seq FROM raw").fetchall())
+            db.close()
+    return keys
+
+
+def wait_for(predicate: Any, timeout_s: float, pause_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(pause_s)
+    return True
+
+
+def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions: int,
+                settings: Callable[[int], AlertSettings]) -> list[AlertNode]:
+    """``count`` alert nodes, node i on broker node i (mod the cluster's size) with the
+    others as its fallbacks, each with ``settings(i)``; returns once each is running."""
+    nodes: list[AlertNode] = []
+    for i in range(count):
+        mine = i % len(nats.nodes)
+        host, port = nats.addresses[mine]
+        also = [f"{h}:{p}" for j, (h, p) in enumerate(nats.addresses) if j != mine]
+        cfg = CentralConfig(
+            data_dir=str(work / f"node-{i + 1}"), registry=str(work / "registry.yaml"),
+            client_id=CLIENT_ID, broker=BrokerConnection(host=host, port=port, also=also),
+            alerts=settings(i),
+            cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn, partitions=partitions,
+                                    lease_ttl_s=LEASE_TTL_S))
+        nodes.append(AlertNode(i, work, cfg))
+    if not all(n.ready.wait(READY_S) for n in nodes):
+        for node in nodes:
+            node.stop()
+        raise RuntimeError(f"an alert node did not start; logs in {work}")
+    return nodes
+
+
+def wait_balanced(watcher: StateDb, count: int, partitions: int) -> bool:
+    """Every partition leased, and no one of ``count`` nodes holding more than its share."""
+    share = -(-partitions // count)
+
+    def balanced() -> bool:
+        now = now_ms()
+        owners = collections.Counter(o for o, e in watcher.leases().values() if e > now)
+        return sum(owners.values()) == partitions and max(owners.values()) <= share
+    return wait_for(balanced, READY_S)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

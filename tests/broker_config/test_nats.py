@@ -1,0 +1,93 @@
+"""The clustered broker's generated configuration: valid for nats-server, and on a real
+node each gateway reaches the alert nodes only through its own topics, with its own
+password; the alert nodes' user takes every partition."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker_config import nats
+from harness.nats import NatsCluster, nats_binary
+from telemetry import topics
+from telemetry.topics import Channel
+from tests.support.mqtt import Recorder
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.integration
+
+PASSWORDS = {"gw-00000": "test-only-0", "gw-00001": "test-only-1", "ingest": "test-only-i"}
+
+
+def test_the_generated_three_node_configs_are_valid(tmp_path: Path) -> None:
+    hosts = ["mqtt-1.example.org", "mqtt-2.example.org", "mqtt-3.example.org"]
+    passwords = nats.cluster(tmp_path, hosts=hosts, gateways=["gw-00000", "gw-00001"])
+    assert set(passwords) == {"gw-00000", "gw-00001", "ingest"}
+    for i in (1, 2, 3):
+        conf = tmp_path / f"nats-{i}.conf"
+        checked = subprocess.run([nats_binary(), "-t", "-c", str(conf)],
+                                 capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stderr
+        text = conf.read_text()
+        assert "partition(6,1)" in text and f"server-{i}.crt" in text
+        assert sum(f"nats://{h}:6222" in text for h in hosts) == 2  # routes to the others
+        assert conf.stat().st_mode & 0o077 == 0  # it holds the passwords
+
+
+@pytest.fixture
+def node() -> Iterator[NatsCluster]:
+    cluster = NatsCluster(1, 4, passwords=PASSWORDS).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _publish(port: int, user: str, password: str, topic: str) -> bool:
+    """Publish once at QoS 1 as ``user``; False if the broker refused the login."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}",
+                         protocol=mqtt.MQTTv311)
+    client.username_pw_set(user, password)
+    answered = threading.Event()
+    accepted: list[bool] = []
+    client.on_connect = lambda c, u, f, reason, p: (accepted.append(not reason.is_failure),
+                                                    answered.set())
+    try:
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        assert answered.wait(5), "no CONNACK"
+        if not accepted[0]:
+            return False
+        client.publish(topic, b"{}", qos=1).wait_for_publish(5)
+        return True
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_gateway_publishes_only_as_itself(node: NatsCluster) -> None:
+    port = node.nodes[0].mqtt_port
+    centre = Recorder(port, ["part/+/eldercare/v1/+/urgent"], client_id="test-alerts",
+                      username="ingest", password=PASSWORDS["ingest"])
+    try:
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.central("gw-00000", Channel.URGENT))
+        wait_until(lambda: centre.count() == 1, 10, "the gateway's own message")
+        # its own password, another gateway's topic: dropped; a wrong password: refused
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.central("gw-00001", Channel.URGENT))
+        assert not _publish(port, "gw-00001", "wrong", topics.central("gw-00001",
+                                                                      Channel.URGENT))
+        assert _publish(port, "gw-00001", PASSWORDS["gw-00001"],
+                        topics.central("gw-00001", Channel.URGENT))
+        wait_until(lambda: centre.count() == 2, 10, "the second gateway's own message")
+    finally:
+        centre.close()
+    gateways = [topics.parse_central(m.topic).gateway_id for m in centre.snapshot()]
+    assert gateways == ["gw-00000", "gw-00001"]  # the spoofed one never arrived

@@ -1,0 +1,48 @@
+"""The [cluster] table: the three-node sample loads as one node of three, and what cannot
+work as a node of several is refused at startup with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+
+import registry
+from alerts.settings import AlertSettings, ClusterSettings
+from central import config
+from central.config import CentralConfig, CentralConfigError
+from central.process import CentralProcess
+from telemetry.clock import SystemClock
+
+
+def test_the_three_node_sample_is_one_node_of_three() -> None:
+    cfg = config.load(config.CLUSTER_SAMPLE)
+    assert cfg.cluster is not None and cfg.cluster.node_id == "node-1"
+    assert cfg.cluster.state.startswith("postgresql://") and cfg.cluster.partitions == 6
+    assert len(cfg.broker.addresses()) == 3 and cfg.alerts is not None
+    assert cfg.influx is not None and cfg.dashboard is not None
+
+
+@pytest.mark.parametrize("toml, reason", [
+    ('[cluster]\nnode_id = "n1"\nstate = "/var/lib/alerts.db"\n', "postgresql:// DSN"),
+    ('[cluster]\nnode_id = "n1"\nstate = "postgresql://x/y"\npartitions = 0\n', "1 or more"),
+    ('[broker]\nalso = ["mqtt-2"]\n', "not host:port"),
+])
+def test_a_bad_cluster_table_is_refused(tmp_path: Path, toml: str, reason: str) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(f'data_dir = "{tmp_path}"\nregistry = "{registry.SAMPLE}"\n{toml}')
+    with pytest.raises((CentralConfigError, ValueError), match=reason):
+        cfg = config.load(path)
+        cfg.broker.addresses()
+
+
+def test_a_node_of_several_needs_the_alert_core_and_no_share_group(tmp_path: Path) -> None:
+    cluster = ClusterSettings(node_id="node-1", state="postgresql://127.0.0.1:9/none")
+    base = CentralConfig(data_dir=str(tmp_path), registry=str(registry.SAMPLE), cluster=cluster)
+    with pytest.raises(CentralConfigError, match="needs \\[alerts\\]"):
+        CentralProcess(base, SystemClock())
+    shared = msgspec.structs.replace(
+        base, alerts=AlertSettings(policy="p.yaml", sms="console"), share_group="alerts")
+    with pytest.raises(CentralConfigError, match="share_group"):
+        CentralProcess(shared, SystemClock())
