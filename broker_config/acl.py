@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -22,3 +23,15 @@ def write_password_file(path: Path, users: dict[str, str]) -> None:
     path.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
     path.chmod(0o600)
     subprocess.run(["mosquitto_passwd", "-U", str(path)], check=True, capture_output=True)
+
+
+def new_credentials(folder: Path, users: list[str]) -> dict[str, str]:
+    """A fresh password for each of ``users``, each also written to
+    ``folder/<user>.password`` (mode 600) to hand to whoever connects as that user."""
+    folder.mkdir(parents=True, exist_ok=True)
+    passwords = {name: secrets.token_urlsafe(24) for name in users}
+    for name, password in passwords.items():
+        path = folder / f"{name}.password"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+    return passwords

@@ -15,7 +15,7 @@ import ipaddress
 import secrets
 from pathlib import Path
 
-from broker_config.acl import acl_text, write_password_file
+from broker_config.acl import acl_text, new_credentials, write_password_file
 from broker_config.certs import Authority
 from broker_config.limits import EDGE_MAX_INFLIGHT
 from telemetry import codec, topics
@@ -42,13 +42,9 @@ def central(out: Path, *, host: str, port: int = 8883, gateways: list[str],
     ca = Authority(out / "ca")
     ca.issue(host, out / "server", server_host=host)
     creds = out / "credentials"
-    creds.mkdir(exist_ok=True)
-    passwords = {name: secrets.token_urlsafe(24) for name in [*gateways, INGEST_USER]}
-    for name, password in passwords.items():
-        path = creds / f"{name}.password"
-        path.write_text(password + "\n")
-        path.chmod(0o600)
-        if client_certs and name != INGEST_USER:
+    passwords = new_credentials(creds, [*gateways, INGEST_USER])
+    if client_certs:
+        for name in gateways:
             ca.issue(name, creds / name)
     write_password_file(out / "passwd", passwords)
     (out / "acl").write_text(acl_text(INGEST_USER))

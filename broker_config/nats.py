@@ -1,7 +1,7 @@
 """NATS configurations for the clustered broker tier of a multi-node deployment: each node
 with its MQTT listener (TLS for gateways), JetStream (MQTT sessions, queued messages and
-consumers on 3 replicas), routes to the other nodes, the partition mapping, and per-gateway users whose
-permissions confine each gateway to its own topics, as the Mosquitto ACL does.
+consumers on 3 replicas), routes to the other nodes, the partition mapping, and per-gateway
+users whose permissions confine each gateway to its own topics, as the Mosquitto ACL does.
 
 NATS checks a publish against the subject after the mapping, so a gateway's permission
 names its mapped subjects (``part.*.eldercare.v1.<gateway>.*``): a gateway publishing on
@@ -12,10 +12,10 @@ subjects for their subscriptions.
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 from typing import NamedTuple
 
+from broker_config.acl import new_credentials
 from broker_config.certs import Authority
 from telemetry import topics
 
@@ -108,13 +108,7 @@ def cluster(out: Path, *, hosts: list[str], gateways: list[str], partitions: int
     for gateway in gateways:
         topics.check_id(gateway, "gateway id")
     ca = Authority(out / "ca")
-    creds = out / "credentials"
-    creds.mkdir(exist_ok=True)
-    passwords = {name: secrets.token_urlsafe(24) for name in [*gateways, INGEST_USER]}
-    for name, password in passwords.items():
-        path = creds / f"{name}.password"
-        path.write_text(password + "\n")
-        path.chmod(0o600)
+    passwords = new_credentials(out / "credentials", [*gateways, INGEST_USER])
     nodes = [NodeAddress(host, mqtt_port) for host in hosts]
     for i, host in enumerate(hosts):
         ca.issue(host, out / f"server-{i + 1}", server_host=host)
