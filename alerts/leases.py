@@ -1,8 +1,10 @@
 """Which partitions of gateways this alert node owns, by leases in the shared store.
 
 Every node calls ``round()`` a few times per lease: it says it is alive, renews the
-leases it holds, gives up those beyond its fair share while other nodes are alive (a
-node that joins gets its share), and takes free or expired ones up to that share. A node
+leases it holds up to its fair share, and takes free or expired ones up to that share.
+Those beyond its share (a node joined) are reported lost; the caller closes their broker
+sessions and only then ``release``s them, so that the partition's next owner never opens
+its sessions while the last one still has them. A node
 that dies stops renewing: once its leases expire (``ttl_ms``), the survivors take them.
 A lease is taken in one conditional statement, so no partition ever has two owners in
 the store; the broker's same-client-id takeover fences the message stream as well.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import msgspec
 
@@ -23,6 +26,10 @@ from telemetry.clock import SECOND_MS, Clock
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_MS = 6 * SECOND_MS
+
+
+def _nothing(part: int) -> bool:
+    return False
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -49,7 +56,11 @@ class PartitionLeases:
     def live_nodes(self) -> list[str]:
         return self.db.live_nodes(self.clock.now_ms() - self.ttl_ms)
 
-    def round(self) -> Change:
+    def round(self, keep: Callable[[int], bool] = _nothing) -> Change:
+        """Say we are alive and renew, let go and take leases. ``keep(part)``: a partition
+        beyond our share that we may not let go yet (its broker sessions have never been
+        subscribed: closing them now would leave nobody subscribed to queue its
+        messages); it is renewed this round."""
         now = self.clock.now_ms()
         until = now + self.ttl_ms
         self.db.beat(self.node_id, now)
@@ -59,9 +70,10 @@ class PartitionLeases:
         mine = sorted(p for p, (owner, _) in leases.items() if owner == self.node_id)
         held: set[int] = set()
         for part in mine:
-            if len(held) >= share:
-                self.db.release_lease(part, self.node_id)  # for a node that joined
-            elif self.db.take_lease(part, self.node_id, now, until):
+            # beyond our share (a node joined): not renewed; the caller lets it go
+            # (``release``) once it has stopped taking the partition's messages
+            if (len(held) < share or keep(part)) \
+                    and self.db.take_lease(part, self.node_id, now, until):
                 held.add(part)
         for part in range(self.partitions):
             if len(held) >= share:
@@ -77,6 +89,11 @@ class PartitionLeases:
                      sorted(change.gained), sorted(change.lost), sorted(held))
         self.held = change.held
         return change
+
+    def release(self, parts: frozenset[int]) -> None:
+        """Hand ``parts`` over now (their sessions are closed), not when they expire."""
+        for part in parts:
+            self.db.release_lease(part, self.node_id)
 
     def release_all(self) -> None:
         """When stopping: hand every partition over at once, not after the ttl."""

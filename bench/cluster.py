@@ -5,12 +5,14 @@ PostgreSQL store, and the small measuring helpers."""
 from __future__ import annotations
 
 import collections
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,15 +121,41 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
     return nodes
 
 
-def wait_balanced(watcher: StateDb, count: int, partitions: int) -> bool:
-    """Every partition leased, and no one of ``count`` nodes holding more than its share."""
+def wait_balanced(watcher: StateDb, count: int, partitions: int, nats: NatsCluster) -> bool:
+    """Every partition leased, no one of ``count`` nodes holding more than its share, and
+    every partition's broker sessions subscribed."""
     share = -(-partitions // count)
+    names = {f"{CLIENT_ID}-part-{p}-{lane}" for p in range(partitions)
+             for lane in ("urgent", "readings")}
 
     def balanced() -> bool:
         now = now_ms()
         owners = collections.Counter(o for o, e in watcher.leases().values() if e > now)
-        return sum(owners.values()) == partitions and max(owners.values()) <= share
-    return wait_for(balanced, READY_S)
+        return sum(owners.values()) == partitions and max(owners.values()) <= share \
+            and sessions(nats, names).keys() == names
+    return wait_for(balanced, READY_S, 0.2)
+
+
+def sessions(nats: NatsCluster, client_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """Which of ``client_ids`` are connected and subscribed, to which live broker node,
+    as which connection (the broker's monitoring: node name, connection id)."""
+    found: dict[str, tuple[str, int]] = {}
+    for node in nats.nodes:
+        if node.process is None:
+            continue
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/connz?subs=1",
+                                        timeout=2) as reply:
+                connections = json.load(reply).get("connections", [])
+        except OSError:
+            continue
+        for c in connections:
+            if c.get("mqtt_client") in client_ids and c.get("subscriptions_list"):
+                found[c["mqtt_client"]] = (node.name, int(c["cid"]))
+    return found
+
+
+
 
 
 def cpu_s(pid: int) -> float:

@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +46,7 @@ from bench.cluster import (
     AlertNode,
     now_ms,
     pct,
+    sessions,
     start_nodes,
     stored_keys,
     wait_balanced,
@@ -100,7 +100,7 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
                 reply_token_file=str(work / "callback.token"),
                 kannel=KannelSettings(kannel.sendsms_url, kannel.username,
                                       str(work / "kannel.password"))))
-            if not wait_balanced(watcher, alert_nodes, partitions):
+            if not wait_balanced(watcher, alert_nodes, partitions, nats):
                 raise RuntimeError("the partitions were not shared out")
             result = _scenario(dsn, nats, nodes, watcher, kannel, homes, partitions, falls,
                                duration, speed, kill_at, kill, out)
@@ -110,25 +110,6 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
             watcher.close()
             kannel.close()
     return result
-
-
-def _sessions(nats: NatsCluster, client_ids: set[str]) -> dict[str, tuple[str, int]]:
-    """Which of ``client_ids`` are connected and subscribed, to which live broker node,
-    as which connection (the broker's monitoring: node name, connection id)."""
-    found: dict[str, tuple[str, int]] = {}
-    for node in nats.nodes:
-        if node.process is None:
-            continue
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/connz?subs=1",
-                                        timeout=2) as reply:
-                connections = json.load(reply).get("connections", [])
-        except OSError:
-            continue
-        for c in connections:
-            if c.get("mqtt_client") in client_ids and c.get("subscriptions_list"):
-                found[c["mqtt_client"]] = (node.name, int(c["cid"]))
-    return found
 
 
 def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: StateDb,
@@ -151,8 +132,8 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     else:  # the broker node the first alert node is connected to
         victim = nodes[0].node_id
     hit = {p for p, (owner, _) in leases.items() if owner == victim}
-    sessions = {f"eldercare-alerts-part-{p}-{lane}" for p in hit
-                for lane in ("urgent", "readings")}
+    hit_sessions = {f"eldercare-alerts-part-{p}-{lane}" for p in hit
+                    for lane in ("urgent", "readings")}
     # falls alternate between the homes whose partitions are hit and the others
     homes_hit = [h for h in range(homes) if topics.partition_of(layout.gateway_id(h),
                                                                 partitions) in hit]
@@ -175,8 +156,9 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
         nonlocal taken_over_ms
 
         def all_new() -> bool:  # every session subscribed again, on a new connection
-            now = _sessions(nats, sessions)
-            return now.keys() == sessions and not set(now.values()) & set(before.values())
+            now = sessions(nats, hit_sessions)
+            return now.keys() == hit_sessions \
+                and not set(now.values()) & set(before.values())
 
         def held_again() -> bool:  # every lease of the dead node held by a survivor
             now = now_ms()
@@ -190,7 +172,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     begun = time.monotonic()
     for i in range(falls):
         if not killed_ms and time.monotonic() - begun >= kill_at * duration:
-            before = _sessions(nats, sessions)
+            before = sessions(nats, hit_sessions)
             if kill == "alert-node":
                 next(n for n in nodes if n.node_id == victim).kill()
             else:

@@ -43,7 +43,7 @@ def _one(pg: LocalPostgres, count: int, homes: int, speed: float, duration: floa
                             lambda i: AlertSettings(policy=str(policy), sms="console",
                                                     callback_port=free_port()))
         try:
-            if not wait_balanced(watcher, count, PARTITIONS):
+            if not wait_balanced(watcher, count, PARTITIONS, nats):
                 raise RuntimeError("the partitions were not shared out")
             load: dict[str, Any] = {}
             sim = threading.Thread(target=lambda: load.update(

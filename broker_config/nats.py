@@ -1,6 +1,6 @@
 """NATS configurations for the clustered broker tier of a multi-node deployment: each node
-with its MQTT listener (TLS for gateways), JetStream (MQTT sessions, queued messages and
-consumers on 3 replicas), routes to the other nodes, the partition mapping, and per-gateway
+with its MQTT listener (TLS for gateways), JetStream (MQTT sessions and queued messages on
+3 replicas), routes to the other nodes, the partition mapping, and per-gateway
 users whose permissions confine each gateway to its own topics, as the Mosquitto ACL does.
 
 NATS checks a publish against the subject after the mapping, so a gateway's permission
@@ -74,9 +74,8 @@ def node_config(nodes: list[NodeAddress], index: int, *, partitions: int, store_
     routes = [f"nats://{n.host}:{n.route_port}" for i, n in enumerate(nodes) if i != index]
     mqtt: dict[str, object] = {"listen": f"{host}:{me.mqtt_port}"}
     if len(nodes) > 1:
-        # Sessions, queued messages and each session's consumer (what it has yet to be
-        # given) replicated, so that one node's loss keeps a quorum and loses nothing.
-        mqtt["stream_replicas"] = mqtt["consumer_replicas"] = min(len(nodes), 3)
+        # Sessions and queued messages replicated, so that one node's loss keeps a quorum.
+        mqtt["stream_replicas"] = min(len(nodes), 3)
     if tls is not None:
         mqtt["tls"] = {"cert_file": tls.cert_file, "key_file": tls.key_file}
     lines = [

@@ -17,7 +17,7 @@ import threading
 from alerts.leases import PartitionLeases
 from alerts.service import AlertService
 from alerts.settings import ClusterSettings
-from alerts.state import StateError
+from alerts.state import StateDb, StateError
 from ingest.consumer import Ingest
 from telemetry.clock import SECOND_MS, Clock
 
@@ -32,7 +32,9 @@ class ClusterNode:
         self.ingest = ingest
         self.clock = clock
         self.ttl_ms = int(settings.lease_ttl_s * SECOND_MS)
-        self.leases = PartitionLeases(alerts.db, settings.node_id, settings.partitions, clock,
+        # a connection of its own: renewing a lease never waits behind the alert core
+        self.db = StateDb(settings.state)
+        self.leases = PartitionLeases(self.db, settings.node_id, settings.partitions, clock,
                                       self.ttl_ms)
         self.rounds = 0
         self.takeovers = 0
@@ -46,11 +48,14 @@ class ClusterNode:
 
     def round(self) -> None:
         first = self.rounds == 0
-        change = self.leases.round()
+        # a partition we opened but whose sessions are not subscribed yet stays ours
+        change = self.leases.round(keep=lambda part: part in self.ingest.partitions()
+                                   and not self.ingest.subscribed(part))
         self._last_renewed_ms = self.clock.now_ms()
         for part in sorted(change.lost):
             self.ingest.close_partition(part)
             self.alerts.give_up(part)
+        self.leases.release(change.lost)  # closed: the next owner may open them now
         for part in sorted(change.gained):
             self.alerts.take(part)
             self.ingest.open_partition(part)
@@ -94,3 +99,4 @@ class ClusterNode:
             self.leases.release_all()
         except StateError as exc:  # they expire by themselves after the ttl
             log.warning("could not hand the partitions over: %s", exc)
+        self.db.close()

@@ -86,6 +86,7 @@ class CentralProcess:
                                       alert_listener(ctx))
         if ctx is not None:
             ctx.status = self.ingest.status
+        self.desk = ctx  # what the dashboard reads and pushes (None without one)
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
         self.metrics: CentralMetrics | None = None

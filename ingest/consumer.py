@@ -57,6 +57,12 @@ def _no_write(readings: list[Reading]) -> int:
     return 0
 
 
+def _leave_for_next_owner(client: mqtt.Client, userdata: object,
+                          msg: mqtt.MQTTMessage) -> None:
+    """A message of a partition being handed over: not acknowledged, so the broker gives
+    it to the partition's next owner."""
+
+
 class Ingest:
     def __init__(self, *, host: str, port: int, registry: Registry, store: Store,
                  dead_letters: DeadLetters, clock: Clock, consumers: list[Consumer],
@@ -133,8 +139,9 @@ class Ingest:
         self._start_lanes(lanes)
 
     def close_partition(self, part: int) -> None:
-        """Stop taking partition ``part``: what is not acknowledged yet stays queued in its
-        sessions for the partition's next owner."""
+        """Stop taking partition ``part``, promptly (the caller's lease waits on it): what
+        arrives from now on is left unacknowledged, queued in the partition's sessions for
+        its next owner; what was handled is acknowledged; then the sessions disconnect."""
         with self._lock:
             lanes = self._partitions.pop(part, [])
             self._lanes = [lane for lane in self._lanes if lane not in lanes]
@@ -142,7 +149,21 @@ class Ingest:
                 self._subscribed.discard(f"{self._client_id}-part-{part}-{lane}")
             if len(self._subscribed) == len(self._lanes):
                 self.ready.set()
-        self._close_lanes(lanes)
+        for client, _ in lanes:
+            client.on_message = _leave_for_next_owner
+        for client, writer in lanes:
+            writer.close()  # the network loops still run: its acknowledgements go out
+            client.disconnect()
+        for client, _ in lanes:
+            client.loop_stop()  # quick: each loop ends with its disconnect
+
+    def subscribed(self, part: int) -> bool:
+        """Both sessions of partition ``part`` have had their subscription acknowledged
+        (since then the broker queues the partition's messages for them, whoever owns
+        them)."""
+        with self._lock:
+            return all(f"{self._client_id}-part-{part}-{lane}" in self._subscribed
+                       for lane in ("urgent", "readings"))
 
     def partitions(self) -> list[int]:
         with self._lock:

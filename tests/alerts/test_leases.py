@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.leases import PartitionLeases
+from alerts.leases import Change, PartitionLeases
 from alerts.state import StateDb
 from telemetry.clock import FakeClock
 from tests.support.readings import T0
@@ -41,17 +41,25 @@ def _owners(store: StateDb, now_ms: int) -> dict[int, str]:
     return {p: owner for p, (owner, expires) in store.leases().items() if expires > now_ms}
 
 
+def step(node: PartitionLeases) -> Change:
+    """One round as an alert node runs it: the leases, then what it let go released once
+    its sessions are closed."""
+    change = node.round()
+    node.release(change.lost)
+    return change
+
+
 def _rounds(nodes: list[PartitionLeases], clock: FakeClock, n: int = 3) -> None:
     for _ in range(n):
         for node in nodes:
-            node.round()
+            step(node)
         clock.advance(1)
 
 
 def test_three_nodes_share_the_partitions_and_never_both_hold_one(cluster: Cluster) -> None:
     clock = FakeClock(T0)
     a, b, c = cluster.nodes(clock, "node-a", "node-b", "node-c")
-    a.round()  # alone at first: it takes everything
+    step(a)  # alone at first: it takes everything
     assert a.held == frozenset(range(PARTS))
     _rounds([a, b, c], clock)
     assert sorted(len(n.held) for n in (a, b, c)) == [4, 4, 4]
@@ -68,11 +76,11 @@ def test_a_dead_nodes_partitions_move_to_the_survivors_after_the_ttl(cluster: Cl
     orphaned = c.held
     # node-c dies (kill -9): it stops renewing. Before its leases expire nobody takes them.
     clock.advance(TTL_MS / 1000 - 4)
-    a.round(), b.round()
+    step(a), step(b)
     assert not (orphaned & (a.held | b.held))
     clock.advance(4)  # expired: the next rounds move them
-    gained = a.round().gained | b.round().gained
-    gained |= a.round().gained | b.round().gained
+    gained = step(a).gained | step(b).gained
+    gained |= step(a).gained | step(b).gained
     assert gained == orphaned
     assert a.held | b.held == frozenset(range(PARTS)) and not a.held & b.held
     assert sorted((len(a.held), len(b.held))) == [6, 6]
@@ -84,15 +92,47 @@ def test_a_node_that_stops_hands_its_partitions_over_at_once(cluster: Cluster) -
     _rounds([a, b], clock)
     leaving = b.held
     b.release_all()  # SIGTERM: no wait for the ttl
-    assert leaving <= a.round().gained
+    assert leaving <= step(a).gained
 
 
 def test_a_stale_node_cannot_renew_a_lease_someone_else_took(cluster: Cluster) -> None:
     clock = FakeClock(T0)
     a, b = cluster.nodes(clock, "node-a", "node-b")
-    a.round()
+    step(a)
     clock.advance(TTL_MS / 1000 + 1)  # node-a paused past its leases
-    b.round()
+    step(b)
     assert b.held == frozenset(range(PARTS))
-    change = a.round()  # it wakes: what it held is gone, and it says so
+    change = step(a)  # it wakes: what it held is gone, and it says so
     assert change.lost and not (a.held & b.held)
+
+
+def test_a_joining_node_gets_a_partition_only_after_its_holder_let_it_go(
+        cluster: Cluster) -> None:
+    clock = FakeClock(T0)
+    a, b = cluster.nodes(clock, "node-a", "node-b")
+    step(a)
+    assert a.held == frozenset(range(PARTS))
+    b.round()  # b is alive now, but every partition is a's
+    assert b.held == frozenset()
+    surplus = a.round().lost  # a sees b: half is beyond its share ...
+    assert len(surplus) == PARTS // 2
+    assert b.round().gained == frozenset()  # ... but while a still takes their messages
+    a.release(surplus)  # a has closed their sessions
+    assert b.round().gained == surplus
+
+
+def test_a_partition_whose_sessions_are_not_subscribed_yet_is_kept_until_they_are(
+        cluster: Cluster) -> None:
+    clock = FakeClock(T0)
+    a, b = cluster.nodes(clock, "node-a", "node-b")
+    step(a)
+    b.round()
+    last = PARTS - 1  # beyond a's share when b joins
+    not_yet = {last}  # its sessions have not had their SUBACK yet
+    change = a.round(keep=lambda part: part in not_yet)
+    assert last in a.held and last not in change.lost and change.lost
+    a.release(change.lost)
+    assert last not in b.round().gained
+    not_yet.clear()  # subscribed: now it goes like the others beyond a's share
+    change = a.round(keep=lambda part: part in not_yet)
+    assert change.lost == {last}

@@ -1,9 +1,10 @@
 """The failover benchmark's test-sized variant (``eldercare bench failover`` runs the full
-one, and a broker node's kill as well): three NATS nodes, PostgreSQL, three alert nodes, a
-real Kannel and the fleet simulator. The alert node holding the most partitions is killed
--9 while falls arrive: every fall reaches the desk's live push within 10 s and is texted
-once, nothing is lost, and the escalations the dead node had started go on on time. (A
-gateway's broker node killed under traffic: tests/edge_agent/test_broker_cluster.py.)"""
+one): three NATS nodes, PostgreSQL, three alert nodes, a real Kannel and the fleet
+simulator. The alert node holding the most partitions, or (in a second run) the broker
+node the first alert node is connected to, is killed -9 while falls arrive: every fall
+reaches the desk's live push and is texted once, nothing is lost, and the escalations
+started before the kill go on on time. (A gateway's own broker node killed under traffic:
+tests/edge_agent/test_broker_cluster.py.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from bench.failover import WINDOW_S, run
 pytestmark = pytest.mark.integration
 
 
-def test_an_alert_node_killed_under_load_loses_no_fall_and_texts_none_twice() -> None:
-    result = run(homes=120, falls=24, duration=16.0, kill="alert-node", out=io.StringIO())
+@pytest.mark.parametrize("kill", ["alert-node", "broker-node"])
+def test_a_node_killed_under_load_loses_no_fall_and_texts_none_twice(kill: str) -> None:
+    result = run(homes=120, falls=24, duration=16.0, kill=kill, out=io.StringIO())
     assert result["partitions_hit"] >= 1, result
     assert result["lost_falls"] == 0 and result["falls_not_pushed"] == 0, result
     assert result["falls_unacknowledged_by_broker"] == 0, result
@@ -25,8 +27,11 @@ def test_an_alert_node_killed_under_load_loses_no_fall_and_texts_none_twice() ->
     assert result["duplicate_sms"] == 0, result
     assert result["sms_sent"] == 2 * result["falls"], result  # each fall: two contacts
     assert result["falls_during_takeover"] >= 4, result
-    assert result["takeover_s"] is not None and result["takeover_s"] < WINDOW_S, result
-    assert result["fall_to_desk_ms_max_during_takeover"] <= 10_000, result
+    if kill == "alert-node":  # the survivors hold its partitions within the lease's ttl
+        assert result["takeover_s"] is not None and result["takeover_s"] < WINDOW_S, result
+        assert result["fall_to_desk_ms_max_during_takeover"] <= 10_000, result
+    else:  # its sessions move once the cluster has re-elected its streams' leaders
+        assert result["fall_to_desk_ms_max_during_takeover"] <= 30_000, result
     # the second contact of falls raised before the kill is texted on time (one tick)
     assert result["escalations_in_flight"] >= 3, result
     assert result["escalation_late_ms_max"] < 2_000, result
