@@ -177,7 +177,7 @@ class StateDb:
 
     def __init__(self, location: Path | str) -> None:
         self.lock = threading.RLock()
-        self.backend = connect(location, _SCHEMA, _ADDED_COLUMNS)
+        self.backend = connect(location, _SCHEMA, _ADDED_COLUMNS, ordered=("timeline",))
 
     def close(self) -> None:
         with self.lock:

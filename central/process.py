@@ -57,7 +57,9 @@ class CentralProcess:
         self.accounts: Accounts | None = None
         ctx: DashboardContext | None = None
         if cfg.dashboard is not None and self.alerts is not None:
-            self.accounts = Accounts(self.data / "accounts.db")
+            # one set of desk users, sessions and one audit log for every node
+            self.accounts = Accounts(self.data / "accounts.db" if cfg.cluster is None
+                                     else cfg.cluster.state)
             ctx = DashboardContext(self.accounts, self.registry, self.alerts.core,
                                    self.alerts.core.policies, clock, store=self.store,
                                    health=self.alerts.bank.health,

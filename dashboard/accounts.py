@@ -1,4 +1,6 @@
-"""Accounts, sessions, login throttling and the audit log, in the embedded database.
+"""Accounts, sessions, login throttling and the audit log: in the embedded database (an
+SQLite file), or on an alert node of several in the shared PostgreSQL store, so that a
+desk user and their session work on every node and the audit log is one.
 
 Passwords are hashed with argon2 (``argon2-cffi``, the reference implementation's
 binding). A session is a random token in an HttpOnly, SameSite=Strict cookie; only its
@@ -11,7 +13,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from alerts.sql_backends import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -118,10 +121,10 @@ class LoginThrottle:
 
 
 class Accounts:
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, location: Path | str) -> None:
+        """``location``: an SQLite file or a PostgreSQL DSN (``StateError`` if it cannot
+        be opened)."""
+        self._db = connect(location, _SCHEMA, [], ordered=("audit",))
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()
 
@@ -136,11 +139,12 @@ class Accounts:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
         digest = self._hasher.hash(password)
         with self._lock:
-            try:
-                self._db.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
-                                 (username, digest, role.value, now_ms))
-            except sqlite3.IntegrityError as exc:
-                raise AccountError(f"user {username} exists") from exc
+            added = self._db.execute(
+                "INSERT INTO users (username, password_hash, role, created_ms) VALUES "
+                "(?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING username",
+                (username, digest, role.value, now_ms)).fetchone()
+        if added is None:
+            raise AccountError(f"user {username} exists")
 
     def users(self) -> list[tuple[str, Role]]:
         with self._lock:
@@ -162,7 +166,8 @@ class Accounts:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE expires_ms < ?", (now_ms,))
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+            self._db.execute("INSERT INTO sessions (token_hash, username, csrf, expires_ms) "
+                             "VALUES (?, ?, ?, ?)",
                              (_digest(token), username, csrf, now_ms + SESSION_MS))
         return token, Session(username, Role(row[1]), csrf)
 
@@ -180,13 +185,15 @@ class Accounts:
 
     def audit(self, t_ms: int, username: str, action: str, target: str, detail: str) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?)",
+            self._db.execute("INSERT INTO audit (t_ms, username, action, target, detail) "
+                             "VALUES (?, ?, ?, ?, ?)",
                              (t_ms, username, action, target, detail[:500]))
 
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM audit ORDER BY t_ms DESC, rowid DESC "
-                                    "LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT t_ms, username, action, target, detail FROM audit ORDER BY t_ms DESC, "
+                f"{self._db.row_order} DESC LIMIT ?", (limit,)).fetchall()
         return [AuditEntry(*row) for row in rows]
 
 

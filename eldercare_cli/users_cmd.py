@@ -32,12 +32,15 @@ def _accounts(config_path: Path) -> Any:
     from dashboard.accounts import Accounts
 
     cfg = config.load(config_path)
+    if cfg.cluster is not None:  # the desk users every node shares
+        return Accounts(cfg.cluster.state)
     data = Path(cfg.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     return Accounts(data / "accounts.db")
 
 
 def _add(args: argparse.Namespace) -> int:
+    from alerts.sql_backends import StateError
     from central.config import CentralConfigError
     from dashboard.accounts import AccountError, Role
     from telemetry.clock import SystemClock
@@ -47,7 +50,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         accounts = _accounts(args.config)
         accounts.create_user(args.username, password, Role(args.role), SystemClock().now_ms())
-    except (AccountError, CentralConfigError, OSError) as exc:
+    except (AccountError, CentralConfigError, StateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     accounts.close()
@@ -57,7 +60,14 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    accounts = _accounts(args.config)
+    from alerts.sql_backends import StateError
+    from central.config import CentralConfigError
+
+    try:
+        accounts = _accounts(args.config)
+    except (CentralConfigError, StateError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for username, role in accounts.users():
         print(f"{username}\t{role.value}")
     accounts.close()
