@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     i.set_defaults(handler=_ingest)
     a = which.add_parser("alerts", help="alert core: fall to notice under load, detector "
                                         "throughput, memory at 100k residents")
-    a.add_argument("--homes", type=int, default=10_000)
+    a.add_argument("--homes", type=int, default=None, help="10,000 (2,000 with --nodes)")
     a.add_argument("--speed", type=float, default=60.0)
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--falls", type=int, default=100)
@@ -85,12 +85,12 @@ def _alerts(args: argparse.Namespace) -> int:
     if args.nodes:
         from bench import nodes
 
-        scaled = nodes.run(max_nodes=args.nodes, homes=args.homes, speed=args.speed,
-                           duration=args.duration)
+        scaled = nodes.run(max_nodes=args.nodes, homes=args.homes or nodes.HOMES,
+                           speed=args.speed, duration=args.duration)
         print(json.dumps(scaled), flush=True)
         return 0 if scaled["lost"] == 0 else 1
 
-    result = alerts.run(homes=args.homes, speed=args.speed, duration=args.duration,
+    result = alerts.run(homes=args.homes or 10_000, speed=args.speed, duration=args.duration,
                         falls=args.falls, store_workers=args.store_workers)
     print(json.dumps(result), flush=True)
     return 0 if result["notices_sent"] == result["falls"] else 1

@@ -18,5 +18,5 @@ def test_two_alert_nodes_share_the_intake_and_lose_nothing() -> None:
     assert result["lost"] == 0, result
     assert one["readings"] > 500 and two["readings"] > 500, result
     assert [len(r["per_node"]) for r in (one, two)] == [1, 2]
-    assert all(node["readings"] > 0 and node["cpu_s"] > 0 for node in two["per_node"]), two
+    assert all(node["readings_per_s"] > 0 and node["cpu_s"] > 0 for node in two["per_node"]), two
     assert two["stored"] == two["readings"] and two["stored_by_two_nodes"] == 0, two
