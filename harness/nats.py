@@ -13,7 +13,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from broker_config.nats import NodeAddress, node_config
+from broker_config.certs import Authority
+from broker_config.nats import NodeAddress, TlsFiles, node_config
 from harness import process
 from harness.process import ServiceError, free_port
 
@@ -52,7 +53,8 @@ class NatsNode:
         nodes = [n.address for n in self.cluster.nodes]
         self.config_path.write_text(node_config(
             nodes, self.cluster.nodes.index(self), partitions=self.cluster.partitions,
-            store_dir=str(self.workdir / "js"), passwords=self.cluster.passwords))
+            store_dir=str(self.workdir / "js"), passwords=self.cluster.passwords,
+            tls=self.cluster.tls))
 
     def start(self) -> None:
         self.process = process.spawn([nats_binary(), "-c", str(self.config_path)],
@@ -90,10 +92,20 @@ class NatsCluster:
     """``size`` nodes routed to each other; ``addresses`` lists their MQTT listeners."""
 
     def __init__(self, size: int = 3, partitions: int = 6,
-                 passwords: dict[str, str] | None = None) -> None:
+                 passwords: dict[str, str] | None = None, tls: bool = False) -> None:
         self.partitions = partitions
         self.passwords = passwords  # per user (gateways and "ingest"); None: no auth
         self.workdir = Path(tempfile.mkdtemp(prefix="eldercare-nats-"))
+        # with ``tls``: MQTT over TLS only, a server certificate for 127.0.0.1 from a CA
+        # whose certificate is ``ca_file``
+        self.tls: TlsFiles | None = None
+        self.ca_file: Path | None = None
+        if tls:
+            ca = Authority(self.workdir / "ca")
+            ca.issue("127.0.0.1", self.workdir / "server", server_host="127.0.0.1")
+            self.tls = TlsFiles(str(self.workdir / "server.crt"),
+                                str(self.workdir / "server.key"))
+            self.ca_file = ca.cert_path
         self.nodes: list[NatsNode] = []
         self.nodes = [NatsNode(self, i) for i in range(size)]
 

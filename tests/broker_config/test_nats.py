@@ -4,6 +4,7 @@ password; the alert nodes' user takes every partition."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -49,11 +50,15 @@ def node() -> Iterator[NatsCluster]:
         cluster.close()
 
 
-def _publish(port: int, user: str, password: str, topic: str) -> bool:
-    """Publish once at QoS 1 as ``user``; False if the broker refused the login."""
+def _publish(port: int, user: str, password: str, topic: str,
+             ca_file: Path | None = None) -> bool:
+    """Publish once at QoS 1 as ``user`` (over TLS, trusting ``ca_file``, if given): True
+    once the broker acknowledged it; False if it refused the login or never answered."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}",
                          protocol=mqtt.MQTTv311)
     client.username_pw_set(user, password)
+    if ca_file is not None:
+        client.tls_set(ca_certs=str(ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
     answered = threading.Event()
     accepted: list[bool] = []
     client.on_connect = lambda c, u, f, reason, p: (accepted.append(not reason.is_failure),
@@ -61,11 +66,11 @@ def _publish(port: int, user: str, password: str, topic: str) -> bool:
     try:
         client.connect("127.0.0.1", port)
         client.loop_start()
-        assert answered.wait(5), "no CONNACK"
-        if not accepted[0]:
+        if not answered.wait(5) or not accepted[0]:  # no answer, or a refusal
             return False
-        client.publish(topic, b"{}", qos=1).wait_for_publish(5)
-        return True
+        info = client.publish(topic, b"{}", qos=1)
+        info.wait_for_publish(5)
+        return info.is_published()  # the broker acknowledged it (PUBACK)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -91,3 +96,13 @@ def test_a_gateway_publishes_only_as_itself(node: NatsCluster) -> None:
         centre.close()
     gateways = [topics.parse_central(m.topic).gateway_id for m in centre.snapshot()]
     assert gateways == ["gw-00000", "gw-00001"]  # the spoofed one never arrived
+
+
+def test_gateways_reach_a_tls_node_only_over_tls_with_their_password() -> None:
+    with NatsCluster(1, 4, passwords=PASSWORDS, tls=True) as tls_node:
+        assert tls_node.ca_file is not None
+        port = tls_node.nodes[0].mqtt_port
+        topic = topics.central("gw-00000", Channel.URGENT)
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"], topic, tls_node.ca_file)
+        # plain MQTT on the TLS listener, the right password: not let in
+        assert not _publish(port, "gw-00000", PASSWORDS["gw-00000"], topic)
