@@ -34,15 +34,16 @@ class NatsNode:
     def __init__(self, cluster: NatsCluster, index: int) -> None:
         self.cluster = cluster
         self.name = f"n{index + 1}"
-        self.client_port = free_port()
-        self.mqtt_port = free_port()
-        self.route_port = free_port()
-        self.monitor_port = free_port()
+        self.pick_ports()
         self.workdir = cluster.workdir / self.name
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "nats.conf"
         self.log_path = self.workdir / "nats.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def pick_ports(self) -> None:
+        self.client_port, self.mqtt_port, self.route_port, self.monitor_port = (
+            free_port() for _ in range(4))
 
     @property
     def address(self) -> NodeAddress:
@@ -113,17 +114,26 @@ class NatsCluster:
     def addresses(self) -> list[tuple[str, int]]:
         return [("127.0.0.1", n.mqtt_port) for n in self.nodes]
 
-    def start(self, timeout_s: float = 60.0) -> NatsCluster:
-        for node in self.nodes:
-            node.write_config()
-        for node in self.nodes:
-            node.start()
-        try:
+    def start(self, timeout_s: float = 60.0, attempts: int = 3) -> NatsCluster:
+        """Start every node; a port taken between picking it and binding it (another
+        process on this machine got it first) means new ports for all, up to
+        ``attempts`` times."""
+        for attempt in range(attempts):
             for node in self.nodes:
-                node.wait_ready(timeout_s)
-        except ServiceError as exc:
-            self.stop()
-            raise NatsError(str(exc)) from exc
+                node.write_config()
+            for node in self.nodes:
+                node.start()
+            try:
+                for node in self.nodes:
+                    node.wait_ready(timeout_s)
+                return self
+            except ServiceError as exc:
+                self.stop()
+                if "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise NatsError(str(exc)) from exc
+                for node in self.nodes:
+                    shutil.rmtree(node.workdir / "js", ignore_errors=True)
+                    node.pick_ports()
         return self
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ password; the alert nodes' user takes every partition."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
 import threading
@@ -106,3 +107,17 @@ def test_gateways_reach_a_tls_node_only_over_tls_with_their_password() -> None:
         assert _publish(port, "gw-00000", PASSWORDS["gw-00000"], topic, tls_node.ca_file)
         # plain MQTT on the TLS listener, the right password: not let in
         assert not _publish(port, "gw-00000", PASSWORDS["gw-00000"], topic)
+
+
+def test_a_cluster_starts_even_if_a_picked_port_is_taken_before_it_binds() -> None:
+    cluster = NatsCluster(3, 4)
+    with socket.socket() as squatter:  # another process gets the port first
+        squatter.bind(("127.0.0.1", cluster.nodes[2].mqtt_port))
+        squatter.listen()
+        taken = cluster.nodes[2].mqtt_port
+        try:
+            cluster.start()
+            assert cluster.nodes[2].mqtt_port != taken
+            assert all(node.healthy() for node in cluster.nodes)
+        finally:
+            cluster.close()
