@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import socket
 import subprocess
@@ -10,17 +11,39 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+_random = random.SystemRandom()
+
 
 class ServiceError(RuntimeError):
     """A local service is missing, exited, or did not become ready in time."""
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out as source ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral
+    range, so that no outgoing connection (a broker client, a database session) can take
+    it between now and the moment a service binds it."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = _random.randrange(10_000, max(10_001, low))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the kernel's pick
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
 
 
 def listening(port: int) -> bool:
