@@ -19,19 +19,26 @@ Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below
   ceiling. A rate, not a share of the silences: a home whose sensors fire often is judged
   like one whose sensors fire seldom. The ceiling holds from 06:00 to 22:00 in a home with
   a bed sensor (at night, or without one, sleep is a silence like any other and only the
-  learned length bounds it);
+  learned length bounds it). At night (22:00 to 06:00) the limit is also at least what the
+  silences that began near this hour give, whatever sensor came last: the last sensor
+  before sleep varies from night to night;
 * seated: longer than a margin times the longest past session, kept between bounds;
 * in bed: still in bed a while after the latest morning rise seen so far, or a daytime bed
   session a margin longer than the longest daytime one seen;
 * out (the main door, then five minutes of silence): not back after a margin times the
-  longest absence seen, kept between 3 and 12 h (without a presence sensor, a fall just
-  inside the door looks like going out; this bounds how long that can go unnoticed).
+  longest absence seen, kept between 3 h and a day for a check, two days for an alarm
+  (residents stay away overnight). They are back when the main door opens again (so a
+  collapse just inside the door on coming home is judged as up and about, not as going
+  out again) or when two other sensors fire within ten minutes; one sensor firing on its
+  own while they are out (a pet, the sun on a PIR) is not them. Left: a door opened
+  without going out, then a collapse within five minutes, looks like going out.
 
 Several bed mats (or seats) count as one bed (seat): the resident leaves it when the last
 is released, or when a door, a cupboard or an appliance is used (a mat that stays pressed
 while the resident is elsewhere, stuck or with something left on it, then no longer keeps
 them "in bed"). Before three days of history the detector uses defaults (up and about: a
-check after 60 min, an alarm after 8 h; seated 6 h, rise by 11:00, out 8 h). The clock
+check after 60 min, an alarm after 8 h, both 8 h at night; seated 6 h, rise by 11:00,
+out 8 h). The clock
 starts at construction: a home that was already silent when the process started counts.
 The constants are the same for every home.
 """
@@ -49,11 +56,17 @@ from telemetry.clock import DAY_MS, MIN_MS
 from telemetry.kinds import Kind
 
 AWAY_AFTER_DOOR_MS = 5 * MIN_MS
+# While out, a motion sensor or a drawer switch firing on its own is not the resident (a pet,
+# the sun, a draught: house B's kitchen PIR fired hundreds of times with nobody home). They
+# are back through the main door, or when this many other sensors fire within the window.
+RETURN_SENSORS = 2
+RETURN_WINDOW_MS = 10 * MIN_MS
 LEARN_DAYS = 3
 MIN_GAPS = 10  # past silences needed to judge an hour of day
 KEEP_LONGEST = 64  # silences kept per hour or per sensor and quarter (enough for 3 years)
 BAND_HOURS = 6  # silences after one sensor are learned per quarter of the day
 DAY_START, DAY_END = 6, 22  # the hours an up-and-about silence has a ceiling
+NIGHT_DEFAULT_MIN = 480.0  # before the routine is learned, a night silence may be sleep
 # Activations nobody makes from a bed or a chair: the resident is up.
 OUT_OF_BED = frozenset({Kind.DOOR, Kind.APPLIANCE})
 
@@ -103,10 +116,12 @@ class Margins:
 
 CHECK = Margins(active_default=60.0, active_rate=0.05, active_scale=1.9, active_floor=45.0,
                 active_ceiling=180.0, seat_scale=1.25, seat_floor=120.0, seat_ceiling=480.0,
-                rise_after=45.0, nap_scale=1.25, bed_floor=60.0, away_scale=1.25)
+                rise_after=45.0, nap_scale=1.25, bed_floor=60.0, away_scale=1.25,
+                away_ceiling=1440.0)
 ALARM = Margins(active_default=480.0, active_rate=0.0, active_scale=1.5, active_floor=90.0,
                 active_ceiling=210.0, seat_scale=1.5, seat_floor=180.0, seat_ceiling=600.0,
-                rise_after=120.0, nap_scale=1.5, bed_floor=120.0, away_scale=1.5)
+                rise_after=120.0, nap_scale=1.5, bed_floor=120.0, away_scale=1.5,
+                away_ceiling=2880.0)
 
 
 class Event(NamedTuple):
@@ -157,6 +172,7 @@ class InactivityDetector:
         self._start = start_ms
         self._last_activity = start_ms
         self._door_at: int | None = None
+        self._while_away: dict[str, int] = {}  # sensor -> last fired, while out
         self._bed_on: set[str] = set()
         self._seat_on: set[str] = set()
         self._bed_since: int | None = None
@@ -174,11 +190,18 @@ class InactivityDetector:
 
     # --- what happened -------------------------------------------------------------------
 
-    def observe(self, event: Event) -> None:
+    def observe(self, event: Event) -> bool:
+        """Take in one sensor change; ``False`` if it is not taken as the resident (a
+        sensor falling back to rest, or one sensor alone while they are out)."""
         t = event.t_ms
         on = event.value > 0
+        if self._door_at is not None and self.context(t) is Context.AWAY:
+            if not self._returned(event):
+                return False
+            self._while_away.clear()
         # Where the resident was during the silence this event ends (before it changes it).
-        was_active = self.context(t) is Context.ACTIVE and self._door_at is None
+        context = self.context(t)
+        was_active = context is Context.ACTIVE and self._door_at is None
         # A mat pressed or released while another keeps the bed (seat) occupied is a sign
         # of life but does not start a new silence in bed (seated).
         session = ((self._bed_since, self._seat_since), self._door_at)
@@ -198,7 +221,7 @@ class InactivityDetector:
                 self._learn_seat(self._seat_since, t)
                 self._seat_since = None
         elif not on:
-            return  # a motion sensor or a door falling back to rest is not an activity
+            return False  # a motion sensor or a door falling back to rest is not activity
         elif event.kind in OUT_OF_BED:
             self._leave_mats()
         if on and event.kind is Kind.SEAT_OCCUPANCY and self._bed_since is not None:
@@ -213,14 +236,31 @@ class InactivityDetector:
                 key = (self._last_device, self._hour(self._last_activity) // BAND_HOURS)
                 self._gaps_after.setdefault(key, _Silences()).add(
                     (t - self._last_activity) / MIN_MS)
-        elif self._door_at is not None and self.context(t) is Context.AWAY:
+        elif self._door_at is not None and context is Context.AWAY:
             self._away_max_min = max(self._away_max_min, (t - self._door_at) / MIN_MS)
-        self._door_at = t if event.device_id == self.main_door else None
+        returning = self._door_at is not None and context is Context.AWAY
+        self._door_at = t if event.device_id == self.main_door and not returning else None
         self._last_activity = t
         self._last_device = event.device_id
         if (self.context(t) not in (Context.IN_BED, Context.SEATED)
                 or session != ((self._bed_since, self._seat_since), self._door_at)):
             self._raised.clear()
+        return True
+
+    def _returned(self, event: Event) -> bool:
+        """Whether ``event``, while the resident is out, says they are back: the main door
+        (its opening, which is also how they would come in and collapse in the hall), or a
+        second sensor firing within ``RETURN_WINDOW_MS`` of another."""
+        if event.value <= 0:
+            return False
+        if event.device_id == self.main_door:
+            return True
+        t = event.t_ms
+        self._while_away[event.device_id] = t
+        for device, last in list(self._while_away.items()):
+            if t - last > RETURN_WINDOW_MS:
+                del self._while_away[device]
+        return len(self._while_away) >= RETURN_SENSORS
 
     def _leave_mats(self) -> None:
         """The resident is up: a mat still pressed (stuck, or something left on it) no
@@ -262,16 +302,23 @@ class InactivityDetector:
         return now_ms - self._start >= LEARN_DAYS * DAY_MS
 
     def _active_limit_min(self, m: Margins, hour: int, now_ms: int) -> float:
+        day = DAY_START <= hour < DAY_END
         if not self._learned(now_ms):
-            return m.active_default
+            return m.active_default if day else max(m.active_default, NIGHT_DEFAULT_MIN)
         after = self._gaps_after.get((self._last_device or "", hour // BAND_HOURS))
-        if after is not None and after.n >= MIN_GAPS:
-            return self._from(m, [after], now_ms, hour)
+        keyed = (self._from(m, [after], now_ms, hour)
+                 if after is not None and after.n >= MIN_GAPS else None)
+        if keyed is not None and day:
+            return keyed
+        # At night the silence after one sensor says little (the last sensor before sleep
+        # varies: the bedroom door one night, the toilet the next); the silences that began
+        # near this hour, sleep among them, bound it too.
         for width in range(1, 13):  # the hours around, widened until there are enough
             near = [self._gaps[h] for h in {(hour + d) % 24 for d in range(-width, width + 1)}]
             if sum(s.n for s in near) >= MIN_GAPS:
-                return self._from(m, near, now_ms, hour)
-        return m.active_default
+                hourly = self._from(m, near, now_ms, hour)
+                return hourly if keyed is None else max(keyed, hourly)
+        return m.active_default if keyed is None else keyed
 
     def _from(self, m: Margins, near: list[_Silences], now_ms: int, hour: int) -> float:
         """The limit from past silences."""

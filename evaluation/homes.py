@@ -51,6 +51,17 @@ class Home(NamedTuple):
     labels: list[Label]
     main_door: str | None  # the sensor id of the entrance door, if the home has one
 
+    def scored(self) -> tuple[int, int]:
+        """The span the activity labels cover (within the log): what is scored. A log may
+        run on before or after it (house B: days with stuck sensors and nobody labelling);
+        the detector still learns from those, as it would from any day it has seen."""
+        start = min(i.start_ms for i in self.intervals)
+        end = max(i.end_ms for i in self.intervals)
+        if not self.labels:
+            return start, end
+        return (max(start, min(lb.start_ms for lb in self.labels)),
+                min(end, max(lb.end_ms for lb in self.labels)))
+
 
 def find(root: Path) -> list[Path]:
     """The sensor files of every home in ``root`` or its immediate sub-folders."""

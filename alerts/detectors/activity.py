@@ -27,9 +27,9 @@ class InactivityRule:
     def observe(self, reading: Reading) -> list[Signal]:
         if reading.kind not in ACTIVITY_KINDS:
             return []
-        self._detector.observe(Event(reading.device_time_ms, reading.device_id,
-                                     reading.kind, reading.value))
-        if not self._open or reading.value <= 0:
+        taken = self._detector.observe(Event(reading.device_time_ms, reading.device_id,
+                                             reading.kind, reading.value))
+        if not self._open or not taken:
             return []
         ended, self._open = self._open, []
         return [Signal(condition, self.resident_id, False, reading.device_time_ms,

@@ -20,6 +20,7 @@ S = 1000
 NIGHT = NightSchedule(22 * 60, 6 * 60, 480)
 NIGHT_T = T0 + 16 * 3600 * S  # 00:00 in Shanghai
 DAY_T = T0 + 2 * 3600 * S  # 10:00 in Shanghai
+SHANGHAI_MS = 8 * 3600 * S
 
 
 def events(wandering: bool = False) -> EventRules:
@@ -240,16 +241,16 @@ def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
 
 def test_inactivity_raises_a_desk_check_then_an_alarm_and_one_sign_of_life_clears_both(
 ) -> None:
-    rule = InactivityRule("res-00000", "site-000", "gw-00000", T0, main_door="front-door",
-                          utc_offset_ms=0)
-    rule.observe(reading(Kind.MOTION, 1, T0, device_id="living-pir"))
+    rule = InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
+                          utc_offset_ms=SHANGHAI_MS)
+    rule.observe(reading(Kind.MOTION, 1, DAY_T, device_id="living-pir"))
     raised = {}
     for minute in range(1, 10 * 60):
-        for s in rule.tick(T0 + minute * 60_000):
+        for s in rule.tick(DAY_T + minute * 60_000):
             raised[s.condition] = (minute, s.active)
     # while the routine is learned: a check after an hour, the alarm after eight
     assert raised == {Condition.INACTIVITY_CHECK: (61, True), Condition.INACTIVITY: (481, True)}
-    back = rule.observe(reading(Kind.DOOR, 1, T0 + 10 * 3_600_000, device_id="fridge"))
+    back = rule.observe(reading(Kind.DOOR, 1, DAY_T + 10 * 3_600_000, device_id="fridge"))
     assert sorted((s.condition, s.active) for s in back) == [
         (Condition.INACTIVITY, False), (Condition.INACTIVITY_CHECK, False)]
     # the check is for the desk alone; the alarm escalates like other alarms
@@ -257,3 +258,33 @@ def test_inactivity_raises_a_desk_check_then_an_alarm_and_one_sign_of_life_clear
     sample = policy.load(policy.SAMPLE).for_site("site-000")
     assert sample.steps_for(Condition.INACTIVITY_CHECK) == []
     assert sample.steps_for(Condition.INACTIVITY) != []
+
+
+def test_inactivity_while_learning_takes_a_night_silence_for_sleep_up_to_eight_hours() -> None:
+    rule = InactivityRule("res-00000", "site-000", "gw-00000", NIGHT_T, main_door="front-door",
+                          utc_offset_ms=SHANGHAI_MS)
+    rule.observe(reading(Kind.DOOR, 1, NIGHT_T, device_id="bedroom-door"))
+    raised = {}
+    for minute in range(1, 10 * 60):
+        for s in rule.tick(NIGHT_T + minute * 60_000):
+            raised.setdefault(s.condition, minute)
+    assert raised == {Condition.INACTIVITY_CHECK: 481, Condition.INACTIVITY: 481}
+
+
+def test_a_sensor_firing_alone_while_the_resident_is_out_does_not_clear_the_check() -> None:
+    rule = InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
+                          utc_offset_ms=SHANGHAI_MS)
+    rule.observe(reading(Kind.DOOR, 1, DAY_T, device_id="front-door"))  # out
+    raised = []
+    minute = 1
+    while not raised:
+        raised = rule.tick(DAY_T + minute * 60_000)
+        minute += 1
+    assert [s.condition for s in raised] == [Condition.INACTIVITY_CHECK]
+    assert "away" in raised[0].detail
+    later = DAY_T + minute * 60_000
+    for k in range(5):  # the kitchen PIR, on its own (a pet, the sun)
+        assert rule.observe(reading(Kind.MOTION, 1, later + k * 60_000,
+                                    device_id="kitchen-pir")) == []
+    back = rule.observe(reading(Kind.DOOR, 1, later + 10 * 60_000, device_id="front-door"))
+    assert [(s.condition, s.active) for s in back] == [(Condition.INACTIVITY_CHECK, False)]

@@ -160,3 +160,28 @@ def test_a_busy_home_keeps_only_the_longest_silences_it_needs() -> None:
     kept = [s for s in [*detector._gaps, *detector._gaps_after.values()] if s.n]
     assert sum(s.n for s in detector._gaps) == 60 * 24 * 30  # every silence counted
     assert max(len(s.longest) for s in kept) == 64  # bounded, whatever the home's age
+
+
+def test_out_of_the_house_the_front_door_or_two_sensors_bring_the_resident_back() -> None:
+    detector = InactivityDetector("res-1", T0, main_door="maindoor")
+    out = T0 + 10 * HOUR_MS
+    detector.observe(Event(out, "maindoor", Kind.DOOR, 1.0))
+    # one sensor firing on its own while out is not the resident
+    for k in range(6):
+        assert not detector.observe(Event(out + (20 + k) * MIN_MS, "kitchen-pir",
+                                          Kind.MOTION, 1.0))
+    assert detector.context(out + 30 * MIN_MS) is Context.AWAY
+    # a second sensor within ten minutes is
+    assert detector.observe(Event(out + 30 * MIN_MS, "fridge", Kind.DOOR, 1.0))
+    assert detector.context(out + 40 * MIN_MS) is Context.ACTIVE
+
+
+def test_a_collapse_just_inside_the_front_door_on_coming_back_is_not_taken_for_going_out(
+) -> None:
+    detector = InactivityDetector("res-1", T0, main_door="maindoor")
+    out = T0 + 10 * HOUR_MS
+    detector.observe(Event(out, "maindoor", Kind.DOOR, 1.0))
+    back = out + 2 * HOUR_MS
+    assert detector.observe(Event(back, "maindoor", Kind.DOOR, 1.0))  # and nothing after it
+    assert detector.context(back + 3 * HOUR_MS) is Context.ACTIVE
+    assert 55 <= _minutes_until_alert(detector, back) <= 65  # the check while learning
