@@ -11,6 +11,12 @@ import numpy as np
 from evaluation.wearable import ELDERLY_AGE, Trial
 
 POSITIONS = ("chest", "waist", "wrist")
+# The SensorTag at the chest and at the waist reads +1 g on x when its wearer stands
+# upright (its mean while walking, every development subject); the detector's frame has
+# that on -y (``features.UPRIGHT``): a quarter turn about z, (x, y, z) -> (y, -x, z).
+# A wrist has no upright; its trace is kept as recorded.
+TO_DETECTOR_FRAME = {"chest": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+                     "waist": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])}
 
 
 def load(folder: Path, position: str, subjects: set[str] | None = None) -> list[Trial]:
@@ -27,6 +33,7 @@ def load(folder: Path, position: str, subjects: set[str] | None = None) -> list[
     with gzip.open(folder / f"umafall_acc_{position}.csv.gz", "rt") as f:
         data = np.loadtxt(f, delimiter=",", skiprows=1)
     trials = []
+    frame = TO_DETECTOR_FRAME.get(position)
     ids = data[:, 0].astype(np.int64)
     bounds = np.flatnonzero(np.diff(ids)) + 1
     for chunk in np.split(data, bounds):
@@ -36,8 +43,9 @@ def load(folder: Path, position: str, subjects: set[str] | None = None) -> list[
         subject, is_fall, activity, elderly = meta[trial_id]
         order = np.argsort(chunk[:, 2], kind="stable")  # by sample number
         chunk = chunk[order]
+        xyz = chunk[:, 3:6] @ frame if frame is not None else chunk[:, 3:6].copy()
         trials.append(Trial(f"uma-{trial_id}", subject, is_fall, activity,
-                            chunk[:, 1].astype(np.int64), chunk[:, 3:6].copy(),
+                            chunk[:, 1].astype(np.int64), np.ascontiguousarray(xyz),
                             elderly=elderly, source="UMAFall"))
     trials.sort(key=lambda t: int(t.trial_id.removeprefix("uma-")))
     return trials

@@ -37,7 +37,9 @@ class Bed(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields
 
 
 class Accel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A block of raw 3-axis accelerometer samples in g, ``hz`` samples per second from ``t0``."""
+    """A block of raw 3-axis accelerometer samples in g, ``hz`` samples per second from ``t0``.
+    The firmware's frame: with the wearer upright, y reads -1 g (the fall detector's
+    ``features.UPRIGHT``; a device mounted otherwise turns its samples into it)."""
 
     t0: Ms
     hz: Annotated[float, msgspec.Meta(gt=0, le=1000)]

@@ -64,7 +64,8 @@ class NativeDevice:
         the side, with an impact (free fall, peak, then stillness) if asked."""
         n = max(1, round(seconds * ACCEL_HZ))
         xyz = rng.normal(0.0, 0.01 if lying else 0.03, (n, 3))
-        xyz += [0.98, 0.05, 0.1] if lying else [0.0, 0.0, 1.0]  # gravity
+        # gravity, in the frame of the project's firmware: upright reads -1 g on y
+        xyz += [0.98, 0.05, 0.1] if lying else [0.0, -1.0, 0.0]
         if impact_at_ms is not None:
             i = int((impact_at_ms - t0_ms) * ACCEL_HZ / 1000)
             if 0 <= i < n:

@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.falls import model as fall_model
 from edge_agent.falls.detector import FallDetector
+from edge_agent.falls.features import NAMES, POST, PRE, UPRIGHT, magnitude, window_features
 from edge_agent.falls.model import ThresholdRule
 from firmware_stubs.dialects.native import NativeDevice
 from telemetry import native
@@ -83,3 +84,20 @@ def test_block_size_does_not_change_the_decision() -> None:
     for i in range(len(t)):
         one_by_one += [a.impact_ms for a in detector.feed(t[i:i + 1], xyz[i:i + 1])]
     assert whole == one_by_one == [T0 + 8_300]
+
+
+def test_the_lean_features_say_whether_the_trunk_was_upright_before_and_lying_after() -> None:
+    lying = np.array([0.98, 0.05, 0.1])
+
+    def trace(before: np.ndarray) -> np.ndarray:
+        xyz = np.vstack([np.tile(before, (PRE, 1)), [[2.2, -1.4, 2.9]],
+                         np.tile(lying, (POST + 5, 1))])
+        return xyz
+
+    lean = {}
+    for name, before in (("from upright", UPRIGHT), ("turning over in bed", lying)):
+        xyz = trace(before)
+        f = dict(zip(NAMES, window_features(xyz, magnitude(xyz), PRE), strict=True))
+        lean[name] = (f["pre_lean_deg"], f["post_lean_deg"])
+    assert lean["from upright"][0] < 5 and lean["from upright"][1] > 80
+    assert lean["turning over in bed"][0] > 80 and lean["turning over in bed"][1] > 80

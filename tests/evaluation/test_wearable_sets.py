@@ -32,3 +32,21 @@ def test_sisfall_trials_come_at_the_detectors_rate_with_their_labels(tmp_path: P
     assert abs(float(np.median(magnitude)) - 1.0) < 0.01  # gravity kept
     assert 4.9 <= float(magnitude.argmax()) / HZ <= 5.1  # the spike stays where it was
     assert [t.subject for t in sisfall.load(tmp_path, {"SE90"})] == ["SE90"]
+
+
+def test_umafall_waist_and_chest_come_in_the_detectors_frame(tmp_path: Path) -> None:
+    from edge_agent.falls.features import UPRIGHT
+    from evaluation import umafall
+
+    (tmp_path / "trials.csv").write_text(
+        "trial_id,subject,age,is_fall,activity\n7,90,30,0,Walking\n")
+    for position in umafall.POSITIONS:  # the SensorTag as worn: +1 g on x when upright
+        with gzip.open(tmp_path / f"umafall_acc_{position}.csv.gz", "wt") as f:
+            f.write("trial_id,timestamp_ms,sample_no,x_g,y_g,z_g\n"
+                    + "".join(f"7,{50 * i},{i},1.0,0.1,0.2\n" for i in range(40)))
+    for position in ("chest", "waist"):
+        [trial] = umafall.load(tmp_path, position)
+        assert np.allclose(trial.xyz[0], [0.1, -1.0, 0.2])  # a quarter turn about z
+        assert float(trial.xyz.mean(axis=0) @ UPRIGHT) > 0.97
+    [wrist] = umafall.load(tmp_path, "wrist")  # no upright on a wrist: kept as recorded
+    assert np.allclose(wrist.xyz[0], [1.0, 0.1, 0.2])
