@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from alerts.inactivity import Context, Event, InactivityAlert, InactivityDetector, Tier
-from evaluation import homes
+from evaluation import homes, inactivity
 from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
 
@@ -185,3 +185,25 @@ def test_a_collapse_just_inside_the_front_door_on_coming_back_is_not_taken_for_g
     assert detector.observe(Event(back, "maindoor", Kind.DOOR, 1.0))  # and nothing after it
     assert detector.context(back + 3 * HOUR_MS) is Context.ACTIVE
     assert 55 <= _minutes_until_alert(detector, back) <= 65  # the check while learning
+
+
+def test_a_home_is_scored_over_the_span_its_labels_cover(tmp_path: Path) -> None:
+    (tmp_path / "flatY_sensor_events.csv").write_text(
+        "start,end,sensor,sensor_type,room\n"
+        "2030-01-01 08:00:00,2030-01-01 08:00:05,Fridge,Magnetic,Kitchen\n"
+        "2030-01-06 12:00:00,2030-01-06 12:00:05,Fridge,Magnetic,Kitchen\n"
+        "2030-01-20 09:00:00,2030-01-20 09:00:05,Fridge,Magnetic,Kitchen\n")
+    (tmp_path / "flatY_activities.csv").write_text(
+        "start,end,activity\n2030-01-05 06:00:00,2030-01-06 07:30:00,Sleeping\n"
+        "2030-01-08 06:00:00,2030-01-08 07:00:00,Toileting\n")
+    [path] = homes.find(tmp_path)
+    home = homes.load(path)
+    start, end = home.scored()
+    assert (end - start) / DAY_MS == 3 + 1 / 24  # 5 Jan 06:00 to 8 Jan 07:00
+    # the silence from 1 Jan alerts before the span and is not counted; the one from
+    # 6 Jan 12:00 is (a check and an alarm, each once)
+    result = inactivity.replay(home, [])
+    assert result.days == (end - start) / DAY_MS
+    for tier in (Tier.CHECK, Tier.ALARM):
+        [t] = result.false[tier]
+        assert start <= t < end and t > start + DAY_MS + 6 * HOUR_MS
