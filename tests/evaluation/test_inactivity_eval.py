@@ -107,8 +107,8 @@ def test_eval_inactivity_quick_run_reports_json_over_every_home() -> None:
     assert {"check_per_day", "check_delay_min_p50", "alarm_per_day", "alarm_delay_min_p50",
             "alarm_within_4h", "false_alarms_per_day"} <= set(summary)
     assert summary["homes"] == 3
-    for home in ("ordonezA", "kasterenA", "kasterenB"):
-        assert f"| {home} |" in done.stdout
+    for home in ("ordonezA", "kasterenA", "kasterenB", "all 3 homes"):  # and pooled
+        assert f"| {home} | 1.0 (shipped) |" in done.stdout
     # A check reaches the desk first, the alarm later, and most collapses are alarmed.
     assert summary["check_delay_min_p50"] < summary["alarm_delay_min_p50"] < 12 * 60
     assert summary["alarm_per_day"] <= summary["check_per_day"]
