@@ -21,7 +21,9 @@ Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below
   a bed sensor (at night, or without one, sleep is a silence like any other and only the
   learned length bounds it). At night (22:00 to 06:00) the limit is also at least what the
   silences that began near this hour give, whatever sensor came last: the last sensor
-  before sleep varies from night to night;
+  before sleep varies from night to night. A silence that began at night (20:00 to 06:00)
+  ends at the latest a margin after the latest the resident's day has been seen to start
+  (their rise from bed, or their first activity after a night), as in bed;
 * seated: longer than a margin times the longest past session, kept between bounds;
 * in bed: still in bed a while after the latest morning rise seen so far, or a daytime bed
   session a margin longer than the longest daytime one seen;
@@ -274,16 +276,22 @@ class InactivityDetector:
         if t - self._start < 0:
             return
         self._gaps[self._hour(since)].add((t - since) / MIN_MS)
+        if self._night(since):  # asleep without a bed sensor, or out of bed at night
+            self._learn_rise(t)
+
+    def _learn_rise(self, t: int) -> None:
+        """The day started at ``t`` after a night: keep the latest such time seen."""
+        rise = self._minute_of_day(t)
+        if 4 * 60 <= rise <= 14 * 60:
+            self._latest_rise_min = max(self._latest_rise_min or 0.0, rise)
 
     def _learn_seat(self, since: int, t: int) -> None:
         self._seat_max_min = max(self._seat_max_min, (t - since) / MIN_MS)
 
     def _learn_bed(self, since: int, t: int) -> None:
         minutes = (t - since) / MIN_MS
-        rise = self._minute_of_day(t)
-        if self._minute_of_day(since) >= 20 * 60 or self._hour(since) < 6:  # a night
-            if 4 * 60 <= rise <= 14 * 60:
-                self._latest_rise_min = max(self._latest_rise_min or 0.0, rise)
+        if self._night(since):
+            self._learn_rise(t)
         else:
             self._bed_day_max_min = max(self._bed_day_max_min, minutes)
 
@@ -342,7 +350,18 @@ class InactivityDetector:
         if context is Context.SEATED:
             seat = self._seat_max_min if learned and self._seat_max_min else 360.0
             return min(m.seat_ceiling, max(m.seat_floor, m.seat_scale * seat))
-        return self._active_limit_min(m, self._hour(since), now_ms)
+        limit = self._active_limit_min(m, self._hour(since), now_ms)
+        if learned and self._night(since) and self._latest_rise_min:
+            # a silence that began at night ends, at the latest, when the resident's day
+            # has always started by (as in bed)
+            start = self._minute_of_day(since)
+            until = (self._latest_rise_min + m.rise_after - start) % (24 * 60)
+            limit = min(limit, max(m.active_floor, until))
+        return limit
+
+    def _night(self, t_ms: int) -> bool:
+        """Whether a session that began at ``t_ms`` began at night (20:00 to 06:00)."""
+        return self._minute_of_day(t_ms) >= 20 * 60 or self._hour(t_ms) < 6
 
     def check(self, now_ms: int) -> list[InactivityAlert]:
         """The tiers the silence up to ``now_ms`` has newly passed (each once per silence,

@@ -207,3 +207,18 @@ def test_a_home_is_scored_over_the_span_its_labels_cover(tmp_path: Path) -> None
     for tier in (Tier.CHECK, Tier.ALARM):
         [t] = result.false[tier]
         assert start <= t < end and t > start + DAY_MS + 6 * HOUR_MS
+
+
+def test_without_a_bed_sensor_a_night_silence_is_noticed_after_the_usual_start_of_the_day(
+) -> None:
+    detector = InactivityDetector("res-1", T0)
+    for day in range(4):  # the day starts at 07:30 and ends at 22:00; nothing at night
+        for minute in range(7 * 60 + 30, 22 * 60, 20):
+            detector.observe(Event(T0 + day * DAY_MS + minute * MIN_MS, "fridge", Kind.DOOR,
+                                   1.0))
+    night = T0 + 4 * DAY_MS + 1 * HOUR_MS  # up at 01:00, then nothing
+    detector.observe(Event(night, "toilet-door", Kind.DOOR, 1.0))
+    check = _minutes_until_alert(detector, night)
+    assert 6 * 60 + 30 + 45 <= check <= 6 * 60 + 30 + 46  # 07:30, the latest start, + 45
+    alarm = _minutes_until_alert(detector, night, tier=Tier.ALARM)
+    assert 6 * 60 + 30 + 120 <= alarm <= 6 * 60 + 30 + 121  # + 2 h
