@@ -31,9 +31,11 @@ Where the resident is, and the limit of each tier (``CHECK`` and ``ALARM`` below
   longest absence seen, kept between 3 h and a day for a check, two days for an alarm
   (residents stay away overnight). They are back when the main door opens again (so a
   collapse just inside the door on coming home is judged as up and about, not as going
-  out again) or when two other sensors fire within ten minutes; one sensor firing on its
-  own while they are out (a pet, the sun on a PIR) is not them. Left: a door opened
-  without going out, then a collapse within five minutes, looks like going out.
+  out again; the door firing again within five minutes as they shut it, before anything
+  else stirs, is the same return) or when two other sensors fire within ten minutes; one
+  sensor firing on its own while they are out (a pet, the sun on a PIR) is not them.
+  Left: a door opened without going out, then a collapse within five minutes, looks like
+  going out; coming in and going straight out again looks like being home.
 
 Several bed mats (or seats) count as one bed (seat): the resident leaves it when the last
 is released, or when a door, a cupboard or an appliance is used (a mat that stays pressed
@@ -175,6 +177,7 @@ class InactivityDetector:
         self._last_activity = start_ms
         self._door_at: int | None = None
         self._while_away: dict[str, int] = {}  # sensor -> last fired, while out
+        self._back_at: int | None = None  # when the resident last came back in
         self._bed_on: set[str] = set()
         self._seat_on: set[str] = set()
         self._bed_since: int | None = None
@@ -240,8 +243,15 @@ class InactivityDetector:
                     (t - self._last_activity) / MIN_MS)
         elif self._door_at is not None and context is Context.AWAY:
             self._away_max_min = max(self._away_max_min, (t - self._door_at) / MIN_MS)
-        returning = self._door_at is not None and context is Context.AWAY
-        self._door_at = t if event.device_id == self.main_door and not returning else None
+        # The door a resident has just come in by may fire again as they shut it, before
+        # anything else: that is the same return, not going out again (or a collapse in
+        # the hall would be taken for an absence).
+        if event.device_id != self.main_door:
+            self._back_at = None
+        elif self._door_at is not None and context is Context.AWAY:
+            self._back_at = t
+        just_back = self._back_at is not None and t - self._back_at < AWAY_AFTER_DOOR_MS
+        self._door_at = t if event.device_id == self.main_door and not just_back else None
         self._last_activity = t
         self._last_device = event.device_id
         if (self.context(t) not in (Context.IN_BED, Context.SEATED)

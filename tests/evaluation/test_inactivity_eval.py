@@ -222,3 +222,18 @@ def test_without_a_bed_sensor_a_night_silence_is_noticed_after_the_usual_start_o
     assert 6 * 60 + 30 + 45 <= check <= 6 * 60 + 30 + 46  # 07:30, the latest start, + 45
     alarm = _minutes_until_alert(detector, night, tier=Tier.ALARM)
     assert 6 * 60 + 30 + 120 <= alarm <= 6 * 60 + 30 + 121  # + 2 h
+
+
+def test_the_front_door_firing_again_as_the_resident_shuts_it_is_the_same_return() -> None:
+    detector = InactivityDetector("res-1", T0, main_door="maindoor")
+    out = T0 + 10 * HOUR_MS
+    detector.observe(Event(out, "maindoor", Kind.DOOR, 1.0))
+    back = out + 2 * HOUR_MS
+    detector.observe(Event(back, "maindoor", Kind.DOOR, 1.0))  # in
+    detector.observe(Event(back + 20_000, "maindoor", Kind.DOOR, 1.0))  # shut behind them
+    assert detector.context(back + 3 * HOUR_MS) is Context.ACTIVE  # and collapsed in the hall
+    assert 55 <= _minutes_until_alert(detector, back) <= 65
+    # the door after something else in the home is going out again
+    detector.observe(Event(back + 4 * HOUR_MS, "fridge", Kind.DOOR, 1.0))
+    detector.observe(Event(back + 4 * HOUR_MS + MIN_MS, "maindoor", Kind.DOOR, 1.0))
+    assert detector.context(back + 5 * HOUR_MS) is Context.AWAY
