@@ -70,14 +70,20 @@ class ClusterNode:
     def _run(self) -> None:
         every_s = self.settings.lease_ttl_s / 4
         while not self._stop.wait(every_s):
-            try:
-                self.round()
-            except StateError as exc:
-                log.error("cannot renew the partition leases: %s", exc)
-                if self.clock.now_ms() - self._last_renewed_ms >= self.ttl_ms:
-                    self._fence()
-            except Exception:  # keep the leases alive; the cause is in the log
-                log.exception("partition lease round failed")
+            self.tick()
+
+    def tick(self) -> None:
+        """One round of the lease thread. Whatever stops the leases being renewed (the
+        store out of reach, or a bug), once they have expired the node lets its
+        partitions go: another node owns them by then."""
+        try:
+            self.round()
+        except StateError as exc:
+            log.error("cannot renew the partition leases: %s", exc)
+        except Exception:  # the lease thread's supervisor: it must go on, and fence
+            log.exception("partition lease round failed")
+        if self.clock.now_ms() - self._last_renewed_ms >= self.ttl_ms:
+            self._fence()
 
     def _fence(self) -> None:
         """Our leases have expired unrenewed: others may own the partitions now."""
