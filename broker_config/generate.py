@@ -15,13 +15,11 @@ import ipaddress
 import secrets
 from pathlib import Path
 
-from broker_config.acl import acl_text, new_credentials, write_password_file
-from broker_config.certs import Authority
+from broker_config.acl import INGEST_USER, acl_text, provision, write_password_file
 from broker_config.limits import EDGE_MAX_INFLIGHT
-from telemetry import codec, topics
+from telemetry import codec
 
 MAX_PACKET_BYTES = codec.MAX_ENVELOPE_BYTES + 4096
-INGEST_USER = "ingest"
 
 
 def central(out: Path, *, host: str, port: int = 8883, gateways: list[str],
@@ -34,15 +32,9 @@ def central(out: Path, *, host: str, port: int = 8883, gateways: list[str],
     is where ``out`` will be on the server (an install into another root); the config
     names that path.
     """
-    out = out.resolve()
-    where = target if target is not None else out
-    out.mkdir(parents=True, exist_ok=True)
-    for gateway in gateways:
-        topics.check_id(gateway, "gateway id")
-    ca = Authority(out / "ca")
+    out, where, ca, passwords = provision(out, target, gateways)
     ca.issue(host, out / "server", server_host=host)
     creds = out / "credentials"
-    passwords = new_credentials(creds, [*gateways, INGEST_USER])
     if client_certs:
         for name in gateways:
             ca.issue(name, creds / name)

@@ -15,11 +15,9 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from broker_config.acl import new_credentials
-from broker_config.certs import Authority
+from broker_config.acl import INGEST_USER, provision
 from telemetry import topics
 
-INGEST_USER = "ingest"
 _ROOT = topics.CENTRAL_ROOT.replace("/", ".")
 _DELIVERY = "$MQTT.sub.>"
 
@@ -101,13 +99,7 @@ def cluster(out: Path, *, hosts: list[str], gateways: list[str], partitions: int
     certificate per node, and a password per gateway and for ingest in
     ``out/credentials/``); returns the passwords. The configs hold the passwords: keep them
     readable by the broker's user only."""
-    out = out.resolve()
-    where = target if target is not None else out
-    out.mkdir(parents=True, exist_ok=True)
-    for gateway in gateways:
-        topics.check_id(gateway, "gateway id")
-    ca = Authority(out / "ca")
-    passwords = new_credentials(out / "credentials", [*gateways, INGEST_USER])
+    out, where, ca, passwords = provision(out, target, gateways)
     nodes = [NodeAddress(host, mqtt_port) for host in hosts]
     for i, host in enumerate(hosts):
         ca.issue(host, out / f"server-{i + 1}", server_host=host)
