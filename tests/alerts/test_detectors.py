@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alerts import policy
-from alerts.conditions import PROFILES, Condition, Severity
+from alerts.conditions import PROFILES, Condition, Severity, Signal
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
@@ -239,15 +239,22 @@ def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
     assert [s.active for s in clears] == [False]
 
 
+def _inactivity(start_ms: int) -> InactivityRule:
+    return InactivityRule("res-00000", "site-000", "gw-00000", start_ms,
+                          main_door="front-door", utc_offset_ms=SHANGHAI_MS)
+
+
+def _ticks(rule: InactivityRule, start_ms: int, hours: int = 10) -> list[tuple[int, Signal]]:
+    """Every signal the rule's timer raises over ``hours`` after ``start_ms``, by minute."""
+    return [(minute, s) for minute in range(1, hours * 60)
+            for s in rule.tick(start_ms + minute * 60_000)]
+
+
 def test_inactivity_raises_a_desk_check_then_an_alarm_and_one_sign_of_life_clears_both(
 ) -> None:
-    rule = InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
-                          utc_offset_ms=SHANGHAI_MS)
+    rule = _inactivity(DAY_T)
     rule.observe(reading(Kind.MOTION, 1, DAY_T, device_id="living-pir"))
-    raised = {}
-    for minute in range(1, 10 * 60):
-        for s in rule.tick(DAY_T + minute * 60_000):
-            raised[s.condition] = (minute, s.active)
+    raised = {s.condition: (minute, s.active) for minute, s in _ticks(rule, DAY_T)}
     # while the routine is learned: a check after an hour, the alarm after eight
     assert raised == {Condition.INACTIVITY_CHECK: (61, True), Condition.INACTIVITY: (481, True)}
     back = rule.observe(reading(Kind.DOOR, 1, DAY_T + 10 * 3_600_000, device_id="fridge"))
@@ -261,28 +268,18 @@ def test_inactivity_raises_a_desk_check_then_an_alarm_and_one_sign_of_life_clear
 
 
 def test_inactivity_while_learning_takes_a_night_silence_for_sleep_up_to_eight_hours() -> None:
-    rule = InactivityRule("res-00000", "site-000", "gw-00000", NIGHT_T, main_door="front-door",
-                          utc_offset_ms=SHANGHAI_MS)
+    rule = _inactivity(NIGHT_T)
     rule.observe(reading(Kind.DOOR, 1, NIGHT_T, device_id="bedroom-door"))
-    raised = {}
-    for minute in range(1, 10 * 60):
-        for s in rule.tick(NIGHT_T + minute * 60_000):
-            raised.setdefault(s.condition, minute)
+    raised = {s.condition: minute for minute, s in _ticks(rule, NIGHT_T)}
     assert raised == {Condition.INACTIVITY_CHECK: 481, Condition.INACTIVITY: 481}
 
 
 def test_a_sensor_firing_alone_while_the_resident_is_out_does_not_clear_the_check() -> None:
-    rule = InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
-                          utc_offset_ms=SHANGHAI_MS)
+    rule = _inactivity(DAY_T)
     rule.observe(reading(Kind.DOOR, 1, DAY_T, device_id="front-door"))  # out
-    raised = []
-    minute = 1
-    while not raised:
-        raised = rule.tick(DAY_T + minute * 60_000)
-        minute += 1
-    assert [s.condition for s in raised] == [Condition.INACTIVITY_CHECK]
-    assert "away" in raised[0].detail
-    later = DAY_T + minute * 60_000
+    [(_, raised)] = _ticks(rule, DAY_T, hours=11)  # out too long: the check (10 h default)
+    assert raised.condition is Condition.INACTIVITY_CHECK and "away" in raised.detail
+    later = DAY_T + 11 * 3_600_000
     for k in range(5):  # the kitchen PIR, on its own (a pet, the sun)
         assert rule.observe(reading(Kind.MOTION, 1, later + k * 60_000,
                                     device_id="kitchen-pir")) == []
