@@ -42,9 +42,8 @@ is released, or when a door, a cupboard or an appliance is used (a mat that stay
 while the resident is elsewhere, stuck or with something left on it, then no longer keeps
 them "in bed"). Before three days of history the detector uses defaults (up and about: a
 check after 60 min, an alarm after 8 h, both 8 h at night; seated 6 h, rise by 11:00,
-out 8 h). The clock
-starts at construction: a home that was already silent when the process started counts.
-The constants are the same for every home.
+out 8 h). The clock starts at construction: a home that was already silent when the
+process started counts. The constants are the same for every home.
 """
 
 from __future__ import annotations
@@ -402,9 +401,8 @@ class InactivityDetector:
         assert self._bed_since is not None
         since = self._bed_since
         learned = self._learned(now_ms)
-        started = self._minute_of_day(since)
-        if started >= 20 * 60 or started < 6 * 60:  # a night
-            if started >= 20 * 60 and self._hour(now_ms) >= 20:
+        if self._night(since):
+            if self._hour(since) >= 20 and self._hour(now_ms) >= 20:
                 return None  # the same evening: the morning is still to come
             rise = self._latest_rise_min if learned and self._latest_rise_min else 11 * 60.0
             local_midnight = now_ms + self._offset - (now_ms + self._offset) % DAY_MS
