@@ -63,6 +63,10 @@ def _trial_flags(scores: np.ndarray, table: Candidates, n_trials: int,
     return flags
 
 
+def _adl_hours(trials: Sequence[Trial]) -> float:
+    return sum(float(t.t_ms[-1] - t.t_ms[0]) for t in trials if not t.is_fall) / 3.6e6
+
+
 def _alarms(hit: np.ndarray, table: Candidates) -> int:
     """The alarms the candidates ``hit`` raise, one per trial per refractory period."""
     refractory = int(REFRACTORY_S * HZ)
@@ -80,7 +84,7 @@ def _pick_threshold(scores: np.ndarray, table: Candidates, trials: Sequence[Tria
     and false alarms per hour of their ADL trials (both only improve as it rises, so a
     bisection finds it)."""
     adl = np.array([not t.is_fall for t in trials])
-    hours = sum(float(t.t_ms[-1] - t.t_ms[0]) for t in trials if not t.is_fall) / 3.6e6
+    hours = _adl_hours(trials)
 
     def on_target(threshold: float) -> bool:
         flags = _trial_flags(scores, table, len(trials), threshold)
@@ -147,7 +151,7 @@ def fit_rule(trials: Sequence[Trial]) -> ThresholdRule:
     table = candidate_table(trials)
     f = {name: table.features[:, i] for i, name in enumerate(NAMES)}
     falls = np.array([t.is_fall for t in trials])
-    hours = sum(float(t.t_ms[-1] - t.t_ms[0]) for t in trials if not t.is_fall) / 3.6e6
+    hours = _adl_hours(trials)
     best: tuple[float, ThresholdRule] = (-1.0, ThresholdRule(9.0, 0.01, 90.0))
     for peak, still, tilt in itertools.product(np.arange(1.6, 6.01, 0.2),
                                                (0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5),
