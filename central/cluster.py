@@ -39,6 +39,7 @@ class ClusterNode:
         self.rounds = 0
         self.takeovers = 0
         self._last_renewed_ms = clock.now_ms()
+        self.last_error = ""  # why the last round failed ("" while rounds succeed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cluster-leases", daemon=True)
 
@@ -78,12 +79,28 @@ class ClusterNode:
         partitions go: another node owns them by then."""
         try:
             self.round()
+            self.last_error = ""
         except StateError as exc:
+            self.last_error = f"shared store: {exc}"[:200]
             log.error("cannot renew the partition leases: %s", exc)
-        except Exception:  # the lease thread's supervisor: it must go on, and fence
+        except Exception as exc:  # the lease thread's supervisor: it must go on, and fence
+            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             log.exception("partition lease round failed")
         if self.clock.now_ms() - self._last_renewed_ms >= self.ttl_ms:
             self._fence()
+
+    def degraded(self) -> bool:
+        """True while this node cannot keep its leases (the shared store out of reach):
+        what it held waits with the broker, and its alerts cannot be raised here."""
+        return bool(self.last_error)
+
+    def status(self) -> dict[str, object]:
+        return {"cluster_degraded": self.degraded(),
+                "partitions_held": sorted(self.leases.held),
+                "partitions_open": self.ingest.partitions(),
+                "lease_age_s": round((self.clock.now_ms() - self._last_renewed_ms)
+                                     / SECOND_MS, 3),
+                "cluster_error": self.last_error}
 
     def _fence(self) -> None:
         """Our leases have expired unrenewed: others may own the partitions now."""

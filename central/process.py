@@ -87,7 +87,7 @@ class CentralProcess:
                 self.feed = AlertFeed(cfg.cluster.state, cfg.cluster.node_id,
                                       alert_listener(ctx))
         if ctx is not None:
-            ctx.status = self.ingest.status
+            ctx.status = self.status
         self.desk = ctx  # what the dashboard reads and pushes (None without one)
         self.workers = StoreWorkers(cfg, self.data / "workers") if cfg.store_workers \
             else None
@@ -100,6 +100,16 @@ class CentralProcess:
         # A store worker leaves tidying to the process that started it.
         self.retention = None if cfg.role is ProcessRole.STORE else Retention(
             cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
+
+    def status(self) -> dict[str, object]:
+        """What the desk's banner and operators read: the intake's, and on a node of
+        several whether it keeps its leases (if not, its alert work waits: degraded)."""
+        out = self.ingest.status()
+        if self.cluster is not None:
+            out.update(self.cluster.status())
+            out["alert_core_degraded"] = bool(out["alert_core_degraded"]) \
+                or self.cluster.degraded()
+        return out
 
     def _influx(self, influx: InfluxConfig) -> SpooledStore:
         store = InfluxStore(influx.url, influx.database, write_api=influx.write_api,

@@ -142,6 +142,8 @@ class Ingest:
         """Stop taking partition ``part``, promptly (the caller's lease waits on it): what
         arrives from now on is left unacknowledged, queued in the partition's sessions for
         its next owner; what was handled is acknowledged; then the sessions disconnect."""
+        # what the alert core has not taken yet goes back to the broker, not to the store
+        self._forget(self.handoff.abandon(part))
         with self._lock:
             lanes = self._partitions.pop(part, [])
             self._lanes = [lane for lane in self._lanes if lane not in lanes]
@@ -209,8 +211,8 @@ class Ingest:
             self._timed_write if stores else _no_write, client.ack,
             functools.partial(self._done, "stored" if stores else "handed"), self._failed,
             errors=(StoreError,), max_queued_readings=MAX_QUEUED_READINGS,
-            name=f"store-writer-{channels[0].value}")
-        client.on_message = lambda c, u, msg: self._on_message(writer, msg)
+            on_unacked=self._forget, name=f"store-writer-{channels[0].value}")
+        client.on_message = lambda c, u, msg: self._on_message(writer, msg, partition)
         return client, writer
 
     def _timed_write(self, readings: list[Reading]) -> int:
@@ -282,7 +284,15 @@ class Ingest:
         self.dead.add(self.clock.now_ms(), topic, reason, detail, raw)
         self._count(f"refused:{reason}")
 
-    def _on_message(self, writer: GroupWriter, msg: mqtt.MQTTMessage) -> None:
+    def _forget(self, readings: list[Reading]) -> None:
+        """Readings whose messages stay unacknowledged: when the broker sends them again,
+        they are new to us."""
+        if readings:
+            with self._dedup_lock:
+                self.dedup.forget(readings)
+
+    def _on_message(self, writer: GroupWriter, msg: mqtt.MQTTMessage,
+                    partition: int | None) -> None:
         raw = bytes(msg.payload)
         self._count("messages")
         if msg.topic.endswith(Channel.STATUS.value):
@@ -290,11 +300,11 @@ class Ingest:
             writer.submit([], msg.mid, msg.qos)  # acks stay in arrival order
         else:
             accepted = self._accept(msg.topic, raw)
-            if accepted:
-                # A consumer's failure neither stops ingest nor loses the readings: they
-                # are stored and acknowledged as usual, and handed over again until handled.
-                self.handoff.hand(accepted)
-            writer.submit(accepted, msg.mid, msg.qos)
+            # A consumer's failure loses nothing: the readings are handed over again until
+            # handled, and until then neither stored nor acknowledged (nor anything after
+            # them on this lane); given up with the partition, they stay with the broker.
+            gate = self.handoff.hand(accepted, partition) if accepted else None
+            writer.submit(accepted, msg.mid, msg.qos, gate=gate)
         self._count("handled")  # decoded, refused or handed on: done with here
 
     def _status(self, topic: str, raw: bytes) -> None:

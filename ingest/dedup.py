@@ -24,6 +24,12 @@ class Dedup:
             return readings
         return [readings[i] for i in fresh]
 
+    def forget(self, readings: list[Reading]) -> None:
+        """Take ``readings`` as never offered: their messages were left unacknowledged, so
+        the broker sends them again (to us, if the partition comes back here)."""
+        for r in readings:
+            self._seen.discard((r.gateway_id, r.seq))
+
     def warm(self, keys: list[tuple[str, int]]) -> None:
         self._fresh(keys)
 

@@ -1,11 +1,15 @@
 """Hand readings to the consumers (the alert core) and retry, until handled, what failed.
 
-A consumer that raises (the alert state's disk is full, a bug in one detector) must not
-lose what it was given: the readings are already deduplicated and stored, so the broker
-would never send them again. They wait here and are handed over again with backoff until
-the consumer takes them; meanwhile the process reports itself degraded (the desk shows a
-banner) and counts every failure. The queue is bounded: when full, the oldest batch with no
-urgent reading goes first (counted); urgent ones (falls, SOS) are never dropped.
+A consumer that raises (the alert state's disk is full, the shared store out of reach, a
+bug in one detector) must not lose what it was given. The batch waits here and is handed
+over again with backoff until the consumer takes it; meanwhile its message is not
+acknowledged to the broker: ``hand`` returns a ``Ticket`` that the message's store writer
+waits on before it stores or acknowledges anything more. So a crash, or the partition
+passing to another node (``abandon``), leaves the batch with the broker for whoever takes
+the partition next. The process reports itself degraded (the desk shows a banner) and
+counts every failure. The queue is bounded: when full, the oldest batch with no urgent
+reading goes first (counted, and its message let through: those routine readings are given
+up by the alert core only); urgent ones (falls, SOS) are never dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +30,37 @@ Consumer = Callable[[list[Reading]], None]
 MAX_PENDING_BATCHES = 10_000
 
 
+class Ticket:
+    """A batch some consumer has not taken yet. Settled once every consumer has it
+    (``handled``) or once it is given back to the broker (abandoned, or dropped routine)."""
+
+    __slots__ = ("_left", "_settled", "handled", "key", "readings")
+
+    def __init__(self, readings: list[Reading], key: object, consumers: int) -> None:
+        self.readings = readings
+        self.key = key  # which partition's message it is (None: no partitions)
+        self._left = consumers
+        self.handled = False
+        self._settled = threading.Event()
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once settled, handled or not (the store writer's gate)."""
+        return self._settled.wait(timeout_s)
+
+    def _taken(self) -> None:
+        self._left -= 1
+        if self._left == 0:
+            self.handled = True
+            self._settled.set()
+
+    def _given_back(self) -> None:
+        self._settled.set()
+
+    def _let_through(self) -> None:
+        self.handled = True
+        self._settled.set()
+
+
 class Handoff:
     """Calls each consumer with each batch; failed batches are retried in a thread."""
 
@@ -35,19 +70,25 @@ class Handoff:
         self._backoff = backoff or retry_policy.handoff()
         self._max_pending = max_pending
         self._cond = threading.Condition()
-        self._pending: collections.deque[tuple[Consumer, list[Reading]]] = collections.deque()
+        self._pending: collections.deque[tuple[Consumer, Ticket]] = collections.deque()
         self._closing = False
         self.errors = 0  # every failed call, first tries and retries
         self.dropped = 0  # routine readings given up because the queue was full
+        self.given_back = 0  # batches left to the broker with their partition
         self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="consumer-retry", daemon=True)
         self._thread.start()
 
-    def hand(self, readings: list[Reading]) -> None:
-        """Give ``readings`` to every consumer now; whatever fails is queued for retry."""
-        for consumer in self.consumers:
-            if not self._call(consumer, readings):
-                self._queue(consumer, readings)
+    def hand(self, readings: list[Reading], key: object = None) -> Ticket | None:
+        """Give ``readings`` to every consumer now. None: all took them. Otherwise the
+        ticket of the batch, queued for retry; its message waits for it."""
+        failed = [c for c in self.consumers if not self._call(c, readings)]
+        if not failed:
+            return None
+        ticket = Ticket(readings, key, len(failed))
+        for consumer in failed:
+            self._queue(consumer, ticket)
+        return ticket
 
     def pending(self) -> int:
         with self._cond:
@@ -56,6 +97,24 @@ class Handoff:
     def degraded(self) -> bool:
         """True while any batch waits for a consumer that failed on it."""
         return self.pending() > 0
+
+    def abandon(self, key: object) -> list[Reading]:
+        """Give up every waiting batch of ``key`` (its partition passes to another node):
+        their messages stay unacknowledged, for the broker to hand to the next owner.
+        Returns their readings."""
+        out: list[Reading] = []
+        with self._cond:
+            mine = [entry for entry in self._pending if entry[1].key == key]
+            for entry in mine:
+                self._pending.remove(entry)
+            for ticket in {id(t): t for _, t in mine}.values():
+                ticket._given_back()
+                out += ticket.readings
+                self.given_back += 1
+        if out:
+            log.warning("%d readings not yet handled by the alert core left with the broker "
+                        "for the partition's next owner", len(out))
+        return out
 
     def _call(self, consumer: Consumer, readings: list[Reading]) -> bool:
         try:
@@ -69,15 +128,16 @@ class Handoff:
             return False
         return True
 
-    def _queue(self, consumer: Consumer, readings: list[Reading]) -> None:
+    def _queue(self, consumer: Consumer, ticket: Ticket) -> None:
         with self._cond:
             if len(self._pending) >= self._max_pending:
-                for i, (_, batch) in enumerate(self._pending):
-                    if not any(is_urgent(r.kind, r.value) for r in batch):
-                        del self._pending[i]
-                        self.dropped += len(batch)
+                for entry in self._pending:
+                    if not any(is_urgent(r.kind, r.value) for r in entry[1].readings):
+                        self._pending.remove(entry)
+                        self.dropped += len(entry[1].readings)
+                        entry[1]._let_through()
                         break
-            self._pending.append((consumer, readings))
+            self._pending.append((consumer, ticket))
             self._cond.notify()
 
     def _run(self) -> None:
@@ -87,20 +147,26 @@ class Handoff:
                     self._cond.wait()
                 if self._closing:
                     return
-                consumer, readings = self._pending[0]
-            if self._call(consumer, readings):
+                entry = self._pending[0]
+            consumer, ticket = entry
+            if self._call(consumer, ticket.readings):
                 self._backoff.reset()
                 with self._cond:
-                    self._pending.popleft()
+                    if self._pending and self._pending[0] is entry:  # not abandoned meanwhile
+                        self._pending.popleft()
+                        ticket._taken()
                 continue
             with self._cond:
                 self._cond.wait(self._backoff.next_delay())
 
     def close(self) -> None:
+        """Stop retrying; what waits stays unacknowledged, for the broker to send again."""
         with self._cond:
             self._closing = True
             if self._pending:
                 log.error("stopping with %d batches not yet handled by the alert core; "
-                          "their readings are stored", len(self._pending))
+                          "their messages stay with the broker", len(self._pending))
+            for _, ticket in self._pending:
+                ticket._given_back()
             self._cond.notify_all()
         self._thread.join(5)

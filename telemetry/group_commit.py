@@ -5,6 +5,11 @@ gathers what arrives within a few milliseconds, stores it with one call, and onl
 acknowledges each message to its broker, in the order they came (so a crash before the
 write means redelivery, never loss; and Mosquitto reorders deliveries after out-of-order
 acknowledgements). Used by the edge agent (outbox) and by ingest (the store).
+
+A message may come with a gate (ingest's: the alert core has not taken its readings yet).
+The writer neither stores nor acknowledges it, nor anything after it, until the gate
+settles; a gate that settles unhandled, or a close while it waits, leaves that message and
+every later one unacknowledged (told to ``on_unacked``), for the broker to send again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from telemetry import backoff
 from telemetry.reading import Reading
@@ -19,6 +25,21 @@ from telemetry.reading import Reading
 log = logging.getLogger(__name__)
 
 Ack = Callable[[int, int], object]
+GATE_POLL_S = 0.05  # how soon a writer waiting on a gate notices it is closing
+
+
+class Gate(Protocol):
+    handled: bool
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once settled (``handled`` says how)."""
+
+
+def _nothing_unacked(readings: list[Reading]) -> None:
+    pass
+
+
+_Item = tuple[list[Reading], int | None, int, Gate | None]
 
 
 class GroupWriter(threading.Thread):
@@ -27,6 +48,7 @@ class GroupWriter(threading.Thread):
                  errors: tuple[type[Exception], ...], max_delay_s: float = 0.005,
                  max_items: int = 512, max_readings: int = 5000,
                  max_queued_readings: int | None = None,
+                 on_unacked: Callable[[list[Reading]], None] = _nothing_unacked,
                  name: str = "group-writer") -> None:
         super().__init__(name=name, daemon=True)
         self._write_batch = write
@@ -34,6 +56,8 @@ class GroupWriter(threading.Thread):
         self._ack = ack
         self._on_stored = on_stored
         self._on_error = on_error
+        self._on_unacked = on_unacked
+        self._held_back = False  # a gate failed: nothing more is acknowledged
         self._max_delay_s = max_delay_s
         self._max_items = max_items
         self._max_readings = max_readings
@@ -45,18 +69,19 @@ class GroupWriter(threading.Thread):
         self._max_queued = max_queued_readings if max_queued_readings else 2**62
         self._queued = 0
         self._cond = threading.Condition()
-        self._items: list[tuple[list[Reading], int | None, int]] = []
+        self._items: list[_Item] = []
         self._closing = False
         self._flush = False  # something urgent is queued: write without waiting
 
     def submit(self, readings: list[Reading], mid: int | None = None, qos: int = 0,
-               flush: bool = False) -> None:
+               flush: bool = False, gate: Gate | None = None) -> None:
         """Store ``readings``; then acknowledge local message ``mid`` (if any). ``flush``:
-        write the group now instead of letting it fill (an urgent event)."""
+        write the group now instead of letting it fill (an urgent event). ``gate``: not
+        before it settles handled."""
         with self._cond:
             while self._queued >= self._max_queued and not self._closing:
                 self._cond.wait(1.0)
-            self._items.append((readings, mid, qos))
+            self._items.append((readings, mid, qos, gate))
             self._queued += len(readings)
             self._flush = self._flush or flush
             if len(self._items) == 1 or len(self._items) >= self._max_items or flush:
@@ -82,17 +107,26 @@ class GroupWriter(threading.Thread):
                 # What is left of a backlog is a full group already (and may hold the
                 # urgent message that set the flag): write it next without waiting.
                 self._flush = bool(self._items)
-            retry = backoff.store_write()
-            # A failed write keeps its messages unacknowledged and is tried again (a busy
-            # or briefly unavailable store must not stall the stream for good); closing
-            # gives up, and the broker redelivers to the next process.
-            while not self._write(items):
-                with self._cond:
-                    if self._closing:
-                        return
-                    self._cond.wait(retry.next_delay())
+            while items:
+                ready, items = self._ready(items)
+                if not self._write_until_done(ready, items):
+                    return
 
-    def _take(self) -> list[tuple[list[Reading], int | None, int]]:
+    def _write_until_done(self, ready: list[_Item], rest: list[_Item]) -> bool:
+        """Write ``ready``, again after each failure (a busy or briefly unavailable store
+        must not stall the stream for good). False: closing gave up first; those messages,
+        ``rest`` and whatever is queued stay for the broker to send again."""
+        retry = backoff.store_write()
+        while not self._write(ready):
+            with self._cond:
+                if self._closing:
+                    left, self._items = ready + rest + self._items, []
+                    self._hold_back(left, [])
+                    return False
+                self._cond.wait(retry.next_delay())
+        return True
+
+    def _take(self) -> list[_Item]:
         """The next group: whole messages up to ``max_readings`` readings (at least one
         message). A backlog is written in several short transactions, so another writer
         of the same store (the urgent lane) never waits behind one long one."""
@@ -105,8 +139,34 @@ class GroupWriter(threading.Thread):
         self._cond.notify_all()  # room for a waiting submit
         return items
 
-    def _write(self, items: list[tuple[list[Reading], int | None, int]]) -> bool:
-        readings = [r for batch, _, _ in items for r in batch]
+    def _ready(self, items: list[_Item]) -> tuple[list[_Item], list[_Item]]:
+        """Split ``items`` into those that may be written now (up to the first whose gate
+        has not settled, waiting on it only if it comes first) and the rest. From a gate
+        that settles unhandled on, nothing is stored or acknowledged any more."""
+        for i, (_, _, _, gate) in enumerate(items):
+            if self._held_back:
+                return self._hold_back(items[i:], items[:i]), []
+            if gate is None:
+                continue
+            if not gate.wait(0):
+                if i > 0:
+                    return items[:i], items[i:]
+                while not gate.wait(GATE_POLL_S):
+                    if self._closing:
+                        break
+            if not gate.handled:
+                self._held_back = True
+                log.warning("a message's readings were not taken by the consumers; it and "
+                            "every later one stay unacknowledged")
+                return self._hold_back(items[i:], items[:i]), []
+        return items, []
+
+    def _hold_back(self, dropped: list[_Item], kept: list[_Item]) -> list[_Item]:
+        self._on_unacked([r for batch, _, _, _ in dropped for r in batch])
+        return kept
+
+    def _write(self, items: list[_Item]) -> bool:
+        readings = [r for batch, _, _, _ in items for r in batch]
         try:
             if readings:
                 self._write_batch(readings)
@@ -120,7 +180,7 @@ class GroupWriter(threading.Thread):
             self._on_error(exc)
             return False
         self._on_stored(len(readings))
-        for _, mid, qos in items:
+        for _, mid, qos, _ in items:
             if mid is not None:
                 self._ack(mid, qos)
         return True

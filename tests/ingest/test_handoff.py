@@ -59,3 +59,22 @@ def test_a_full_queue_gives_up_routine_readings_first_and_never_a_fall() -> None
         assert handoff.pending() == 2 and handoff.dropped == 2
     finally:
         handoff.close()
+
+
+def test_a_batch_given_up_with_its_partition_is_not_handed_over_any_more() -> None:
+    core = FlakyCore(failures=10**9)
+    handoff = Handoff([core], backoff=Backoff(0.01, 0.05))
+    fall = reading(Kind.FALL, float(FallStatus.FALL), T0, device_id="pendant")
+    try:
+        ticket = handoff.hand([fall], key=4)
+        other = handoff.hand([reading(Kind.HEART_RATE, 70.0, T0)], key=5)
+        assert ticket is not None and other is not None and not ticket.wait(0)
+        assert handoff.abandon(4) == [fall]  # partition 4 passes to another node
+        assert ticket.wait(0) and not ticket.handled  # its message stays unacknowledged
+        assert handoff.pending() == 1 and not other.wait(0)
+        with core.lock:
+            core.failures = 0
+        wait_until(lambda: other.handled, 10, "partition 5's batch taken")
+        assert core.taken == other.readings  # the given-up fall is not handed over here
+    finally:
+        handoff.close()

@@ -212,3 +212,48 @@ def test_a_slow_store_holds_the_submitter_back_instead_of_filling_memory() -> No
     thread.join(5)
     writer.close()
     assert acks.acked == list(range(1, 21)) and sum(written) == 1000
+
+
+def test_a_message_waits_for_its_gate_and_an_unhandled_one_holds_back_the_rest(
+        tmp_path: Path) -> None:
+    """Ingest's gate: the alert core has not taken a message's readings yet. Neither it nor
+    any later message is stored or acknowledged until the gate settles; given back (its
+    partition passed to another node), none of them is, and they are told as unacked."""
+    from ingest.handoff import Handoff
+
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    acks = Acks()
+    unacked: list[Reading] = []
+    failing = [True]
+
+    def core(readings: list[Reading]) -> None:
+        if failing[0]:
+            raise RuntimeError("alert state unreachable")
+
+    handoff = Handoff([core])
+    writer = GroupWriter(box.append, acks.ack, acks.on_stored, acks.on_error,
+                         errors=(OutboxError,), on_unacked=unacked.extend)
+    writer.start()
+    try:
+        writer.submit([reading()], 1, 1)
+        first = [reading()]
+        writer.submit(first, 2, 1, gate=handoff.hand(first, key=3))
+        writer.submit([reading()], 3, 1)
+        wait_until(lambda: acks.acked == [1], 10, "the message before the gate")
+        assert handoff.errors >= 1 and box.depth() == 1  # nothing after the gate stored
+        failing[0] = False  # the alert state is back: the retry takes the readings
+        wait_until(lambda: acks.acked == [1, 2, 3], 10, "the gated message and the next")
+        assert box.depth() == 3 and unacked == []
+
+        failing[0] = True
+        second = [reading()]
+        writer.submit(second, 4, 1, gate=handoff.hand(second, key=3))
+        writer.submit([reading()], 5, 1)
+        assert handoff.abandon(3) == second  # the partition goes to another node
+        wait_until(lambda: len(unacked) == 2, 10, "both left unacknowledged")
+        writer.submit([reading()], 6, 1)  # nothing after it is acknowledged either
+        writer.close()
+        assert acks.acked == [1, 2, 3] and box.depth() == 3
+        assert unacked[0] == second[0] and len(unacked) == 3
+    finally:
+        handoff.close()
