@@ -10,7 +10,10 @@ Both carry the secret (403 without it, counted): whoever reaches the port must n
 able to acknowledge a fall or mark an SMS delivered.
 
 Served on loopback beside Kannel (stdlib ``http.server``: two routes, no framework).
-Answers are empty so Kannel sends nothing back to the phone.
+Answers are empty, so Kannel (``max-messages = 1``, ``omit-empty = true`` and
+``accept-x-kannel-headers = true`` in its sms-service) sends nothing back to the phone,
+except when a reply must be asked which alert it meant: then the answer's text goes back
+to the phone as an SMS, in UCS-2 (``X-Kannel-Coding: 2``).
 """
 
 from __future__ import annotations
@@ -43,10 +46,15 @@ class CallbackServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                status = outer._route(self.path)
+                status, answer = outer._route(self.path)
+                body = answer.encode()
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                if body:  # UCS-2 on the air, or Chinese arrives as "??"
+                    self.send_header("X-Kannel-Coding", "2")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # query strings hold phone numbers: never in the log
@@ -66,15 +74,16 @@ class CallbackServer:
             self._server.shutdown()
         self._server.server_close()
 
-    def _route(self, path: str) -> int:
+    def _route(self, path: str) -> tuple[int, str]:
+        """(HTTP status, the text to send back to the phone: "" for none)."""
         url = urllib.parse.urlsplit(path)
         query = dict(urllib.parse.parse_qsl(url.query))
         if url.path not in ("/sms/dlr", "/sms/reply"):
-            return 404
+            return 404, ""
         if not hmac.compare_digest(query.get("token", "").encode(), self._token.encode()):
             self.refused += 1
             log.warning("callback on %s refused: no or wrong token", url.path)
-            return 403
+            return 403, ""
         try:
             if url.path == "/sms/dlr":
                 status = int(query.get("status", "0"))
@@ -88,11 +97,11 @@ class CallbackServer:
                     self.reports["failed"] += 1
                 else:
                     self.reports["other"] += 1
-                return 200
+                return 200, ""
             if url.path == "/sms/reply":
-                self.core.sms_reply(query["from"], query.get("text", ""))
+                reply = self.core.sms_reply(query["from"], query.get("text", ""))
                 self.reports["reply"] += 1
-                return 200
+                return 200, reply.answer
         except (KeyError, ValueError):
-            return 400
-        return 404
+            return 400, ""
+        return 404, ""

@@ -45,6 +45,15 @@ class AlertChange(NamedTuple):
 Listener = Callable[[AlertChange], None]
 
 
+class SmsReply(NamedTuple):
+    alert: Alert | None  # the alert the reply was about, if it names exactly one
+    answer: str  # what to text back ("" for nothing): asks which alert a bare yes meant
+
+
+def _family(contact: int) -> str:
+    return f"family contact #{contact} by SMS"
+
+
 class AlertError(Exception):
     """An operation on an alert that does not exist or is in the wrong state."""
 
@@ -168,7 +177,8 @@ class AlertCore:
             person = contacts[contact]
             recipient, language = person.phone, person.language
             body = texts.family_sms(language=language, resident=name,
-                                    condition=alert.condition, room=room, since=since)
+                                    condition=alert.condition, room=room, since=since,
+                                    ref=texts.reference(alert.alert_id))
             payload = "{}"
             if contact + 1 < len(contacts):
                 db.add_step(alert.alert_id, step_index, contact + 1,
@@ -231,27 +241,53 @@ class AlertCore:
         """Silence a resident, gateway or site (optionally one condition) until a time."""
         return self.db.add_silence(subject, condition, until_ms, who, reason)
 
-    def sms_reply(self, phone: str, text: str) -> Alert | None:
-        """A family member answered an SMS about the newest open alert we texted them.
+    def sms_reply(self, phone: str, text: str) -> SmsReply:
+        """A family member answered an SMS about an open alert we texted them.
 
-        Only an explicit yes (``texts.is_yes``) acknowledges it; any other reply goes on
-        the alert's timeline and to the desk as a family message, and escalation goes on.
-        Returns the alert, or None when no open alert was texted to that number."""
-        texted = self.db.texted_alert(NoticeChannel.SMS.value, phone)
-        if texted is None:
+        Only an explicit yes (``texts.parse_reply``) acknowledges, and only the alert it is
+        sure of: the one its reference names ("1 A7"), or with a bare "1" the only open
+        alert texted to that phone. A bare yes from a phone texted about several open
+        alerts (one daughter, both parents) acknowledges none: the answer asks which. Any
+        other reply goes on the alerts' timelines and to the desk as a family message, and
+        escalation goes on. ``alert`` is None when no open alert was texted to that number
+        (or its reference names none of them)."""
+        texted = self.db.texted_alerts(NoticeChannel.SMS.value, phone)
+        if not texted:
             self._count("sms_reply_unmatched")
-            return None
-        alert_id, contact = texted
-        who = f"family contact #{contact} by SMS"
-        if texts.is_yes(text):
-            return self.acknowledge(alert_id, who, f"SMS reply: {text[:160]}")
+            return SmsReply(None, "")
+        yes, ref = texts.parse_reply(text)
+        named = [t for t in texted if t[0] == ref] if ref is not None else \
+            texted if len(texted) == 1 else []
+        if ref is not None and not named:
+            self._count("sms_reply_unknown_reference")
+        if yes and named:
+            alert_id, contact, _ = named[0]
+            return SmsReply(self.acknowledge(alert_id, _family(contact),
+                                             f"SMS reply: {text[:160]}"), "")
+        if yes:  # a yes we cannot place: ask, and let escalation go on meanwhile
+            self._count("sms_reply_ambiguous")
+            return SmsReply(None, self._which(texted))
         self._count("sms_reply_not_yes")
-        with self.db.transaction() as db:
-            db.note(alert_id, self.clock.now_ms(), "family_message", who, text[:160])
-            alert = db.alert(alert_id)
-        assert alert is not None
-        self._emit(Change.UPDATED, alert)
-        return alert
+        alert: Alert | None = None
+        for alert_id, contact, _ in named or texted:
+            with self.db.transaction() as db:
+                db.note(alert_id, self.clock.now_ms(), "family_message", _family(contact),
+                        text[:160])
+                alert = db.alert(alert_id)
+            assert alert is not None
+            self._emit(Change.UPDATED, alert)
+        return SmsReply(alert if len(named or texted) == 1 else None, "")
+
+    def _which(self, texted: list[tuple[int, int, str]]) -> str:
+        listed: list[tuple[str, str, Condition]] = []
+        for alert_id, _, _ in texted[:5]:
+            alert = self.db.alert(alert_id)
+            if alert is not None:
+                resident = self.registry.residents.get(alert.subject)
+                listed.append((texts.reference(alert_id),
+                               resident.display_name if resident else alert.subject,
+                               alert.condition))
+        return texts.which_alert(texted[0][2], listed) if listed else ""
 
     def delivery_report(self, notice_id: int, delivered: bool, detail: str) -> None:
         """The SMS gateway's delivery report for a notice."""

@@ -431,14 +431,18 @@ class StateDb:
              now_ms, now_ms))
         return cursor.rowcount > 0
 
-    def texted_alert(self, channel: str, phone: str) -> tuple[int, int] | None:
-        """(alert, contact) of the newest open alert sent by ``channel`` to ``phone``."""
-        row = self._run(
-            "SELECT n.alert_id, n.contact FROM notices n JOIN alerts a USING (alert_id) "
-            f"WHERE n.channel = ? AND n.recipient = ? AND a.state = {_OPEN} AND "
-            f"n.state IN ({_SENT}, {_DELIVERED}, {_SENDING}) ORDER BY n.notice_id DESC "
-            "LIMIT 1", (channel, phone)).fetchone()
-        return (int(row[0]), int(row[1])) if row else None
+    def texted_alerts(self, channel: str, phone: str) -> list[tuple[int, int, str]]:
+        """(alert, contact, language) of every open alert sent by ``channel`` to ``phone``,
+        the newest notice first, each alert once."""
+        rows = self._run(
+            "SELECT n.alert_id, n.contact, n.language FROM notices n JOIN alerts a "
+            f"USING (alert_id) WHERE n.channel = ? AND n.recipient = ? AND a.state = {_OPEN} "
+            f"AND n.state IN ({_SENT}, {_DELIVERED}, {_SENDING}) ORDER BY n.notice_id DESC "
+            "LIMIT 50", (channel, phone)).fetchall()
+        out: dict[int, tuple[int, int, str]] = {}
+        for alert_id, contact, language in rows:
+            out.setdefault(int(alert_id), (int(alert_id), int(contact), str(language)))
+        return list(out.values())
 
     def claim(self, notice_id: int, node_id: str = LOCAL_NODE) -> bool:
         """Pending -> sending by ``node_id``, one attempt more; False if it is no longer

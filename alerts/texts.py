@@ -9,6 +9,7 @@ where (address, room), what, since when, and the medical notes.
 from __future__ import annotations
 
 import datetime
+import re
 
 from alerts.conditions import Condition
 
@@ -51,13 +52,32 @@ def local_time(t_ms: int, utc_offset_min: int) -> str:
     return at.strftime("%H:%M")
 
 
+def reference(alert_id: int) -> str:
+    """The alert's short reference in an SMS: a reply carrying it answers that alert, also
+    when one phone is the contact of two residents with alarms open at once."""
+    return f"A{alert_id}"
+
+
 def family_sms(*, language: str, resident: str, condition: Condition, room: str,
-               since: str) -> str:
+               since: str, ref: str) -> str:
     if language == "zh":
         return (f"【颐养监护】{resident}{what(condition, 'zh')}（{room}，{since}起）。"
-                f"值班台尚未处理。回复1或“是”表示您已知晓并处理。")
+                f"值班台尚未处理。回复“1 {ref}”或“是 {ref}”表示您已知晓并处理。")
     return (f"Eldercare: {resident}: {what(condition, 'en')} ({room}, since {since}). "
-            f"The duty desk has not taken it yet. Reply 1 or YES if you are handling it.")
+            f"The duty desk has not taken it yet. Reply 1 {ref} or YES {ref} if you are "
+            f"handling it.")
+
+
+def which_alert(language: str, open_alerts: list[tuple[str, str, Condition]]) -> str:
+    """The answer to a bare yes from a phone that was texted about several open alarms:
+    which one? ``open_alerts``: (reference, resident, condition) each."""
+    if language == "zh":
+        listed = "；".join(f"{ref}：{name}{what(c, 'zh')}" for ref, name, c in open_alerts)
+        return (f"【颐养监护】您有{len(open_alerts)}条未处理的警报（{listed}）。"
+                f"请回复“1”加编号，例如“1 {open_alerts[0][0]}”。")
+    listed = "; ".join(f"{ref}: {name}, {what(c, 'en')}" for ref, name, c in open_alerts)
+    return (f"Eldercare: {len(open_alerts)} alarms are open for you ({listed}). Reply 1 and "
+            f"the reference, e.g. 1 {open_alerts[0][0]}.")
 
 
 # The only replies that acknowledge an alert: what the SMS above asks for, and nothing
@@ -66,9 +86,22 @@ _YES = frozenset({"1", "yes", "y", "是", "是的"})
 _IGNORED = " \t\r\n.。!！,，'\"“”‘’"
 
 
+_REFERENCE = re.compile(r"(?<![0-9A-Za-z])[Aa](\d{1,15})(?![0-9A-Za-z])")
+
+
 def is_yes(reply: str) -> bool:
     """True when an SMS reply is an explicit yes ("1", "YES", "是"), in any case/spacing."""
     return reply.strip(_IGNORED).casefold() in _YES
+
+
+def parse_reply(reply: str) -> tuple[bool, int | None]:
+    """(an explicit yes?, the alert its reference names, if any): "1 A7", "yes a7",
+    "A7 是" are a yes to alert 7; a bare "1" names none."""
+    found = _REFERENCE.search(reply)
+    if found is None:
+        return is_yes(reply), None
+    rest = f"{reply[:found.start()]} {reply[found.end():]}"
+    return is_yes(rest), int(found.group(1))
 
 
 def rescue_summary(*, language: str, resident: str, condition: Condition, address: str,

@@ -89,7 +89,9 @@ concatenation = true
 group = sms-service
 keyword = default
 catch-all = true
-max-messages = 0
+max-messages = 1
+omit-empty = true
+accept-x-kannel-headers = true
 get-url = "{get_url}"
 """)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -140,8 +142,10 @@ get-url = "{get_url}"
                 sender, to, kind, data = body.split(" ", 3)
                 if kind == "ucs-2":
                     text = _bytes(data).decode("utf-16-be")
-                elif kind == "udh-data":  # one part of a long UCS-2 message
+                elif kind in ("udh", "udh-data"):  # one part of a long UCS-2 message
+                    # "udh <udh> data <part>" (fakesmsc 1.4's log) or "udh-data <udh> <part>"
                     udh_text, data = data.split(" ", 1)
+                    data = data.removeprefix("data ")
                     udh = _bytes(udh_text)  # 05 00 03 <ref> <total> <seq>
                     key = (sender, to, udh[3])
                     parts.setdefault(key, {})[udh[5]] = _bytes(data)

@@ -98,8 +98,8 @@ def test_a_permanent_failure_is_not_retried(world: World) -> None:
 def test_a_family_reply_acknowledges(world: World) -> None:
     world.core.handle([fall()])
     world.step(61)
-    assert world.core.sms_reply("+86000000000009", "1") is None  # a stranger
-    alert = world.core.sms_reply("+86000000000001", "1")
+    assert world.core.sms_reply("+86000000000009", "1").alert is None  # a stranger
+    alert = world.core.sms_reply("+86000000000001", "1").alert
     assert alert is not None and alert.state is AlertState.ACKNOWLEDGED
     assert alert.acked_by == "family contact #0 by SMS"
     world.step(600)
@@ -112,7 +112,7 @@ def test_a_reply_that_is_not_yes_is_shown_to_the_desk_and_escalation_goes_on(
         world: World, reply: str) -> None:
     world.core.handle([fall()])
     world.step(61)
-    alert = world.core.sms_reply("+86000000000001", reply)
+    alert = world.core.sms_reply("+86000000000001", reply).alert
     assert alert is not None and alert.state is AlertState.OPEN
     assert world.changes[-1].change is Change.UPDATED  # the desk's live feed hears of it
     (message,) = [e for e in world.db.timeline(alert.alert_id) if e.what == "family_message"]
@@ -126,9 +126,60 @@ def test_a_reply_that_is_not_yes_is_shown_to_the_desk_and_escalation_goes_on(
 def test_an_explicit_yes_in_either_language_acknowledges(world: World, reply: str) -> None:
     world.core.handle([fall()])
     world.step(61)
-    alert = world.core.sms_reply("+86000000000001", reply)
+    alert = world.core.sms_reply("+86000000000001", reply).alert
     assert alert is not None and alert.state is AlertState.ACKNOWLEDGED
     assert "1" in world.sms.sent[0].body and "是" in world.sms.sent[0].body  # it says how
+
+
+def _one_daughter_for_both(world: World) -> None:
+    """res-00000's family contact is res-00001's first contact too (one phone)."""
+    both = world.registry.residents["res-00001"].contacts[0]
+    mother = world.registry.residents["res-00000"]
+    world.registry.residents["res-00000"] = msgspec.structs.replace(mother, contacts=[both])
+
+
+def test_one_contact_for_two_residents_a_yes_acknowledges_only_the_alarm_it_names(
+        world: World) -> None:
+    _one_daughter_for_both(world)
+    world.use_rescue_webhook("http://127.0.0.1:9/rescue")
+    world.core.handle([fall("res-00001")])  # the father falls
+    world.step(30)
+    world.core.handle([fall("res-00000")])  # the mother, half a minute later
+    world.step(31)  # the father's SMS is out; the mother's not yet
+    father, mother = sorted(world.db.alerts(), key=lambda a: a.opened_ms)
+    assert [n.body for n in world.sms.sent] == [world.db.notices(father.alert_id)[0].body]
+    assert f"1 A{father.alert_id}" in world.sms.sent[0].body  # the SMS says how to answer it
+    world.step(30)  # now both SMS are out, to the one phone
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001"] * 2
+    # a bare "1" could mean either: nothing is acknowledged, and the answer asks which
+    reply = world.core.sms_reply("+86000000000001", "1")
+    assert reply.alert is None
+    assert f"A{father.alert_id}" in reply.answer and f"A{mother.alert_id}" in reply.answer
+    assert "Test Resident A" in reply.answer and "Test Resident B" in reply.answer
+    assert {a.state for a in world.db.alerts()} == {AlertState.OPEN}
+    # the daughter answers her father's SMS, as it asks
+    acked = world.core.sms_reply("+86000000000001", f"1 A{father.alert_id}").alert
+    assert acked is not None and acked.alert_id == father.alert_id
+    assert acked.state is AlertState.ACKNOWLEDGED
+    # the mother's alarm goes on to rescue; the father's does not
+    world.step(300)
+    rescued = [json.loads(n.payload)["alert_id"] for n in world.webhook.sent]
+    assert rescued == [mother.alert_id]
+    # with one alarm left open to that phone, a bare yes is the mother's
+    left = world.core.sms_reply("+86000000000001", "是").alert
+    assert left is not None and left.alert_id == mother.alert_id
+
+
+def test_a_reference_to_an_alarm_not_texted_to_that_phone_acknowledges_nothing(
+        world: World) -> None:
+    world.core.handle([fall("res-00001")])
+    world.step(61)
+    (alert,) = world.db.alerts()
+    reply = world.core.sms_reply("+86000000000001", f"1 A{alert.alert_id + 1}")
+    assert reply.alert is None and reply.answer  # asked which
+    assert world.db.alert(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+    assert world.core.sms_reply("+86000000000001", f"yes a{alert.alert_id}").alert \
+        is not None
 
 
 def test_a_restart_resumes_without_storm_or_duplicates(world: World) -> None:

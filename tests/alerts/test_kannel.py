@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from alerts.callbacks import CallbackServer
@@ -156,3 +157,26 @@ def test_settings_with_kannel_and_no_callback_secret_are_refused(tmp_path: Path)
         "http://127.0.0.1:9/cgi-bin/sendsms", "u", str(tmp_path / "pw")))
     with pytest.raises(SettingsError, match="reply_token_file"):
         settings.reply_token()
+
+
+def test_a_bare_yes_from_the_contact_of_two_open_alarms_is_asked_which_by_sms(
+        sms: SmsWorld) -> None:
+    both = sms.registry.residents["res-00001"].contacts[0]
+    mother = sms.registry.residents["res-00000"]
+    sms.registry.residents["res-00000"] = msgspec.structs.replace(mother, contacts=[both])
+    sms.core.handle([fall(), Signal(Condition.FALL, "res-00000", True, 0, "site-000",
+                                    "gw-00000", "fall", "pendant")])
+    sms.step(60)
+    wait_until(lambda: len(_to(sms, "+86000000000001")) == 2, 15, "both SMS at the SMSC")
+    sms.kannel.reply("+86000000000001", "1")
+    wait_until(lambda: len(_to(sms, "+86000000000001")) == 3, 15, "the question back")
+    question = _to(sms, "+86000000000001")[-1]
+    refs = sorted(f"A{a.alert_id}" for a in sms.db.alerts())
+    assert all(ref in question for ref in refs) and "请回复" in question  # Chinese, not "??"
+    assert {a.state for a in sms.db.alerts()} == {AlertState.OPEN}
+    sms.kannel.reply("+86000000000001", f"1 {refs[0]}")
+    wait_until(lambda: sms.db.alerts(state=AlertState.ACKNOWLEDGED) != [], 15,
+               "the named alarm acknowledged")
+    (acked,) = sms.db.alerts(state=AlertState.ACKNOWLEDGED)
+    assert f"A{acked.alert_id}" == refs[0]
+    assert len(sms.db.alerts(state=AlertState.OPEN)) == 1
