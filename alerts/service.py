@@ -3,6 +3,12 @@ pipeline, a timer thread for escalation and the outbox, and the SMS callback ser
 
 ``consume`` is an ingest consumer: it runs in ingest's thread, before the store write, so
 a fall becomes an alert (committed, and pushed to listeners) before its reading is stored.
+
+A detector moves on when it emits a signal (an SpO2 episode is open from then on), so a
+signal the store could not record at that moment is kept here and recorded, before any
+newer one, at the next call or timer round; a batch of readings whose signals are kept
+is not observed again when ingest hands it over again (and until its signals are recorded
+ingest does not acknowledge it).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from alerts import policy as policy_module
 from alerts.bank import DetectorBank
 from alerts.callbacks import CallbackServer
+from alerts.conditions import PROFILES, Severity, Signal
 from alerts.core import AlertChange, AlertCore, Listener
 from alerts.dispatch import Dispatcher
 from alerts.notifiers import Notifier
@@ -29,11 +36,13 @@ from alerts.state import LOCAL_NODE, StateDb
 from registry import Registry
 from telemetry.clock import Clock
 from telemetry.reading import Reading
+from telemetry.topics import partition_of
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
 SWITCH_INTERVAL_S = 0.001
+MAX_KEPT_SIGNALS = 100_000  # past this, the oldest that ends a condition goes first
 
 
 class AlertService:
@@ -53,6 +62,9 @@ class AlertService:
         self.cluster = cluster
         self.db = StateDb(data_dir / "alerts.db" if cluster is None else cluster.state)
         self._lock = threading.Lock()
+        self._kept: list[Signal] = []  # raised, not yet recorded (the store failed)
+        self._observed: dict[int, list[Reading]] = {}  # batches whose signals are kept
+        self.kept_dropped = 0
         self._wake = threading.Event()
         self._rounds = threading.Condition()
         self._rounds_begun = 0
@@ -94,9 +106,47 @@ class AlertService:
 
     def consume(self, readings: list[Reading]) -> None:
         with self._lock:
+            if id(readings) in self._observed:  # handed over again: its signals are kept
+                self._record([])
+                del self._observed[id(readings)]
+                return
             signals = self.bank.observe(readings)
-            if signals:
-                self.core.handle(signals)
+            try:
+                self._record(signals)
+            except Exception:
+                self._observed[id(readings)] = readings
+                raise
+
+    def _record(self, signals: list[Signal]) -> None:
+        """Record the kept signals, then ``signals``, in order; whatever the store fails on
+        is kept for the next call (and the error raised). Call with the lock held."""
+        todo = self._kept + signals if self._kept else signals
+        for i, signal in enumerate(todo):
+            try:
+                self.core.handle([signal])
+            except Exception:
+                self._kept = self._bounded(todo[i:])
+                raise
+        self._kept = []
+
+    def _bounded(self, kept: list[Signal]) -> list[Signal]:
+        """At most ``MAX_KEPT_SIGNALS``: the oldest of the least severe go first (a
+        condition ending before one raised); a critical one (a fall, SOS) never."""
+        over = len(kept) - MAX_KEPT_SIGNALS
+        if over <= 0:
+            return kept
+        order = sorted((i for i, s in enumerate(kept)
+                        if PROFILES[s.condition].severity < Severity.CRITICAL or not s.active),
+                       key=lambda i: (kept[i].active, PROFILES[kept[i].condition].severity, i))
+        gone = set(order[:over])
+        self.kept_dropped += len(gone)
+        log.error("alert store away: %d kept signals given up", len(gone))
+        return [s for i, s in enumerate(kept) if i not in gone]
+
+    def kept(self) -> int:
+        """Signals raised and not yet recorded (the store failed on them)."""
+        with self._lock:
+            return len(self._kept)
 
     def take(self, part: int) -> None:
         """Watch the residents of partition ``part`` (before its readings flow)."""
@@ -109,11 +159,18 @@ class AlertService:
         if isinstance(self.bank, PartitionBank):
             with self._lock:
                 self.bank.drop(part)
+                # its readings go back to the broker: what was observed of them is moot
+                self._observed = {k: batch for k, batch in self._observed.items()
+                                  if not any(self._part_of(r) == part for r in batch)}
+
+    def _part_of(self, reading: Reading) -> int:
+        assert isinstance(self.bank, PartitionBank)
+        return partition_of(reading.gateway_id, self.bank.partitions)
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool) -> None:
         with self._lock:
-            self.core.handle(self.bank.gateway_status(gateway_id, site_id, online,
-                                                      self.clock.now_ms()))
+            self._record(self.bank.gateway_status(gateway_id, site_id, online,
+                                                  self.clock.now_ms()))
 
     def start(self) -> None:
         # CPU-bound ingest threads hold the GIL for up to the switch interval (5 ms by
@@ -143,17 +200,14 @@ class AlertService:
         self.dispatcher.run_once()
         now = self.clock.now_ms()
         with self._lock:
-            raised = self.bank.fast_tick(now)
-            if raised:
-                self.core.handle(raised)
+            self._record(self.bank.fast_tick(now))
         sweep = self.bank.slow_tick(now)
         while True:
             with self._lock:
                 chunk = next(sweep, None)
                 if chunk is None:
                     break
-                if chunk:
-                    self.core.handle(chunk)
+                self._record(chunk)
         self._model_due.set()  # the model's batch: its own thread, without the lock
         self.core.tick()
         self.dispatcher.run_once()
@@ -170,7 +224,7 @@ class AlertService:
                 unusual = self.bank.unlocked(self.clock.now_ms())
                 if unusual:
                     with self._lock:
-                        self.core.handle(unusual)
+                        self._record(unusual)
             except Exception:  # keep the model thread alive; the cause is in the log
                 log.exception("multivariate scoring failed")
 

@@ -97,6 +97,13 @@ class CentralCollector(Collector):
                                     value=spool["store_refused_readings"] or 0)
 
     def _alerts(self, alerts: AlertService) -> Iterator[Metric]:
+        yield GaugeMetricFamily(_PREFIX + "alert_signals_kept",
+                                "signals raised and not yet recorded (the alert store "
+                                "failed on them); recorded when it is back",
+                                value=alerts.kept())
+        yield CounterMetricFamily(_PREFIX + "alert_signals_kept_dropped",
+                                  "kept signals given up (over the bound, never critical)",
+                                  value=alerts.kept_dropped)
         db = alerts.db
         open_alerts = GaugeMetricFamily(_PREFIX + "open_alerts",
                                         "unresolved alerts by condition and severity",
