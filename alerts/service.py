@@ -84,7 +84,8 @@ class AlertService:
             k = settings.kannel
             notifiers[NoticeChannel.SMS] = KannelNotifier(
                 k.sendsms_url, k.username, k.password(), sender=k.sender,
-                callback_base=self.callbacks.base_url, callback_token=token)
+                callback_base=settings.callback_url or self.callbacks.base_url,
+                callback_token=token)
         elif settings.sms == "console":
             notifiers[NoticeChannel.SMS] = ConsoleNotifier()
         if settings.webhook_secret_file is not None:

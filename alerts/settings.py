@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import urllib.parse
 from typing import Literal
 
 import msgspec
@@ -49,11 +50,18 @@ class ClusterSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
             raise ValueError("[cluster] partitions and lease_ttl_s must be 1 or more")
 
 
+WILDCARDS = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
 class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
                     omit_defaults=True):
     policy: str  # escalation policies (sample: alerts/policy.sample.yaml)
     callback_host: str = "127.0.0.1"  # Kannel's delivery reports and SMS replies come here
     callback_port: int = 13080
+    # Where Kannel reaches this node's callbacks ("http://node-1.example.org:13080"): the
+    # dlr-url of every SMS it sends. Needed when callback_host is a wildcard (0.0.0.0), which
+    # names no address Kannel could call; by default http://callback_host:callback_port.
+    callback_url: str = ""
     # The secret both callback URLs must carry (``&token=``): Kannel's sms-service get-url
     # for replies, and the dlr-url of every SMS we send. Required with ``kannel``.
     reply_token_file: str | None = None
@@ -65,6 +73,17 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     smtp: SmtpSettings | None = None
     confirm_fall_s: float = 60.0
     bed_return_s: float = 1800.0
+
+    def __post_init__(self) -> None:
+        if self.kannel is not None and self.callback_host in WILDCARDS \
+                and not self.callback_url:
+            raise ValueError(f"[alerts] callback_host = {self.callback_host!r} listens on every "
+                             "address but names none Kannel could send delivery reports to: "
+                             "set callback_url to the address Kannel reaches this node at")
+        if self.callback_url and not self.callback_url.startswith(("http://", "https://")):
+            raise ValueError("[alerts] callback_url must be an http:// or https:// URL")
+        if urllib.parse.urlsplit(self.callback_url).hostname in WILDCARDS:
+            raise ValueError("[alerts] callback_url must name this node's own address")
 
     def reply_token(self) -> str:
         """The callbacks' secret; without Kannel nothing calls back, so a random one."""

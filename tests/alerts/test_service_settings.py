@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 import yaml
 
 import registry as registry_module
 from alerts.conditions import Condition
+from alerts.notifiers.kannel import KannelNotifier
 from alerts.service import AlertService
-from alerts.settings import AlertSettings, SettingsError
+from alerts.settings import AlertSettings, KannelSettings, SettingsError
 from alerts.state import NoticeState
 from harness.process import free_port
 from telemetry.clock import FakeClock
@@ -62,3 +64,36 @@ def test_tick_now_runs_a_timer_round_on_the_service_thread(tmp_path: Path) -> No
     finally:
         service.close()
     assert not service.tick_now(timeout_s=1)  # a stopped service runs no more rounds
+
+
+def test_a_wildcard_callback_address_without_the_url_kannel_calls_is_refused() -> None:
+    kannel = {"sendsms_url": "http://127.0.0.1:13013/cgi-bin/sendsms", "username": "u",
+              "password_file": "/dev/null"}
+    table = {"policy": "p.yaml", "callback_host": "0.0.0.0", "kannel": kannel}
+    with pytest.raises(msgspec.ValidationError, match="callback_url"):
+        msgspec.convert(table, AlertSettings)
+    with pytest.raises(msgspec.ValidationError, match="own address"):
+        msgspec.convert({**table, "callback_url": "http://0.0.0.0:13080"}, AlertSettings)
+    ok = msgspec.convert({**table, "callback_url": "http://node-2.example.org:13080"},
+                         AlertSettings)
+    assert ok.callback_url == "http://node-2.example.org:13080"
+
+
+def test_the_delivery_reports_of_a_node_go_to_its_advertised_address(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("test-only-callback-token")
+    settings = AlertSettings(
+        policy=_policy(tmp_path), callback_host="0.0.0.0", callback_port=0,
+        callback_url="http://node-2.example.org:13080", reply_token_file=str(token),
+        kannel=msgspec.convert({"sendsms_url": "http://127.0.0.1:9/cgi-bin/sendsms",
+                                "username": "u", "password_file": str(token)},
+                               KannelSettings))
+    service = AlertService(settings, registry_module.load(registry_module.SAMPLE),
+                           FakeClock(T0), tmp_path)
+    try:
+        sms = service.dispatcher.notifiers["sms"]
+        assert isinstance(sms, KannelNotifier)
+        assert sms.callback_base == "http://node-2.example.org:13080"
+    finally:
+        service.callbacks.close()
+        service.db.close()
