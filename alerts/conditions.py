@@ -45,6 +45,11 @@ class Condition(enum.StrEnum):
     RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
 
 
+# A person's own call for help or fall is never muted by a silence on their whole site or
+# gateway (maintenance on a floor, a fire drill): only by one on the resident.
+NEVER_SILENCED_WIDE: frozenset[Condition] = frozenset({Condition.FALL, Condition.SOS})
+
+
 class Profile(NamedTuple):
     severity: Severity
     self_clearing: bool  # resolves when the detector says the condition is over

@@ -25,7 +25,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alerts.conditions import PROFILES, Condition, Signal
+from alerts.conditions import NEVER_SILENCED_WIDE, PROFILES, Condition, Signal
 from alerts.state import StateDb
 
 FLAP_WINDOW_MS = 30 * 60_000
@@ -71,7 +71,9 @@ class Inhibitor:
 
 def silence(p: Pending, db: StateDb) -> bool:
     s = p.signal
-    p.silenced = db.silenced(s.condition, (s.subject, s.site_id, s.gateway_id), p.now_ms)
+    subjects = (s.subject,) if s.condition in NEVER_SILENCED_WIDE \
+        else (s.subject, s.site_id, s.gateway_id)
+    p.silenced = db.silenced(s.condition, subjects, p.now_ms)
     return True
 
 

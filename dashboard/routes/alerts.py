@@ -10,11 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from alerts import texts
-from alerts.conditions import Condition
+from alerts.conditions import NEVER_SILENCED_WIDE, Condition
 from alerts.core import AlertError
 from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
 from alerts.state import AlertState
+from dashboard.accounts import Role
 from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone
@@ -104,20 +105,28 @@ def notices(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
              "error": n.error} for n in ctx.core.db.notices(alert_id)]
 
 
-@router.post("/silences", status_code=201, responses=answers(404))
+@router.post("/silences", status_code=201, responses=answers(403, 404, 409))
 def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
-    known = body.subject in ctx.registry.residents or body.subject in ctx.registry.gateways \
-        or body.subject in ctx.registry.sites
-    if not known:
+    """Silence a resident, a gateway or (admins) a whole site, for one condition or all.
+    A fall or an SOS is never silenced on a gateway or a site: a silence of "all" there
+    leaves them out, and one naming them is refused."""
+    wide = body.subject in ctx.registry.gateways or body.subject in ctx.registry.sites
+    if not wide and body.subject not in ctx.registry.residents:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no resident, gateway or site {body.subject!r}")
+    if body.subject in ctx.registry.sites and user.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin silences a whole site")
+    if wide and body.condition in NEVER_SILENCED_WIDE:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"{body.condition} is never silenced on a gateway or a site")
     now = ctx.clock.now_ms()
     until = now + body.minutes * 60_000
     silence_id = ctx.core.silence(body.subject, until, user.username, body.reason,
                                   body.condition)
     ctx.accounts.audit(now, user.username, "silence", body.subject,
                        f"{body.condition or 'all'} for {body.minutes} min: {body.reason}")
-    return {"silence_id": silence_id, "until_ms": until}
+    return {"silence_id": silence_id, "until_ms": until,
+            "never_silenced": sorted(NEVER_SILENCED_WIDE) if wide else []}
 
 
 @router.get("/silences")

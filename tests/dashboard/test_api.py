@@ -179,6 +179,43 @@ def test_a_silence_is_checked_and_audited(desk: Desk) -> None:
     assert desk.client.get("/api/alerts").json()[0]["silenced"] is True
 
 
+def test_a_fall_or_sos_is_never_silenced_on_a_whole_site_or_gateway(desk: Desk) -> None:
+    nurse = desk.login("nurse")
+    site_wide = {"subject": "site-000", "minutes": 7 * 24 * 60, "reason": "drill"}
+    refused = desk.client.post("/api/silences", json=site_wide, headers=nurse)
+    assert refused.status_code == 403  # a nurse does not silence a whole site
+    for subject in ("site-000", "gw-00001"):
+        for condition in ("fall", "sos"):
+            headers = desk.login("admin")
+            named = desk.client.post("/api/silences", headers=headers, json={
+                **site_wide, "subject": subject, "condition": condition})
+            assert named.status_code == 409, (subject, condition)
+    admin = desk.login("admin")
+    everything = desk.client.post("/api/silences", json=site_wide, headers=admin)
+    assert everything.status_code == 201
+    assert everything.json()["never_silenced"] == ["fall", "sos"]
+    desk.fall("res-00001")  # a fall under a site-wide silence of "all": escalates as usual
+    (fall,) = desk.client.get("/api/alerts").json()
+    assert fall["silenced"] is False
+    desk.core.handle([Signal(Condition.WATER_LEAK, "res-00001", True, T0, "site-000",
+                             "gw-00001", "leak", "bathroom-leak")])
+    leak = next(a for a in desk.client.get("/api/alerts").json()
+                if a["condition"] == "water_leak")
+    assert leak["silenced"] is True  # the drill silences the rest
+    # on the resident alone, a fall may be silenced (in hospital for a week)
+    own = desk.client.post("/api/silences", headers=desk.login("nurse"), json={
+        "subject": "res-00000", "condition": "fall", "minutes": 60, "reason": "in hospital"})
+    assert own.status_code == 201
+    desk.core.handle([Signal(Condition.FALL, "res-00000", True, T0, "site-000", "gw-00000",
+                             "fall reported", "pendant")])
+    theirs = next(a for a in desk.client.get("/api/alerts").json()
+                  if a["subject"] == "res-00000")
+    assert theirs["silenced"] is True
+    desk.login("admin")
+    actions = [e["action"] for e in desk.client.get("/api/audit").json()]
+    assert actions.count("silence") == 2
+
+
 def test_an_admin_changes_a_policy_it_is_saved_audited_and_used(desk: Desk,
                                                                  tmp_path: Path) -> None:
     from alerts import policy as policy_module
