@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from dashboard.deps import Ctx, User
+from dashboard.deps import COOKIE, Ctx, User
 from dashboard.errors import SIGNED_IN
 
 router = APIRouter(prefix="/api", tags=["live"], responses=SIGNED_IN)
 
 
 @router.get("/events")
-def events(ctx: Ctx, user: User) -> StreamingResponse:
-    return StreamingResponse(ctx.live.stream(), media_type="text/event-stream",
+def events(request: Request, ctx: Ctx, user: User) -> StreamingResponse:
+    """Alert changes as they happen, for as long as this session lasts."""
+    token = request.cookies.get(COOKIE, "")
+
+    def signed_in() -> bool:
+        return ctx.accounts.session(token, ctx.clock.now_ms()) is not None
+
+    return StreamingResponse(ctx.live.stream(signed_in), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

@@ -225,6 +225,7 @@
     const source = new EventSource("/api/events");
     state.source = source;
     source.addEventListener("hello", () => { $("connection").textContent = t("live"); $("connection").className = "pill ok"; reload(); });
+    source.addEventListener("signed_out", () => { source.close(); showLogin(); });
     source.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
       if (event.type === "resync") { reload(); return; }
