@@ -16,6 +16,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 from argon2 import PasswordHasher
@@ -31,6 +32,9 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL,
     expires_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    throttle_key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     t_ms INTEGER NOT NULL, username TEXT NOT NULL, action TEXT NOT NULL,
@@ -65,52 +69,36 @@ class AuditEntry(msgspec.Struct, frozen=True):
     detail: str
 
 
-class LoginThrottle:
-    """Slows a guessing client down without locking the duty desk out.
+class Failures(Protocol):
+    """Where the throttle keeps its counts: in memory, or in the accounts' store, shared by
+    every node (three nodes must not give a guesser three times the tries)."""
 
-    Failures are counted per client address and per (user name, address). Past ``free``
-    failures within ``window_s``, that key must wait before its next try: 1 s, then 2, 4, …
-    up to ``max_delay_s``. A user name alone never blocks, so a guesser elsewhere cannot lock
-    a named nurse out of the desk PC. At most ``max_keys`` keys are remembered (the oldest
-    go first), so a flood of made-up names cannot grow the process.
-    """
+    def failures(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+        """(count, last failure ms) of each of ``keys`` that has any."""
 
-    def __init__(self, free: int = 5, window_s: float = 900.0, max_delay_s: float = 300.0,
-                 max_keys: int = 10_000) -> None:
-        self.free = free
-        self.window_ms = int(window_s * 1000)
-        self.max_delay_ms = int(max_delay_s * 1000)
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, list[int]] = OrderedDict()  # key -> [count, last]
+    def record_failure(self, key: str, count: int, now_ms: int, *, max_keys: int) -> None:
+        """Set ``key``'s count; keep at most ``max_keys`` keys (the oldest go first)."""
+
+    def forget_failures(self, keys: list[str]) -> None: ...
+
+
+class MemoryFailures:
+    def __init__(self) -> None:
+        self._failures: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def retry_after_s(self, keys: list[str], now_ms: int) -> float:
-        """0 when a sign-in may be tried now; otherwise the seconds to wait."""
+    def failures(self, keys: list[str]) -> dict[str, tuple[int, int]]:
         with self._lock:
-            wait_ms = 0
-            for key in keys:
-                entry = self._failures.get(key)
-                if entry is None:
-                    continue
-                count, last_ms = entry
-                if now_ms - last_ms > self.window_ms:
-                    del self._failures[key]
-                    continue
-                if count >= self.free:
-                    delay = min(self.max_delay_ms, 1000 * 2 ** min(count - self.free, 30))
-                    wait_ms = max(wait_ms, last_ms + delay - now_ms)
-            return max(0, wait_ms) / 1000
+            return {k: self._failures[k] for k in keys if k in self._failures}
 
-    def failed(self, keys: list[str], now_ms: int) -> None:
+    def record_failure(self, key: str, count: int, now_ms: int, *, max_keys: int) -> None:
         with self._lock:
-            for key in keys:
-                entry = self._failures.pop(key, None)
-                count = entry[0] if entry and now_ms - entry[1] <= self.window_ms else 0
-                self._failures[key] = [count + 1, now_ms]
-            while len(self._failures) > self.max_keys:
+            self._failures.pop(key, None)
+            self._failures[key] = (count, now_ms)
+            while len(self._failures) > max_keys:
                 self._failures.popitem(last=False)
 
-    def succeeded(self, keys: list[str]) -> None:
+    def forget_failures(self, keys: list[str]) -> None:
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)
@@ -118,6 +106,49 @@ class LoginThrottle:
     def __len__(self) -> int:
         with self._lock:
             return len(self._failures)
+
+
+class LoginThrottle:
+    """Slows a guessing client down without locking the duty desk out.
+
+    Failures are counted per client address and per (user name, address). Past ``free``
+    failures within ``window_s``, that key must wait before its next try: 1 s, then 2, 4, …
+    up to ``max_delay_s``. A user name alone never blocks, so a guesser elsewhere cannot lock
+    a named nurse out of the desk PC. At most ``max_keys`` keys are remembered (the oldest
+    go first), so a flood of made-up names cannot grow the store. The counts are kept in
+    ``store``: in memory by default; the desk keeps them in the accounts' store, one count
+    for every node.
+    """
+
+    def __init__(self, free: int = 5, window_s: float = 900.0, max_delay_s: float = 300.0,
+                 max_keys: int = 10_000, store: Failures | None = None) -> None:
+        self.free = free
+        self.window_ms = int(window_s * 1000)
+        self.max_delay_ms = int(max_delay_s * 1000)
+        self.max_keys = max_keys
+        self.store: Failures = store if store is not None else MemoryFailures()
+
+    def _current(self, keys: list[str], now_ms: int) -> dict[str, tuple[int, int]]:
+        return {k: v for k, v in self.store.failures(keys).items()
+                if now_ms - v[1] <= self.window_ms}
+
+    def retry_after_s(self, keys: list[str], now_ms: int) -> float:
+        """0 when a sign-in may be tried now; otherwise the seconds to wait."""
+        wait_ms = 0
+        for count, last_ms in self._current(keys, now_ms).values():
+            if count >= self.free:
+                delay = min(self.max_delay_ms, 1000 * 2 ** min(count - self.free, 30))
+                wait_ms = max(wait_ms, last_ms + delay - now_ms)
+        return max(0, wait_ms) / 1000
+
+    def failed(self, keys: list[str], now_ms: int) -> None:
+        current = self._current(keys, now_ms)
+        for key in keys:
+            self.store.record_failure(key, current.get(key, (0, 0))[0] + 1, now_ms,
+                                      max_keys=self.max_keys)
+
+    def succeeded(self, keys: list[str]) -> None:
+        self.store.forget_failures(keys)
 
 
 class Accounts:
@@ -182,6 +213,33 @@ class Accounts:
     def logout(self, token: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+    # --- the login throttle's counts, shared by every node (``Failures``) --------------
+
+    def failures(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+        marks = ", ".join("?" * len(keys))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT throttle_key, failures, last_ms FROM login_failures WHERE "
+                f"throttle_key IN ({marks})", tuple(keys)).fetchall()
+        return {str(k): (int(n), int(t)) for k, n, t in rows}
+
+    def record_failure(self, key: str, count: int, now_ms: int, *, max_keys: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO login_failures (throttle_key, failures, last_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (throttle_key) DO UPDATE SET failures = excluded.failures, "
+                "last_ms = excluded.last_ms", (key, count, now_ms))
+            self._db.execute(  # beyond the newest max_keys (LIMIT: both engines need one)
+                "DELETE FROM login_failures WHERE throttle_key IN (SELECT throttle_key FROM "
+                "login_failures ORDER BY last_ms DESC, throttle_key LIMIT 1000000000 "
+                "OFFSET ?)", (max_keys,))
+
+    def forget_failures(self, keys: list[str]) -> None:
+        marks = ", ".join("?" * len(keys))
+        with self._lock:
+            self._db.execute(f"DELETE FROM login_failures WHERE throttle_key IN ({marks})",
+                             tuple(keys))
 
     def audit(self, t_ms: int, username: str, action: str, target: str, detail: str) -> None:
         with self._lock:

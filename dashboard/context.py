@@ -38,7 +38,11 @@ class DashboardContext:
     store: Store | None = None
     health: DeviceHealthView | None = None
     live: Broadcaster = field(default_factory=Broadcaster)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # sign-in failures counted in the accounts' store: on several nodes, one count for all
+    throttle: LoginThrottle = field(init=False)
     secure_cookies: bool = False  # True behind TLS
     policy_path: Path | None = None  # where a changed policy is saved
     status: Callable[[], dict[str, object]] | None = None  # ingest's view of the alert core
+
+    def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(store=self.accounts)

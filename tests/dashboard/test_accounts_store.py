@@ -57,3 +57,31 @@ def test_a_session_opened_on_one_node_works_on_another(fresh_database: str) -> N
     finally:
         node_a.close()
         node_b.close()
+
+
+def test_sign_in_failures_are_counted_once_for_every_node(location: Path | str) -> None:
+    """Two nodes' desks on one store: a guesser spreading tries over both is slowed as if
+    on one (in memory, three nodes gave three times the tries); a flood of made-up names
+    keeps at most max_keys rows."""
+    from dashboard.accounts import LoginThrottle
+
+    node_a, node_b = Accounts(location), Accounts(location)
+    try:
+        on_a = LoginThrottle(store=node_a, max_keys=50)
+        on_b = LoginThrottle(store=node_b, max_keys=50)
+        keys = ["addr:198.51.100.7", "user:nurse@198.51.100.7"]
+        for i in range(5):
+            (on_a if i % 2 else on_b).failed(keys, T0 + i)
+        assert on_a.retry_after_s(keys, T0 + 5) == pytest.approx(1.0, abs=0.01)
+        assert on_b.retry_after_s(keys, T0 + 5) == on_a.retry_after_s(keys, T0 + 5)
+        on_a.succeeded(keys)
+        assert on_b.retry_after_s(keys, T0 + 6) == 0
+        for i in range(200):
+            on_b.failed([f"user:made-up-{i}@198.51.100.8"], T0 + 10 + i)
+        assert len(node_a.failures([f"user:made-up-{i}@198.51.100.8"
+                                    for i in range(200)])) == 50
+        assert on_a.retry_after_s(["user:made-up-199@198.51.100.8"], T0 + 210) == 0
+        assert node_a.failures(["user:made-up-199@198.51.100.8"]) != {}  # the newest kept
+    finally:
+        node_a.close()
+        node_b.close()
