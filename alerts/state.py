@@ -221,9 +221,11 @@ class StateDb:
 
     def alerts(self, *, state: AlertState | None = None, site_id: str | None = None,
                open_only: bool = False, severity_min: int = 0, since_ms: int = 0,
-               subjects: tuple[str, ...] = (), limit: int = 500) -> list[Alert]:
+               subjects: tuple[str, ...] = (), sites: tuple[str, ...] = (),
+               limit: int = 500) -> list[Alert]:
         """Alerts, filtered and ordered here: unresolved first, then the most severe, then
-        the newest. ``subjects`` keeps alerts about any of those subjects only."""
+        the newest. ``subjects`` keeps alerts about any of those subjects only, ``sites``
+        those of any of those sites (a desk user's scope)."""
         where: list[str] = []
         args: list[object] = []
         if open_only:
@@ -243,6 +245,9 @@ class StateDb:
         if subjects:
             where.append(f"subject IN ({', '.join('?' * len(subjects))})")
             args.extend(subjects)
+        if sites:
+            where.append(f"site_id IN ({', '.join('?' * len(sites))})")
+            args.extend(sites)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY "
                         f"state = {_RESOLVED}, severity DESC, opened_ms DESC, alert_id DESC "

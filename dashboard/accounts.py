@@ -22,7 +22,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from alerts.sql_backends import connect
+from alerts.sql_backends import AddedColumns, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT NOT NULL, detail TEXT NOT NULL
 );
 """
+# the sites a user may see, comma-separated (NULL or empty: every site)
+_ADDED_COLUMNS: AddedColumns = [("users", "sites", "TEXT")]
 SESSION_MS = 12 * 3_600_000
 MIN_PASSWORD = 10
 
@@ -59,6 +61,14 @@ class Session(msgspec.Struct, frozen=True):
     username: str
     role: Role
     csrf: str
+    sites: frozenset[str] = frozenset()  # the sites this user may see; empty: every site
+
+    def sees(self, site_id: str) -> bool:
+        return not self.sites or site_id in self.sites
+
+    def site_scope(self) -> tuple[str, ...]:
+        """The sites a query must keep to (empty: no restriction)."""
+        return tuple(sorted(self.sites))
 
 
 class AuditEntry(msgspec.Struct, frozen=True):
@@ -155,7 +165,7 @@ class Accounts:
     def __init__(self, location: Path | str) -> None:
         """``location``: an SQLite file or a PostgreSQL DSN (``StateError`` if it cannot
         be opened)."""
-        self._db = connect(location, _SCHEMA, [], ordered=("audit",))
+        self._db = connect(location, _SCHEMA, _ADDED_COLUMNS, ordered=("audit",))
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()
 
@@ -163,17 +173,22 @@ class Accounts:
         with self._lock:
             self._db.close()
 
-    def create_user(self, username: str, password: str, role: Role, now_ms: int) -> None:
+    def create_user(self, username: str, password: str, role: Role, now_ms: int,
+                    sites: tuple[str, ...] = ()) -> None:
+        """A user of the desk; ``sites``: the only sites they see (none named: every
+        site, as for the operator's own staff)."""
         if not username.isidentifier() and not username.replace("-", "_").isidentifier():
             raise AccountError("a username is letters, digits, - and _")
+        if any(not site or "," in site for site in sites):
+            raise AccountError("a site id is not empty and has no comma")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
         digest = self._hasher.hash(password)
         with self._lock:
             added = self._db.execute(
-                "INSERT INTO users (username, password_hash, role, created_ms) VALUES "
-                "(?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING username",
-                (username, digest, role.value, now_ms)).fetchone()
+                "INSERT INTO users (username, password_hash, role, created_ms, sites) VALUES "
+                "(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING username",
+                (username, digest, role.value, now_ms, ",".join(sites))).fetchone()
         if added is None:
             raise AccountError(f"user {username} exists")
 
@@ -185,8 +200,8 @@ class Accounts:
     def login(self, username: str, password: str, now_ms: int) -> tuple[str, Session] | None:
         """A new session token and the session, or None for a wrong name or password."""
         with self._lock:
-            row = self._db.execute("SELECT password_hash, role FROM users WHERE username = ?",
-                                   (username,)).fetchone()
+            row = self._db.execute("SELECT password_hash, role, sites FROM users WHERE "
+                                   "username = ?", (username,)).fetchone()
         if row is None:
             self._hasher.hash(password)  # the same work either way: no user enumeration
             return None
@@ -200,15 +215,15 @@ class Accounts:
             self._db.execute("INSERT INTO sessions (token_hash, username, csrf, expires_ms) "
                              "VALUES (?, ?, ?, ?)",
                              (_digest(token), username, csrf, now_ms + SESSION_MS))
-        return token, Session(username, Role(row[1]), csrf)
+        return token, Session(username, Role(row[1]), csrf, _sites(row[2]))
 
     def session(self, token: str, now_ms: int) -> Session | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u USING "
+                "SELECT s.username, u.role, s.csrf, u.sites FROM sessions s JOIN users u USING "
                 "(username) WHERE s.token_hash = ? AND s.expires_ms > ?",
                 (_digest(token), now_ms)).fetchone()
-        return Session(row[0], Role(row[1]), row[2]) if row else None
+        return Session(row[0], Role(row[1]), row[2], _sites(row[3])) if row else None
 
     def logout(self, token: str) -> None:
         with self._lock:
@@ -253,6 +268,10 @@ class Accounts:
                 "SELECT t_ms, username, action, target, detail FROM audit ORDER BY t_ms DESC, "
                 f"{self._db.row_order} DESC LIMIT ?", (limit,)).fetchall()
         return [AuditEntry(*row) for row in rows]
+
+
+def _sites(column: str | None) -> frozenset[str]:
+    return frozenset(s for s in (column or "").split(",") if s)
 
 
 def _digest(token: str) -> str:

@@ -31,15 +31,21 @@ class Broadcaster:
     def __init__(self, reauth_s: float = REAUTH_S) -> None:
         self.reauth_s = reauth_s
         self._lock = threading.Lock()
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
+        # each open page: its loop, its queue, the sites its user sees (empty: every site)
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str],
+                                      frozenset[str]]] = []
         self.published = 0
 
     def publish(self, event: dict[str, Any]) -> None:
+        """To every open page whose user sees the event's site (an alert's), or to all."""
         data = json.dumps(event, ensure_ascii=False)
+        site = event.get("alert", {}).get("site_id")
         with self._lock:
             subscribers = list(self._subscribers)
             self.published += 1
-        for loop, queue in subscribers:
+        for loop, queue, sites in subscribers:
+            if sites and site is not None and site not in sites:
+                continue
             try:
                 loop.call_soon_threadsafe(_offer, queue, data)
             except RuntimeError:  # that page's loop is gone
@@ -47,14 +53,15 @@ class Broadcaster:
 
     def _drop(self, queue: asyncio.Queue[str]) -> None:
         with self._lock:
-            self._subscribers = [(lp, q) for lp, q in self._subscribers if q is not queue]
+            self._subscribers = [sub for sub in self._subscribers if sub[1] is not queue]
 
-    async def stream(self, signed_in: Callable[[], bool] = _always) -> AsyncIterator[str]:
+    async def stream(self, signed_in: Callable[[], bool] = _always,
+                     sites: frozenset[str] = frozenset()) -> AsyncIterator[str]:
         """SSE frames for one page, until it goes away or ``signed_in()`` says its session
-        has ended (signed out, expired)."""
+        has ended (signed out, expired); only alerts of ``sites`` (empty: every site)."""
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
         with self._lock:
-            self._subscribers.append((asyncio.get_running_loop(), queue))
+            self._subscribers.append((asyncio.get_running_loop(), queue, sites))
         try:
             yield "retry: 1000\n\n"  # reconnect within a second after a restart
             yield "event: hello\ndata: {}\n\n"

@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
     a.add_argument("--config", required=True, type=Path, help="the central TOML config")
     a.add_argument("--username", required=True)
     a.add_argument("--role", default="admin", choices=["admin", "nurse", "viewer"])
+    a.add_argument("--site", action="append", default=[], metavar="SITE_ID",
+                   help="a site this user sees (repeat for several; none: every site)")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input")
     a.set_defaults(handler=_add)
@@ -49,7 +51,8 @@ def _add(args: argparse.Namespace) -> int:
     password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().strip()
     try:
         accounts = _accounts(args.config)
-        accounts.create_user(args.username, password, Role(args.role), SystemClock().now_ms())
+        accounts.create_user(args.username, password, Role(args.role), SystemClock().now_ms(),
+                             tuple(args.site))
     except (AccountError, CentralConfigError, StateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -46,26 +46,28 @@ def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
                 severity_min: int = Query(0, ge=0, le=4), site_id: str | None = None,
                 since_ms: Millis = 0, open_only: bool = False,
                 limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
-    """Unresolved first, then the most severe, then the newest."""
+    """Unresolved first, then the most severe, then the newest; of the user's sites."""
     alerts = ctx.core.db.alerts(state=state, site_id=site_id, open_only=open_only,
-                                severity_min=severity_min, since_ms=since_ms, limit=limit)
+                                severity_min=severity_min, since_ms=since_ms,
+                                sites=user.site_scope(), limit=limit)
     return [alert_view(ctx.registry, a) for a in alerts]
 
 
-def _alert_or_404(ctx: Ctx, alert_id: int) -> dict[str, Any]:
+def _alert_or_404(ctx: Ctx, user: User, alert_id: int) -> dict[str, Any]:
+    """The alert, if this user sees its site (otherwise as if there were none)."""
     alert = ctx.core.db.alert(alert_id)
-    if alert is None:
+    if alert is None or not user.sees(alert.site_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     return alert_view(ctx.registry, alert)
 
 
 @router.get("/alerts/{alert_id}", responses=answers(404))
 def get_alert(alert_id: AlertId, ctx: Ctx, user: User) -> dict[str, Any]:
-    return _alert_or_404(ctx, alert_id)
+    return _alert_or_404(ctx, user, alert_id)
 
 
 def _change(ctx: Ctx, user: Nurse, alert_id: int, action: str, note: str) -> dict[str, Any]:
-    _alert_or_404(ctx, alert_id)
+    _alert_or_404(ctx, user, alert_id)
     try:
         if action == "acknowledge":
             alert = ctx.core.acknowledge(alert_id, user.username, note)
@@ -89,7 +91,7 @@ def resolve(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str,
 
 @router.get("/alerts/{alert_id}/timeline", responses=answers(404))
 def timeline(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    _alert_or_404(ctx, alert_id)
+    _alert_or_404(ctx, user, alert_id)
     return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail}
             for e in ctx.core.db.timeline(alert_id)]
 
@@ -97,7 +99,7 @@ def timeline(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
 @router.get("/alerts/{alert_id}/notices", responses=answers(404))
 def notices(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """Who was told, when, by which channel, and whether it was delivered."""
-    _alert_or_404(ctx, alert_id)
+    _alert_or_404(ctx, user, alert_id)
     return [{"notice_id": n.notice_id, "step": n.step, "contact": n.contact,
              "channel": n.channel, "to": masked_phone(n.recipient) if n.channel == "sms"
              else n.recipient.split("?")[0], "state": n.state.value, "attempts": n.attempts,
@@ -111,7 +113,8 @@ def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     A fall or an SOS is never silenced on a gateway or a site: a silence of "all" there
     leaves them out, and one naming them is refused."""
     wide = body.subject in ctx.registry.gateways or body.subject in ctx.registry.sites
-    if not wide and body.subject not in ctx.registry.residents:
+    site = _site_of(ctx, body.subject)
+    if site is None or not user.sees(site):
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no resident, gateway or site {body.subject!r}")
     if body.subject in ctx.registry.sites and user.role is not Role.ADMIN:
@@ -129,9 +132,21 @@ def add_silence(body: SilenceIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
             "never_silenced": sorted(NEVER_SILENCED_WIDE) if wide else []}
 
 
+def _site_of(ctx: Ctx, subject: str) -> str | None:
+    """The site of a resident, gateway or site id (None: no such subject)."""
+    if subject in ctx.registry.sites:
+        return subject
+    for found in (ctx.registry.residents.get(subject), ctx.registry.gateways.get(subject)):
+        if found is not None:
+            return found.site_id
+    return None
+
+
 @router.get("/silences")
 def list_silences(ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    return [msgspec.structs.asdict(s) for s in ctx.core.db.silences(ctx.clock.now_ms())]
+    """The running silences on the user's sites."""
+    return [msgspec.structs.asdict(s) for s in ctx.core.db.silences(ctx.clock.now_ms())
+            if user.sees(_site_of(ctx, s.subject) or "")]
 
 
 @router.get("/policies")
@@ -139,6 +154,8 @@ def policies(ctx: Ctx, user: User) -> dict[str, Any]:
     """The escalation policy of each site (rescue addresses shown to admins only)."""
     out: dict[str, Any] = {}
     for site_id in ctx.registry.sites:
+        if not user.sees(site_id):
+            continue
         policy = ctx.policies.for_site(site_id)
         out[site_id] = {"steps": {k: [{"after_s": s.after_s, "channel": s.channel.value,
                                         "to": s.to.value,
@@ -175,7 +192,7 @@ class PolicyIn(BaseModel):
 def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     """Replace a site's escalation steps (admins; audited; saved to the policy file).
     Alerts already open keep the steps they were given."""
-    if site_id not in ctx.registry.sites:
+    if site_id not in ctx.registry.sites or not user.sees(site_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id}")
     current = ctx.policies.for_site(site_id)
     steps = {key: [Step(s.after_s, s.channel, s.to, s.next_contact_after_s) for s in value]

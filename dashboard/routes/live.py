@@ -19,7 +19,7 @@ def events(request: Request, ctx: Ctx, user: User) -> StreamingResponse:
     def signed_in() -> bool:
         return ctx.accounts.session(token, ctx.clock.now_ms()) is not None
 
-    return StreamingResponse(ctx.live.stream(signed_in), media_type="text/event-stream",
+    return StreamingResponse(ctx.live.stream(signed_in, user.sites), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

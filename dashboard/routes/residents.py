@@ -10,6 +10,7 @@ from dashboard.accounts import Role
 from dashboard.deps import Ctx, Millis, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone, room_states
+from registry import Resident
 from telemetry.kinds import Kind, unit_of
 
 MAX_RANGE_MS = 31 * 86_400_000
@@ -19,23 +20,34 @@ router = APIRouter(prefix="/api", tags=["residents"], responses=SIGNED_IN)
 VITALS = (Kind.HEART_RATE, Kind.RESPIRATION_RATE, Kind.SPO2, Kind.SKIN_TEMPERATURE)
 
 
+def resident_or_404(ctx: Ctx, user: User, resident_id: str) -> Resident:
+    """The resident, if this user sees their site (otherwise as if there were none)."""
+    r = ctx.registry.residents.get(resident_id)
+    if r is None or not user.sees(r.site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
+    return r
+
+
 @router.get("/sites")
 def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """The sites this user sees."""
     floors: dict[str, set[str]] = {}
     for r in ctx.registry.residents.values():
         floors.setdefault(r.site_id, set()).add(r.floor)
     return [{"site_id": s.site_id, "name": s.name, "address": s.address,
              "floors": sorted(f for f in floors.get(s.site_id, set()) if f)}
-            for s in ctx.registry.sites.values()]
+            for s in ctx.registry.sites.values() if user.sees(s.site_id)]
 
 
 @router.get("/residents")
 def residents(ctx: Ctx, user: User, site_id: str | None = None,
               floor: str | None = None) -> list[dict[str, Any]]:
-    states = room_states(ctx.registry, ctx.core.db.alerts(open_only=True, limit=1_000_000))
+    states = room_states(ctx.registry, ctx.core.db.alerts(
+        open_only=True, sites=user.site_scope(), limit=1_000_000))
     out = []
     for r in ctx.registry.residents.values():
-        if (site_id and r.site_id != site_id) or (floor and r.floor != floor):
+        if (site_id and r.site_id != site_id) or (floor and r.floor != floor) \
+                or not user.sees(r.site_id):
             continue
         out.append({"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
                     "floor": r.floor, "site_id": r.site_id, "state": states[r.resident_id]})
@@ -45,9 +57,9 @@ def residents(ctx: Ctx, user: User, site_id: str | None = None,
 
 @router.get("/residents/{resident_id}", responses=answers(404))
 def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
-    r = ctx.registry.residents.get(resident_id)
-    if r is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
+    """One resident: vitals, devices, recent alerts, contacts; medical notes and whole
+    phone numbers for staff who act (nurses, admins), not for viewers."""
+    r = resident_or_404(ctx, user, resident_id)
     vitals = {}
     if ctx.store is not None:
         for kind in VITALS:
@@ -78,7 +90,8 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
                  "phone": c.phone if user.role is not Role.VIEWER else masked_phone(c.phone)}
                 for c in r.contacts]
     return {"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
-            "floor": r.floor, "site_id": r.site_id, "medical_notes": r.medical_notes,
+            "floor": r.floor, "site_id": r.site_id,
+            "medical_notes": r.medical_notes if user.role is not Role.VIEWER else "",
             "wandering_risk": r.wandering_risk, "vitals": vitals, "devices": devices,
             "alerts": recent, "contacts": contacts}
 
@@ -89,8 +102,7 @@ def readings(resident_id: str, ctx: Ctx, user: User, kind: Kind, start_ms: Milli
     """Bucketed aggregates (min, mean, max, count) of one signal, for a chart: at most the
     last 31 days up to ``end_ms`` (``start_ms`` in the answer says where it began; an
     empty range has no buckets)."""
-    if resident_id not in ctx.registry.residents:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such resident")
+    resident_or_404(ctx, user, resident_id)
     start_ms = max(start_ms, end_ms - MAX_RANGE_MS)
     buckets = ctx.store.buckets(resident_id, kind, start_ms, end_ms, bucket_s * 1000) \
         if ctx.store is not None and end_ms > start_ms else []
