@@ -18,7 +18,7 @@ from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
 from dashboard.accounts import Accounts
-from dashboard.app import alert_listener, create_app
+from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
 from ingest.consumer import Ingest
@@ -85,7 +85,7 @@ class CentralProcess:
             self.alerts.core.listeners.append(announcer(self.alerts.db, cfg.cluster.node_id))
             if ctx is not None:
                 self.feed = AlertFeed(cfg.cluster.state, cfg.cluster.node_id,
-                                      alert_listener(ctx))
+                                      alert_listener(ctx), resync_listener(ctx))
         if ctx is not None:
             ctx.status = self.status
         self.desk = ctx  # what the dashboard reads and pushes (None without one)

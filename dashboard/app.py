@@ -31,6 +31,13 @@ def create_app(ctx: DashboardContext) -> FastAPI:
     return app
 
 
+def resync_listener(ctx: DashboardContext) -> Callable[[], None]:
+    """Tells every open page to fetch the alert list anew (changes may have gone by)."""
+    def resync() -> None:
+        ctx.live.publish({"type": "resync"})
+    return resync
+
+
 def alert_listener(ctx: DashboardContext) -> Callable[[AlertChange], None]:
     """An alert-core listener that pushes every change to the open pages."""
     def on_change(change: AlertChange) -> None:
