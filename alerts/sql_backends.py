@@ -70,10 +70,14 @@ class Sqlite:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(schema)
+            # one opener at a time looks and adds (two processes opening the file at once
+            # both saw the column missing, and the second ALTER failed)
+            self.db.execute("BEGIN IMMEDIATE")
             for table, column, sql_type in added:
                 have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StateError(f"cannot open alert state {path}: {exc}") from exc
 
