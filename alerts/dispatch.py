@@ -4,7 +4,11 @@ channel's notifier, and owns retries and backoff (the one place they live).
 A notice is marked ``sending`` (committed) before the notifier is called and ``sent`` after.
 A process killed between the two leaves it ``sending``; at start those are sent again
 (at least once: a duplicate SMS is better than a forgotten one; the window is one HTTP
-call). A failure tells the core, so a family step moves on to the next contact while the
+call). On a node of several, another node sends again what a dead node left ``sending``,
+but only once the claim is older than ``CLAIM_STALE_MS``: a node that was only paused
+(a stalled VM, SIGSTOP) may still be sending it. A claimant that finds its own claim older
+than ``SEND_WINDOW_MS`` when it is about to send puts the notice back instead, so the two
+never both send. A failure tells the core, so a family step moves on to the next contact while the
 notice keeps trying; a notifier that says retrying cannot help fails the notice.
 """
 
@@ -21,6 +25,11 @@ from telemetry.clock import Clock
 
 log = logging.getLogger(__name__)
 
+SEND_WINDOW_MS = 2_000  # a claim is sent within this long of being made, or put back
+LONGEST_SEND_MS = 10_000  # the longest a notifier's call takes (its timeout)
+# older than this, a claim of a node that is not alive is sent again by another node
+CLAIM_STALE_MS = SEND_WINDOW_MS + LONGEST_SEND_MS + 3_000
+
 
 class Dispatcher:
     def __init__(self, db: StateDb, core: AlertCore, notifiers: dict[str, Notifier],
@@ -28,6 +37,7 @@ class Dispatcher:
                  node_id: str = LOCAL_NODE) -> None:
         self.db = db
         self.node_id = node_id
+        self._alone = node_id == LOCAL_NODE  # no other node sends from this outbox
         self.core = core
         self.notifiers = notifiers
         self.clock = clock
@@ -37,11 +47,14 @@ class Dispatcher:
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def recover(self, keep: tuple[str, ...] = ()) -> int:
+    def recover(self, keep: tuple[str, ...] = (), *, restarted: bool = False) -> int:
         """Notices left ``sending`` by a dead process go out again: at start, and on a
         node of several whenever another node dies. Those claimed by a node in ``keep``
-        (the live ones; at start, the others) are theirs to finish."""
-        again = self.db.requeue_sending(keep)
+        (the live ones; at start, the others) are theirs to finish. On a node of several a
+        claim must also be older than ``CLAIM_STALE_MS``, unless it is this node's own and
+        this node has ``restarted``."""
+        cutoff = 2**62 if self._alone else self.clock.now_ms() - CLAIM_STALE_MS
+        again = self.db.requeue_sending(keep, cutoff, self.node_id if restarted else None)
         if again:
             log.warning("%d notices were in flight when a process stopped; "
                         "sending them again", again)
@@ -55,12 +68,20 @@ class Dispatcher:
         return sent
 
     def _send(self, notice: Notice) -> int:
-        if not self.db.claim(notice.notice_id, self.node_id):
+        claimed_ms = self.clock.now_ms()
+        if not self.db.claim(notice.notice_id, self.node_id, claimed_ms):
             return 0  # acknowledged (cancelled) meanwhile, or another node has it
         notifier = self.notifiers.get(notice.channel)
         try:
             if notifier is None:
                 raise NotifyError(f"no notifier for channel {notice.channel}", retryable=False)
+            if not self._alone and self.clock.now_ms() - claimed_ms > SEND_WINDOW_MS:
+                # we were paused since the claim: another node may be sending it by now
+                self.db.unclaim(notice.notice_id, self.node_id, claimed_ms)
+                self._count("claim_expired")
+                log.warning("notice %d: claimed %d ms ago, not sent by this node now",
+                            notice.notice_id, self.clock.now_ms() - claimed_ms)
+                return 0
             reference = notifier.send(notice)
         except Exception as raw:  # whatever it was, the notice must not stay 'sending'
             exc = classify(raw, notice.channel)

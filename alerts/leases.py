@@ -9,13 +9,15 @@ that dies stops renewing: once its leases expire (``ttl_ms``), the survivors tak
 A lease is taken in one conditional statement, so no partition ever has two owners in
 the store; the broker's same-client-id takeover fences the message stream as well.
 
-The nodes' clocks must agree to well within ``ttl_ms`` (NTP does).
+Lease times and heartbeats are on the shared store's clock (``StoreClock``), so a node
+whose own clock is off or jumps neither steals a live node's lease nor keeps a dead one.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 
 import msgspec
@@ -30,6 +32,19 @@ DEFAULT_TTL_MS = 6 * SECOND_MS
 
 def _nothing(part: int) -> bool:
     return False
+
+
+class StoreClock:
+    """The shared store's clock (a ``Clock``): what leases and heartbeats are timed by."""
+
+    def __init__(self, db: StateDb) -> None:
+        self.db = db
+
+    def now_ms(self) -> int:
+        return self.db.store_now_ms()
+
+    def monotonic_s(self) -> float:
+        return time.monotonic()
 
 
 class Change(msgspec.Struct, frozen=True):

@@ -6,6 +6,7 @@ errors into ``StateError``."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ class Backend(Protocol):
 
     name: str
     row_order: str  # a column that orders a table's rows as they were inserted
+    now_ms_sql: str  # the database's own clock, UTC milliseconds, as an SQL expression
 
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result: ...
 
@@ -50,19 +52,21 @@ AddedColumns = list[tuple[str, str, str]]
 
 
 def connect(location: Path | str, schema: str, added: AddedColumns,
-            ordered: tuple[str, ...] = ()) -> Backend:
+            ordered: tuple[str, ...] = (), timeout_s: float | None = None) -> Backend:
     """A backend for ``location``: a PostgreSQL DSN, or else an SQLite file. The schema
     (SQLite's dialect) is created if it is missing, and the ``added`` columns if a store
     made by an older release lacks them. The ``ordered`` tables are read in the order
-    their rows were inserted (``Backend.row_order``)."""
+    their rows were inserted (``Backend.row_order``). ``timeout_s`` bounds each statement
+    on PostgreSQL (a connection that must answer within it, or fail)."""
     if is_postgres(location):
-        return Postgres(str(location), schema, added, ordered)
+        return Postgres(str(location), schema, added, ordered, timeout_s)
     return Sqlite(location, schema, added)
 
 
 class Sqlite:
     name = "sqlite"
     row_order = "rowid"
+    now_ms_sql = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
     def __init__(self, path: Path | str, schema: str, added: AddedColumns) -> None:
         try:
@@ -114,13 +118,15 @@ _SCHEMA_LOCK_KEY = 0x656C6465
 class Postgres:
     name = "postgresql"
     row_order = "seq"
+    now_ms_sql = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 
     def __init__(self, dsn: str, schema: str, added: AddedColumns,
-                 ordered: tuple[str, ...] = ()) -> None:
+                 ordered: tuple[str, ...] = (), timeout_s: float | None = None) -> None:
         import psycopg
 
         self._psycopg = psycopg
         self.dsn = dsn
+        self.timeout_s = timeout_s
         self._sql: dict[str, str] = {}
         self._in_transaction = False
         self.conn = self._connect()
@@ -137,8 +143,18 @@ class Postgres:
             raise StateError(f"cannot create the alert schema: {exc}") from exc
 
     def _connect(self) -> Any:
+        """A connection that notices a dead link (TCP keepalives); with ``timeout_s``, one
+        whose connecting, statements and unacknowledged writes are each bounded by it."""
+        options: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5,
+                                   "keepalives_interval": 2, "keepalives_count": 3,
+                                   "connect_timeout": 5}
+        if self.timeout_s is not None:
+            timeout_ms = max(1, int(self.timeout_s * 1000))
+            options.update(connect_timeout=max(2, math.ceil(self.timeout_s)),
+                           tcp_user_timeout=timeout_ms,
+                           options=f"-c statement_timeout={timeout_ms}")
         try:
-            return self._psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+            return self._psycopg.connect(self.dsn, autocommit=True, **options)
         except self._psycopg.Error as exc:
             raise StateError(f"cannot connect to the alert database: {exc}") from exc
 

@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS partition_leases (
 );
 """
 
-_ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT")]  # the node sending it
+# the node sending a notice, and since when (its clock)
+_ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT"),
+                                ("notices", "claimed_ms", "BIGINT")]
 
 
 LOCAL_NODE = "local"  # the one node of a single-process deployment
@@ -175,9 +177,12 @@ class StateDb:
     ``location`` is an SQLite file (the embedded default) or a PostgreSQL DSN
     (``postgresql://…``, shared by the alert nodes of a multi-node deployment)."""
 
-    def __init__(self, location: Path | str) -> None:
+    def __init__(self, location: Path | str, timeout_s: float | None = None) -> None:
+        """``timeout_s``: every statement answers within it or fails (PostgreSQL; the
+        lease keeper's connection, which must never hang past its lease)."""
         self.lock = threading.RLock()
-        self.backend = connect(location, _SCHEMA, _ADDED_COLUMNS, ordered=("timeline",))
+        self.backend = connect(location, _SCHEMA, _ADDED_COLUMNS, ordered=("timeline",),
+                               timeout_s=timeout_s)
 
     def close(self) -> None:
         with self.lock:
@@ -449,13 +454,19 @@ class StateDb:
             out.setdefault(int(alert_id), (int(alert_id), int(contact), str(language)))
         return list(out.values())
 
-    def claim(self, notice_id: int, node_id: str = LOCAL_NODE) -> bool:
-        """Pending -> sending by ``node_id``, one attempt more; False if it is no longer
-        pending (acknowledged meanwhile, or another node claimed it first)."""
+    def claim(self, notice_id: int, node_id: str = LOCAL_NODE, now_ms: int = 0) -> bool:
+        """Pending -> sending by ``node_id`` at ``now_ms``, one attempt more; False if it is
+        no longer pending (acknowledged meanwhile, or another node claimed it first)."""
         cursor = self._run(f"UPDATE notices SET state = {_SENDING}, attempts = attempts + 1, "
-                           f"claimed_by = ? WHERE notice_id = ? AND state = {_PENDING}",
-                           (node_id, notice_id))
+                           f"claimed_by = ?, claimed_ms = ? WHERE notice_id = ? AND "
+                           f"state = {_PENDING}", (node_id, now_ms, notice_id))
         return cursor.rowcount > 0
+
+    def unclaim(self, notice_id: int, node_id: str, claimed_ms: int) -> None:
+        """Sending -> pending again, if it is still this claim (nobody requeued it)."""
+        self._run(f"UPDATE notices SET state = {_PENDING}, attempts = attempts - 1 WHERE "
+                  f"notice_id = ? AND state = {_SENDING} AND claimed_by = ? AND "
+                  "claimed_ms = ?", (notice_id, node_id, claimed_ms))
 
     def sent(self, notice_id: int, now_ms: int, reference: str | None) -> None:
         """Handed over. A delivery report may have overtaken the sender: its state stays."""
@@ -472,20 +483,26 @@ class StateDb:
         self._run(f"UPDATE notices SET state = {_FAILED}, error = ? WHERE notice_id = ?",
                   (error, notice_id))
 
-    def requeue_sending(self, keep: tuple[str, ...] = ()) -> int:
+    def requeue_sending(self, keep: tuple[str, ...] = (), claimed_before_ms: int = 2**62,
+                        mine: str | None = None) -> int:
         """Notices a dead process left sending go out again; how many. Those claimed by
-        a node in ``keep`` (the other live nodes) are still being sent and stay."""
-        if not keep:
-            cursor = self._run(f"UPDATE notices SET state = {_PENDING} WHERE "
-                               f"state = {_SENDING}")
-        else:
-            cursor = self._run(
-                f"UPDATE notices SET state = {_PENDING} WHERE state = {_SENDING} AND "
-                f"(claimed_by IS NULL OR claimed_by NOT IN ({', '.join('?' * len(keep))}))",
-                keep)
+        a node in ``keep`` (the other live nodes) are still being sent and stay, and so do
+        those claimed after ``claimed_before_ms`` (a node that only paused may still be
+        sending them); those claimed by ``mine`` (this node, restarted) go whatever age."""
+        others = f"claimed_by NOT IN ({', '.join('?' * len(keep))})" if keep else "1 = 1"
+        cursor = self._run(
+            f"UPDATE notices SET state = {_PENDING} WHERE state = {_SENDING} AND "
+            f"(claimed_by = ? OR ((claimed_by IS NULL OR {others}) AND "
+            "(claimed_ms IS NULL OR claimed_ms <= ?)))",
+            (mine or "", *keep, claimed_before_ms))
         return cursor.rowcount
 
     # --- nodes and partition leases (multi-node) ------------------------------------
+
+    def store_now_ms(self) -> int:
+        """The shared store's clock: the one time line every node's leases and
+        heartbeats are written on, whatever the nodes' own clocks say."""
+        return int(self._run(f"SELECT {self.backend.now_ms_sql}").fetchone()[0])
 
     def beat(self, node_id: str, now_ms: int) -> None:
         """``node_id`` is alive at ``now_ms``."""

@@ -3,10 +3,17 @@ they change, hands partitions between the intake and the detector bank.
 
 A gained partition: its detectors are built first, then its two broker sessions opened
 (the broker hands over whatever it queued for them while nobody owned it). A lost one:
-its sessions are closed first, then its detectors dropped. Each round also sends again
-the notices a dead node left half-sent. If the shared store cannot be reached for a whole
-lease, the node stops taking its partitions' messages (the survivors will take them over)
-until it can renew again.
+its sessions are closed first, then its detectors dropped. After every round the node
+makes what it has open match what it holds, so a round that failed half-way is mended by
+the next. Each round also sends again the notices a dead node left half-sent.
+
+Fencing: the leases are timed on the shared store's clock; this node counts, on its own
+clock, from the start of its last round that renewed them. A round that took longer than
+``fence_after_ms`` (three quarters of the lease) renewed nothing it may trust, and once
+that long has gone by without a good round, the node stops taking its partitions'
+messages, before the leases expire and a survivor takes them. A watchdog thread does this
+even while a round hangs (a database that stops answering), and the lease connection's
+statements are each bounded by a quarter of the lease.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from alerts.leases import PartitionLeases
+from alerts.leases import PartitionLeases, StoreClock
 from alerts.service import AlertService
 from alerts.settings import ClusterSettings
 from alerts.state import StateDb, StateError
@@ -32,51 +39,76 @@ class ClusterNode:
         self.ingest = ingest
         self.clock = clock
         self.ttl_ms = int(settings.lease_ttl_s * SECOND_MS)
-        # a connection of its own: renewing a lease never waits behind the alert core
-        self.db = StateDb(settings.state)
-        self.leases = PartitionLeases(self.db, settings.node_id, settings.partitions, clock,
-                                      self.ttl_ms)
+        self.round_every_s = settings.lease_ttl_s / 4
+        self.fence_after_ms = self.ttl_ms - int(self.round_every_s * SECOND_MS)
+        # a connection of its own (renewing never waits behind the alert core) whose every
+        # statement answers within a round's interval or fails
+        self.db = StateDb(settings.state, timeout_s=self.round_every_s)
+        self.leases = PartitionLeases(self.db, settings.node_id, settings.partitions,
+                                      StoreClock(self.db), self.ttl_ms)
         self.rounds = 0
         self.takeovers = 0
+        self.fences = 0
         self._last_renewed_ms = clock.now_ms()
+        self._fenced = False
         self.last_error = ""  # why the last round failed ("" while rounds succeed)
+        self._effects = threading.Lock()  # opening / closing partitions: one at a time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cluster-leases", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="cluster-fence",
+                                          daemon=True)
 
     def start(self) -> None:
-        self.round()
+        self.tick()
         self._thread.start()
+        self._watchdog.start()
 
     def round(self) -> None:
         first = self.rounds == 0
+        started = self.clock.now_ms()
         # a partition we opened but whose sessions are not subscribed yet stays ours
         change = self.leases.round(keep=lambda part: part in self.ingest.partitions()
                                    and not self.ingest.subscribed(part))
-        self._last_renewed_ms = self.clock.now_ms()
-        for part in sorted(change.lost):
-            self.ingest.close_partition(part)
-            self.alerts.give_up(part)
-        self.leases.release(change.lost)  # closed: the next owner may open them now
-        for part in sorted(change.gained):
-            self.alerts.take(part)
-            self.ingest.open_partition(part)
-        if change.gained and not first:
-            self.takeovers += 1
+        if self.clock.now_ms() - started >= self.fence_after_ms:
+            raise StateError("the lease round took longer than the fence allows")
+        with self._effects:
+            self._last_renewed_ms = started
+            self._fenced = False
+            self._apply(change.held, first)
         live = self.leases.live_nodes()
         # at our first round, what we ourselves left sending before a restart goes again
         keep = tuple(n for n in live if not (first and n == self.settings.node_id))
-        self.alerts.dispatcher.recover(keep)
+        self.alerts.dispatcher.recover(keep, restarted=first)
         self.rounds += 1
 
+    def _apply(self, held: frozenset[int], first: bool) -> None:
+        """Close what is open and not held, then open what is held and not open."""
+        opened = set(self.ingest.partitions())
+        going = sorted(opened - held)
+        for part in going:
+            self.ingest.close_partition(part)
+            self.alerts.give_up(part)
+        if going:
+            self.leases.release(frozenset(going))  # closed: the next owner may open them
+        coming = sorted(held - opened)
+        for part in coming:
+            self.alerts.take(part)
+            self.ingest.open_partition(part)
+        if coming and not first:
+            self.takeovers += 1
+
     def _run(self) -> None:
-        every_s = self.settings.lease_ttl_s / 4
-        while not self._stop.wait(every_s):
+        while not self._stop.wait(self.round_every_s):
             self.tick()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.round_every_s / 2):
+            self.check_fence()
 
     def tick(self) -> None:
         """One round of the lease thread. Whatever stops the leases being renewed (the
-        store out of reach, or a bug), once they have expired the node lets its
-        partitions go: another node owns them by then."""
+        store out of reach, or a bug), before they expire the node lets its partitions
+        go: another node may own them by then."""
         try:
             self.round()
             self.last_error = ""
@@ -86,8 +118,28 @@ class ClusterNode:
         except Exception as exc:  # the lease thread's supervisor: it must go on, and fence
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             log.exception("partition lease round failed")
-        if self.clock.now_ms() - self._last_renewed_ms >= self.ttl_ms:
-            self._fence()
+        self.check_fence()
+
+    def check_fence(self) -> None:
+        """Let every partition go if no round has renewed the leases for long enough
+        that they may expire before the next one could."""
+        with self._effects:
+            if self._fenced or self.lease_age_ms() < self.fence_after_ms:
+                return
+            self._fenced = True
+            self.fences += 1
+            if not self.last_error:
+                self.last_error = "partition leases not renewed in time"
+            for part in self.ingest.partitions():
+                log.error("node %s: lease on partition %d not renewed in time; letting it "
+                          "go", self.settings.node_id, part)
+                self.ingest.close_partition(part)
+                self.alerts.give_up(part)
+            self.leases.held = frozenset()
+
+    def lease_age_ms(self) -> int:
+        """How long since the start of the last round that renewed the leases."""
+        return self.clock.now_ms() - self._last_renewed_ms
 
     def degraded(self) -> bool:
         """True while this node cannot keep its leases (the shared store out of reach):
@@ -98,24 +150,15 @@ class ClusterNode:
         return {"cluster_degraded": self.degraded(),
                 "partitions_held": sorted(self.leases.held),
                 "partitions_open": self.ingest.partitions(),
-                "lease_age_s": round((self.clock.now_ms() - self._last_renewed_ms)
-                                     / SECOND_MS, 3),
+                "lease_age_s": round(self.lease_age_ms() / SECOND_MS, 3),
                 "cluster_error": self.last_error}
-
-    def _fence(self) -> None:
-        """Our leases have expired unrenewed: others may own the partitions now."""
-        for part in self.ingest.partitions():
-            log.error("node %s: lease on partition %d expired; letting it go",
-                      self.settings.node_id, part)
-            self.ingest.close_partition(part)
-            self.alerts.give_up(part)
-        self.leases.held = frozenset()
 
     def close(self) -> None:
         """Stop taking messages, then hand every partition over at once."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
+        for thread in (self._thread, self._watchdog):
+            if thread.is_alive():
+                thread.join(10)
         for part in self.ingest.partitions():
             self.ingest.close_partition(part)
         try:

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from alerts.conditions import Condition
 from alerts.core import AlertChange, Change
 from alerts.service import AlertService
+from central.cluster import ClusterNode
 from ingest.consumer import Ingest
 from ingest.store.spool import SpooledStore
 from telemetry.clock import Clock
@@ -32,16 +33,37 @@ _PREFIX = "eldercare_"
 
 class CentralCollector(Collector):
     def __init__(self, ingest: Ingest, alerts: AlertService | None, clock: Clock,
-                 sms_gateway: tuple[str, int] | None) -> None:
+                 sms_gateway: tuple[str, int] | None,
+                 cluster: ClusterNode | None = None) -> None:
         self.ingest = ingest
         self.alerts = alerts
         self.clock = clock
         self.sms_gateway = sms_gateway
+        self.cluster = cluster
 
     def collect(self) -> Iterator[Metric]:
         yield from self._ingest()
+        if self.cluster is not None:
+            yield from self._cluster(self.cluster)
         if self.alerts is not None:
             yield from self._alerts(self.alerts)
+
+    def _cluster(self, node: ClusterNode) -> Iterator[Metric]:
+        yield GaugeMetricFamily(_PREFIX + "cluster_partitions_held",
+                                "partitions whose lease this alert node holds",
+                                value=len(node.leases.held))
+        yield GaugeMetricFamily(_PREFIX + "cluster_partitions_open",
+                                "partitions whose broker sessions this node has open",
+                                value=len(node.ingest.partitions()))
+        yield GaugeMetricFamily(_PREFIX + "cluster_lease_age_seconds",
+                                "since the start of the last round that renewed the leases",
+                                value=node.lease_age_ms() / 1000)
+        yield CounterMetricFamily(_PREFIX + "cluster_fences",
+                                  "times the node let its partitions go, leases not renewed",
+                                  value=node.fences)
+        yield GaugeMetricFamily(_PREFIX + "cluster_degraded",
+                                "1 while the node cannot keep its leases",
+                                value=int(node.degraded()))
 
     def _ingest(self) -> Iterator[Metric]:
         ingest = self.ingest
@@ -153,14 +175,16 @@ def host_port(url: str) -> tuple[str, int]:
 class CentralMetrics:
     """The registry for one central process, and its readiness checks."""
 
-    def __init__(self, ingest: Ingest, alerts: AlertService | None, clock: Clock) -> None:
+    def __init__(self, ingest: Ingest, alerts: AlertService | None, clock: Clock,
+                 cluster: ClusterNode | None = None) -> None:
         self.ingest = ingest
         self.alerts = alerts
         kannel = alerts.settings.kannel if alerts is not None else None
         self.sms_gateway = host_port(kannel.sendsms_url) if kannel is not None else None
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        self.registry.register(CentralCollector(ingest, alerts, clock, self.sms_gateway))
+        self.registry.register(CentralCollector(ingest, alerts, clock, self.sms_gateway,
+                                                cluster))
         self.write_seconds = Histogram(
             _PREFIX + "store_write_seconds", "how long one batched store write took",
             registry=self.registry,

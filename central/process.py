@@ -94,7 +94,7 @@ class CentralProcess:
         self.metrics: CentralMetrics | None = None
         self.ops: OpsServer | None = None
         if cfg.metrics is not None and cfg.role is not ProcessRole.STORE:
-            self.metrics = CentralMetrics(self.ingest, self.alerts, clock)
+            self.metrics = CentralMetrics(self.ingest, self.alerts, clock, self.cluster)
             self.ops = OpsServer(self.metrics.registry, self.metrics.checks,
                                  cfg.metrics.host, cfg.metrics.port)
         # A store worker leaves tidying to the process that started it.

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Callable
 
 import msgspec
 import pytest
 
 from alerts.conditions import Condition, Signal
 from alerts.core import SYSTEM, AlertError, Change
+from alerts.dispatch import CLAIM_STALE_MS, Dispatcher
 from alerts.notifiers import NotifyError
 from alerts.policy import Policies, PolicyError, PolicyFile
 from alerts.state import AlertState, NoticeState
-from tests.alerts.conftest import POLICY, World
+from telemetry.clock import FakeClock
+from tests.alerts.conftest import POLICY, RecordingNotifier, World
 
 SITE, GW = "site-000", "gw-00000"
 
@@ -226,6 +229,57 @@ def test_a_live_nodes_notice_in_flight_is_left_to_it_and_a_dead_nodes_is_sent_on
     world.step(5)
     assert [n.notice_id for n in world.sms.sent] == [notice.notice_id]
     assert world.dispatcher.recover(keep=("local",)) == 0  # sent: nothing goes twice
+
+
+class _PausedAfterClaim:
+    """A node's clock that stops after its dispatcher has claimed a notice (SIGSTOP, a
+    stalled VM): the time is moved on by ``pause_s`` and ``meanwhile`` runs."""
+
+    def __init__(self, clock: FakeClock, pause_s: float, meanwhile: Callable[[], None]) -> None:
+        self.clock, self.pause_s, self.meanwhile = clock, pause_s, meanwhile
+        self.calls = 0
+
+    def now_ms(self) -> int:
+        self.calls += 1
+        if self.calls == 3:  # due notices, the claim; the pause comes right after
+            self.clock.advance(self.pause_s)
+            self.meanwhile()
+        return self.clock.now_ms()
+
+
+@pytest.mark.parametrize("pause_s", [1, 20])
+def test_a_node_paused_after_claiming_a_notice_and_another_node_send_it_once(
+        world: World, pause_s: float) -> None:
+    """Node B claims an SMS and is paused before it sends. Node A sends it again only once
+    the claim is older than the longest send could take; B, resumed, sends it only if its
+    claim is still fresh. Either way the family gets one SMS."""
+    world.core.handle([fall()])
+    world.step(59)
+    world.clock.advance(1)
+    assert world.core.tick() == 1
+    sms_a, sms_b = RecordingNotifier(), RecordingNotifier()
+    node_a = Dispatcher(world.db, world.core, {"sms": sms_a}, world.clock, node_id="node-a")
+    requeued: list[int] = []
+
+    def node_a_meanwhile() -> None:  # B's heartbeat has expired: A is the only live node
+        requeued.append(node_a.recover(keep=("node-a",)))
+        node_a.run_once()
+
+    node_b = Dispatcher(world.db, world.core, {"sms": sms_b},
+                        _PausedAfterClaim(world.clock, pause_s, node_a_meanwhile),  # type: ignore[arg-type]
+                        node_id="node-b")
+    node_b.run_once()
+    for _ in range(5):
+        world.clock.advance(1)
+        node_a.run_once()
+        node_b.run_once()
+    assert len(sms_a.sent) + len(sms_b.sent) == 1
+    if pause_s < CLAIM_STALE_MS / 1000:
+        assert requeued == [0] and len(sms_b.sent) == 1  # not A's yet: B was not dead long
+    else:
+        assert requeued == [1] and len(sms_a.sent) == 1  # A sent it; B put nothing back
+    (notice,) = world.db.notices()
+    assert notice.state is NoticeState.SENT
 
 
 def test_self_clearing_conditions_resolve_and_flapping_is_held(world: World) -> None:

@@ -1,17 +1,23 @@
 """An alert node whose partition leases stop being renewed lets its partitions go once the
 leases have expired, whatever stopped the renewal (the lease store is real PostgreSQL; the
-intake and the detector bank are stand-ins that record what they are told)."""
+intake and the detector bank are stand-ins that record what they are told): a round
+before expiry (a quarter of the lease) must be left, also while a round hangs on a
+database that stopped answering."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 
 from alerts.settings import ClusterSettings
 from alerts.state import StateError
 from central.cluster import ClusterNode
-from telemetry.clock import FakeClock
+from harness.blackhole import Blackhole
+from harness.postgres import LocalPostgres
+from telemetry.clock import FakeClock, SystemClock
+from tests.support.wait import wait_until
 
 
 class _Intake:
@@ -34,7 +40,7 @@ class _Intake:
 class _Bank:
     def __init__(self) -> None:
         self.held: set[int] = set()
-        self.dispatcher = SimpleNamespace(recover=lambda keep: None)
+        self.dispatcher = SimpleNamespace(recover=lambda keep, restarted=False: None)
 
     def take(self, part: int) -> None:
         self.held.add(part)
@@ -60,12 +66,50 @@ def test_a_node_that_cannot_renew_lets_its_partitions_go_once_its_leases_expire(
             raise failure
 
         monkeypatch.setattr(node.leases, "round", fail)
-        clock.advance(3)
-        node.tick()  # not renewed, but the leases still hold
+        clock.advance(2)
+        node.tick()  # not renewed, but the leases hold for two seconds more
         assert intake.partitions() == [0, 1] and bank.held == {0, 1}
+        assert node.degraded()
         clock.advance(1)
-        node.tick()  # expired: another node may own them now
+        node.tick()  # a round before expiry can no longer be counted on: let go now
         assert intake.partitions() == [] and bank.held == set()
-        assert node.leases.held == frozenset()
+        assert node.leases.held == frozenset() and node.fences == 1
     finally:
         node.db.close()
+
+
+def test_a_node_whose_database_stops_answering_lets_go_before_its_leases_expire(
+        postgres: LocalPostgres, fresh_database: str) -> None:
+    """A proxy in front of PostgreSQL takes the lease thread's statements and answers
+    none: the round hangs, yet the node lets its partitions go before the leases it last
+    renewed expire, and takes them again once the database answers."""
+    gone_at_ms: list[int] = []
+
+    class Timed(_Intake):
+        def close_partition(self, part: int) -> None:
+            gone_at_ms.append(SystemClock().now_ms())
+            super().close_partition(part)
+
+    intake, bank = Timed(), _Bank()
+    with Blackhole(postgres.port) as proxy:
+        dsn = fresh_database.replace(f":{postgres.port}/", f":{proxy.port}/")
+        node = ClusterNode(ClusterSettings(node_id="node-a", state=dsn, partitions=2,
+                                           lease_ttl_s=2), bank, intake,  # type: ignore[arg-type]
+                           SystemClock())
+        node.start()
+        try:
+            wait_until(lambda: intake.partitions() == [0, 1], 10, "both partitions open")
+            with psycopg.connect(fresh_database) as direct:
+                direct.execute("SELECT 1")  # connected before the stall
+                proxy.stall()
+                wait_until(lambda: intake.partitions() == [], 10, "the partitions let go")
+                expires = direct.execute("SELECT min(expires_ms) FROM partition_leases "
+                                         "WHERE owner = 'node-a'").fetchone()
+            assert expires is not None and expires[0] is not None
+            assert max(gone_at_ms) < expires[0]  # before a survivor may take them
+            assert node.degraded() and node.status()["cluster_degraded"] is True
+            proxy.resume()
+            wait_until(lambda: intake.partitions() == [0, 1], 15, "taken again")
+            wait_until(lambda: not node.degraded(), 10, "no longer degraded")
+        finally:
+            node.close()
