@@ -60,14 +60,18 @@ class AlertError(Exception):
 
 class AlertCore:
     def __init__(self, db: StateDb, registry: Registry, policies: Policies, clock: Clock,
-                 listeners: list[Listener] | None = None) -> None:
+                 listeners: list[Listener] | None = None,
+                 gateway_offline: Callable[[str], bool] | None = None) -> None:
+        """``gateway_offline``: the detectors' view of which gateways are offline (the
+        inhibit stage hides their devices' silence)."""
         self.db = db
         self.registry = registry
         self.policies = policies
         self.clock = clock
         self.listeners = listeners if listeners is not None else []
         self.counts: dict[str, int] = {}
-        self._always, self._raised = pipeline.stages(pipeline.Inhibitor(), self._escalate)
+        self._always, self._raised = pipeline.stages(pipeline.Inhibitor(gateway_offline),
+                                                     self._escalate)
         now = clock.now_ms()
         self._offsets = {s.site_id: utc_offset_min(s.timezone, now)
                          for s in registry.sites.values()}

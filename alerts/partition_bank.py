@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from alerts.bank import DetectorBank
 from alerts.conditions import Signal
 from alerts.detectors.health import DeviceHealth
+from alerts.state import Alert
 from registry import Registry
 from telemetry.reading import Reading
 from telemetry.topics import partition_of
@@ -31,11 +32,15 @@ class PartitionBank:
         self.banks: dict[int, DetectorBank] = {}
         self.health = _Health(self)
 
-    def add(self, part: int, now_ms: int) -> None:
-        """Watch partition ``part`` from ``now_ms`` (its lease was gained)."""
+    def add(self, part: int, now_ms: int, open_alerts: list[Alert]) -> None:
+        """Watch partition ``part`` from ``now_ms`` (its lease was gained), taking up the
+        device health ``open_alerts`` (the store's) say of its gateways."""
         if part not in self.banks:
-            self.banks[part] = DetectorBank(self.registry.only(self._members[part]), now_ms,
-                                            **self._options)
+            bank = DetectorBank(self.registry.only(self._members[part]), now_ms,
+                                **self._options)
+            bank.health.restore([a for a in open_alerts
+                                 if partition_of(a.gateway_id, self.partitions) == part])
+            self.banks[part] = bank
 
     def drop(self, part: int) -> None:
         """Stop watching ``part`` (its lease was lost or handed over)."""

@@ -56,17 +56,24 @@ Stage = Callable[[Pending, StateDb], bool]
 
 
 class Inhibitor:
-    """Follows which gateways are offline; hides their devices' silence meanwhile."""
+    """Hides the silence of a gateway's devices while the gateway is offline. Which
+    gateways are offline: the detectors' view (``offline``, the health monitor's, which a
+    node taking a partition over rebuilds from the store), or without one what the
+    gateway-offline signals passing here have said."""
 
-    def __init__(self) -> None:
+    def __init__(self, offline: Callable[[str], bool] | None = None) -> None:
+        self._view = offline
         self.offline: set[str] = set()
 
     def __call__(self, p: Pending, db: StateDb) -> bool:
         signal = p.signal
-        if signal.condition is Condition.GATEWAY_OFFLINE:
+        if self._view is None and signal.condition is Condition.GATEWAY_OFFLINE:
             (self.offline.add if signal.active else self.offline.discard)(signal.gateway_id)
-        return not (signal.active and signal.condition is Condition.DEVICE_SILENT
-                    and signal.gateway_id in self.offline)
+        if not (signal.active and signal.condition is Condition.DEVICE_SILENT):
+            return True
+        offline = self._view(signal.gateway_id) if self._view is not None \
+            else signal.gateway_id in self.offline
+        return not offline
 
 
 def silence(p: Pending, db: StateDb) -> bool:

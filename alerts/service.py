@@ -23,6 +23,7 @@ from alerts.bank import DetectorBank
 from alerts.callbacks import CallbackServer
 from alerts.conditions import PROFILES, Severity, Signal
 from alerts.core import AlertChange, AlertCore, Listener
+from alerts.detectors.health import HEALTH_CONDITIONS
 from alerts.dispatch import Dispatcher
 from alerts.notifiers import Notifier
 from alerts.notifiers.console import ConsoleNotifier
@@ -32,7 +33,7 @@ from alerts.notifiers.webhook import WebhookNotifier
 from alerts.partition_bank import PartitionBank
 from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
-from alerts.state import LOCAL_NODE, StateDb
+from alerts.state import LOCAL_NODE, Alert, StateDb
 from registry import Registry
 from telemetry.clock import Clock
 from telemetry.reading import Reading
@@ -74,8 +75,11 @@ class AlertService:
             bed_return_s=settings.bed_return_s) if cluster is None else PartitionBank(
             registry, cluster.partitions, confirm_fall_s=settings.confirm_fall_s,
             bed_return_s=settings.bed_return_s)
+        if isinstance(self.bank, DetectorBank):  # after a restart: what the store says
+            self.bank.health.restore(self._open_health())
         self.core = AlertCore(self.db, registry, policies, clock,
-                              [*(listeners or []), self._on_change])
+                              [*(listeners or []), self._on_change],
+                              gateway_offline=self.bank.health.gateway_offline)
         token = settings.reply_token()
         self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
                                         port=settings.callback_port)
@@ -149,11 +153,17 @@ class AlertService:
         with self._lock:
             return len(self._kept)
 
+    def _open_health(self) -> list[Alert]:
+        """The open device-health alerts: gateways offline, devices silent, ..."""
+        return self.db.alerts(open_only=True, conditions=HEALTH_CONDITIONS, limit=10**9)
+
     def take(self, part: int) -> None:
-        """Watch the residents of partition ``part`` (before its readings flow)."""
+        """Watch the residents of partition ``part`` (before its readings flow), with
+        the device health the store has of it (whichever node marked it)."""
         if isinstance(self.bank, PartitionBank):
+            open_alerts = self._open_health()
             with self._lock:
-                self.bank.add(part, self.clock.now_ms())
+                self.bank.add(part, self.clock.now_ms(), open_alerts)
 
     def give_up(self, part: int) -> None:
         """Stop watching partition ``part`` (after its readings stopped)."""

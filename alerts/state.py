@@ -227,7 +227,7 @@ class StateDb:
     def alerts(self, *, state: AlertState | None = None, site_id: str | None = None,
                open_only: bool = False, severity_min: int = 0, since_ms: int = 0,
                subjects: tuple[str, ...] = (), sites: tuple[str, ...] = (),
-               limit: int = 500) -> list[Alert]:
+               conditions: tuple[Condition, ...] = (), limit: int = 500) -> list[Alert]:
         """Alerts, filtered and ordered here: unresolved first, then the most severe, then
         the newest. ``subjects`` keeps alerts about any of those subjects only, ``sites``
         those of any of those sites (a desk user's scope)."""
@@ -253,6 +253,9 @@ class StateDb:
         if sites:
             where.append(f"site_id IN ({', '.join('?' * len(sites))})")
             args.extend(sites)
+        if conditions:
+            where.append(f"condition IN ({', '.join('?' * len(conditions))})")
+            args.extend(c.value for c in conditions)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._run(f"SELECT {_ALERT_COLS} FROM alerts {clause} ORDER BY "
                         f"state = {_RESOLVED}, severity DESC, opened_ms DESC, alert_id DESC "

@@ -17,13 +17,20 @@ it meanwhile.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from alerts.conditions import Condition, Signal
 from alerts.detectors import FleetBase
 from telemetry.kinds import Kind
 from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
+
+if TYPE_CHECKING:
+    from alerts.state import Alert
+
+# the conditions whose state the health monitor keeps, and takes up from the store
+HEALTH_CONDITIONS = (Condition.GATEWAY_OFFLINE, Condition.RADIO_OFFLINE,
+                     Condition.DEVICE_SILENT, Condition.LOW_BATTERY)
 
 BACKSTOP_SILENT_MS = 26 * 3_600_000
 BUCKET_MS = 600_000  # devices indexed by the 10 minutes they were last heard in
@@ -67,6 +74,32 @@ class HealthMonitor(FleetBase):
         self._buckets: dict[int, set[tuple[str, str]]] = {}
         self._offline: dict[str, tuple[str, int]] = {}  # gateway -> (site, since)
         self._radio_down: set[tuple[str, str]] = set()  # (gateway, part)
+
+    def restore(self, open_alerts: list[Alert]) -> None:
+        """Take up what the store says is wrong now (a node taking a partition over, or
+        restarting): gateways offline, radios down, devices silent or with a low battery
+        keep their open alerts, so they are cleared when they come back, and a device
+        behind an offline gateway is not alarmed for its silence."""
+        for alert in open_alerts:
+            if not alert.active:
+                continue
+            if alert.condition is Condition.GATEWAY_OFFLINE:
+                self._offline[alert.gateway_id] = (alert.site_id, alert.opened_ms)
+            elif alert.condition is Condition.RADIO_OFFLINE:
+                self._radio_down.add((alert.gateway_id, alert.device_id))
+            elif alert.condition in (Condition.DEVICE_SILENT, Condition.LOW_BATTERY):
+                key = (alert.gateway_id, alert.device_id)
+                d = self._devices.get(key)
+                if d is None:
+                    d = self._devices[key] = _Device(alert.site_id, alert.gateway_id,
+                                                     alert.opened_ms)
+                    self._index(key, d)
+                if alert.condition is Condition.LOW_BATTERY:
+                    d.low_battery = True
+                elif not d.silent:
+                    d.silent = True  # out of the index until heard from, as when judged
+                    if d.bucket >= 0:
+                        self._unindex(key, d)
 
     def expect(self, site_id: str, gateway_id: str, device_id: str, since_ms: int) -> None:
         """A device of the registry: silent from ``since_ms`` until heard from."""
