@@ -71,14 +71,18 @@ class PartitionLeases:
     def live_nodes(self) -> list[str]:
         return self.db.live_nodes(self.clock.now_ms() - self.ttl_ms)
 
-    def round(self, keep: Callable[[int], bool] = _nothing) -> Change:
+    def degraded_nodes(self) -> list[str]:
+        """Live nodes whose alert core lags (as they said with their last heartbeat)."""
+        return self.db.degraded_nodes(self.clock.now_ms() - self.ttl_ms)
+
+    def round(self, keep: Callable[[int], bool] = _nothing, degraded: bool = False) -> Change:
         """Say we are alive and renew, let go and take leases. ``keep(part)``: a partition
         beyond our share that we may not let go yet (its broker sessions have never been
         subscribed: closing them now would leave nobody subscribed to queue its
         messages); it is renewed this round."""
         now = self.clock.now_ms()
         until = now + self.ttl_ms
-        self.db.beat(self.node_id, now)
+        self.db.beat(self.node_id, now, degraded)
         live = self.db.live_nodes(now - self.ttl_ms)
         share = math.ceil(self.partitions / max(1, len(live)))
         leases = self.db.leases()

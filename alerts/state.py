@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS partition_leases (
 
 # the node sending a notice, and since when (its clock)
 _ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT"),
-                                ("notices", "claimed_ms", "BIGINT")]
+                                ("notices", "claimed_ms", "BIGINT"),
+                                # a node says with its heartbeat that its alert core lags
+                                ("nodes", "degraded", "INTEGER")]
 
 
 LOCAL_NODE = "local"  # the one node of a single-process deployment
@@ -507,10 +509,17 @@ class StateDb:
         heartbeats are written on, whatever the nodes' own clocks say."""
         return int(self._run(f"SELECT {self.backend.now_ms_sql}").fetchone()[0])
 
-    def beat(self, node_id: str, now_ms: int) -> None:
-        """``node_id`` is alive at ``now_ms``."""
-        self._run("INSERT INTO nodes (node_id, seen_ms) VALUES (?, ?) ON CONFLICT (node_id) "
-                  "DO UPDATE SET seen_ms = excluded.seen_ms", (node_id, now_ms))
+    def beat(self, node_id: str, now_ms: int, degraded: bool = False) -> None:
+        """``node_id`` is alive at ``now_ms`` (and its alert core keeps up, or not)."""
+        self._run("INSERT INTO nodes (node_id, seen_ms, degraded) VALUES (?, ?, ?) ON CONFLICT "
+                  "(node_id) DO UPDATE SET seen_ms = excluded.seen_ms, "
+                  "degraded = excluded.degraded", (node_id, now_ms, int(degraded)))
+
+    def degraded_nodes(self, since_ms: int) -> list[str]:
+        """Live nodes (seen at or after ``since_ms``) whose alert core said it lags."""
+        rows = self._run("SELECT node_id FROM nodes WHERE seen_ms >= ? AND degraded = 1 "
+                         "ORDER BY node_id", (since_ms,)).fetchall()
+        return [str(row[0]) for row in rows]
 
     def leave(self, node_id: str) -> None:
         """``node_id`` stops: the others no longer count it."""

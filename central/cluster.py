@@ -68,7 +68,8 @@ class ClusterNode:
         started = self.clock.now_ms()
         # a partition we opened but whose sessions are not subscribed yet stays ours
         change = self.leases.round(keep=lambda part: part in self.ingest.partitions()
-                                   and not self.ingest.subscribed(part))
+                                   and not self.ingest.subscribed(part),
+                                   degraded=self.ingest.handoff.degraded())
         if self.clock.now_ms() - started >= self.fence_after_ms:
             raise StateError("the lease round took longer than the fence allows")
         with self._effects:
@@ -147,7 +148,12 @@ class ClusterNode:
         return bool(self.last_error)
 
     def status(self) -> dict[str, object]:
-        return {"cluster_degraded": self.degraded(),
+        """This node's state, and which live nodes say their alert core lags."""
+        try:
+            others = [n for n in self.leases.degraded_nodes() if n != self.settings.node_id]
+        except StateError:
+            others = []  # out of reach: this node says it is degraded itself
+        return {"cluster_degraded": self.degraded(), "nodes_degraded": others,
                 "partitions_held": sorted(self.leases.held),
                 "partitions_open": self.ingest.partitions(),
                 "lease_age_s": round(self.lease_age_ms() / SECOND_MS, 3),

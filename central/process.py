@@ -103,12 +103,14 @@ class CentralProcess:
 
     def status(self) -> dict[str, object]:
         """What the desk's banner and operators read: the intake's, and on a node of
-        several whether it keeps its leases (if not, its alert work waits: degraded)."""
+        several whether it keeps its leases (if not, its alert work waits: degraded) and
+        whether any other live node says its alert core lags: the cluster's state, on
+        whichever node serves the page."""
         out = self.ingest.status()
         if self.cluster is not None:
             out.update(self.cluster.status())
             out["alert_core_degraded"] = bool(out["alert_core_degraded"]) \
-                or self.cluster.degraded()
+                or self.cluster.degraded() or bool(out["nodes_degraded"])
         return out
 
     def _influx(self, influx: InfluxConfig) -> SpooledStore:

@@ -136,3 +136,30 @@ def test_a_partition_whose_sessions_are_not_subscribed_yet_is_kept_until_they_ar
     not_yet.clear()  # subscribed: now it goes like the others beyond a's share
     change = a.round(keep=lambda part: part in not_yet)
     assert change.lost == {last}
+
+
+def test_a_node_whose_alert_core_lags_is_seen_so_by_the_others_while_it_lives(
+        cluster: Cluster) -> None:
+    """The desk's banner on any node shows the cluster's state, not only its own."""
+    clock = FakeClock(T0)
+    a, b = cluster.nodes(clock, "node-a", "node-b")
+    a.round(degraded=True)
+    b.round()
+    assert b.degraded_nodes() == ["node-a"]
+    clock.advance(1)
+    a.round()  # caught up again
+    assert b.degraded_nodes() == []
+    a.round(degraded=True)
+    clock.advance(TTL_MS / 1000 + 1)  # and then dead: no longer counted
+    b.round()
+    assert b.degraded_nodes() == []
+
+
+def test_the_store_clock_is_one_time_line_for_every_node(cluster: Cluster) -> None:
+    from alerts.leases import StoreClock
+    from telemetry.clock import SystemClock
+
+    store = StoreClock(cluster.stores[0])
+    assert abs(store.now_ms() - SystemClock().now_ms()) < 5_000  # same machine here
+    first = store.now_ms()
+    assert store.now_ms() >= first
