@@ -6,12 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from alerts.conditions import Condition
+from alerts.detectors.health import HEALTH_CONDITIONS, DeviceHealth
 from dashboard.accounts import Role
 from dashboard.deps import Ctx, Millis, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone, room_states
 from registry import Resident
 from telemetry.kinds import Kind, unit_of
+from telemetry.parts import GATEWAY_PARTS
 
 MAX_RANGE_MS = 31 * 86_400_000
 
@@ -72,15 +75,18 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
     devices = []
     if ctx.health is not None:
         for gateway_id in gateways:
-            for d in ctx.health.devices_of(gateway_id):
+            watched = ctx.health.devices_of(gateway_id)
+            seen, offline, radio_down = (
+                watched, ctx.health.gateway_offline(gateway_id),
+                ctx.health.radio_down(gateway_id)) if watched else _from_store(ctx, gateway_id)
+            for d in seen:
                 owner = ctx.registry.device(gateway_id, d.device_id)
                 if owner is None or owner.resident_id != resident_id:
                     continue
                 devices.append({"gateway_id": gateway_id, "device_id": d.device_id,
                                 "last_seen_ms": d.last_seen_ms, "battery_pct": d.battery_pct,
                                 "silent": d.silent, "low_battery": d.low_battery,
-                                "gateway_offline": ctx.health.gateway_offline(gateway_id),
-                                "radio_offline": ctx.health.radio_down(gateway_id)})
+                                "gateway_offline": offline, "radio_offline": radio_down})
     subjects = (resident_id, *(f"{d.gateway_id}/{d.device_id}"
                                           for d in ctx.registry.devices.values()
                                           if d.resident_id == resident_id))
@@ -94,6 +100,22 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
             "medical_notes": r.medical_notes if user.role is not Role.VIEWER else "",
             "wandering_risk": r.wandering_risk, "vitals": vitals, "devices": devices,
             "alerts": recent, "contacts": contacts}
+
+
+def _from_store(ctx: Ctx, gateway_id: str) -> tuple[list[DeviceHealth], bool, bool]:
+    """A gateway whose partition another node holds: its devices, and whether it and its
+    radio are offline, as the shared store knows them (open alerts; when a device was
+    last heard and its battery level only the node that watches it knows)."""
+    mine = [d.device_id for d in ctx.registry.devices.values() if d.gateway_id == gateway_id]
+    health = ctx.core.db.alerts(open_only=True, conditions=HEALTH_CONDITIONS,
+                                subjects=(gateway_id, *(f"{gateway_id}/{d}"
+                                                        for d in (*mine, *GATEWAY_PARTS))),
+                                limit=10_000)
+    down = {(a.device_id, a.condition) for a in health if a.active}
+    conditions = {c for _, c in down}
+    return ([DeviceHealth(d, None, None, (d, Condition.DEVICE_SILENT) in down,
+                          (d, Condition.LOW_BATTERY) in down) for d in mine],
+            Condition.GATEWAY_OFFLINE in conditions, Condition.RADIO_OFFLINE in conditions)
 
 
 @router.get("/residents/{resident_id}/readings", responses=answers(404))
