@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 StatusConsumer = Callable[[str, str, bool], None]  # gateway_id, site_id, online
 DEDUP_WARM_MS = 6 * 3600 * 1000
 KEEPALIVE_S = 30
+SUBSCRIBE_RETRY_S = 2.0  # after the broker refused a subscription
 MAX_QUEUED_READINGS = 50_000  # per lane, waiting for the store: then the broker keeps them
 
 
@@ -186,11 +187,26 @@ class Ingest:
             if not reason.is_failure:
                 client.subscribe(filters)
 
-        def on_subscribe(*_: object) -> None:
+        def on_subscribe(client: mqtt.Client, userdata: object, mid: int,
+                         codes: list[ReasonCode], props: object) -> None:
+            if any(code.is_failure for code in codes):
+                # the broker refused a filter (its ACL, a full session store): nothing is
+                # queued for us under it, so we are not subscribed; ask again shortly
+                self._count("subscribe_refused")
+                log.error("broker refused the subscription of %s (%s); retrying",
+                          client_id, ", ".join(str(c) for c in codes))
+                retry = threading.Timer(SUBSCRIBE_RETRY_S, _resubscribe, (client,))
+                retry.daemon = True
+                retry.start()
+                return
             with self._lock:
                 self._subscribed.add(client_id)
                 if len(self._subscribed) == len(self._lanes):
                     self.ready.set()
+
+        def _resubscribe(client: mqtt.Client) -> None:
+            if client.is_connected():
+                client.subscribe(filters)
 
         next_address = [0]
 

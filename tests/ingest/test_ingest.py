@@ -256,3 +256,42 @@ def test_an_alert_core_failure_on_a_fall_is_retried_and_shown_not_swallowed(
         ingest.close()
         ingest.store.close()
         ingest.dead.close()
+
+
+def test_a_subscription_the_broker_refuses_is_not_taken_for_one(
+        tmp_path: Path, mosquitto: LocalMosquitto) -> None:
+    """A SUBACK with a failure code (NATS refuses a filter its permissions deny; Mosquitto
+    2.0 grants such a 3.1.1 subscription and delivers nothing) leaves the lane not ready
+    and counted, and the subscription is asked for again, so a node never takes a
+    partition as subscribed while the broker queues nothing for it."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    ingest = Ingest(host="127.0.0.1", port=mosquitto.port,
+                    registry=registry.load(registry.SAMPLE),
+                    store=SqliteStore(tmp_path / "store.db"),
+                    dead_letters=DeadLetters(tmp_path / "dead.db"), clock=SystemClock(),
+                    consumers=[])
+    try:
+        ingest.start()
+        wait_until(ingest.ready.is_set, 10, "ingest subscribed")
+        client, _ = ingest._lanes[0]
+        subscribed = []
+        real_subscribe = client.subscribe
+
+        def subscribe(*args: object, **kwargs: object) -> object:
+            subscribed.append(args)
+            return real_subscribe(*args, **kwargs)  # type: ignore[arg-type]
+
+        client.subscribe = subscribe  # type: ignore[method-assign]
+        ingest.ready.clear()
+        ingest._subscribed.clear()
+        refused = ReasonCode(PacketTypes.SUBACK, identifier=0x80)
+        client.on_subscribe(client, None, 1, [refused], None)  # as paho calls it
+        assert ingest.count("subscribe_refused") == 1 and not ingest.ready.is_set()
+        wait_until(lambda: len(subscribed) == 1, 10, "the subscription asked for again")
+        wait_until(lambda: len(ingest._subscribed) == 1, 10, "granted this time")
+    finally:
+        ingest.close()
+        ingest.store.close()
+        ingest.dead.close()
