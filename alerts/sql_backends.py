@@ -170,6 +170,19 @@ class Postgres:
         try:
             cursor: Result = self.conn.execute(self._translate(sql), args)
             return cursor
+        except self._psycopg.OperationalError as exc:
+            if self._in_transaction or not self.conn.closed \
+                    or not sql.lstrip().upper().startswith("SELECT"):
+                raise StateError(str(exc)) from exc
+            # the connection died under us (the server restarted since our last
+            # statement): a read, outside a transaction, goes once more on a new one (a
+            # write is left to its caller's retry: it may have been done before the break)
+            self.conn = self._connect()
+            try:
+                again: Result = self.conn.execute(self._translate(sql), args)
+                return again
+            except self._psycopg.Error as retry_exc:
+                raise StateError(str(retry_exc)) from retry_exc
         except self._psycopg.Error as exc:
             raise StateError(str(exc)) from exc
 

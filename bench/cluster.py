@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -64,6 +65,13 @@ class AlertNode:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is alive but does nothing (a stalled VM)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,8 +42,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.core import AlertChange, Change
 from alerts.feed import AlertFeed
 from alerts.settings import AlertSettings, KannelSettings
-from alerts.state import StateDb
+from alerts.state import StateDb, StateError
 from bench.cluster import (
+    LEASE_TTL_S,
     AlertNode,
     now_ms,
     pct,
@@ -66,15 +68,16 @@ from telemetry.topics import Channel
 SEED = 1
 ESCALATE_S = 15  # the first contact has this long to answer before the second is texted
 WINDOW_S = 15  # "during the takeover": falls published this long after the kill
+OUTAGE_S = 10.0  # postgres-restart: how long the shared store is away
+KILLS = ("alert-node", "broker-node", "postgres-restart", "pause-node")
 
 
 def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int = 90,
         duration: float = 45.0, speed: float = 60.0, kill_at: float = 0.3,
         kill: str = "alert-node", out: IO[str] = sys.stdout) -> dict[str, Any]:
-    """One run; ``kill`` is "alert-node" (the busiest) or "broker-node" (the one the
-    first alert node is connected to)."""
-    if kill not in ("alert-node", "broker-node"):
-        raise ValueError("kill is alert-node or broker-node")
+    """One run; ``kill`` is one of ``KILLS``."""
+    if kill not in KILLS:
+        raise ValueError(f"kill is one of {', '.join(KILLS)}")
     work = Path(tempfile.mkdtemp(prefix="eldercare-bench-failover-"))
     (work / "registry.yaml").write_text(
         yaml.safe_dump(site_registry.registry_data(homes, SEED)))
@@ -86,8 +89,8 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
     (work / "callback.token").write_text(token)
     callback_ports = [free_port() for _ in range(alert_nodes)]
     print(f"failover: {alert_nodes} alert nodes, 3 NATS nodes, {partitions} partitions, "
-          f"{homes} homes, {falls} falls over {duration:.0f} s, one {kill} killed -9 "
-          f"at {kill_at * duration:.0f} s", file=out, flush=True)
+          f"{homes} homes, {falls} falls over {duration:.0f} s, {kill} at "
+          f"{kill_at * duration:.0f} s", file=out, flush=True)
     nodes: list[AlertNode] = []
     with LocalPostgres() as pg, NatsCluster(3, partitions) as nats:
         dsn = pg.create_database("eldercare")
@@ -103,7 +106,7 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
             if not wait_balanced(watcher, alert_nodes, partitions, nats):
                 raise RuntimeError("the partitions were not shared out")
             result = _scenario(dsn, nats, nodes, watcher, kannel, homes, partitions, falls,
-                               duration, speed, kill_at, kill, out)
+                               duration, speed, kill_at, kill, out, pg)
         finally:
             for node in nodes:
                 node.stop()
@@ -112,9 +115,40 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
     return result
 
 
+def consumer_leaders(nats: NatsCluster) -> dict[int, str]:
+    """Which broker node leads the JetStream consumer of each partition's sessions (the
+    broker's monitoring; several lanes of one partition: any of their leaders)."""
+    out: dict[int, str] = {}
+    for node in nats.nodes:
+        if node.process is None:
+            continue
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{node.monitor_port}/jsz?accounts=true&streams=true"
+                    "&consumers=true&config=true", timeout=2) as reply:
+                details = json.load(reply).get("account_details", [])
+        except OSError:
+            continue
+        for account in details:
+            for stream in account.get("stream_detail", []):
+                if stream.get("name") != "$MQTT_msgs":
+                    continue
+                for consumer in stream.get("consumer_detail") or []:
+                    subject = consumer.get("config", {}).get("filter_subject", "")
+                    leader = (consumer.get("cluster") or {}).get("leader")
+                    parts = subject.split(".")
+                    if leader and len(parts) > 3 and parts[2] == topics.PARTITION_ROOT \
+                            and parts[3].isdigit():
+                        out.setdefault(int(parts[3]), leader)
+        if out:
+            return out
+    return out
+
+
 def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: StateDb,
               kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
-              speed: float, kill_at: float, kill: str, out: IO[str]) -> dict[str, Any]:
+              speed: float, kill_at: float, kill: str, out: IO[str],
+              pg: LocalPostgres) -> dict[str, Any]:
     load: dict[str, Any] = {}
     # the background load and the falls come in through broker nodes that stay up
     sim = threading.Thread(target=lambda: load.update(
@@ -127,11 +161,18 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     publisher.connect("127.0.0.1", nats.nodes[1].mqtt_port)
     publisher.loop_start()
     leases = watcher.leases()
-    if kill == "alert-node":  # the one holding the most partitions
+    leaders = consumer_leaders(nats)
+    consumers_hit: set[int] = set()
+    if kill in ("alert-node", "pause-node"):  # the one holding the most partitions
         victim = collections.Counter(o for o, _ in leases.values()).most_common(1)[0][0]
-    else:  # the broker node the first alert node is connected to
+        hit = {p for p, (owner, _) in leases.items() if owner == victim}
+    elif kill == "broker-node":  # n1: the first alert node's, and some consumers' leader
         victim = nodes[0].node_id
-    hit = {p for p, (owner, _) in leases.items() if owner == victim}
+        consumers_hit = {p for p, leader in leaders.items() if leader == nats.nodes[0].name}
+        hit = {p for p, (owner, _) in leases.items() if owner == victim} | consumers_hit
+    else:  # the shared store: every partition
+        victim = "postgres"
+        hit = set(range(partitions))
     hit_sessions = {f"eldercare-alerts-part-{p}-{lane}" for p in hit
                     for lane in ("urgent", "readings")}
     # falls alternate between the homes whose partitions are hit and the others
@@ -145,7 +186,14 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
         if change.change is Change.OPENED:
             on_desk.setdefault(change.alert.subject, now_ms())
 
-    feed = AlertFeed(dsn, "bench-desk", told)  # as every node's dashboard hears
+    desk_db = StateDb(dsn)
+
+    def reloaded() -> None:  # the feed was cut: an open page fetches the alerts anew
+        at = now_ms()
+        for alert in desk_db.alerts(limit=100_000):
+            on_desk.setdefault(alert.subject, at)
+
+    feed = AlertFeed(dsn, "bench-desk", told, reloaded)  # as every node's dashboard hears
     feed.start()
     feed.listening.wait(10)
     fall_keys: set[tuple[str, int]] = set()
@@ -164,7 +212,17 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
             now = now_ms()
             return all(owner != victim and expires > now
                        for p, (owner, expires) in watcher.leases().items() if p in hit)
-        if wait_for(held_again if kill == "alert-node" else all_new, 120, 0.05):
+
+        def back() -> bool:  # the store answers, and every partition is held again
+            try:
+                now = now_ms()
+                held = [p for p, (_, expires) in watcher.leases().items() if expires > now]
+            except StateError:
+                return False
+            return len(held) == partitions and killed_ms + OUTAGE_S * 1000 < now
+        done = {"alert-node": held_again, "pause-node": held_again, "broker-node": all_new,
+                "postgres-restart": back}[kill]
+        if wait_for(done, 120, 0.05):
             taken_over_ms = now_ms()
 
     sim.start()
@@ -173,15 +231,22 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     for i in range(falls):
         if not killed_ms and time.monotonic() - begun >= kill_at * duration:
             before = sessions(nats, hit_sessions)
+            killed_ms = now_ms()
             if kill == "alert-node":
                 next(n for n in nodes if n.node_id == victim).kill()
+            elif kill == "pause-node":
+                node = next(n for n in nodes if n.node_id == victim)
+                node.pause()
+                threading.Timer(2 * LEASE_TTL_S, node.resume).start()
+            elif kill == "postgres-restart":
+                pg.stop()
+                threading.Timer(OUTAGE_S, pg.start).start()
             else:
                 nats.nodes[0].kill()
-            killed_ms = now_ms()
             threading.Thread(target=watch_takeover, args=(before,), daemon=True).start()
-            print(f"killed {'alert node ' + victim if kill == 'alert-node' else 'broker n1'}"
-                  f" (partitions {sorted(hit)} hit)", file=out, flush=True)
-        pool = homes_hit if i % 2 == 0 and homes_hit else homes_other
+            print(f"{kill}: {victim} (partitions {sorted(hit)} hit; consumers led by the "
+                  f"killed broker node: {sorted(consumers_hit)})", file=out, flush=True)
+        pool = homes_hit if (i % 2 == 0 or not homes_other) and homes_hit else homes_other
         home = pool.pop((i * 7919) % len(pool))
         gateway, site = layout.gateway_id(home), layout.site_id(home)
         now = now_ms()
@@ -197,17 +262,26 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     sim.join()
 
     def alerts_in() -> dict[str, Any]:
-        return {a.subject: a for a in watcher.alerts(limit=10 * falls)}
+        try:
+            return {a.subject: a for a in watcher.alerts(limit=10 * falls)}
+        except StateError:  # the store is still coming back
+            return {}
+
+    def second_texts() -> int:
+        try:
+            return sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
+        except StateError:  # the store is still coming back
+            return 0
 
     wait_for(lambda: len(alerts_in()) >= falls, 60, 0.2)
     # every fall's second contact is texted ESCALATE_S after its first
-    wait_for(lambda: sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
-          >= falls, ESCALATE_S + 60, 0.5)
+    wait_for(lambda: second_texts() >= falls, ESCALATE_S + 60, 0.5)
     # the last readings the simulator published: stored by whoever owns them now
     expected = int(load.get("readings", 0))
     wait_for(lambda: len(stored_keys([n.store for n in nodes])) >= expected + falls, 60, 0.5)
     publisher.loop_stop()
     feed.stop()
+    desk_db.close()
     alerts = alerts_in()
     notices = watcher.notices()
     stored = stored_keys([n.store for n in nodes])
@@ -229,7 +303,10 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages())
     simulated_lost = max(0, expected - (len(stored) - len(fall_keys & stored)))
     result = {
-        "killed": f"alert node {victim}" if kill == "alert-node" else "broker node n1",
+        "killed": {"alert-node": f"alert node {victim}", "broker-node": "broker node n1",
+                   "pause-node": f"alert node {victim} paused {2 * LEASE_TTL_S:.0f} s",
+                   "postgres-restart": f"PostgreSQL stopped {OUTAGE_S:.0f} s"}[kill],
+        "consumers_hit": len(consumers_hit),
         "alert_nodes": len(nodes), "broker_nodes": len(nats.nodes), "partitions": partitions,
         "partitions_hit": len(hit), "homes": homes, "falls": falls,
         "takeover_s": round((taken_over_ms - killed_ms) / 1000, 2) if taken_over_ms else None,
@@ -240,7 +317,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
         "fall_to_desk_ms_max_during_takeover": max(during) if during else None,
         "lost_falls": falls - len(alerts.keys() & published.keys()),
         "falls_unacknowledged_by_broker": len(sent_mids.keys() - acked),
-        "falls_not_pushed": falls - len(to_desk),
+        "falls_not_pushed": falls - len(to_desk),  # not on a desk (any node's hears them)
         "readings_published": expected + falls,
         "lost": simulated_lost + len(fall_keys - stored),
         "sms_sent": sum(texts.values()),

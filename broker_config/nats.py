@@ -19,6 +19,7 @@ from broker_config.acl import INGEST_USER, provision
 from telemetry import topics
 
 _ROOT = topics.CENTRAL_ROOT.replace("/", ".")
+_PROBE = topics.PROBE_ROOT.replace("/", ".")
 _DELIVERY = "$MQTT.sub.>"
 
 
@@ -37,9 +38,12 @@ class TlsFiles(NamedTuple):
 
 def partition_mapping(partitions: int) -> dict[str, str]:
     """The account mapping that puts each gateway's topics under its partition (the
-    server's hash of the gateway id; ``telemetry.topics.partition_of`` computes it)."""
-    return {f"{_ROOT}.*.*": f"{topics.PARTITION_ROOT}.{{{{partition({partitions},1)}}}}."
-                           f"{_ROOT}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}"}
+    server's hash of the gateway id; ``telemetry.topics.partition_of`` computes it), and
+    the alert nodes' partition probes the same way, so a node can check at start that
+    the broker splits by the count it was given."""
+    part = f"{topics.PARTITION_ROOT}.{{{{partition({partitions},1)}}}}"
+    return {f"{_ROOT}.*.*": f"{part}.{_ROOT}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}",
+            f"{_PROBE}.*": f"{part}.{_PROBE}.{{{{wildcard(1)}}}}"}
 
 
 def gateway_permissions(gateway_id: str) -> dict[str, list[str]]:
@@ -49,7 +53,8 @@ def gateway_permissions(gateway_id: str) -> dict[str, list[str]]:
 
 
 def ingest_permissions() -> dict[str, list[str]]:
-    return {"publish": [f"{_ROOT}.*.cmd.>"],
+    return {"publish": [f"{_ROOT}.*.cmd.>", f"{_PROBE}.*",
+                        f"{topics.PARTITION_ROOT}.*.{_PROBE}.*"],
             "subscribe": [f"{topics.PARTITION_ROOT}.>", f"{_ROOT}.>", _DELIVERY]}
 
 

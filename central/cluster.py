@@ -51,6 +51,7 @@ class ClusterNode:
         self.fences = 0
         self._last_renewed_ms = clock.now_ms()
         self._fenced = False
+        self._lagging: list[str] = []  # other live nodes whose alert core lags, last round
         self.last_error = ""  # why the last round failed ("" while rounds succeed)
         self._effects = threading.Lock()  # opening / closing partitions: one at a time
         self._stop = threading.Event()
@@ -59,6 +60,9 @@ class ClusterNode:
                                           daemon=True)
 
     def start(self) -> None:
+        """Check the broker's partition count (``PartitionCountError`` if it differs: no
+        partition is taken), then take this node's share and keep it."""
+        self.ingest.check_partitions(self.settings.partitions)
         self.tick()
         self._thread.start()
         self._watchdog.start()
@@ -77,6 +81,7 @@ class ClusterNode:
             self._fenced = False
             self._apply(change.held, first)
         live = self.leases.live_nodes()
+        self._lagging = [n for n in self.leases.degraded_nodes() if n != self.settings.node_id]
         # at our first round, what we ourselves left sending before a restart goes again
         keep = tuple(n for n in live if not (first and n == self.settings.node_id))
         self.alerts.dispatcher.recover(keep, restarted=first)
@@ -148,12 +153,9 @@ class ClusterNode:
         return bool(self.last_error)
 
     def status(self) -> dict[str, object]:
-        """This node's state, and which live nodes say their alert core lags."""
-        try:
-            others = [n for n in self.leases.degraded_nodes() if n != self.settings.node_id]
-        except StateError:
-            others = []  # out of reach: this node says it is degraded itself
-        return {"cluster_degraded": self.degraded(), "nodes_degraded": others,
+        """This node's state, and which other live nodes said their alert core lags (as
+        of the last round: never a query here, the desk must not wait on the store)."""
+        return {"cluster_degraded": self.degraded(), "nodes_degraded": list(self._lagging),
                 "partitions_held": sorted(self.leases.held),
                 "partitions_open": self.ingest.partitions(),
                 "lease_age_s": round(self.lease_age_ms() / SECOND_MS, 3),

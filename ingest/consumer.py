@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.handoff import Consumer, Handoff
+from ingest.probe import check_partitions
 from ingest.roles import ProcessRole
 from ingest.store.base import Store, StoreError
 from ingest.store.spool import SpooledStore
@@ -120,6 +121,12 @@ class Ingest:
                        stores=stores)]
         if partitioned:
             self.ready.set()  # nothing to subscribe to until a partition is given
+
+    def check_partitions(self, expected: int) -> None:
+        """Refuse (``PartitionCountError``) unless the clustered broker splits the gateways
+        into ``expected`` partitions, as this node was told."""
+        username, password = self._credentials
+        check_partitions(self._addresses, expected, username=username, password=password)
 
     def open_partition(self, part: int) -> None:
         """Take partition ``part``'s messages: its two persistent sessions, named by the

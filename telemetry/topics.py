@@ -8,6 +8,8 @@ Mosquitto ACL pattern isolates gateways from each other::
     eldercare/v1/<gateway_id>/status        retained "online" / "offline" (birth, will)
     eldercare/v1/<gateway_id>/heartbeat     gateway health
     eldercare/v1/<gateway_id>/cmd/<name>    commands from the centre to one gateway
+    eldercare/probe/<probe_id>              an alert node asking a clustered broker which
+                                            partition an id falls in (its mapping's count)
 
 Local (devices -> gateway), one dialect each: zigbee2mqtt, ESPHome and the project's
 native firmware (``native/<device_id>/<stream>``).
@@ -23,6 +25,7 @@ CENTRAL_ROOT: Final = "eldercare/v1"
 # A clustered broker maps each central topic to part/<n>/<central topic>: n, the gateway's
 # partition, picks the alert node that takes it (see alerts.partitions).
 PARTITION_ROOT: Final = "part"
+PROBE_ROOT: Final = "eldercare/probe"
 Z2M_DEFAULT_BASE: Final = "zigbee2mqtt"
 NATIVE_ROOT: Final = "native"
 
@@ -80,6 +83,30 @@ def partition_of(gateway_id: str, partitions: int) -> int:
     for byte in gateway_id.encode():
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return h % partitions
+
+
+def probe(probe_id: str) -> str:
+    """The topic an alert node publishes a partition probe on."""
+    return f"{PROBE_ROOT}/{check_id(probe_id, 'probe id')}"
+
+
+def probe_filter(probe_id: str) -> str:
+    """Where a clustered broker delivers ``probe(probe_id)``, under its partition."""
+    return f"{PARTITION_ROOT}/+/{probe(probe_id)}"
+
+
+def probed_partition(topic: str) -> tuple[str, int]:
+    """(probe id, partition) of a delivered probe ``part/<n>/eldercare/probe/<id>``.
+
+    Raises:
+        TopicError: not a delivered probe.
+    """
+    parts = topic.split("/")
+    root = PROBE_ROOT.split("/")
+    if len(parts) != 5 or parts[0] != PARTITION_ROOT or not parts[1].isdigit() \
+            or parts[2:4] != root:
+        raise TopicError(f"not a delivered partition probe: {topic!r}")
+    return check_id(parts[4], "probe id"), int(parts[1])
 
 
 def central_filter(channel: Channel, share_group: str | None = None,

@@ -59,3 +59,23 @@ def test_a_node_goes_on_after_the_database_restarts() -> None:
         second = _open_fall(db, "res-00002")  # the store reconnects by itself
         assert {a.alert_id for a in db.alerts()} == {first, second}
         db.close()
+
+
+def test_a_read_after_the_database_restarted_is_answered_on_a_new_connection() -> None:
+    """The desk's first query after a PostgreSQL restart (a page reloading after the feed
+    came back) is answered, not refused; a write is refused, and its caller retries."""
+    with LocalPostgres() as server:
+        db = StateDb(server.create_database("reads"))
+        try:
+            db.open_alert(Condition.FALL, "res-00000", "site-000", "gw-00000", "pendant",
+                          Severity.CRITICAL, 1, False, "fall")
+            server.stop()
+            server.start()
+            assert [a.subject for a in db.alerts()] == ["res-00000"]
+            server.stop()
+            server.start()
+            with pytest.raises(StateError):
+                db.note(1, 2, "x", "y", "z")
+            db.note(1, 2, "x", "y", "z")  # the caller's retry
+        finally:
+            db.close()

@@ -35,3 +35,19 @@ def test_a_node_killed_under_load_loses_no_fall_and_texts_none_twice(kill: str) 
     # the second contact of falls raised before the kill is texted on time (one tick)
     assert result["escalations_in_flight"] >= 3, result
     assert result["escalation_late_ms_max"] < 2_000, result
+
+
+@pytest.mark.parametrize("kill", ["postgres-restart", "pause-node"])
+def test_the_store_away_or_a_node_paused_loses_no_fall_and_texts_none_twice(
+        kill: str) -> None:
+    """The shared store stopped 10 s (longer than the lease) and started again, or the
+    busiest alert node stopped (SIGSTOP) for twice the lease and let go on: every fall
+    reaches the desk and is texted once to each contact."""
+    result = run(homes=120, falls=24, duration=16.0, kill=kill, out=io.StringIO())
+    assert result["lost_falls"] == 0 and result["falls_not_pushed"] == 0, result
+    assert result["falls_unacknowledged_by_broker"] == 0, result
+    assert result["lost"] == 0, result
+    assert result["duplicate_sms"] == 0, result
+    assert result["sms_sent"] == 2 * result["falls"], result
+    assert result["falls_during_takeover"] >= 4, result
+    assert result["takeover_s"] is not None, result

@@ -121,3 +121,16 @@ def test_a_cluster_starts_even_if_a_picked_port_is_taken_before_it_binds() -> No
             assert all(node.healthy() for node in cluster.nodes)
         finally:
             cluster.close()
+
+
+def test_the_alert_nodes_user_may_probe_the_partition_count_and_a_gateway_may_not(
+        node: NatsCluster) -> None:
+    from ingest.probe import PartitionCountError, check_partitions
+
+    address = [("127.0.0.1", node.nodes[0].mqtt_port)]
+    check_partitions(address, 4, username="ingest", password=PASSWORDS["ingest"])
+    with pytest.raises(PartitionCountError, match="partitions = 6"):
+        check_partitions(address, 6, username="ingest", password=PASSWORDS["ingest"])
+    with pytest.raises(PartitionCountError, match="probes"):  # its permissions deny them
+        check_partitions(address, 4, username="gw-00000", password=PASSWORDS["gw-00000"],
+                         timeout_s=2)

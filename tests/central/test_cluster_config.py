@@ -15,6 +15,8 @@ from central.config import CentralConfig, CentralConfigError
 from central.process import CentralProcess
 from telemetry.clock import SystemClock
 
+POLICY = Path(__file__).resolve().parents[2] / "alerts" / "policy.sample.yaml"
+
 
 def test_the_three_node_sample_is_one_node_of_three() -> None:
     cfg = config.load(config.CLUSTER_SAMPLE)
@@ -46,3 +48,47 @@ def test_a_node_of_several_needs_the_alert_core_and_no_share_group(tmp_path: Pat
         base, alerts=AlertSettings(policy="p.yaml", sms="console"), share_group="alerts")
     with pytest.raises(CentralConfigError, match="share_group"):
         CentralProcess(shared, SystemClock())
+
+
+def test_a_node_refuses_to_start_when_the_broker_splits_into_another_count(
+        tmp_path: Path, fresh_database: str) -> None:
+    """The broker maps gateways into 2 partitions; a node told 3 takes none and says why;
+    a node told 2 starts."""
+    from harness.nats import NatsCluster
+    from harness.process import free_port
+    from ingest.probe import PartitionCountError
+    from telemetry.broker import BrokerConnection
+
+    nats = NatsCluster(1, 2).start()
+    try:
+        for told in (3, 2):
+            node = CentralProcess(CentralConfig(
+                data_dir=str(tmp_path / f"node-{told}"), registry=str(registry.SAMPLE),
+                broker=BrokerConnection(port=nats.nodes[0].mqtt_port),
+                alerts=AlertSettings(policy=str(POLICY), sms="console",
+                                     callback_port=free_port()),
+                cluster=ClusterSettings(node_id=f"node-{told}", state=fresh_database,
+                                        partitions=told)), SystemClock())
+            assert node.cluster is not None
+            try:
+                if told == 3:
+                    with pytest.raises(PartitionCountError, match="partitions = 3"):
+                        node.start()
+                    assert node.ingest.partitions() == [] and node.cluster.leases.held == set()
+                else:
+                    node.start()
+                    assert node.ingest.partitions() == [0, 1]
+            finally:
+                node.close()
+    finally:
+        nats.close()
+
+
+def test_a_desk_reachable_from_other_machines_needs_secure_cookies() -> None:
+    from dashboard.settings import DashboardSettings
+
+    with pytest.raises(msgspec.ValidationError, match="secure_cookies"):
+        msgspec.convert({"host": "0.0.0.0"}, DashboardSettings)
+    assert msgspec.convert({"host": "0.0.0.0", "secure_cookies": True},
+                           DashboardSettings).secure_cookies
+    assert msgspec.convert({"host": "127.0.0.1"}, DashboardSettings).host == "127.0.0.1"

@@ -23,6 +23,10 @@ from tests.support.wait import wait_until
 class _Intake:
     def __init__(self) -> None:
         self.open: set[int] = set()
+        self.handoff = SimpleNamespace(degraded=lambda: False)
+
+    def check_partitions(self, expected: int) -> None:
+        pass
 
     def open_partition(self, part: int) -> None:
         self.open.add(part)
