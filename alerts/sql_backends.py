@@ -141,6 +141,15 @@ class Postgres:
                                       f"{column} {sql_type}")
         except psycopg.Error as exc:
             raise StateError(f"cannot create the alert schema: {exc}") from exc
+        self._bound()  # after the schema: nodes starting together may wait for its lock
+
+    def _bound(self) -> None:
+        """With ``timeout_s``, every statement on the connection ends within it."""
+        if self.timeout_s is not None:
+            try:
+                self.conn.execute(f"SET statement_timeout = {max(1, int(self.timeout_s * 1000))}")
+            except self._psycopg.Error as exc:
+                raise StateError(str(exc)) from exc
 
     def _connect(self) -> Any:
         """A connection that notices a dead link (TCP keepalives); with ``timeout_s``, one
@@ -149,10 +158,8 @@ class Postgres:
                                    "keepalives_interval": 2, "keepalives_count": 3,
                                    "connect_timeout": 5}
         if self.timeout_s is not None:
-            timeout_ms = max(1, int(self.timeout_s * 1000))
             options.update(connect_timeout=max(2, math.ceil(self.timeout_s)),
-                           tcp_user_timeout=timeout_ms,
-                           options=f"-c statement_timeout={timeout_ms}")
+                           tcp_user_timeout=max(1, int(self.timeout_s * 1000)))
         try:
             return self._psycopg.connect(self.dsn, autocommit=True, **options)
         except self._psycopg.Error as exc:
@@ -167,6 +174,7 @@ class Postgres:
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
         if self.conn.closed and not self._in_transaction:
             self.conn = self._connect()  # the server restarted or the link broke
+            self._bound()
         try:
             cursor: Result = self.conn.execute(self._translate(sql), args)
             return cursor
@@ -178,6 +186,7 @@ class Postgres:
             # statement): a read, outside a transaction, goes once more on a new one (a
             # write is left to its caller's retry: it may have been done before the break)
             self.conn = self._connect()
+            self._bound()
             try:
                 again: Result = self.conn.execute(self._translate(sql), args)
                 return again
