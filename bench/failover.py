@@ -44,6 +44,7 @@ from alerts.feed import AlertFeed
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import StateDb, StateError
 from bench.cluster import (
+    CLIENT_ID,
     LEASE_TTL_S,
     AlertNode,
     now_ms,
@@ -150,31 +151,40 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
               speed: float, kill_at: float, kill: str, out: IO[str],
               pg: LocalPostgres) -> dict[str, Any]:
     load: dict[str, Any] = {}
+    leases = watcher.leases()
+    leaders = consumer_leaders(nats)
+    names = [n.name for n in nats.nodes]
+    consumers_hit: set[int] = set()
+    broker = 0  # broker-node: the one leading the most partitions' consumers
+    if kill == "broker-node" and leaders:
+        broker = names.index(collections.Counter(leaders.values()).most_common(1)[0][0])
+    up = [i for i in range(len(nats.nodes)) if i != broker]
     # the background load and the falls come in through broker nodes that stay up
     sim = threading.Thread(target=lambda: load.update(
-        simulate(nats.nodes[2].mqtt_port, homes, speed, duration)), daemon=True)
+        simulate(nats.nodes[up[-1]].mqtt_port, homes, speed, duration)), daemon=True)
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-falls",
                             protocol=mqtt.MQTTv311)
     sent_mids: dict[int, str] = {}  # fall publishes: MQTT message id -> resident
     acked: set[int] = set()  # those the broker acknowledged (PUBACK)
     publisher.on_publish = lambda c, u, mid, *_: acked.add(mid)
-    publisher.connect("127.0.0.1", nats.nodes[1].mqtt_port)
+    publisher.connect("127.0.0.1", nats.nodes[up[0]].mqtt_port)
     publisher.loop_start()
-    leases = watcher.leases()
-    leaders = consumer_leaders(nats)
-    consumers_hit: set[int] = set()
+    every_session = {f"{CLIENT_ID}-part-{p}-{lane}" for p in range(partitions)
+                     for lane in ("urgent", "readings")}
     if kill in ("alert-node", "pause-node"):  # the one holding the most partitions
         victim = collections.Counter(o for o, _ in leases.values()).most_common(1)[0][0]
         hit = {p for p, (owner, _) in leases.items() if owner == victim}
-    elif kill == "broker-node":  # n1: the first alert node's, and some consumers' leader
-        victim = nodes[0].node_id
-        consumers_hit = {p for p, leader in leaders.items() if leader == nats.nodes[0].name}
-        hit = {p for p, (owner, _) in leases.items() if owner == victim} | consumers_hit
+        hit_sessions = {s for s in every_session if int(s.split("-")[-2]) in hit}
+    elif kill == "broker-node":  # sessions connected to it, consumers it leads
+        victim = names[broker]
+        hit_sessions = {c for c, (node, _) in sessions(nats, every_session).items()
+                        if node == victim}
+        consumers_hit = {p for p, leader in leaders.items() if leader == victim}
+        hit = {int(s.split("-")[-2]) for s in hit_sessions} | consumers_hit
     else:  # the shared store: every partition
         victim = "postgres"
         hit = set(range(partitions))
-    hit_sessions = {f"eldercare-alerts-part-{p}-{lane}" for p in hit
-                    for lane in ("urgent", "readings")}
+        hit_sessions = every_session
     # falls alternate between the homes whose partitions are hit and the others
     homes_hit = [h for h in range(homes) if topics.partition_of(layout.gateway_id(h),
                                                                 partitions) in hit]
@@ -203,10 +213,13 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     def watch_takeover(before: dict[str, tuple[str, int]]) -> None:
         nonlocal taken_over_ms
 
-        def all_new() -> bool:  # every session subscribed again, on a new connection
+        def all_new() -> bool:  # every session subscribed again, on a new connection,
+            # and every consumer the dead node led led by another
             now = sessions(nats, hit_sessions)
+            led = consumer_leaders(nats)
             return now.keys() == hit_sessions \
-                and not set(now.values()) & set(before.values())
+                and not set(now.values()) & set(before.values()) \
+                and all(led.get(p) not in (None, victim) for p in consumers_hit)
 
         def held_again() -> bool:  # every lease of the dead node held by a survivor
             now = now_ms()
@@ -242,7 +255,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
                 pg.stop()
                 threading.Timer(OUTAGE_S, pg.start).start()
             else:
-                nats.nodes[0].kill()
+                nats.nodes[broker].kill()
             threading.Thread(target=watch_takeover, args=(before,), daemon=True).start()
             print(f"{kill}: {victim} (partitions {sorted(hit)} hit; consumers led by the "
                   f"killed broker node: {sorted(consumers_hit)})", file=out, flush=True)
@@ -303,7 +316,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages())
     simulated_lost = max(0, expected - (len(stored) - len(fall_keys & stored)))
     result = {
-        "killed": {"alert-node": f"alert node {victim}", "broker-node": "broker node n1",
+        "killed": {"alert-node": f"alert node {victim}", "broker-node": f"broker node {victim}",
                    "pause-node": f"alert node {victim} paused {2 * LEASE_TTL_S:.0f} s",
                    "postgres-restart": f"PostgreSQL stopped {OUTAGE_S:.0f} s"}[kill],
         "consumers_hit": len(consumers_hit),

@@ -49,6 +49,8 @@ def register(sub: Any) -> None:
     f.add_argument("--kill", choices=["alert-node", "broker-node", "postgres-restart",
                                       "pause-node", "all"], default="all",
                    help="what fails (all: each in turn, a run each)")
+    f.add_argument("--pause-node", dest="kill", action="store_const", const="pause-node",
+                   help="the same as --kill pause-node")
     f.set_defaults(handler=_failover)
     st = which.add_parser("stores", help="write throughput and size: SQLite, DuckDB (if "
                                          "installed), InfluxDB 1.6")
