@@ -189,9 +189,12 @@ class Ingest:
         filters = [(topics.central_filter(c, None if c is Channel.STATUS else self._share,
                                           partition), 1) for c in channels]
 
+        connection = [0]  # counts this lane's connections to the broker
+
         def on_connect(client: mqtt.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
             if not reason.is_failure:
+                connection[0] += 1  # before any message of this connection
                 client.subscribe(filters)
 
         def on_subscribe(client: mqtt.Client, userdata: object, mid: int,
@@ -234,7 +237,8 @@ class Ingest:
             self._timed_write if stores else _no_write, client.ack,
             functools.partial(self._done, "stored" if stores else "handed"), self._failed,
             errors=(StoreError,), max_queued_readings=MAX_QUEUED_READINGS,
-            on_unacked=self._forget, name=f"store-writer-{channels[0].value}")
+            on_unacked=self._forget, connection=lambda: connection[0],
+            name=f"store-writer-{channels[0].value}")
         client.on_message = lambda c, u, msg: self._on_message(writer, msg, partition)
         return client, writer
 

@@ -10,6 +10,10 @@ A message may come with a gate (ingest's: the alert core has not taken its readi
 The writer neither stores nor acknowledges it, nor anything after it, until the gate
 settles; a gate that settles unhandled, or a close while it waits, leaves that message and
 every later one unacknowledged (told to ``on_unacked``), for the broker to send again.
+
+A message that came on an earlier connection (the client reconnected meanwhile) is stored
+but not acknowledged: its id means another message on the new connection, and the broker
+sends it again anyway (the dedup then drops its readings, and that copy is acknowledged).
 """
 
 from __future__ import annotations
@@ -39,7 +43,13 @@ def _nothing_unacked(readings: list[Reading]) -> None:
     pass
 
 
-_Item = tuple[list[Reading], int | None, int, Gate | None]
+# readings, message id, QoS, gate, the connection it came on (its acknowledgement means
+# nothing on another: after a reconnect the broker sends it again, with a new id)
+_Item = tuple[list[Reading], int | None, int, Gate | None, int]
+
+
+def _one_connection() -> int:
+    return 0
 
 
 class GroupWriter(threading.Thread):
@@ -49,6 +59,7 @@ class GroupWriter(threading.Thread):
                  max_items: int = 512, max_readings: int = 5000,
                  max_queued_readings: int | None = None,
                  on_unacked: Callable[[list[Reading]], None] = _nothing_unacked,
+                 connection: Callable[[], int] = _one_connection,
                  name: str = "group-writer") -> None:
         super().__init__(name=name, daemon=True)
         self._write_batch = write
@@ -57,6 +68,7 @@ class GroupWriter(threading.Thread):
         self._on_stored = on_stored
         self._on_error = on_error
         self._on_unacked = on_unacked
+        self._connection = connection  # which connection to the broker is the current one
         self._held_back = False  # a gate failed: nothing more is acknowledged
         self._max_delay_s = max_delay_s
         self._max_items = max_items
@@ -81,7 +93,7 @@ class GroupWriter(threading.Thread):
         with self._cond:
             while self._queued >= self._max_queued and not self._closing:
                 self._cond.wait(1.0)
-            self._items.append((readings, mid, qos, gate))
+            self._items.append((readings, mid, qos, gate, self._connection()))
             self._queued += len(readings)
             self._flush = self._flush or flush
             if len(self._items) == 1 or len(self._items) >= self._max_items or flush:
@@ -143,7 +155,7 @@ class GroupWriter(threading.Thread):
         """Split ``items`` into those that may be written now (up to the first whose gate
         has not settled, waiting on it only if it comes first) and the rest. From a gate
         that settles unhandled on, nothing is stored or acknowledged any more."""
-        for i, (_, _, _, gate) in enumerate(items):
+        for i, (_, _, _, gate, _) in enumerate(items):
             if self._held_back:
                 return self._hold_back(items[i:], items[:i]), []
             if gate is None:
@@ -162,11 +174,11 @@ class GroupWriter(threading.Thread):
         return items, []
 
     def _hold_back(self, dropped: list[_Item], kept: list[_Item]) -> list[_Item]:
-        self._on_unacked([r for batch, _, _, _ in dropped for r in batch])
+        self._on_unacked([r for batch, _, _, _, _ in dropped for r in batch])
         return kept
 
     def _write(self, items: list[_Item]) -> bool:
-        readings = [r for batch, _, _, _ in items for r in batch]
+        readings = [r for batch, _, _, _, _ in items for r in batch]
         try:
             if readings:
                 self._write_batch(readings)
@@ -180,8 +192,9 @@ class GroupWriter(threading.Thread):
             self._on_error(exc)
             return False
         self._on_stored(len(readings))
-        for _, mid, qos, _ in items:
-            if mid is not None:
+        current = self._connection()
+        for _, mid, qos, _, connection in items:
+            if mid is not None and connection == current:
                 self._ack(mid, qos)
         return True
 

@@ -257,3 +257,33 @@ def test_a_message_waits_for_its_gate_and_an_unhandled_one_holds_back_the_rest(
         assert unacked[0] == second[0] and len(unacked) == 3
     finally:
         handoff.close()
+
+
+def test_a_message_of_an_earlier_connection_is_stored_but_not_acknowledged(
+        tmp_path: Path) -> None:
+    """After a reconnect, an id of the old connection names another message on the new
+    one: acknowledging it could let the broker drop a message never stored."""
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    acks = Acks()
+    connection = [1]
+    writer = GroupWriter(box.append, acks.ack, acks.on_stored, acks.on_error,
+                         errors=(OutboxError,), connection=lambda: connection[0])
+    gate = threading.Event()
+
+    class Gate:
+        handled = True
+
+        def wait(self, timeout_s: float) -> bool:
+            return gate.wait(timeout_s)
+
+    writer.start()
+    try:
+        writer.submit([reading()], 7, 1, gate=Gate())  # waits (the alert core is away)
+        connection[0] = 2  # the client reconnected meanwhile
+        writer.submit([reading()], 7, 1)  # the same id, another message, new connection
+        gate.set()
+        wait_until(lambda: box.depth() == 2, 10, "both stored")
+        wait_until(lambda: acks.acked == [7], 10, "the new connection's message acked")
+    finally:
+        writer.close()
+    assert acks.acked == [7] and acks.stored == 2  # once: only the new one's
