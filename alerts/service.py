@@ -65,6 +65,7 @@ class AlertService:
         self._lock = threading.Lock()
         self._kept: list[Signal] = []  # raised, not yet recorded (the store failed)
         self._observed: dict[int, list[Reading]] = {}  # batches whose signals are kept
+        self._given_up: set[int] = set()  # partitions dropped since the last consume
         self.kept_dropped = 0
         self._wake = threading.Event()
         self._rounds = threading.Condition()
@@ -111,6 +112,7 @@ class AlertService:
 
     def consume(self, readings: list[Reading]) -> None:
         with self._lock:
+            self._forget_given_up()
             if id(readings) in self._observed:  # handed over again: its signals are kept
                 self._record([])
                 del self._observed[id(readings)]
@@ -159,20 +161,26 @@ class AlertService:
 
     def take(self, part: int) -> None:
         """Watch the residents of partition ``part`` (before its readings flow), with
-        the device health the store has of it (whichever node marked it)."""
+        the device health the store has of it (whichever node marked it). Without the
+        service's lock: the lease thread must not wait behind a backlog of readings
+        (one dictionary entry is put in place at once)."""
         if isinstance(self.bank, PartitionBank):
-            open_alerts = self._open_health()
-            with self._lock:
-                self.bank.add(part, self.clock.now_ms(), open_alerts)
+            self.bank.add(part, self.clock.now_ms(), self._open_health())
 
     def give_up(self, part: int) -> None:
-        """Stop watching partition ``part`` (after its readings stopped)."""
+        """Stop watching partition ``part`` (after its readings stopped); without the
+        lock, as ``take``. Its readings go back to the broker: what was observed of
+        them is forgotten at the next ``consume``."""
         if isinstance(self.bank, PartitionBank):
-            with self._lock:
-                self.bank.drop(part)
-                # its readings go back to the broker: what was observed of them is moot
-                self._observed = {k: batch for k, batch in self._observed.items()
-                                  if not any(self._part_of(r) == part for r in batch)}
+            self.bank.drop(part)
+            self._given_up.add(part)
+
+    def _forget_given_up(self) -> None:
+        """With the lock held: batches of partitions given up are not retried here."""
+        if self._given_up and self._observed:
+            parts, self._given_up = self._given_up, set()
+            self._observed = {k: batch for k, batch in self._observed.items()
+                              if not any(self._part_of(r) in parts for r in batch)}
 
     def _part_of(self, reading: Reading) -> int:
         assert isinstance(self.bank, PartitionBank)
