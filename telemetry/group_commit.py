@@ -83,6 +83,7 @@ class GroupWriter(threading.Thread):
         self._cond = threading.Condition()
         self._items: list[_Item] = []
         self._closing = False
+        self._stopped = False  # the writing thread has ended: nothing more is written
         self._flush = False  # something urgent is queued: write without waiting
 
     def submit(self, readings: list[Reading], mid: int | None = None, qos: int = 0,
@@ -93,6 +94,9 @@ class GroupWriter(threading.Thread):
         with self._cond:
             while self._queued >= self._max_queued and not self._closing:
                 self._cond.wait(1.0)
+            if self._stopped:  # closed while this waited: nobody would ever write it
+                self._on_unacked(readings)
+                return
             self._items.append((readings, mid, qos, gate, self._connection()))
             self._queued += len(readings)
             self._flush = self._flush or flush
@@ -110,6 +114,7 @@ class GroupWriter(threading.Thread):
                 while not self._items and not self._closing:
                     self._cond.wait()
                 if not self._items and self._closing:
+                    self._stopped = True
                     return
                 # Give the group a few milliseconds to fill, unless it is already full or
                 # holds something urgent.
@@ -133,6 +138,7 @@ class GroupWriter(threading.Thread):
             with self._cond:
                 if self._closing:
                     left, self._items = ready + rest + self._items, []
+                    self._stopped = True
                     self._hold_back(left, [])
                     return False
                 self._cond.wait(retry.next_delay())

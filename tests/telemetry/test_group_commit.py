@@ -287,3 +287,21 @@ def test_a_message_of_an_earlier_connection_is_stored_but_not_acknowledged(
     finally:
         writer.close()
     assert acks.acked == [7] and acks.stored == 2  # once: only the new one's
+
+
+def test_a_message_submitted_once_the_writer_has_stopped_is_told_as_unacknowledged(
+        tmp_path: Path) -> None:
+    """A lane's network thread may hand a message over while its partition closes (it was
+    waiting for room in the queue). Nobody writes it any more, so it is neither stored nor
+    acknowledged, and it is told as unacknowledged: ingest's dedup forgets it, and the
+    broker's redelivery is taken as new (before, it was dropped as a duplicate: lost)."""
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    acks = Acks()
+    unacked: list[Reading] = []
+    writer = GroupWriter(box.append, acks.ack, acks.on_stored, acks.on_error,
+                         errors=(OutboxError,), on_unacked=unacked.extend)
+    writer.start()
+    writer.close()
+    late = [reading()]
+    writer.submit(late, 9, 1)
+    assert unacked == late and acks.acked == [] and box.depth() == 0
