@@ -17,6 +17,7 @@ import msgspec
 from alerts import pipeline, texts
 from alerts.bank import utc_offset_min
 from alerts.conditions import PROFILES, Condition, Signal
+from alerts.errors import AlertsError
 from alerts.pipeline import SYSTEM, Decision, Pending
 from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb
@@ -54,7 +55,7 @@ def _family(contact: int) -> str:
     return f"family contact #{contact} by SMS"
 
 
-class AlertError(Exception):
+class AlertError(AlertsError):
     """An operation on an alert that does not exist or is in the wrong state."""
 
 

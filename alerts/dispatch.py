@@ -19,8 +19,8 @@ import logging
 from alerts.core import AlertCore
 from alerts.notifiers import Notifier, NotifyError, classify
 from alerts.state import LOCAL_NODE, Notice, StateDb
-from telemetry import backoff as retry_policy
-from telemetry.backoff import Backoff
+from runtime import backoff as retry_policy
+from runtime.backoff import Backoff
 from telemetry.clock import Clock
 
 log = logging.getLogger(__name__)

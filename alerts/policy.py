@@ -15,9 +15,10 @@ import msgspec
 import yaml
 
 from alerts.conditions import PROFILES, Condition, Severity
+from alerts.errors import AlertsError
 
 
-class PolicyError(Exception):
+class PolicyError(AlertsError):
     """The policy file is missing, malformed or inconsistent."""
 
 

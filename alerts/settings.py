@@ -8,10 +8,11 @@ from typing import Literal
 
 import msgspec
 
-from telemetry.secrets import read_secret
+from alerts.errors import AlertsError
+from runtime.secrets import read_secret
 
 
-class SettingsError(Exception):
+class SettingsError(AlertsError):
     """A secret file named in the settings cannot be read."""
 
 

@@ -11,10 +11,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
+from alerts.errors import AlertsError
+
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-class StateError(Exception):
+class StateError(AlertsError):
     """The alert database cannot be opened or written."""
 
 

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from broker_config.errors import BrokerConfigError
+
 VALID_DAYS = 825
 
 
@@ -39,7 +41,7 @@ class Authority:
         if self.cert_path.exists() and key_path.exists():
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
             if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise ValueError(f"{key_path} is not an EC key")
+                raise BrokerConfigError(f"{key_path} is not an EC key")
             self._key = key
             self._cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
             return

@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 
 from broker_config.acl import INGEST_USER, acl_text, provision, write_password_file
-from broker_config.limits import EDGE_MAX_INFLIGHT
+from runtime.limits import EDGE_MAX_INFLIGHT
 from telemetry import codec
 
 MAX_PACKET_BYTES = codec.MAX_ENVELOPE_BYTES + 4096

@@ -7,14 +7,15 @@ from pathlib import Path
 import msgspec
 
 from alerts.settings import AlertSettings, ClusterSettings
+from central.errors import CentralError
 from dashboard.settings import DashboardSettings
 from ingest.roles import ProcessRole
-from telemetry.broker import BrokerConnection
-from telemetry.metrics_config import MetricsConfig
-from telemetry.secrets import read_secret
+from runtime.broker import BrokerConnection
+from runtime.metrics_config import MetricsConfig
+from runtime.secrets import read_secret
 
 
-class CentralConfigError(Exception):
+class CentralConfigError(CentralError):
     """The central configuration is missing or malformed."""
 
 

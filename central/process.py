@@ -28,8 +28,8 @@ from ingest.store.base import Store
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
 from ingest.store.sqlite import SqliteStore
+from runtime.ops_server import OpsServer
 from telemetry.clock import Clock
-from telemetry.ops_server import OpsServer
 
 
 class CentralProcess:

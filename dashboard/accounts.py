@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from alerts.sql_backends import AddedColumns, connect
+from dashboard.errors import DeskError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -53,7 +54,7 @@ class Role(enum.StrEnum):
     VIEWER = "viewer"  # reads only
 
 
-class AccountError(Exception):
+class AccountError(DeskError):
     """A bad username, password or role."""
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from telemetry.errors import EldercareError
+
 
 class Problem(BaseModel):
     detail: str
@@ -29,3 +31,7 @@ def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 SIGNED_IN = answers(401, 403)  # every route behind the sign-in
+
+
+class DeskError(EldercareError):
+    """The desk's exception root (the project's root is ``telemetry.errors``)."""

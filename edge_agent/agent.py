@@ -18,7 +18,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent.adapters import Adapter, AdapterError, Observation
 from edge_agent.adapters.esphome import EsphomeAdapter
 from edge_agent.adapters.native import NativeAdapter
@@ -28,10 +27,11 @@ from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.uplink import Uplink
 from edge_agent.watchdog import Watchdog
+from runtime.backoff import Backoff
+from runtime.group_commit import GroupWriter
+from runtime.limits import EDGE_MAX_INFLIGHT
 from telemetry import health, topics
-from telemetry.backoff import Backoff
 from telemetry.clock import Clock
-from telemetry.group_commit import GroupWriter
 from telemetry.kinds import is_urgent, unit_of
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading

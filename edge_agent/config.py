@@ -6,14 +6,15 @@ from pathlib import Path
 
 import msgspec
 
+from edge_agent.errors import EdgeError
+from runtime.broker import BrokerConnection
+from runtime.metrics_config import MetricsConfig
 from telemetry import topics
-from telemetry.broker import BrokerConnection
 from telemetry.kinds import Kind
-from telemetry.metrics_config import MetricsConfig
 from telemetry.topics import Dialect
 
 
-class GatewayConfigError(Exception):
+class GatewayConfigError(EdgeError):
     """The gateway configuration is missing, malformed or inconsistent."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 
+from edge_agent.errors import EdgeError
 from telemetry.kinds import is_urgent
 from telemetry.reading import Reading
 
@@ -52,7 +53,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Reading)
 
 
-class OutboxError(Exception):
+class OutboxError(EdgeError):
     """The outbox database cannot be opened or written."""
 
 

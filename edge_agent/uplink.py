@@ -1,7 +1,7 @@
 """The uplink to the central broker: TLS MQTT, QoS 1, persistent session, in a thread of its own.
 
 The thread owns its paho client and runs its network loop itself (reconnection is a plain
-loop here, with ``telemetry.backoff``). It sleeps in one ``select`` on the broker socket and
+loop here, with ``runtime.backoff``). It sleeps in one ``select`` on the broker socket and
 a wake-up socket: a committed reading (``wake_up``), a PUBACK or a keepalive ends the wait,
 nothing polls. It reads the outbox in sequence order, urgent lane
 first, sends urgent readings alone and at once and routine readings in batched envelopes,
@@ -25,10 +25,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.outbox import Outbox
-from telemetry import backoff as retry_policy
+from runtime import backoff as retry_policy
+from runtime.backoff import Backoff
+from runtime.broker import BrokerConnection
 from telemetry import codec, health, topics
-from telemetry.backoff import Backoff
-from telemetry.broker import BrokerConnection
 from telemetry.clock import Clock
 from telemetry.reading import Reading
 from telemetry.topics import Channel

@@ -98,16 +98,16 @@ def _handle(args: argparse.Namespace) -> int:
     from central.process import CentralProcess
     from dashboard.accounts import Role
     from dashboard.settings import DashboardSettings
-    from eldercare_cli import logs
-    from eldercare_cli.shutdown import StopRequest, bounded
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
     from harness.amqtt_broker import EmbeddedBroker
     from harness.mosquitto import BrokerError, LocalMosquitto, mosquitto_binary
     from harness.process import free_port
-    from telemetry.broker import BrokerConnection
+    from runtime import logs
+    from runtime.broker import BrokerConnection
+    from runtime.metrics_config import MetricsConfig
+    from runtime.shutdown import StopRequest, bounded
     from telemetry.clock import ScaledClock
-    from telemetry.metrics_config import MetricsConfig
 
     logs.setup("demo")
     log = logging.getLogger("eldercare.demo")

@@ -12,10 +12,10 @@ from typing import Any
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.outbox import OutboxError
-from eldercare_cli import logs
-from eldercare_cli.shutdown import StopRequest, bounded
+from runtime import logs
+from runtime.secrets import SecretError
+from runtime.shutdown import StopRequest, bounded
 from telemetry.clock import SystemClock
-from telemetry.secrets import SecretError
 
 
 def register(sub: Any) -> None:
@@ -45,7 +45,7 @@ def _handle(args: argparse.Namespace) -> int:
     ops = None
     if cfg.metrics is not None:
         from edge_agent.metrics import EdgeMetrics  # only a gateway that wants it pays for it
-        from telemetry.ops_server import OpsServer
+        from runtime.ops_server import OpsServer
 
         metrics = EdgeMetrics(agent)
         try:

@@ -28,11 +28,11 @@ def _handle(args: argparse.Namespace) -> int:
     from alerts.state import StateError
     from central import config
     from central.process import CentralProcess
-    from eldercare_cli import logs
-    from eldercare_cli.shutdown import StopRequest, bounded
     from ingest.store.base import StoreError
+    from runtime import logs
+    from runtime.secrets import SecretError
+    from runtime.shutdown import StopRequest, bounded
     from telemetry.clock import SystemClock
-    from telemetry.secrets import SecretError
 
     logs.setup("central")
     stop = StopRequest().install()  # before anything starts: SIGINT or SIGTERM stops it

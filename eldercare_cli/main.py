@@ -17,6 +17,7 @@ from eldercare_cli import (
     simulate_cmd,
     users_cmd,
 )
+from telemetry.errors import EldercareError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the tools: in a source checkout (``pip install -e tools``), never in the product's wheel
+TOOLS = frozenset({"firmware_stubs", "harness", "evaluation", "bench"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except EldercareError as exc:  # every package's errors: a message, not a traceback
+        print(f"eldercare {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in TOOLS:
+            raise
+        print(f"eldercare {args.command}: needs the tools ({exc.name}), which are not part "
+              "of the product: run it from a source checkout (scripts/setup.sh installs "
+              "them, or pip install -e tools)", file=sys.stderr)
+        return 2
     return code
 
 

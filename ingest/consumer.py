@@ -34,10 +34,10 @@ from ingest.roles import ProcessRole
 from ingest.store.base import Store, StoreError
 from ingest.store.spool import SpooledStore
 from registry import Registry
-from telemetry import backoff as retry_policy
+from runtime import backoff as retry_policy
+from runtime.group_commit import GroupWriter
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
-from telemetry.group_commit import GroupWriter
 from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
 from telemetry.topics import Channel

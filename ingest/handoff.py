@@ -19,8 +19,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from telemetry import backoff as retry_policy
-from telemetry.backoff import Backoff
+from runtime import backoff as retry_policy
+from runtime.backoff import Backoff
 from telemetry.kinds import is_urgent
 from telemetry.reading import Reading
 

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest.errors import IngestError
 from telemetry import topics
 from telemetry.topics import partition_of
 
@@ -26,7 +27,7 @@ MAX_COUNT = 256
 PROBE_TIMEOUT_S = 10.0
 
 
-class PartitionCountError(RuntimeError):
+class PartitionCountError(IngestError, RuntimeError):
     """The broker's partition count is not the node's (or the broker answers no probe)."""
 
 

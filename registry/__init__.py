@@ -12,9 +12,10 @@ import msgspec
 import yaml
 
 from telemetry import topics
+from telemetry.errors import EldercareError
 
 
-class RegistryError(Exception):
+class RegistryError(EldercareError):
     """The registry file is missing, malformed or inconsistent."""
 
 

@@ -39,8 +39,10 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# the product (with the central extra) and, from this checkout, the tools beside it
+# (simulator, service harness, evaluation, benchmarks: never in the product's wheel)
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev]' -e tools
 else
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -e '.[central]' -e tools
 fi

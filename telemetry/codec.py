@@ -19,6 +19,7 @@ from typing import Final
 
 import msgspec
 
+from telemetry.errors import TelemetryError
 from telemetry.kinds import SPECS
 from telemetry.reading import Reading
 
@@ -50,7 +51,7 @@ class Reason(enum.StrEnum):
     INTEGER_OUT_OF_RANGE = "integer_out_of_range"
 
 
-class CodecError(Exception):
+class CodecError(TelemetryError):
     """The one error the codec raises: a whole envelope was refused, with a reason."""
 
     def __init__(self, reason: Reason, detail: str) -> None:

@@ -21,6 +21,8 @@ import enum
 import re
 from typing import Final, NamedTuple
 
+from telemetry.errors import TelemetryError
+
 CENTRAL_ROOT: Final = "eldercare/v1"
 # A clustered broker maps each central topic to part/<n>/<central topic>: n, the gateway's
 # partition, picks the alert node that takes it (see alerts.partitions).
@@ -33,7 +35,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _Z2M_FRIENDLY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
 
 
-class TopicError(ValueError):
+class TopicError(TelemetryError, ValueError):
     """A topic (or a name that would go into one) is not one of ours."""
 
 

@@ -25,9 +25,9 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
-from telemetry.broker import BrokerConnection
+from runtime.broker import BrokerConnection
+from runtime.metrics_config import MetricsConfig
 from telemetry.clock import SystemClock
-from telemetry.metrics_config import MetricsConfig
 from tests.support.commands import Command
 from tests.support.prometheus import LocalPrometheus
 from tests.support.wait import wait_until

@@ -16,6 +16,7 @@ from collections import deque
 from typing import NamedTuple
 
 from alerts.conditions import Condition, Signal
+from alerts.errors import AlertsError
 from registry import VitalLimit as Limit
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
@@ -28,7 +29,7 @@ class _Rule(NamedTuple):
     high: bool  # ``trip`` above ``clear``: a high limit
 
 
-class LimitError(ValueError):
+class LimitError(AlertsError, ValueError):
     """An override names no vital-sign condition, or points the wrong way."""
 
 

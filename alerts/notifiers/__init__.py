@@ -7,10 +7,11 @@ from __future__ import annotations
 import http.client
 from typing import Protocol
 
+from alerts.errors import AlertsError
 from alerts.state import Notice
 
 
-class NotifyError(Exception):
+class NotifyError(AlertsError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable

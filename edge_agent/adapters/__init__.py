@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple, Protocol
 
+from edge_agent.errors import EdgeError
 from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import Kind
 
@@ -29,7 +30,7 @@ class Refusal(enum.StrEnum):
     NOT_OURS = "not_ours"
 
 
-class AdapterError(Exception):
+class AdapterError(EdgeError):
     def __init__(self, reason: Refusal, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason

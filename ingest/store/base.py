@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from ingest.errors import IngestError
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 
-class StoreError(Exception):
+class StoreError(IngestError):
     """The store could not do what was asked (unreachable, full, corrupt).
 
     ``permanent``: the store refused this very data (a malformed point, a field type

@@ -14,7 +14,7 @@ from alerts.notifiers import NotifyError
 from alerts.policy import Policies, PolicyFile
 from alerts.state import Notice, StateDb
 from registry import Registry
-from telemetry.backoff import Backoff
+from runtime.backoff import Backoff
 from telemetry.clock import FakeClock
 from tests.support.readings import T0
 

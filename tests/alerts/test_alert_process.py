@@ -21,8 +21,8 @@ from central import config
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading

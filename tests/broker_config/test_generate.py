@@ -19,9 +19,9 @@ from edge_agent import config
 from edge_agent.agent import Agent
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from runtime.backoff import Backoff
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.backoff import Backoff
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 from tests.support.mqtt import Recorder

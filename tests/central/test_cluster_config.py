@@ -57,7 +57,7 @@ def test_a_node_refuses_to_start_when_the_broker_splits_into_another_count(
     from harness.nats import NatsCluster
     from harness.process import free_port
     from ingest.probe import PartitionCountError
-    from telemetry.broker import BrokerConnection
+    from runtime.broker import BrokerConnection
 
     nats = NatsCluster(1, 2).start()
     try:

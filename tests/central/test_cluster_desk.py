@@ -19,8 +19,8 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
 from harness.nats import NatsCluster
 from harness.process import free_port
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading

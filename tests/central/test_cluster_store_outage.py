@@ -20,8 +20,8 @@ from firmware_stubs.mqtt_out import Publisher
 from harness.nats import NatsCluster
 from harness.postgres import LocalPostgres
 from harness.process import free_port
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading

@@ -20,7 +20,7 @@ from central.process import CentralProcess
 from central.retention import Retention
 from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
-from telemetry.broker import BrokerConnection
+from runtime.broker import BrokerConnection
 from telemetry.clock import DAY_MS, FakeClock, SystemClock
 from telemetry.kinds import Kind
 from tests.alerts.conftest import POLICY

@@ -17,8 +17,8 @@ from central.config import CentralConfigError
 from central.process import CentralProcess
 from harness.mosquitto import LocalMosquitto
 from ingest.roles import ProcessRole
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, FallStatus, Kind
 from telemetry.reading import Reading

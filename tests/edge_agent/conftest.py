@@ -10,13 +10,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
 from harness.mosquitto import LocalMosquitto
-from telemetry.backoff import Backoff
-from telemetry.broker import BrokerConnection
+from runtime.backoff import Backoff
+from runtime.broker import BrokerConnection
+from runtime.limits import EDGE_MAX_INFLIGHT
 from telemetry.clock import SystemClock
 
 

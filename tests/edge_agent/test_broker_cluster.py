@@ -20,8 +20,8 @@ from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from harness.nats import NatsCluster
+from runtime.broker import BrokerConnection
 from telemetry import topics
-from telemetry.broker import BrokerConnection
 from telemetry.topics import Channel
 from tests.edge_agent.conftest import running_agent
 from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings

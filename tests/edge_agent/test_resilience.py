@@ -10,7 +10,6 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
@@ -22,11 +21,12 @@ from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from runtime.broker import BrokerConnection
+from runtime.limits import EDGE_MAX_INFLIGHT
+from runtime.metrics_config import MetricsConfig
 from telemetry import topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import MIN_MS
 from telemetry.kinds import Kind
-from telemetry.metrics_config import MetricsConfig
 from telemetry.reading import Reading
 from tests.edge_agent.conftest import running_agent
 from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings

@@ -7,7 +7,7 @@ import threading
 
 from alerts.state import StateError
 from ingest.handoff import Handoff
-from telemetry.backoff import Backoff
+from runtime.backoff import Backoff
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading
 from tests.support.wait import wait_until

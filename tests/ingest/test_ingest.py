@@ -17,8 +17,8 @@ from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore
+from runtime.backoff import Backoff
 from telemetry import codec, topics
-from telemetry.backoff import Backoff
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, Kind
 from telemetry.parts import ZIGBEE_COORDINATOR

@@ -20,8 +20,8 @@ from central import config
 from dashboard.settings import DashboardSettings
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from runtime.broker import BrokerConnection
 from telemetry import topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 from tests.support.commands import Command

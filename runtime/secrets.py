@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime.errors import ProcessError
 
-class SecretError(Exception):
+
+class SecretError(ProcessError):
     """A secret file named in a configuration cannot be read."""
 
 

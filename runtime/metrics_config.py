@@ -1,5 +1,5 @@
 """Where a process serves its operators' port (``[metrics]`` in the central and gateway
-configs); kept apart from ``telemetry.ops_server`` so reading a config never imports the
+configs); kept apart from ``runtime.ops_server`` so reading a config never imports the
 metrics library."""
 
 from __future__ import annotations

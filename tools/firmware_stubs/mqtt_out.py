@@ -11,9 +11,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware_stubs.dialects import Message
+from telemetry.errors import EldercareError
 
 
-class PublishError(Exception):
+class PublishError(EldercareError):
     """The broker could not be reached or refused us."""
 
 

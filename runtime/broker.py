@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from telemetry.secrets import read_secret
+from runtime.secrets import read_secret
 
 
 class BrokerConnection(msgspec.Struct, frozen=True, forbid_unknown_fields=True,

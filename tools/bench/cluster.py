@@ -18,12 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.nats import NatsCluster
+
 from alerts.settings import AlertSettings, ClusterSettings
 from alerts.state import StateDb
 from central import config as central_config
 from central.config import CentralConfig
-from harness.nats import NatsCluster
-from telemetry.broker import BrokerConnection
+from runtime.broker import BrokerConnection
 
 LEASE_TTL_S = 4.0
 READY_S = 60.0

@@ -35,6 +35,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
@@ -42,12 +46,8 @@ from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
 from central.config import CentralConfig
 from central.process import CentralProcess
-from firmware_stubs import layout, site_registry
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -194,9 +194,10 @@ class _StoredCount:
 
 
 def detector_throughput(homes: int = 10_000, seconds: int = 120) -> dict[str, Any]:
-    from alerts.bank import DetectorBank
     from firmware_stubs.engine import Fleet
     from firmware_stubs.gateway_level import GatewayRenderer
+
+    from alerts.bank import DetectorBank
 
     noon = 1_767_268_800_000  # 2026-01-01 12:00 UTC, the simulated homes' noon
     registry = site_registry.registry(homes, SEED)

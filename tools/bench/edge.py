@@ -27,14 +27,14 @@ from typing import IO
 
 import msgspec
 import paho.mqtt.client as mqtt
+from harness.mosquitto import LocalMosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker_config.limits import EDGE_MAX_INFLIGHT
 from edge_agent import config
 from edge_agent.outbox import Outbox
-from harness.mosquitto import LocalMosquitto
+from runtime.broker import BrokerConnection
+from runtime.limits import EDGE_MAX_INFLIGHT
 from telemetry import codec, health, native, topics
-from telemetry.broker import BrokerConnection
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel, NativeStream

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from telemetry import backoff
+from runtime import backoff
 from telemetry.reading import Reading
 
 log = logging.getLogger(__name__)

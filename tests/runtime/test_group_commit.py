@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from edge_agent.outbox import Outbox, OutboxError
-from telemetry.group_commit import GroupWriter
+from runtime.group_commit import GroupWriter
 from telemetry.reading import Reading
 from tests.edge_agent.test_outbox import reading
 from tests.support.wait import wait_until

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from telemetry.errors import EldercareError
+
 _random = random.SystemRandom()
 
 
-class ServiceError(RuntimeError):
+class ServiceError(EldercareError, RuntimeError):
     """A local service is missing, exited, or did not become ready in time."""
 
 

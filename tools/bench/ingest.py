@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from firmware_stubs import site_registry
 from harness.influx import LocalInfluxd, influxd_binary
 from harness.mosquitto import LocalMosquitto
+from paho.mqtt.enums import CallbackAPIVersion
+
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
 from ingest.store.sqlite import SqliteStore
+from runtime.broker import BrokerConnection
 from telemetry import codec, topics
-from telemetry.broker import BrokerConnection
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
 

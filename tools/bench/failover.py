@@ -37,6 +37,11 @@ from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.nats import NatsCluster
+from harness.postgres import LocalPostgres
+from harness.process import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
@@ -56,11 +61,6 @@ from bench.cluster import (
     wait_for,
 )
 from bench.ingest import simulate
-from firmware_stubs import layout, site_registry
-from harness.kannel import LocalKannel, reply_url
-from harness.nats import NatsCluster
-from harness.postgres import LocalPostgres
-from harness.process import free_port
 from telemetry import codec, topics
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
