@@ -14,10 +14,11 @@ from typing import NamedTuple
 
 import msgspec
 
-from alerts import pipeline, texts
-from alerts.bank import utc_offset_min
-from alerts.conditions import PROFILES, Condition, Signal
+from alerts import pipeline
+from alerts.detectors.bank import utc_offset_min
 from alerts.errors import AlertsError
+from alerts.model import PROFILES, Condition, Signal
+from alerts.notify import texts
 from alerts.pipeline import SYSTEM, Decision, Pending
 from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
 from alerts.state import Alert, AlertState, Notice, StateDb

@@ -25,7 +25,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alerts.conditions import NEVER_SILENCED_WIDE, PROFILES, Condition, Signal
+from alerts.model import NEVER_SILENCED_WIDE, PROFILES, Condition, Signal
 from alerts.state import StateDb
 
 FLAP_WINDOW_MS = 30 * 60_000

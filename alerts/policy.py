@@ -14,8 +14,8 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from alerts.conditions import PROFILES, Condition, Severity
 from alerts.errors import AlertsError
+from alerts.model import PROFILES, Condition, Severity
 
 
 class PolicyError(AlertsError):

@@ -19,18 +19,18 @@ import threading
 from pathlib import Path
 
 from alerts import policy as policy_module
-from alerts.bank import DetectorBank
-from alerts.callbacks import CallbackServer
-from alerts.conditions import PROFILES, Severity, Signal
 from alerts.core import AlertChange, AlertCore, Listener
+from alerts.detectors.bank import DetectorBank
 from alerts.detectors.health import HEALTH_CONDITIONS
-from alerts.dispatch import Dispatcher
-from alerts.notifiers import Notifier
-from alerts.notifiers.console import ConsoleNotifier
-from alerts.notifiers.email import EmailNotifier
-from alerts.notifiers.kannel import KannelNotifier
-from alerts.notifiers.webhook import WebhookNotifier
-from alerts.partition_bank import PartitionBank
+from alerts.detectors.partition_bank import PartitionBank
+from alerts.model import PROFILES, Severity, Signal
+from alerts.notify.base import Notifier
+from alerts.notify.callbacks import CallbackServer
+from alerts.notify.console import ConsoleNotifier
+from alerts.notify.dispatch import Dispatcher
+from alerts.notify.email import EmailNotifier
+from alerts.notify.kannel import KannelNotifier
+from alerts.notify.webhook import WebhookNotifier
 from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
 from alerts.state import LOCAL_NODE, Alert, StateDb

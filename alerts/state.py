@@ -17,9 +17,9 @@ from typing import Any
 
 import msgspec
 
-from alerts.conditions import Condition, Severity
-from alerts.sql_backends import AddedColumns, Result, connect
-from alerts.sql_backends import StateError as StateError  # what every method raises
+from alerts.model import Condition, Severity
+from alerts.store.backends import AddedColumns, Result, connect
+from alerts.store.backends import StateError as StateError  # what every method raises
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

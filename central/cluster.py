@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from alerts.leases import PartitionLeases, StoreClock
+from alerts.cluster.leases import PartitionLeases, StoreClock
 from alerts.service import AlertService
 from alerts.settings import ClusterSettings
 from alerts.state import StateDb, StateError

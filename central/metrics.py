@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from alerts.conditions import Condition
 from alerts.core import AlertChange, Change
+from alerts.model import Condition
 from alerts.service import AlertService
 from central.cluster import ClusterNode
 from ingest.consumer import Ingest

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import registry as registry_module
-from alerts.feed import AlertFeed, announcer
+from alerts.cluster.feed import AlertFeed, announcer
 from alerts.service import AlertService
 from central.cluster import ClusterNode
 from central.config import CentralConfig, CentralConfigError, InfluxConfig

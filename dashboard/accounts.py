@@ -22,7 +22,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from alerts.sql_backends import AddedColumns, connect
+from alerts.store.backends import AddedColumns, connect
 from dashboard.errors import DeskError
 
 _SCHEMA = """

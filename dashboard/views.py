@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from alerts.conditions import Condition, Severity
+from alerts.model import Condition, Severity
 from alerts.state import Alert, AlertState
 from registry import Registry
 

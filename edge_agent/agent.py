@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.adapters import Adapter, AdapterError, Observation
@@ -30,6 +29,7 @@ from edge_agent.watchdog import Watchdog
 from runtime.backoff import Backoff
 from runtime.group_commit import GroupWriter
 from runtime.limits import EDGE_MAX_INFLIGHT
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import health, topics
 from telemetry.clock import Clock
 from telemetry.kinds import is_urgent, unit_of
@@ -82,9 +82,8 @@ class Agent:
     # --- local side --------------------------------------------------------------------
 
     def _make_local_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                             client_id=f"{self.cfg.gateway_id}-edge-agent",
-                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        client = new_client(client_id=f"{self.cfg.gateway_id}-edge-agent",
+                             clean_session=False, protocol=MQTTv311, manual_ack=True)
         b = self.cfg.local
         if b.username:
             client.username_pw_set(b.username, b.password())

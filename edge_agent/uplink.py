@@ -21,13 +21,14 @@ import ssl
 import threading
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.outbox import Outbox
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.reading import Reading
@@ -73,8 +74,8 @@ class Uplink(threading.Thread):
 
     def _make_client(self) -> mqtt.Client:
         b = self._broker
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.gateway_id,
-                             clean_session=False, protocol=mqtt.MQTTv311)
+        client = new_client(client_id=self.gateway_id,
+                             clean_session=False, protocol=MQTTv311)
         client.username_pw_set(b.username or self.gateway_id, b.password())
         if b.ca_file:
             client.tls_set(ca_certs=b.ca_file, certfile=b.cert_file, keyfile=b.key_file,

@@ -42,7 +42,7 @@ def _accounts(config_path: Path) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from alerts.sql_backends import StateError
+    from alerts.store.backends import StateError
     from central.config import CentralConfigError
     from dashboard.accounts import AccountError, Role
     from telemetry.clock import SystemClock
@@ -63,7 +63,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from alerts.sql_backends import StateError
+    from alerts.store.backends import StateError
     from central.config import CentralConfigError
 
     try:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 import msgspec
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.deadletter import DeadLetters
@@ -36,6 +35,7 @@ from ingest.store.spool import SpooledStore
 from registry import Registry
 from runtime import backoff as retry_policy
 from runtime.group_commit import GroupWriter
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.parts import GATEWAY_PARTS
@@ -182,8 +182,8 @@ class Ingest:
     def _lane(self, client_id: str, channels: list[Channel], username: str | None,
               password: str | None, *, stores: bool,
               partition: int | None = None) -> tuple[mqtt.Client, GroupWriter]:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        client = new_client(client_id=client_id,
+                             clean_session=False, protocol=MQTTv311, manual_ack=True)
         if username:
             client.username_pw_set(username, password)
         filters = [(topics.central_filter(c, None if c is Channel.STATUS else self._share,

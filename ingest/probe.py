@@ -16,10 +16,10 @@ import secrets
 import threading
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.errors import IngestError
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.topics import partition_of
 
@@ -52,8 +52,8 @@ def check_partitions(addresses: list[tuple[str, int]], expected: int, *,
     ids = probe_ids(expected)
     seen: dict[str, int] = {}
     done = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
-                         protocol=mqtt.MQTTv311)
+    client = new_client(clean_session=True,
+                         protocol=MQTTv311)
     if username:
         client.username_pw_set(username, password)
 

@@ -1,12 +1,12 @@
 """Inactivity through the detector interface (the learned routine lives in
-``alerts.inactivity``), in two tiers: a check for the desk when the silence outlasts the
-resident's usual, an alarm when it goes far beyond any silence seen; both cleared by the
-next sign of life."""
+``alerts.detectors.inactivity_model``), in two tiers: a check for the desk when the silence
+outlasts the resident's usual, an alarm when it goes far beyond any silence seen; both
+cleared by the next sign of life."""
 
 from __future__ import annotations
 
-from alerts.conditions import Condition, Signal
-from alerts.inactivity import Event, InactivityDetector, Tier
+from alerts.detectors.inactivity_model import Event, InactivityDetector, Tier
+from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 

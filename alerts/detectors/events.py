@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from alerts.conditions import Condition, Signal
+from alerts.model import Condition, Signal
 from telemetry.clock import DAY_MS
 from telemetry.kinds import FallStatus, Kind
 from telemetry.reading import Reading

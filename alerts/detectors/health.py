@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from alerts.conditions import Condition, Signal
-from alerts.detectors import FleetBase
+from alerts.detectors.base import FleetBase
+from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading

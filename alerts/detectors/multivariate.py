@@ -21,8 +21,8 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from alerts.conditions import Condition, Signal
-from alerts.detectors import FleetBase
+from alerts.detectors.base import FleetBase
+from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 

@@ -15,9 +15,9 @@ the desk resolves it (a cold room does not fix itself).
 
 from __future__ import annotations
 
-from alerts.conditions import Condition, Signal
-from alerts.detectors import FleetBase
-from alerts.novelty import BandNovelty
+from alerts.detectors.base import FleetBase
+from alerts.detectors.novelty import BandNovelty
+from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from alerts.conditions import Condition, Signal
 from alerts.errors import AlertsError
+from alerts.model import Condition, Signal
 from registry import VitalLimit as Limit
 from telemetry.kinds import Kind
 from telemetry.reading import Reading

@@ -9,9 +9,9 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
-from alerts import texts
-from alerts.conditions import NEVER_SILENCED_WIDE, Condition
 from alerts.core import AlertError
+from alerts.model import NEVER_SILENCED_WIDE, Condition
+from alerts.notify import texts
 from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
 from alerts.state import AlertState

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from alerts.conditions import Condition
 from alerts.detectors.health import HEALTH_CONDITIONS, DeviceHealth
+from alerts.model import Condition
 from dashboard.accounts import Role
 from dashboard.deps import Ctx, Millis, User
 from dashboard.errors import SIGNED_IN, answers

@@ -9,8 +9,8 @@ import pytest
 
 import registry as registry_module
 from alerts.core import AlertChange, AlertCore
-from alerts.dispatch import Dispatcher
-from alerts.notifiers import NotifyError
+from alerts.notify.base import NotifyError
+from alerts.notify.dispatch import Dispatcher
 from alerts.policy import Policies, PolicyFile
 from alerts.state import Notice, StateDb
 from registry import Registry

@@ -9,19 +9,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 
 import registry
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import NoticeState, StateDb
 from central import config
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -88,7 +87,7 @@ def test_kill_9_mid_escalation_resumes_without_duplicate_sms(
     kannel, sink, callback_port = kannel_and_sink
     cfg_path = _config(tmp_path, mosquitto.port, kannel, sink, callback_port)
     proc = _start(cfg_path)
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    publisher = new_client(protocol=MQTTv311)
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()
     db_path = tmp_path / "data" / "alerts.db"

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from alerts.conditions import Condition, Signal
 from alerts.core import SYSTEM, AlertError, Change
-from alerts.dispatch import CLAIM_STALE_MS, Dispatcher
-from alerts.notifiers import NotifyError
+from alerts.model import Condition, Signal
+from alerts.notify.base import NotifyError
+from alerts.notify.dispatch import CLAIM_STALE_MS, Dispatcher
 from alerts.policy import Policies, PolicyError, PolicyFile
 from alerts.state import AlertState, NoticeState
 from telemetry.clock import FakeClock

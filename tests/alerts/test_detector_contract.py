@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 import registry
-from alerts.bank import DetectorBank
-from alerts.conditions import Condition, Signal
-from alerts.detectors import Detector, FleetDetector
 from alerts.detectors.activity import InactivityRule
+from alerts.detectors.bank import DetectorBank
+from alerts.detectors.base import Detector, FleetDetector
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
+from alerts.model import Condition, Signal
 from telemetry.kinds import SPECS, FallStatus, Kind
 from telemetry.reading import Reading
 from tests.support.readings import T0, reading

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from alerts import policy
-from alerts.conditions import PROFILES, Condition, Severity, Signal
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.usual import usual_heart_rate
 from alerts.detectors.vitals import Limit, LimitError, VitalRules, overrides_from
+from alerts.model import PROFILES, Condition, Severity, Signal
 from telemetry.kinds import FallStatus, Kind
 from telemetry.parts import ZIGBEE_COORDINATOR
 from tests.support.readings import T0, reading

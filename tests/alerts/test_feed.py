@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from alerts.conditions import Condition, Severity
+from alerts.cluster.feed import AlertFeed, announcer
 from alerts.core import AlertChange, Change
-from alerts.feed import AlertFeed, announcer
+from alerts.model import Condition, Severity
 from alerts.state import StateDb
 from tests.support.readings import T0
 from tests.support.wait import wait_until

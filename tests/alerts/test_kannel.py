@@ -12,13 +12,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
-from alerts.callbacks import CallbackServer
-from alerts.conditions import Condition, Signal
-from alerts.notifiers.kannel import KannelNotifier
-from alerts.notifiers.webhook import WebhookNotifier
-from alerts.state import AlertState, NoticeState
 from harness.kannel import LocalKannel, reply_url
+
+from alerts.model import Condition, Signal
+from alerts.notify.callbacks import CallbackServer
+from alerts.notify.kannel import KannelNotifier
+from alerts.notify.webhook import WebhookNotifier
+from alerts.state import AlertState, NoticeState
 from tests.alerts.conftest import World
 from tests.support.http_sink import HttpSink
 from tests.support.wait import wait_until

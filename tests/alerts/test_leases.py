@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.leases import Change, PartitionLeases
+from alerts.cluster.leases import Change, PartitionLeases
 from alerts.state import StateDb
 from telemetry.clock import FakeClock
 from tests.support.readings import T0
@@ -156,7 +156,7 @@ def test_a_node_whose_alert_core_lags_is_seen_so_by_the_others_while_it_lives(
 
 
 def test_the_store_clock_is_one_time_line_for_every_node(cluster: Cluster) -> None:
-    from alerts.leases import StoreClock
+    from alerts.cluster.leases import StoreClock
     from telemetry.clock import SystemClock
 
     store = StoreClock(cluster.stores[0])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.conditions import Condition
 from alerts.detectors.multivariate import VitalsAnomaly
+from alerts.model import Condition
 from telemetry.kinds import Kind
 from tests.support.readings import T0, reading
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-
-from alerts.notifiers import Notifier, NotifyError
-from alerts.notifiers.email import EmailNotifier
-from alerts.notifiers.webhook import WebhookNotifier, signature
-from alerts.state import Notice, NoticeState
 from harness.process import free_port
+
+from alerts.notify.base import Notifier, NotifyError
+from alerts.notify.email import EmailNotifier
+from alerts.notify.webhook import WebhookNotifier, signature
+from alerts.state import Notice, NoticeState
 from tests.support.http_sink import HttpSink
 from tests.support.webhook import receiver_accepts
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from alerts.novelty import BandNovelty
+from alerts.detectors.novelty import BandNovelty
 
 
 def _events(detector: BandNovelty, values: list[float]) -> list[int]:

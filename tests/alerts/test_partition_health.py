@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import registry
-from alerts.conditions import Condition
+from alerts.model import Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, ClusterSettings
 from alerts.state import AlertState

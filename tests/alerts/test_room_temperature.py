@@ -8,9 +8,9 @@ import math
 import numpy as np
 
 import registry
-from alerts.bank import DetectorBank
-from alerts.conditions import Condition, Signal
+from alerts.detectors.bank import DetectorBank
 from alerts.detectors.room import RoomTemperature
+from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 from tests.alerts.conftest import World

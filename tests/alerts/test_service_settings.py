@@ -8,14 +8,14 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
+from harness.process import free_port
 
 import registry as registry_module
-from alerts.conditions import Condition
-from alerts.notifiers.kannel import KannelNotifier
+from alerts.model import Condition
+from alerts.notify.kannel import KannelNotifier
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, KannelSettings, SettingsError
 from alerts.state import NoticeState
-from harness.process import free_port
 from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading

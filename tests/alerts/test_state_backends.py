@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-
-from alerts.conditions import Condition, Severity
-from alerts.state import AlertState, StateDb, StateError
 from harness.postgres import LocalPostgres
+
+from alerts.model import Condition, Severity
+from alerts.state import AlertState, StateDb, StateError
 from tests.support.readings import T0
 
 

@@ -6,10 +6,10 @@ import threading
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.mosquitto import LocalMosquitto
 
 from broker_config.acl import acl_text, write_password_file
-from harness.mosquitto import LocalMosquitto
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.topics import Channel
 from tests.support.wait import wait_until
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def _client(port: int, user: str, password: str) -> tuple[mqtt.Client, threading.Event]:
     connected = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv311)
+    client = new_client(client_id=user, protocol=MQTTv311)
     client.username_pw_set(user, password)
     client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
     client.connect("127.0.0.1", port)

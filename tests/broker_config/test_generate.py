@@ -12,15 +12,15 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 
 from broker_config import generate
 from edge_agent import config
 from edge_agent.agent import Agent
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv5, MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
@@ -79,7 +79,7 @@ def _connect(port: int, user: str, password: str, *, ca: Path | None) -> tuple[
     """Connect; the event fires on CONNACK or on being dropped; the list says which."""
     outcome: list[str] = []
     done = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client = new_client(protocol=MQTTv311)
     client.username_pw_set(user, password)
     if ca is not None:
         client.tls_set(ca_certs=str(ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -167,7 +167,7 @@ def test_an_edge_agent_sends_over_tls_with_its_credentials(
     runner = threading.Thread(target=agent.run, daemon=True)
     runner.start()
     try:
-        sos = mqtt.Client(CallbackAPIVersion.VERSION2)
+        sos = new_client()
         sos.connect("127.0.0.1", edge_port)
         sos.loop_start()
         wait_until(lambda: agent.uplink.connected.is_set() and agent.local_ready.is_set(),
@@ -199,7 +199,7 @@ def test_under_mqtt_5_a_spoofed_publish_is_refused_with_reason_135(central: Cent
     reasons: dict[int, int] = {}
     acked = threading.Event()
     connected = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = new_client(protocol=MQTTv5)
     client.username_pw_set("gw-00000", central.passwords["gw-00000"])
     client.tls_set(ca_certs=str(central.out / "ca" / "ca.crt"),
                    tls_version=ssl.PROTOCOL_TLS_CLIENT)

@@ -11,12 +11,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.nats import NatsCluster, nats_binary
 
 from broker_config import nats
-from harness.nats import NatsCluster, nats_binary
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.topics import Channel
 from tests.support.mqtt import Recorder
@@ -55,8 +54,8 @@ def _publish(port: int, user: str, password: str, topic: str,
              ca_file: Path | None = None) -> bool:
     """Publish once at QoS 1 as ``user`` (over TLS, trusting ``ca_file``, if given): True
     once the broker acknowledged it; False if it refused the login or never answered."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{user}",
-                         protocol=mqtt.MQTTv311)
+    client = new_client(client_id=f"test-{user}",
+                         protocol=MQTTv311)
     client.username_pw_set(user, password)
     if ca_file is not None:
         client.tls_set(ca_certs=str(ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)

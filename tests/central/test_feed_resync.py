@@ -10,19 +10,19 @@ from collections.abc import Iterator
 import msgspec
 import psycopg
 import pytest
+from harness.process import free_port
 from playwright.sync_api import expect, sync_playwright
 
 import registry as registry_module
-from alerts.conditions import Condition, Signal
+from alerts.cluster.feed import AlertFeed, announcer
 from alerts.core import AlertCore
-from alerts.feed import AlertFeed, announcer
+from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.state import StateDb
 from dashboard.accounts import Accounts, Role
 from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
-from harness.process import free_port
 from telemetry.clock import SystemClock
 from tests.alerts.conftest import POLICY
 from tests.dashboard.test_browser import CHROMIUM

@@ -8,17 +8,17 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
+from harness.mosquitto import LocalMosquitto
 
 import registry
-from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
+from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.state import AlertState, StateDb
 from central import config
 from central.config import CentralConfigError, RetentionConfig
 from central.process import CentralProcess
 from central.retention import Retention
-from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
 from runtime.broker import BrokerConnection
 from telemetry.clock import DAY_MS, FakeClock, SystemClock

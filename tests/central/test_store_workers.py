@@ -7,17 +7,16 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.mosquitto import LocalMosquitto
 
 import registry
 from central import config
 from central.config import CentralConfigError
 from central.process import CentralProcess
-from harness.mosquitto import LocalMosquitto
 from ingest.roles import ProcessRole
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, FallStatus, Kind
@@ -75,7 +74,7 @@ def test_a_killed_store_worker_is_restarted_and_every_reading_is_stored_once(
     fall = codec.encode("gw-00000", "site-000", now, [Reading(
         "site-000", "gw-00000", "pendant", Kind.FALL, float(FallStatus.FALL),
         SPECS[Kind.FALL].unit, now, now, 10**9, None)])
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    publisher = new_client(protocol=MQTTv311)
     publisher.max_inflight_messages_set(100)
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()

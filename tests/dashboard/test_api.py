@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import registry as registry_module
-from alerts.conditions import Condition, Signal
 from alerts.core import AlertCore
 from alerts.detectors.health import HealthMonitor
+from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.state import StateDb
 from dashboard.accounts import Accounts, Role

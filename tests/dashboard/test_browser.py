@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from playwright.sync_api import Page, expect, sync_playwright
 
 import registry
@@ -24,10 +25,8 @@ from central.process import CentralProcess
 from dashboard.accounts import Role
 from dashboard.server import DashboardServer
 from dashboard.settings import DashboardSettings
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -72,7 +71,7 @@ class Stack:
         self.central.start()
         assert self.central.ingest.ready.wait(10)
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.publisher = new_client(protocol=MQTTv311)
         self.publisher.connect("127.0.0.1", broker.port)
         self.publisher.loop_start()
         self.seq = 0

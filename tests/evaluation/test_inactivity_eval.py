@@ -7,8 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alerts.inactivity import Context, Event, InactivityAlert, InactivityDetector, Tier
 from evaluation import homes, inactivity
+
+from alerts.detectors.inactivity_model import (
+    Context,
+    Event,
+    InactivityAlert,
+    InactivityDetector,
+    Tier,
+)
 from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
 

@@ -8,17 +8,16 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-
-import registry
 from harness.influx import LocalInfluxd
 from harness.mosquitto import LocalMosquitto
+
+import registry
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import Kind, unit_of
@@ -51,7 +50,7 @@ def test_influx_outage_under_load_loses_nothing_and_duplicates_nothing(
                     consumers=[])
     ingest.start()
     assert ingest.ready.wait(10)
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    publisher = new_client(protocol=MQTTv311)
     publisher.max_inflight_messages_set(50)
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()

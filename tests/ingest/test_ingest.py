@@ -6,18 +6,17 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
+from harness.mosquitto import LocalMosquitto
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paho.mqtt.enums import CallbackAPIVersion
 
 import registry
-from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore
 from runtime.backoff import Backoff
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import SPECS, Kind
@@ -36,7 +35,7 @@ class Harness:
         self.seen: list[Reading] = []
         self.lock = threading.Lock()
         self.ingest = self._make()
-        self.publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.publisher = new_client(protocol=MQTTv311)
         self.publisher.connect("127.0.0.1", broker.port)
         self.publisher.loop_start()
         self.seq = 0
@@ -232,7 +231,7 @@ def test_an_alert_core_failure_on_a_fall_is_retried_and_shown_not_swallowed(
                     dead_letters=DeadLetters(tmp_path / "dead.db"), clock=SystemClock(),
                     consumers=[core])
     ingest.handoff._backoff = Backoff(0.05, 0.2)
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    publisher = new_client(protocol=MQTTv311)
     try:
         ingest.start()
         wait_until(ingest.ready.is_set, 10, "ingest subscribed")

@@ -9,18 +9,17 @@ import sys
 import threading
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 
 import registry
 from alerts.settings import AlertSettings
 from central import config
 from dashboard.settings import DashboardSettings
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
@@ -66,7 +65,7 @@ def test_kill_9_of_ingest_under_load_stores_every_reading_exactly_once(
     db = tmp_path / "data" / "store.db"
     proc = _start(cfg_path)
     envelopes, per = 2000, 50  # enough that the kill lands in the middle of the load
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    publisher = new_client(protocol=MQTTv311)
     publisher.max_inflight_messages_set(100)
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()

@@ -7,7 +7,8 @@ import time
 from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+
+from runtime.mqtt import MQTTv311, new_client
 
 
 class Received(NamedTuple):
@@ -31,8 +32,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._filters = [(f, qos) for f in filters]
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                                   clean_session=client_id is None, protocol=mqtt.MQTTv311)
+        self._client = new_client(client_id=client_id or "",
+                                   clean_session=client_id is None, protocol=MQTTv311)
         if username:
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(0.05, 0.5)

@@ -1,6 +1,6 @@
 """What a rescue centre's receiver does with our webhook: check the signature as the
 contract documents it (HMAC-SHA256 over ``timestamp + "." + body``, hex, ``sha256=``
-prefix), written here independently of ``alerts.notifiers.webhook``."""
+prefix), written here independently of ``alerts.notify.webhook``."""
 
 from __future__ import annotations
 

@@ -39,7 +39,6 @@ from firmware_stubs import layout, site_registry
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
-from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.core import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
@@ -47,6 +46,7 @@ from bench.ingest import simulate
 from central.config import CentralConfig
 from central.process import CentralProcess
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
@@ -102,8 +102,8 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         assert central.alerts is not None
         service = central.alerts
         service.core.listeners.append(on_change)
-        bare = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare-urgent",
-                           protocol=mqtt.MQTTv311)
+        bare = new_client(client_id="bench-bare-urgent",
+                           protocol=MQTTv311)
 
         def on_bare(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
             gateway = topics.parse_central(msg.topic).gateway_id
@@ -127,8 +127,8 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         while detected() < 50_000 and sim.is_alive():
             time.sleep(0.1)
         load_start = (time.monotonic(), detected(), stored.count())
-        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-edge",
-                                protocol=mqtt.MQTTv311)
+        publisher = new_client(client_id="bench-edge",
+                                protocol=MQTTv311)
         publisher.connect("127.0.0.1", broker.port)
         publisher.loop_start()
         gap_s = max(0.05, duration * 0.6 / falls)
@@ -197,7 +197,7 @@ def detector_throughput(homes: int = 10_000, seconds: int = 120) -> dict[str, An
     from firmware_stubs.engine import Fleet
     from firmware_stubs.gateway_level import GatewayRenderer
 
-    from alerts.bank import DetectorBank
+    from alerts.detectors.bank import DetectorBank
 
     noon = 1_767_268_800_000  # 2026-01-01 12:00 UTC, the simulated homes' noon
     registry = site_registry.registry(homes, SEED)
@@ -237,7 +237,7 @@ def rss():
 homes = int(sys.argv[1]); with_bank = sys.argv[2] == '1'
 registry = site_registry.registry(homes, 1)
 if with_bank:
-    from alerts.bank import DetectorBank
+    from alerts.detectors.bank import DetectorBank
     from firmware_stubs.engine import Fleet
     from firmware_stubs.gateway_level import GatewayRenderer
     noon = 1_767_268_800_000

@@ -28,12 +28,12 @@ from typing import IO
 import msgspec
 import paho.mqtt.client as mqtt
 from harness.mosquitto import LocalMosquitto
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent import config
 from edge_agent.outbox import Outbox
 from runtime.broker import BrokerConnection
 from runtime.limits import EDGE_MAX_INFLIGHT
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, health, native, topics
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading
@@ -66,8 +66,8 @@ class CentralCounter:
         self.arrivals: list[tuple[float, int]] = []  # (monotonic time, unique count)
         self.online_at: list[float] = []  # when the gateway's birth message arrived
         self._lock = threading.Lock()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ingest",
-                                   clean_session=False, protocol=mqtt.MQTTv311)
+        self._client = new_client(client_id="bench-ingest",
+                                   clean_session=False, protocol=MQTTv311)
         self._client.reconnect_delay_set(1, 2)
         self._client.on_connect = lambda c, *a: c.subscribe(
             [(topics.central_filter(Channel.READINGS), 1),
@@ -112,8 +112,8 @@ def _paced_publish(port: int, rate_per_s: float, seconds: float, per_message: in
     """Publish native wristband vitals at ``rate_per_s`` readings a second, each message
     carrying ``per_message`` readings (1: heart rate; 4: also SpO2, skin temperature,
     battery); returns the readings sent."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-devices",
-                         protocol=mqtt.MQTTv311)
+    client = new_client(client_id="bench-devices",
+                         protocol=MQTTv311)
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -144,10 +144,8 @@ def _paced_publish(port: int, rate_per_s: float, seconds: float, per_message: in
 
 BASELINE = """
 import sys, threading
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-baseline",
-                protocol=mqtt.MQTTv311)
+from runtime.mqtt import new_client
+c = new_client(client_id="bench-baseline")
 c.on_connect = lambda c, *a: c.subscribe("native/#", 1)
 c.connect("127.0.0.1", int(sys.argv[1]))
 print("ready", flush=True)

@@ -35,17 +35,15 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-import paho.mqtt.client as mqtt
 import yaml
 from firmware_stubs import layout, site_registry
 from harness.kannel import LocalKannel, reply_url
 from harness.nats import NatsCluster
 from harness.postgres import LocalPostgres
 from harness.process import free_port
-from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.cluster.feed import AlertFeed
 from alerts.core import AlertChange, Change
-from alerts.feed import AlertFeed
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.state import StateDb, StateError
 from bench.cluster import (
@@ -61,6 +59,7 @@ from bench.cluster import (
     wait_for,
 )
 from bench.ingest import simulate
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -162,8 +161,8 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     # the background load and the falls come in through broker nodes that stay up
     sim = threading.Thread(target=lambda: load.update(
         simulate(nats.nodes[up[-1]].mqtt_port, homes, speed, duration)), daemon=True)
-    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-falls",
-                            protocol=mqtt.MQTTv311)
+    publisher = new_client(client_id="bench-falls",
+                            protocol=MQTTv311)
     sent_mids: dict[int, str] = {}  # fall publishes: MQTT message id -> resident
     acked: set[int] = set()  # those the broker acknowledged (PUBACK)
     publisher.on_publish = lambda c, u, mid, *_: acked.add(mid)

@@ -25,13 +25,13 @@ import paho.mqtt.client as mqtt
 from firmware_stubs import site_registry
 from harness.influx import LocalInfluxd, influxd_binary
 from harness.mosquitto import LocalMosquitto
-from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore
 from ingest.store.sqlite import SqliteStore
 from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
 from telemetry.topics import Channel
@@ -193,8 +193,8 @@ def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0,
                                  max_past_ms=10**12, max_future_ms=10**12)
             decoded.add(len(batch.readings))
 
-        bare = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare",
-                           clean_session=False, protocol=mqtt.MQTTv311)
+        bare = new_client(client_id="bench-bare",
+                           clean_session=False, protocol=MQTTv311)
         bare.on_message = on_message
         subscribed = threading.Event()
         bare.on_subscribe = lambda *_: subscribed.set()

@@ -45,7 +45,7 @@ from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 
-from alerts.conditions import Condition
+from alerts.model import Condition
 from alerts.settings import AlertSettings, KannelSettings
 from central.config import CentralConfig, RetentionConfig
 from central.process import CentralProcess

@@ -22,8 +22,8 @@ from firmware_stubs.engine import Fleet
 from firmware_stubs.gateway_level import GatewayRenderer
 from firmware_stubs.routine import Profiles
 
-from alerts.bank import DetectorBank
-from alerts.conditions import Condition, Signal
+from alerts.detectors.bank import DetectorBank
+from alerts.model import Condition, Signal
 from telemetry.clock import DAY_MS
 
 GRACE_MS = 15 * 60_000

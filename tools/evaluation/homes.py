@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from alerts.inactivity import Event
+from alerts.detectors.inactivity_model import Event
 from telemetry.kinds import Kind
 
 SENSORS = "_sensor_events.csv"

@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from alerts.inactivity import ALARM, CHECK, Event, InactivityDetector, Tier
+from alerts.detectors.inactivity_model import ALARM, CHECK, Event, InactivityDetector, Tier
 from evaluation import homes
 from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind

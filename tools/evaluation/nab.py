@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from alerts.novelty import BANDS, STICKY, BandNovelty
+from alerts.detectors.novelty import BANDS, STICKY, BandNovelty
 
 PROFILES: dict[str, tuple[float, float, float]] = {  # (A_TP, A_FN, A_FP) as positive weights
     "standard": (1.0, 1.0, 0.11),

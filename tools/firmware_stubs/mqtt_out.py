@@ -7,10 +7,10 @@ import urllib.parse
 from collections.abc import Iterable
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware_stubs.dialects import Message
+from runtime.mqtt import MQTTv311, new_client
 from telemetry.errors import EldercareError
 
 
@@ -40,8 +40,8 @@ class Publisher:
         self._failure: str | None = None
         self.messages = 0
         self.bytes = 0
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311)
+        client = new_client(client_id=client_id,
+                             protocol=MQTTv311)
         client.max_inflight_messages_set(max_inflight)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from alerts.core import AlertCore
-from alerts.notifiers import Notifier, NotifyError, classify
+from alerts.notify.base import Notifier, NotifyError, classify
 from alerts.state import LOCAL_NODE, Notice, StateDb
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff

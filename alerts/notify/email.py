@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.message
 import smtplib
 
-from alerts.notifiers import NotifyError
+from alerts.notify.base import NotifyError
 from alerts.state import Notice
 
 

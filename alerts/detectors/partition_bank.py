@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from alerts.bank import DetectorBank
-from alerts.conditions import Signal
+from alerts.detectors.bank import DetectorBank
 from alerts.detectors.health import DeviceHealth
+from alerts.model import Signal
 from alerts.state import Alert
 from registry import Registry
 from telemetry.reading import Reading

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from alerts.notifiers import NotifyError, http_error
+from alerts.notify.base import NotifyError, http_error
 from alerts.state import Notice
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from alerts.conditions import Condition
+from alerts.model import Condition
 
 LANGUAGES = ("zh", "en")
 

@@ -18,15 +18,15 @@ import datetime
 import zoneinfo
 from collections.abc import Iterator
 
-from alerts.conditions import Signal
-from alerts.detectors import ALL_KINDS, FleetDetector
 from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
+from alerts.detectors.base import ALL_KINDS, FleetDetector
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
+from alerts.model import Signal
 from registry import Registry
 from telemetry.kinds import Kind
 from telemetry.reading import Reading

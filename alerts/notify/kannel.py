@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from alerts.notifiers import NotifyError, http_error
+from alerts.notify.base import NotifyError, http_error
 from alerts.state import Notice
 
 DLR_ALL = 31  # delivered, failed, buffered, SMSC accepted, SMSC rejected
