@@ -1,4 +1,4 @@
-"""The alert core: signals in (through the pipeline, ``alerts.pipeline``), escalation
+"""The alert core: signals in through the pipeline (``alerts.pipeline.build``), escalation
 timers turned into notices, and what people do with alerts (acknowledge, resolve, silence,
 answer an SMS; the gateway's delivery reports).
 
@@ -7,44 +7,31 @@ Listeners (the dashboard's live push) get an ``AlertChange`` after each commit.
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Callable
 from typing import NamedTuple
 
-import msgspec
-
-from alerts import pipeline
-from alerts.detectors.bank import utc_offset_min
 from alerts.errors import AlertsError
-from alerts.model import PROFILES, Condition, Signal
+from alerts.model import (
+    Alert,
+    AlertChange,
+    AlertState,
+    Change,
+    Condition,
+    Listener,
+    Notice,
+    Signal,
+    TimelineEvent,
+)
 from alerts.notify import texts
-from alerts.pipeline import SYSTEM, Decision, Pending
-from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
-from alerts.state import Alert, AlertState, Notice, StateDb
+from alerts.pipeline.base import SYSTEM, GatewayView, Mute, NoGatewayOffline, Pending
+from alerts.pipeline.build import build
+from alerts.pipeline.escalate import Escalator
+from alerts.policy import NoticeChannel, Policies
+from alerts.store import AlertStore
 from registry import Registry
 from telemetry.clock import Clock
 
 log = logging.getLogger(__name__)
-
-
-
-class Change(enum.StrEnum):
-    OPENED = "opened"
-    UPDATED = "updated"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    ESCALATED = "escalated"
-
-
-class AlertChange(NamedTuple):
-    change: Change
-    alert: Alert
-    at_ms: int
-    signal_t_ms: int | None = None  # opened or updated: when the detector saw it
-
-
-Listener = Callable[[AlertChange], None]
 
 
 class SmsReply(NamedTuple):
@@ -61,22 +48,21 @@ class AlertError(AlertsError):
 
 
 class AlertCore:
-    def __init__(self, db: StateDb, registry: Registry, policies: Policies, clock: Clock,
+    def __init__(self, db: AlertStore, registry: Registry, policies: Policies, clock: Clock,
                  listeners: list[Listener] | None = None,
-                 gateway_offline: Callable[[str], bool] | None = None) -> None:
-        """``gateway_offline``: the detectors' view of which gateways are offline (the
-        inhibit stage hides their devices' silence)."""
+                 gateways: GatewayView | None = None) -> None:
+        """``gateways``: the detectors' view of which gateways are offline (the inhibit
+        stage hides their devices' silence); without detectors, none is."""
         self.db = db
         self.registry = registry
         self.policies = policies
         self.clock = clock
         self.listeners = listeners if listeners is not None else []
         self.counts: dict[str, int] = {}
-        self._always, self._raised = pipeline.stages(pipeline.Inhibitor(gateway_offline),
-                                                     self._escalate)
-        now = clock.now_ms()
-        self._offsets = {s.site_id: utc_offset_min(s.timezone, now)
-                         for s in registry.sites.values()}
+        # both read the policies in force: the desk may replace them (``policies``)
+        self.pipeline = build(gateways or NoGatewayOffline(), lambda: self.policies,
+                              self._count)
+        self.escalator = Escalator(db, registry, lambda: self.policies, clock.now_ms())
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -90,133 +76,45 @@ class AlertCore:
                 log.exception("alert listener %r failed on %s of alert %d", listener,
                               change.value, alert.alert_id)
 
-    # --- the pipeline --------------------------------------------------------------------
+    # --- signals and timers ----------------------------------------------------------
 
     def handle(self, signals: list[Signal]) -> None:
+        """Each signal through the pipeline; the desk is told what it committed."""
         for signal in signals:
             p = Pending(signal, self.clock.now_ms())
-            if not all(stage(p, self.db) for stage in self._always):
+            if self.pipeline.run(p, self.db) is Mute.HIDDEN:
                 self._count("inhibited")
-            elif signal.active:
-                self._raise(p)
+                continue
+            if p.change is None or p.alert is None:
+                continue
+            if signal.active:
+                self._count(p.change.value)
+                if p.change is Change.OPENED:
+                    log.info("alert %d opened: %s of %s", p.alert.alert_id,
+                             p.alert.condition.value, p.alert.subject)
+                self._emit(p.change, p.alert, signal.t_ms)
             else:
-                self._clear(signal)
-
-    def _raise(self, p: Pending) -> None:
-        with self.db.transaction() as db:
-            for stage in self._raised:
-                if not stage(p, db):
-                    return
-            alert = db.alert(p.alert_id)
-        assert alert is not None
-        change = Change.UPDATED if p.decision is Decision.REPEAT else Change.OPENED
-        self._count(change.value)
-        if change is Change.OPENED:
-            log.info("alert %d opened: %s of %s", alert.alert_id, alert.condition.value,
-                     alert.subject)
-        self._emit(change, alert, p.signal.t_ms)
-
-    def _escalate(self, p: Pending, db: StateDb) -> bool:
-        """The pipeline's escalate stage (it needs the site's policy)."""
-        if p.decision is Decision.REOPEN:
-            if p.flaps + 1 >= pipeline.FLAPPING_AT:
-                self._count("flapping")
-                db.cancel_steps(p.alert_id)
-            elif not p.silenced:
-                self._schedule(db, p.alert_id, p.signal, p.now_ms)
-        elif p.decision is Decision.NEW:
-            if p.silenced:
-                self._count("silenced")
-            else:
-                self._schedule(db, p.alert_id, p.signal, p.now_ms)
-        return True
-
-    def _clear(self, signal: Signal) -> None:
-        now = self.clock.now_ms()
-        current = self.db.unresolved(signal.condition, signal.subject)
-        if current is None:
-            return
-        if PROFILES[signal.condition].self_clearing:
-            self.resolve(current.alert_id, SYSTEM, signal.detail)
-            return
-        with self.db.transaction() as db:
-            db.ended(current.alert_id, now)
-            db.note(current.alert_id, now, "condition_ended", SYSTEM, signal.detail)
-            alert = db.alert(current.alert_id)
-        assert alert is not None
-        self._emit(Change.UPDATED, alert)
-
-    # --- escalation ------------------------------------------------------------------
-
-    def _schedule(self, db: StateDb, alert_id: int, signal: Signal, now_ms: int) -> None:
-        steps = self.policies.for_site(signal.site_id).steps_for(signal.condition)
-        for index, step in enumerate(steps):
-            db.add_step(alert_id, index, 0, now_ms + int(step.after_s * 1000))
+                self._emit(p.change, p.alert)
 
     def tick(self) -> int:
         """Turn due escalation timers into notices. Returns how many notices were made."""
-        now = self.clock.now_ms()
         made = 0
-        for alert_id, step_index, contact in self.db.due_steps(now):
-            alert = self.db.alert(alert_id)
-            assert alert is not None
-            steps = self.policies.for_site(alert.site_id).steps_for(alert.condition)
-            with self.db.transaction() as db:
-                taken = db.take_step(alert_id, step_index, contact)
-                if taken and step_index < len(steps):  # not acknowledged meanwhile
-                    made += self._notify(db, alert, step_index, steps[step_index], contact, now)
+        for alert, notices in self.escalator.due(self.clock.now_ms()):
+            made += notices
             self._emit(Change.ESCALATED, alert)
         return made
 
-    def _notify(self, db: StateDb, alert: Alert, step_index: int, step: Step, contact: int,
-                now_ms: int) -> int:
-        resident = self.registry.residents.get(alert.subject)
-        site = self.registry.sites.get(alert.site_id)
-        offset = self._offsets.get(alert.site_id, 0)
-        since = texts.local_time(alert.opened_ms, offset)
-        name = resident.display_name if resident else alert.subject
-        room = resident.room if resident else alert.device_id
-        if step.to is Target.FAMILY:
-            contacts = resident.contacts if resident else []
-            if contact >= len(contacts):
-                return 0
-            person = contacts[contact]
-            recipient, language = person.phone, person.language
-            body = texts.family_sms(language=language, resident=name,
-                                    condition=alert.condition, room=room, since=since,
-                                    ref=texts.reference(alert.alert_id))
-            payload = "{}"
-            if contact + 1 < len(contacts):
-                db.add_step(alert.alert_id, step_index, contact + 1,
-                            now_ms + int(step.next_contact_after_s * 1000))
-        else:
-            rescue = self.policies.for_site(alert.site_id).rescue
-            recipient, language = rescue_address(rescue, step.channel), rescue.language
-            address = site.address if site else ""
-            notes = resident.medical_notes if resident else ""
-            body = texts.rescue_summary(language=language, resident=name,
-                                        condition=alert.condition, address=address,
-                                        room=room, since=since, medical_notes=notes)
-            payload = msgspec.json.encode({
-                "alert_id": alert.alert_id, "condition": alert.condition.value,
-                "severity": alert.severity.name.lower(), "since_ms": alert.opened_ms,
-                "resident": {"name": name, "room": room, "medical_notes": notes},
-                "site": {"site_id": alert.site_id, "name": site.name if site else "",
-                         "address": address},
-                "detail": alert.detail}).decode()
-        subject = f"{texts.what(alert.condition, language)}: {name}"
-        queued = db.queue_notice(alert.alert_id, step_index, contact, step.channel.value,
-                                 recipient, language, subject, body, payload, now_ms)
-        if queued:
-            db.note(alert.alert_id, now_ms, "notice_queued", SYSTEM,
-                    f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
-        return int(queued)
+    def next_due_ms(self) -> int | None:
+        """When the earliest escalation timer or notice is due (None: nothing pending)."""
+        due = [t for t in (self.db.steps.next_due_ms(), self.db.outbox.next_due_ms())
+               if t is not None]
+        return min(due) if due else None
 
     def undelivered(self, notice: Notice) -> None:
         """A notice could not be delivered (yet): a family step moves to the next contact
         now instead of waiting for the answer timeout. The notice itself keeps trying."""
-        self.db.hurry_step(notice.alert_id, notice.step, notice.contact + 1,
-                           self.clock.now_ms())
+        self.db.steps.hurry(notice.alert_id, notice.step, notice.contact + 1,
+                            self.clock.now_ms())
 
     # --- people ------------------------------------------------------------------------
 
@@ -229,14 +127,14 @@ class AlertCore:
     def _close(self, alert_id: int, who: str, note: str, state: AlertState) -> Alert:
         now = self.clock.now_ms()
         with self.db.transaction() as db:
-            alert = db.alert(alert_id)
+            alert = db.alerts.get(alert_id)
             if alert is None:
                 raise AlertError(f"no alert {alert_id}")
             if alert.state is AlertState.RESOLVED or alert.state is state:
                 raise AlertError(f"alert {alert_id} is already {alert.state.value}")
             db.close_alert(alert_id, state, who, now, note)
-            db.note(alert_id, now, state.value, who, note)
-            alert = db.alert(alert_id)
+            db.timeline.note(alert_id, now, TimelineEvent(state.value), who, note)
+            alert = db.alerts.get(alert_id)
         assert alert is not None
         self._emit(Change.ACKNOWLEDGED if state is AlertState.ACKNOWLEDGED
                    else Change.RESOLVED, alert)
@@ -245,7 +143,7 @@ class AlertCore:
     def silence(self, subject: str, until_ms: int, who: str, reason: str,
                 condition: Condition | None = None) -> int:
         """Silence a resident, gateway or site (optionally one condition) until a time."""
-        return self.db.add_silence(subject, condition, until_ms, who, reason)
+        return self.db.silences.add(subject, condition, until_ms, who, reason)
 
     def sms_reply(self, phone: str, text: str) -> SmsReply:
         """A family member answered an SMS about an open alert we texted them.
@@ -257,7 +155,7 @@ class AlertCore:
         other reply goes on the alerts' timelines and to the desk as a family message, and
         escalation goes on. ``alert`` is None when no open alert was texted to that number
         (or its reference names none of them)."""
-        texted = self.db.texted_alerts(NoticeChannel.SMS.value, phone)
+        texted = self.db.notices.texted(NoticeChannel.SMS.value, phone)
         if not texted:
             self._count("sms_reply_unmatched")
             return SmsReply(None, "")
@@ -277,9 +175,9 @@ class AlertCore:
         alert: Alert | None = None
         for alert_id, contact, _ in named or texted:
             with self.db.transaction() as db:
-                db.note(alert_id, self.clock.now_ms(), "family_message", _family(contact),
-                        text[:160])
-                alert = db.alert(alert_id)
+                db.timeline.note(alert_id, self.clock.now_ms(), TimelineEvent.FAMILY_MESSAGE,
+                                 _family(contact), text[:160])
+                alert = db.alerts.get(alert_id)
             assert alert is not None
             self._emit(Change.UPDATED, alert)
         return SmsReply(alert if len(named or texted) == 1 else None, "")
@@ -287,7 +185,7 @@ class AlertCore:
     def _which(self, texted: list[tuple[int, int, str]]) -> str:
         listed: list[tuple[str, str, Condition]] = []
         for alert_id, _, _ in texted[:5]:
-            alert = self.db.alert(alert_id)
+            alert = self.db.alerts.get(alert_id)
             if alert is not None:
                 resident = self.registry.residents.get(alert.subject)
                 listed.append((texts.reference(alert_id),
@@ -297,13 +195,14 @@ class AlertCore:
 
     def delivery_report(self, notice_id: int, delivered: bool, detail: str) -> None:
         """The SMS gateway's delivery report for a notice."""
-        notice = self.db.notice(notice_id)
+        notice = self.db.notices.get(notice_id)
         if notice is None:
             self._count("dlr_unknown_notice")
             return
         now = self.clock.now_ms()
-        self.db.delivery(notice_id, delivered, now, detail[:200])
+        self.db.outbox.delivery(notice_id, delivered, now, detail[:200])
         if not delivered:
             self.undelivered(notice)
-        self.db.note(notice.alert_id, now, "delivered" if delivered else "not_delivered",
-                     SYSTEM, f"notice {notice_id}: {detail[:200]}")
+        self.db.timeline.note(notice.alert_id, now, TimelineEvent.DELIVERED if delivered
+                              else TimelineEvent.NOT_DELIVERED, SYSTEM,
+                              f"notice {notice_id}: {detail[:200]}")

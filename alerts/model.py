@@ -1,14 +1,19 @@
-"""What an alert is about: conditions, severities, and the signal a detector emits.
+"""What the alert core speaks of: conditions, severities, the signal a detector emits,
+and the alert, its timeline, its notices and silences as the store keeps them.
 
 One place for each fact about a condition: its severity and whether it may clear by itself
 (a heart rate back in range) or needs a person to resolve it (a fall stays open until the
-desk has looked, even if the resident got up).
+desk has looked, even if the resident got up). The enums' values are the words written in
+the store and sent to the desk: never rename, only add.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import NamedTuple
+
+import msgspec
 
 
 class Severity(enum.IntEnum):
@@ -98,3 +103,123 @@ class Signal(NamedTuple):
     gateway_id: str
     detail: str = ""
     device_id: str = ""
+
+
+LOCAL_NODE = "local"  # the one node of a single-process deployment
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class EscalationState(enum.StrEnum):
+    PENDING = "pending"  # a timer: due at ``due_ms``
+    DONE = "done"  # taken: its notice is in the outbox
+    CANCELLED = "cancelled"  # acknowledged, resolved, or flapping before it was due
+
+
+class NoticeState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # handed to the provider; if we die here, the outcome is unknown
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TimelineEvent(enum.StrEnum):
+    """What a line of an alert's timeline says happened (the desk shows these words)."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    SILENCED = "silenced"  # a silence matched when it opened: no escalation
+    CONDITION_ENDED = "condition_ended"
+    NOTICE_QUEUED = "notice_queued"
+    DELIVERED = "delivered"
+    NOT_DELIVERED = "not_delivered"
+    FAMILY_MESSAGE = "family_message"  # an SMS reply that is not a yes
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(msgspec.Struct, frozen=True):
+    alert_id: int
+    condition: Condition
+    subject: str
+    site_id: str
+    gateway_id: str
+    device_id: str
+    severity: Severity
+    state: AlertState
+    active: bool
+    opened_ms: int
+    updated_ms: int
+    repeats: int
+    flaps: int
+    silenced: bool
+    detail: str
+    acked_by: str | None = None
+    acked_ms: int | None = None
+    resolved_by: str | None = None
+    resolved_ms: int | None = None
+    note: str | None = None
+
+
+class Notice(msgspec.Struct, frozen=True):
+    notice_id: int
+    alert_id: int
+    step: int
+    contact: int
+    channel: str
+    recipient: str
+    language: str
+    subject: str
+    body: str
+    payload: str
+    state: NoticeState
+    attempts: int
+    created_ms: int
+    next_try_ms: int
+    sent_ms: int | None = None
+    delivered_ms: int | None = None
+    provider_ref: str | None = None
+    error: str | None = None
+
+
+class TimelineEntry(msgspec.Struct, frozen=True):
+    alert_id: int
+    t_ms: int
+    what: str
+    who: str
+    detail: str
+
+
+class Silence(msgspec.Struct, frozen=True):
+    silence_id: int
+    subject: str
+    condition: str | None
+    until_ms: int
+    created_by: str
+    reason: str
+
+
+class Change(enum.StrEnum):
+    """What happened to an alert, as the desk's live push tells it."""
+
+    OPENED = "opened"
+    UPDATED = "updated"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+
+
+class AlertChange(NamedTuple):
+    change: Change
+    alert: Alert
+    at_ms: int
+    signal_t_ms: int | None = None  # opened or updated: when the detector saw it
+
+
+Listener = Callable[[AlertChange], None]

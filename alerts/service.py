@@ -19,11 +19,11 @@ import threading
 from pathlib import Path
 
 from alerts import policy as policy_module
-from alerts.core import AlertChange, AlertCore, Listener
+from alerts.core import AlertCore
 from alerts.detectors.bank import DetectorBank
 from alerts.detectors.health import HEALTH_CONDITIONS
 from alerts.detectors.partition_bank import PartitionBank
-from alerts.model import PROFILES, Severity, Signal
+from alerts.model import LOCAL_NODE, PROFILES, Alert, AlertChange, Listener, Severity, Signal
 from alerts.notify.base import Notifier
 from alerts.notify.callbacks import CallbackServer
 from alerts.notify.console import ConsoleNotifier
@@ -33,7 +33,7 @@ from alerts.notify.kannel import KannelNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
-from alerts.state import LOCAL_NODE, Alert, StateDb
+from alerts.store import AlertStore
 from registry import Registry
 from telemetry.clock import Clock
 from telemetry.reading import Reading
@@ -61,7 +61,7 @@ class AlertService:
         # A node of several: the shared PostgreSQL store, and only the residents of the
         # partitions it holds (``take`` / ``give_up``, told by the leases).
         self.cluster = cluster
-        self.db = StateDb(data_dir / "alerts.db" if cluster is None else cluster.state)
+        self.db = AlertStore(data_dir / "alerts.db" if cluster is None else cluster.state)
         self._lock = threading.Lock()
         self._kept: list[Signal] = []  # raised, not yet recorded (the store failed)
         self._observed: dict[int, list[Reading]] = {}  # batches whose signals are kept
@@ -80,7 +80,7 @@ class AlertService:
             self.bank.health.restore(self._open_health())
         self.core = AlertCore(self.db, registry, policies, clock,
                               [*(listeners or []), self._on_change],
-                              gateway_offline=self.bank.health.gateway_offline)
+                              gateways=self.bank.health)
         token = settings.reply_token()
         self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
                                         port=settings.callback_port)
@@ -157,7 +157,7 @@ class AlertService:
 
     def _open_health(self) -> list[Alert]:
         """The open device-health alerts: gateways offline, devices silent, ..."""
-        return self.db.alerts(open_only=True, conditions=HEALTH_CONDITIONS, limit=10**9)
+        return self.db.alerts.find(open_only=True, conditions=HEALTH_CONDITIONS, limit=10**9)
 
     def take(self, part: int) -> None:
         """Watch the residents of partition ``part`` (before its readings flow), with

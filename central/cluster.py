@@ -24,7 +24,7 @@ import threading
 from alerts.cluster.leases import PartitionLeases, StoreClock
 from alerts.service import AlertService
 from alerts.settings import ClusterSettings
-from alerts.state import StateDb, StateError
+from alerts.store import AlertStore, StateError
 from ingest.consumer import Ingest
 from telemetry.clock import SECOND_MS, Clock
 
@@ -43,7 +43,7 @@ class ClusterNode:
         self.fence_after_ms = self.ttl_ms - int(self.round_every_s * SECOND_MS)
         # a connection of its own (renewing never waits behind the alert core) whose every
         # statement answers within a round's interval or fails
-        self.db = StateDb(settings.state, timeout_s=self.round_every_s)
+        self.db = AlertStore(settings.state, timeout_s=self.round_every_s)
         self.leases = PartitionLeases(self.db, settings.node_id, settings.partitions,
                                       StoreClock(self.db), self.ttl_ms)
         self.rounds = 0

@@ -18,8 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from alerts.core import AlertChange, Change
-from alerts.model import Condition
+from alerts.model import AlertChange, Change, Condition
 from alerts.service import AlertService
 from central.cluster import ClusterNode
 from ingest.consumer import Ingest
@@ -130,15 +129,15 @@ class CentralCollector(Collector):
         open_alerts = GaugeMetricFamily(_PREFIX + "open_alerts",
                                         "unresolved alerts by condition and severity",
                                         labels=["condition", "severity"])
-        for condition, severity, n in db.open_counts():
+        for condition, severity, n in db.alerts.open_counts():
             open_alerts.add_metric([condition.value, severity.name.lower()], n)
         yield open_alerts
         notices = GaugeMetricFamily(_PREFIX + "notices", "notices by channel and state",
                                     labels=["channel", "state"])
-        for channel, state, n in db.notice_counts():
+        for channel, state, n in db.notices.counts():
             notices.add_metric([channel, state.value], n)
         yield notices
-        due, late = db.steps_due(self.clock.now_ms(), LATE_STEP_MS)
+        due, late = db.steps.counts(self.clock.now_ms(), LATE_STEP_MS)
         steps = GaugeMetricFamily(_PREFIX + "escalation_steps",
                                   "escalation steps pending and due now; late: overdue by "
                                   f"more than {LATE_STEP_MS // 1000} s", labels=["when"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import registry as registry_module
 from alerts.cluster.feed import AlertFeed, announcer
 from alerts.service import AlertService
+from alerts.store.queries import StoreQueries
 from central.cluster import ClusterNode
 from central.config import CentralConfig, CentralConfigError, InfluxConfig
 from central.metrics import CentralMetrics
@@ -61,6 +62,7 @@ class CentralProcess:
             self.accounts = Accounts(self.data / "accounts.db" if cfg.cluster is None
                                      else cfg.cluster.state)
             ctx = DashboardContext(self.accounts, self.registry, self.alerts.core,
+                                   StoreQueries(self.alerts.db),
                                    self.alerts.core.policies, clock, store=self.store,
                                    health=self.alerts.bank.health,
                                    secure_cookies=cfg.dashboard.secure_cookies,

@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import NamedTuple
 
-from alerts.state import StateDb, StateError
+from alerts.store import AlertStore, StateError
 from central.config import RetentionConfig
 from ingest.store.base import Store, StoreError
 from telemetry.clock import DAY_MS, Clock
@@ -27,7 +27,7 @@ class Round(NamedTuple):
 
 
 class Retention:
-    def __init__(self, cfg: RetentionConfig, store: Store, alert_state: StateDb | None,
+    def __init__(self, cfg: RetentionConfig, store: Store, alert_state: AlertStore | None,
                  clock: Clock) -> None:
         self.cfg = cfg
         self.store = store

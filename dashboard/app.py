@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from alerts.core import AlertChange
+from alerts.model import AlertChange
 from dashboard.context import DashboardContext
 from dashboard.routes import alerts, auth, live, residents
 from dashboard.views import alert_view

@@ -12,6 +12,7 @@ from alerts.detectors.health import DeviceHealth
 from alerts.policy import Policies
 from dashboard.accounts import Accounts, LoginThrottle
 from dashboard.live import Broadcaster
+from dashboard.queries import AlertQueries
 from ingest.store.base import Store
 from registry import Registry
 from telemetry.clock import Clock
@@ -32,7 +33,8 @@ class DeviceHealthView(Protocol):
 class DashboardContext:
     accounts: Accounts
     registry: Registry
-    core: AlertCore
+    core: AlertCore  # people's actions on alerts
+    queries: AlertQueries  # what the desk reads of them
     policies: Policies
     clock: Clock
     store: Store | None = None

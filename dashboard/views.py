@@ -7,8 +7,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from alerts.model import Condition, Severity
-from alerts.state import Alert, AlertState
+from alerts.model import Alert, AlertState, Condition, Severity
 from registry import Registry
 
 DEVICE_CONDITIONS = frozenset({Condition.DEVICE_SILENT, Condition.LOW_BATTERY,

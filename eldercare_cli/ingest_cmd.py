@@ -25,7 +25,7 @@ def _handle(args: argparse.Namespace) -> int:
     import registry
     from alerts.policy import PolicyError
     from alerts.settings import SettingsError
-    from alerts.state import StateError
+    from alerts.store import StateError
     from central import config
     from central.process import CentralProcess
     from ingest.store.base import StoreError

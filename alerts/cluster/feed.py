@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from alerts.core import AlertChange, Change
-from alerts.state import StateDb, StateError
+from alerts.model import AlertChange, Change
+from alerts.store import AlertStore, StateError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ CHANNEL = "eldercare_alerts"
 RECONNECT_S = 1.0
 
 
-def announcer(db: StateDb, origin: str) -> Callable[[AlertChange], None]:
+def announcer(db: AlertStore, origin: str) -> Callable[[AlertChange], None]:
     """An alert-core listener that tells the other nodes of each change."""
     def announce(change: AlertChange) -> None:
         try:
@@ -55,7 +55,7 @@ class AlertFeed(threading.Thread):
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn, \
-                        StateDb(self.dsn) as db:
+                        AlertStore(self.dsn) as db:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     if lost:
@@ -78,12 +78,12 @@ class AlertFeed(threading.Thread):
         except Exception:  # a listener's bug must not stop the feed
             log.exception("alert feed resync failed")
 
-    def _handle(self, db: StateDb, payload: str) -> None:
+    def _handle(self, db: AlertStore, payload: str) -> None:
         try:
             origin, change, alert_id, at_ms = payload.split(" ")
             if origin == self.origin:
                 return
-            alert = db.alert(int(alert_id))
+            alert = db.alerts.get(int(alert_id))
             if alert is None:
                 return
             self.received += 1

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from alerts.state import StateDb
+from alerts.store import AlertStore
 from telemetry.clock import SECOND_MS, Clock
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,11 @@ def _nothing(part: int) -> bool:
 class StoreClock:
     """The shared store's clock (a ``Clock``): what leases and heartbeats are timed by."""
 
-    def __init__(self, db: StateDb) -> None:
+    def __init__(self, db: AlertStore) -> None:
         self.db = db
 
     def now_ms(self) -> int:
-        return self.db.store_now_ms()
+        return self.db.nodes.store_now_ms()
 
     def monotonic_s(self) -> float:
         return time.monotonic()
@@ -57,7 +57,7 @@ class Change(msgspec.Struct, frozen=True):
 
 
 class PartitionLeases:
-    def __init__(self, db: StateDb, node_id: str, partitions: int, clock: Clock,
+    def __init__(self, db: AlertStore, node_id: str, partitions: int, clock: Clock,
                  ttl_ms: int = DEFAULT_TTL_MS) -> None:
         if partitions < 1:
             raise ValueError("partitions must be 1 or more")
@@ -69,11 +69,11 @@ class PartitionLeases:
         self.held: frozenset[int] = frozenset()
 
     def live_nodes(self) -> list[str]:
-        return self.db.live_nodes(self.clock.now_ms() - self.ttl_ms)
+        return self.db.nodes.live(self.clock.now_ms() - self.ttl_ms)
 
     def degraded_nodes(self) -> list[str]:
         """Live nodes whose alert core lags (as they said with their last heartbeat)."""
-        return self.db.degraded_nodes(self.clock.now_ms() - self.ttl_ms)
+        return self.db.nodes.degraded(self.clock.now_ms() - self.ttl_ms)
 
     def round(self, keep: Callable[[int], bool] = _nothing, degraded: bool = False) -> Change:
         """Say we are alive and renew, let go and take leases. ``keep(part)``: a partition
@@ -82,24 +82,24 @@ class PartitionLeases:
         messages); it is renewed this round."""
         now = self.clock.now_ms()
         until = now + self.ttl_ms
-        self.db.beat(self.node_id, now, degraded)
-        live = self.db.live_nodes(now - self.ttl_ms)
+        self.db.nodes.beat(self.node_id, now, degraded)
+        live = self.db.nodes.live(now - self.ttl_ms)
         share = math.ceil(self.partitions / max(1, len(live)))
-        leases = self.db.leases()
+        leases = self.db.leases.all()
         mine = sorted(p for p, (owner, _) in leases.items() if owner == self.node_id)
         held: set[int] = set()
         for part in mine:
             # beyond our share (a node joined): not renewed; the caller lets it go
             # (``release``) once it has stopped taking the partition's messages
             if (len(held) < share or keep(part)) \
-                    and self.db.take_lease(part, self.node_id, now, until):
+                    and self.db.leases.take(part, self.node_id, now, until):
                 held.add(part)
         for part in range(self.partitions):
             if len(held) >= share:
                 break
             owner, expires = leases.get(part, ("", 0))
             if part not in held and (owner == "" or expires <= now) \
-                    and self.db.take_lease(part, self.node_id, now, until):
+                    and self.db.leases.take(part, self.node_id, now, until):
                 held.add(part)
         change = Change(frozenset(held - self.held), frozenset(self.held - held),
                         frozenset(held))
@@ -112,11 +112,11 @@ class PartitionLeases:
     def release(self, parts: frozenset[int]) -> None:
         """Hand ``parts`` over now (their sessions are closed), not when they expire."""
         for part in parts:
-            self.db.release_lease(part, self.node_id)
+            self.db.leases.release(part, self.node_id)
 
     def release_all(self) -> None:
         """When stopping: hand every partition over at once, not after the ttl."""
         for part in self.held:
-            self.db.release_lease(part, self.node_id)
-        self.db.leave(self.node_id)
+            self.db.leases.release(part, self.node_id)
+        self.db.nodes.leave(self.node_id)
         self.held = frozenset()

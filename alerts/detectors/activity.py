@@ -5,6 +5,7 @@ cleared by the next sign of life."""
 
 from __future__ import annotations
 
+from alerts.detectors.base import Timer
 from alerts.detectors.inactivity_model import Event, InactivityDetector, Tier
 from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
@@ -16,6 +17,12 @@ CONDITION_OF = {Tier.CHECK: Condition.INACTIVITY_CHECK, Tier.ALARM: Condition.IN
 
 
 class InactivityRule:
+    """Inactivity of one resident: checked every slow sweep."""
+
+    kinds = ACTIVITY_KINDS
+    timer = Timer.SLOW
+    armed = False
+
     def __init__(self, resident_id: str, site_id: str, gateway_id: str, start_ms: int, *,
                  main_door: str, utc_offset_ms: int) -> None:
         self.resident_id = resident_id

@@ -14,51 +14,54 @@ caller without its lock).
 
 from __future__ import annotations
 
-import datetime
-import zoneinfo
 from collections.abc import Iterator
 
-from alerts.detectors.activity import ACTIVITY_KINDS, InactivityRule
-from alerts.detectors.base import ALL_KINDS, FleetDetector
+from alerts.detectors.activity import InactivityRule
+from alerts.detectors.base import ALL_KINDS, Detector, FleetDetector, Timer
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
-from alerts.detectors.vitals import VITAL_KINDS, VitalRules, overrides_from
+from alerts.detectors.vitals import VitalRules, overrides_from
 from alerts.model import Signal
-from registry import Registry
+from registry import Registry, Resident
+from registry.time import utc_offset_min
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
-EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
-                         Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
-
-
-def utc_offset_min(timezone: str, at_ms: int) -> int:
-    """The site's UTC offset at ``at_ms`` (fixed for the process's life: our sites' zones
-    have no daylight saving time)."""
-    zone = zoneinfo.ZoneInfo(timezone)
-    at = datetime.datetime.fromtimestamp(at_ms / 1000, tz=datetime.UTC)
-    offset = at.astimezone(zone).utcoffset()
-    return int(offset.total_seconds() // 60) if offset is not None else 0
-
 
 class _Resident:
-    __slots__ = ("events", "inactivity", "vitals")
+    """One resident's detectors, and which of them take each kind (shared by every
+    resident whose detectors are of the same kinds)."""
 
-    def __init__(self, events: EventRules, vitals: VitalRules,
-                 inactivity: InactivityRule) -> None:
-        self.events = events
-        self.vitals = vitals
-        self.inactivity = inactivity
+    __slots__ = ("detectors", "routes")
+
+    def __init__(self, detectors: list[Detector],
+                 routes: dict[Kind, tuple[Detector, ...]]) -> None:
+        self.detectors = detectors
+        self.routes = routes
+
+
+def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: str,
+                       main_door: str, confirm_fall_s: float,
+                       bed_return_s: float) -> list[Detector]:
+    """The detectors one resident is watched by, in the order their signals are raised."""
+    return [EventRules(r.resident_id, night=NightSchedule.parse(r.night, offset_min),
+                       wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
+                       bed_return_s=bed_return_s),
+            VitalRules(r.resident_id, overrides_from(r.limits)),
+            InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=main_door,
+                           utc_offset_ms=offset_min * 60_000)]
 
 
 class DetectorBank:
     def __init__(self, registry: Registry, start_ms: int, *, confirm_fall_s: float = 60.0,
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
         self.health = HealthMonitor()
-        self.usual = [usual_heart_rate(), usual_skin_temperature()]
+        offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
+                   for s in registry.sites.values()}
+        self.usual = [usual_heart_rate(offsets=offsets), usual_skin_temperature(offsets=offsets)]
         self.multivariate = VitalsAnomaly()
         self.room = RoomTemperature()
         self.fleet: list[FleetDetector] = [self.health, *self.usual, self.multivariate,
@@ -68,8 +71,7 @@ class DetectorBank:
         self._next_slow_ms = start_ms
         self._residents: dict[str, _Resident] = {}
         self._armed: set[str] = set()  # residents with a fast timer running
-        offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
-                   for s in registry.sites.values()}
+        self._slow: list[Detector] = []  # every resident's slow-timer detectors
         doors: dict[str, tuple[str, str]] = {}  # resident -> (gateway, first door-ish device)
         for d in registry.devices.values():
             if d.resident_id and "door" in d.device_id and d.resident_id not in doors:
@@ -79,16 +81,15 @@ class DetectorBank:
         for d in registry.devices.values():
             site_id = registry.gateways[d.gateway_id].site_id
             self.health.expect(site_id, d.gateway_id, d.device_id, start_ms)
+        shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], list[list[int]]] = {}
         for r in registry.residents.values():
-            offset = offsets[r.site_id]
             gateway, door = doors.get(r.resident_id, (any_gateway.get(r.resident_id, ""), ""))
-            self._residents[r.resident_id] = _Resident(
-                EventRules(r.resident_id, night=NightSchedule.parse(r.night, offset),
-                           wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
-                           bed_return_s=bed_return_s),
-                VitalRules(r.resident_id, overrides_from(r.limits)),
-                InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=door,
-                               utc_offset_ms=offset * 60_000))
+            detectors = resident_detectors(r, offset_min=offsets[r.site_id],
+                                           start_ms=start_ms, gateway=gateway,
+                                           main_door=door, confirm_fall_s=confirm_fall_s,
+                                           bed_return_s=bed_return_s)
+            self._residents[r.resident_id] = _Resident(detectors, _routes(detectors, shapes))
+            self._slow += [d for d in detectors if d.timer is Timer.SLOW]
 
     def __len__(self) -> int:
         return len(self._residents)
@@ -111,15 +112,10 @@ class DetectorBank:
             resident = self._residents.get(r.resident_id) if r.resident_id else None
             if resident is None:
                 continue
-            kind = r.kind
-            if kind in VITAL_KINDS:
-                out += resident.vitals.observe(r)
-                continue
-            if kind in EVENT_KINDS:
-                out += resident.events.observe(r)
-                self._armed.add(r.resident_id)  # type: ignore[arg-type]
-            if kind in ACTIVITY_KINDS:
-                out += resident.inactivity.observe(r)
+            for d in resident.routes.get(r.kind, ()):
+                out += d.observe(r)
+                if d.timer is Timer.FAST:
+                    self._armed.add(r.resident_id)  # type: ignore[arg-type]
         return out
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool,
@@ -143,23 +139,27 @@ class DetectorBank:
                 out += detector.observe_batch(batch)
             out += detector.fast_tick(now_ms)
         for resident_id in list(self._armed):
-            events = self._residents[resident_id].events
-            out += events.tick(now_ms)
-            if not events.armed:
+            armed = False
+            for d in self._residents[resident_id].detectors:
+                if d.timer is Timer.FAST:
+                    out += d.tick(now_ms)
+                    armed = armed or d.armed
+            if not armed:
                 self._armed.discard(resident_id)
         return out
 
     def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
-        """Every ``slow_every_s``: inactivity in chunks of residents, then each fleet
-        detector's chunks (a caller holding a lock can let urgent work in between)."""
+        """Every ``slow_every_s`` (else nothing): the residents' slow detectors
+        (inactivity) in chunks of ``chunk``, then each fleet detector's chunks; a caller
+        holding a lock can let urgent work in between the chunks."""
         if now_ms < self._next_slow_ms:
             return
         self._next_slow_ms = now_ms + self.slow_every_ms
-        residents = list(self._residents.values())
-        for lo in range(0, len(residents), chunk):
+        slow = self._slow
+        for lo in range(0, len(slow), chunk):
             out: list[Signal] = []
-            for resident in residents[lo:lo + chunk]:
-                out += resident.inactivity.tick(now_ms)
+            for d in slow[lo:lo + chunk]:
+                out += d.tick(now_ms)
             yield out
         for detector in self.fleet:
             yield from detector.slow_chunks(now_ms)
@@ -171,3 +171,16 @@ class DetectorBank:
         for detector in self.fleet:
             out += detector.unlocked(now_ms)
         return out
+
+
+def _routes(detectors: list[Detector],
+            shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], list[list[int]]]
+            ) -> dict[Kind, tuple[Detector, ...]]:
+    """Kind -> the detectors of ``detectors`` that take it, in their order."""
+    shape = tuple((type(d), d.kinds) for d in detectors)
+    indices = shapes.get(shape)
+    if indices is None:
+        indices = shapes[shape] = [[i for i, d in enumerate(detectors) if kind in d.kinds]
+                                   for kind in Kind]
+    return {kind: tuple(detectors[i] for i in mine)
+            for kind, mine in zip(Kind, indices, strict=True) if mine}

@@ -1,8 +1,12 @@
-"""Detectors: one streaming interface for rules and learned models alike, in two variants.
+"""The detector contract: one streaming interface for rules and learned models alike, in
+two variants.
 
 A ``Detector`` keeps the state of one subject (a resident), takes readings with
 ``observe`` and the passing of time with ``tick``, and returns the ``Signal``s of
-conditions that began or ended.
+conditions that began or ended. It declares the kinds of reading it takes (the bank routes
+only those to it) and its ``timer``: none, ``FAST`` (ticked every second while it says it
+is ``armed``: an unconfirmed fall, a night bed exit) or ``SLOW`` (ticked every slow sweep:
+inactivity).
 
 A ``FleetDetector`` is one instance for every subject at once (vectorised, or learning
 across the fleet). The bank hands it each batch of readings and calls its three timers,
@@ -16,8 +20,9 @@ No call reads a clock or does I/O.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from alerts.model import Signal
 from telemetry.kinds import Kind
@@ -26,7 +31,27 @@ from telemetry.reading import Reading
 ALL_KINDS = frozenset(Kind)
 
 
+class Timer(enum.Enum):
+    NONE = "none"  # time alone changes nothing
+    FAST = "fast"  # every second, while ``armed``
+    SLOW = "slow"  # every slow sweep
+
+
+@runtime_checkable
 class Detector(Protocol):
+    @property
+    def kinds(self) -> frozenset[Kind]:
+        """The readings it takes (``ALL_KINDS``: every reading)."""
+        ...
+
+    @property
+    def timer(self) -> Timer: ...
+
+    @property
+    def armed(self) -> bool:
+        """A ``FAST`` detector's timer is running (else the bank does not tick it)."""
+        ...
+
     def observe(self, reading: Reading) -> list[Signal]:
         """Take one reading of this detector's subject; return what began or ended."""
         ...
@@ -36,10 +61,18 @@ class Detector(Protocol):
         ...
 
 
-class FleetDetector(Detector, Protocol):
+class FleetDetector(Protocol):
     kinds: frozenset[Kind]  # the readings it takes (``ALL_KINDS``: every reading)
     batch_size: int  # 1: each batch as it comes; more: gathered until this many, or the
     # next fast tick (a vectorised update pays off on large batches)
+
+    def observe(self, reading: Reading) -> list[Signal]:
+        """Take one reading (anyone's)."""
+        ...
+
+    def tick(self, now_ms: int) -> list[Signal]:
+        """All three timers at once (tests and single-threaded callers)."""
+        ...
 
     def observe_batch(self, readings: list[Reading]) -> list[Signal]:
         """Take a batch of anyone's readings (it keeps those of its kinds)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from alerts.detectors.base import Timer
 from alerts.model import Condition, Signal
 from telemetry.clock import DAY_MS
 from telemetry.kinds import FallStatus, Kind
@@ -22,11 +23,12 @@ _SETTLED = frozenset({Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY})
 
 
 class NightSchedule(NamedTuple):
-    """Night from ``start_min`` to ``end_min`` after local midnight (may wrap midnight)."""
+    """Night from ``start_min`` to ``end_min`` after local midnight (may wrap midnight),
+    at the site's UTC offset (the registry's: ``registry.time``)."""
 
+    utc_offset_min: int
     start_min: int = 22 * 60
     end_min: int = 6 * 60
-    utc_offset_min: int = 480
 
     @classmethod
     def parse(cls, text: str, utc_offset_min: int) -> NightSchedule:
@@ -39,7 +41,7 @@ class NightSchedule(NamedTuple):
             if not 0 <= value < 24 * 60:
                 raise ValueError(f"not a time of day: {hhmm}")
             return value
-        return cls(minutes(start), minutes(end), utc_offset_min)
+        return cls(utc_offset_min, minutes(start), minutes(end))
 
     def is_night(self, t_ms: int) -> bool:
         minute = ((t_ms + self.utc_offset_min * 60_000) % DAY_MS) // 60_000
@@ -48,8 +50,15 @@ class NightSchedule(NamedTuple):
         return minute >= self.start_min or minute < self.end_min
 
 
+EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
+                         Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
+
+
 class EventRules:
     """The event rules of one resident."""
+
+    kinds = EVENT_KINDS
+    timer = Timer.FAST
 
     def __init__(self, resident_id: str, *, night: NightSchedule, wandering_risk: bool,
                  confirm_s: float = 60.0, bed_return_s: float = 1800.0) -> None:

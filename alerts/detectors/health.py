@@ -26,7 +26,7 @@ from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
 
 if TYPE_CHECKING:
-    from alerts.state import Alert
+    from alerts.model import Alert
 
 # the conditions whose state the health monitor keeps, and takes up from the store
 HEALTH_CONDITIONS = (Condition.GATEWAY_OFFLINE, Condition.RADIO_OFFLINE,

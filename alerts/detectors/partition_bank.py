@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 from alerts.detectors.bank import DetectorBank
 from alerts.detectors.health import DeviceHealth
-from alerts.model import Signal
-from alerts.state import Alert
+from alerts.model import Alert, Signal
 from registry import Registry
 from telemetry.reading import Reading
 from telemetry.topics import partition_of

@@ -13,6 +13,7 @@ new normal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ class UsualLevel(FleetBase):
     def __init__(self, kind: Kind, condition: Condition, *, ratio: float = 1.0,
                  delta: float = 0.0, clear_ratio: float = 1.0, clear_delta: float = 0.0,
                  sample_s: float = 5.0, window_s: float = 900.0, learn_days: float = 2.0,
-                 unit: str = "", utc_offset_min: int = 480, capacity: int = 1024) -> None:
+                 unit: str = "", offsets: Mapping[str, int], capacity: int = 1024) -> None:
         self.kind, self.condition = kind, condition
         self.kinds = frozenset({kind})
         self.batch_size = BATCH
@@ -45,7 +46,7 @@ class UsualLevel(FleetBase):
         self.window_s = window_s
         self.learn_samples = learn_days * 3600 / sample_s
         self.unit = unit
-        self.utc_offset_min = utc_offset_min
+        self.offsets = offsets  # site -> UTC offset in minutes (the registry's)
         self._alpha = min(1.0, 3 * sample_s / window_s)  # 95 % of a step within the window
         self._index: dict[str, int] = {}
         self._where: list[tuple[str, str]] = []
@@ -54,6 +55,7 @@ class UsualLevel(FleetBase):
         self._recent = np.zeros(capacity)
         self._recent_n = np.zeros(capacity)
         self._open = np.zeros(capacity, dtype=bool)
+        self._offset = np.zeros(capacity, dtype=np.int64)  # each resident's site's
 
     def _slot(self, r: Reading) -> int:
         slot = self._index.get(r.resident_id or "")
@@ -62,6 +64,7 @@ class UsualLevel(FleetBase):
             self._where.append((r.site_id, r.gateway_id))
             if slot >= len(self._recent):
                 self._grow()
+            self._offset[slot] = self.offsets[r.site_id]
         return slot
 
     def _grow(self) -> None:
@@ -74,6 +77,9 @@ class UsualLevel(FleetBase):
         grown = np.zeros(len(self._open) * 2, dtype=bool)
         grown[: len(self._open)] = self._open
         self._open = grown
+        offsets = np.zeros(len(self._offset) * 2, dtype=np.int64)
+        offsets[: len(self._offset)] = self._offset
+        self._offset = offsets
 
     def observe(self, reading: Reading) -> list[Signal]:
         return self.observe_batch([reading])
@@ -91,7 +97,7 @@ class UsualLevel(FleetBase):
         mean = np.bincount(inverse, weights=values, minlength=len(touched)) / k
         last_of = np.zeros(len(touched), dtype=np.int64)
         last_of[inverse] = times  # the last reading of each resident in the batch wins
-        hours = ((last_of // 60_000 + self.utc_offset_min) // 60) % 24
+        hours = ((last_of // 60_000 + self._offset[touched]) // 60) % 24
         fresh = self._recent_n[touched] == 0
         step = 1.0 - (1.0 - self._alpha) ** k
         self._recent[touched] = np.where(fresh, mean, self._recent[touched]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
+from alerts.detectors.base import Timer
 from alerts.errors import AlertsError
 from alerts.model import Condition, Signal
 from registry import VitalLimit as Limit
@@ -46,6 +47,10 @@ VITAL_KINDS = frozenset(kind for kind, _ in DEFAULT_LIMITS.values())
 
 class VitalRules:
     """Every vital-sign limit of one resident."""
+
+    kinds = VITAL_KINDS
+    timer = Timer.NONE
+    armed = False
 
     def __init__(self, resident_id: str,
                  overrides: dict[Condition, Limit] | None = None) -> None:

@@ -8,7 +8,7 @@ import http.client
 from typing import Protocol
 
 from alerts.errors import AlertsError
-from alerts.state import Notice
+from alerts.model import Notice
 
 
 class NotifyError(AlertsError):

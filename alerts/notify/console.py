@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.state import Notice
+from alerts.model import Notice
 
 
 class ConsoleNotifier:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 
 from alerts.core import AlertCore
+from alerts.model import LOCAL_NODE, Notice
 from alerts.notify.base import Notifier, NotifyError, classify
-from alerts.state import LOCAL_NODE, Notice, StateDb
+from alerts.store import AlertStore
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from telemetry.clock import Clock
@@ -32,7 +33,7 @@ CLAIM_STALE_MS = SEND_WINDOW_MS + LONGEST_SEND_MS + 3_000
 
 
 class Dispatcher:
-    def __init__(self, db: StateDb, core: AlertCore, notifiers: dict[str, Notifier],
+    def __init__(self, db: AlertStore, core: AlertCore, notifiers: dict[str, Notifier],
                  clock: Clock, backoff: Backoff | None = None,
                  node_id: str = LOCAL_NODE) -> None:
         self.db = db
@@ -54,7 +55,7 @@ class Dispatcher:
         claim must also be older than ``CLAIM_STALE_MS``, unless it is this node's own and
         this node has ``restarted``."""
         cutoff = 2**62 if self._alone else self.clock.now_ms() - CLAIM_STALE_MS
-        again = self.db.requeue_sending(keep, cutoff, self.node_id if restarted else None)
+        again = self.db.outbox.requeue_sending(keep, cutoff, self.node_id if restarted else None)
         if again:
             log.warning("%d notices were in flight when a process stopped; "
                         "sending them again", again)
@@ -63,13 +64,13 @@ class Dispatcher:
     def run_once(self) -> int:
         """Send every due notice once. Returns how many were handed over successfully."""
         sent = 0
-        for notice in self.db.due_notices(self.clock.now_ms()):
+        for notice in self.db.outbox.due(self.clock.now_ms()):
             sent += self._send(notice)
         return sent
 
     def _send(self, notice: Notice) -> int:
         claimed_ms = self.clock.now_ms()
-        if not self.db.claim(notice.notice_id, self.node_id, claimed_ms):
+        if not self.db.outbox.claim(notice.notice_id, self.node_id, claimed_ms):
             return 0  # acknowledged (cancelled) meanwhile, or another node has it
         notifier = self.notifiers.get(notice.channel)
         try:
@@ -77,7 +78,7 @@ class Dispatcher:
                 raise NotifyError(f"no notifier for channel {notice.channel}", retryable=False)
             if not self._alone and self.clock.now_ms() - claimed_ms > SEND_WINDOW_MS:
                 # we were paused since the claim: another node may be sending it by now
-                self.db.unclaim(notice.notice_id, self.node_id, claimed_ms)
+                self.db.outbox.unclaim(notice.notice_id, self.node_id, claimed_ms)
                 self._count("claim_expired")
                 log.warning("notice %d: claimed %d ms ago, not sent by this node now",
                             notice.notice_id, self.clock.now_ms() - claimed_ms)
@@ -88,17 +89,17 @@ class Dispatcher:
             now = self.clock.now_ms()
             if exc.retryable:
                 delay_ms = int(self.backoff.delay(notice.attempts) * 1000)
-                self.db.retry_later(notice.notice_id, now + delay_ms, str(exc)[:200])
+                self.db.outbox.retry_later(notice.notice_id, now + delay_ms, str(exc)[:200])
                 self._count(f"retry:{notice.channel}")
             else:
-                self.db.give_up(notice.notice_id, str(exc)[:200])
+                self.db.outbox.give_up(notice.notice_id, str(exc)[:200])
                 self._count(f"failed:{notice.channel}")
             log.warning("notice %d by %s not delivered (attempt %d): %s", notice.notice_id,
                         notice.channel, notice.attempts + 1, exc)
             self.core.undelivered(notice)
             return 0
         # A delivery report may have overtaken us: keep its state, add what we know.
-        self.db.sent(notice.notice_id, self.clock.now_ms(), reference)
+        self.db.outbox.sent(notice.notice_id, self.clock.now_ms(), reference)
         self._count(f"sent:{notice.channel}")
         log.info("notice %d of alert %d sent by %s", notice.notice_id, notice.alert_id,
                  notice.channel)  # ids only: the recipient and the text stay out of the log

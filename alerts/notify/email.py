@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.message
 import smtplib
 
+from alerts.model import Notice
 from alerts.notify.base import NotifyError
-from alerts.state import Notice
 
 
 class EmailNotifier:

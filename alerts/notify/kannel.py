@@ -12,8 +12,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from alerts.model import Notice
 from alerts.notify.base import NotifyError, http_error
-from alerts.state import Notice
 
 DLR_ALL = 31  # delivered, failed, buffered, SMSC accepted, SMSC rejected
 

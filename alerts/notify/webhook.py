@@ -14,8 +14,8 @@ import time
 import urllib.error
 import urllib.request
 
+from alerts.model import Notice
 from alerts.notify.base import NotifyError, http_error
-from alerts.state import Notice
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:

@@ -1,1 +1,102 @@
-"""store."""
+"""The alert store: everything the alert core must not forget across a restart, and every
+change committed before it is acted on. The one home of the SQL on the alert, timeline,
+silence, escalation, notice, node and lease tables.
+
+``AlertStore`` is one connection (an SQLite file, the embedded default, or a PostgreSQL
+DSN shared by the nodes of a several-node deployment) with a family of tables on it, each
+a small class of its own: ``alerts``, ``timeline``, ``silences``, ``steps`` (escalation
+timers), ``outbox`` and ``notices``, ``nodes`` and ``leases``. A ``transaction()`` covers
+every call made inside it, whichever family.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alerts.model import AlertState
+from alerts.store.alerts import AlertTable
+from alerts.store.backends import StateError as StateError  # what every method raises
+from alerts.store.backends import connect
+from alerts.store.escalation import Escalation
+from alerts.store.nodes import Leases, Nodes
+from alerts.store.notices import Notices, Outbox
+from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
+from alerts.store.silences import Silences
+from alerts.store.timeline import Timeline
+
+
+class AlertStore:
+    def __init__(self, location: Path | str, timeout_s: float | None = None) -> None:
+        """``timeout_s``: every statement answers within it or fails (PostgreSQL; the
+        lease keeper's connection, which must never hang past its lease)."""
+        self.lock = threading.RLock()
+        self.depth = 0  # transactions open (by the thread holding the lock): the outer commits
+        self.backend = connect(location, SCHEMA, ADDED_COLUMNS, ordered=ORDERED,
+                               timeout_s=timeout_s)
+        self.alerts = AlertTable(self.backend, self.lock)
+        self.timeline = Timeline(self.backend, self.lock)
+        self.silences = Silences(self.backend, self.lock)
+        self.steps = Escalation(self.backend, self.lock)
+        self.outbox = Outbox(self.backend, self.lock)
+        self.notices = Notices(self.backend, self.lock)
+        self.nodes = Nodes(self.backend, self.lock)
+        self.leases = Leases(self.backend, self.lock)
+
+    def close(self) -> None:
+        with self.lock:
+            self.backend.close()
+
+    def __enter__(self) -> AlertStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def announce(self, channel: str, payload: str) -> None:
+        """Tell every node listening on ``channel`` (PostgreSQL; one process needs none)."""
+        if self.backend.name == "postgresql":
+            with self.lock:
+                self.backend.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    def close_alert(self, alert_id: int, state: AlertState, who: str, now_ms: int,
+                    note: str) -> None:
+        """Acknowledged or resolved: and every pending step and notice of it cancelled."""
+        with self.transaction():
+            self.alerts.close(alert_id, state, who, now_ms, note)
+            self.steps.cancel(alert_id)
+            self.outbox.cancel(alert_id)
+
+    def purge_resolved(self, before_ms: int) -> int:
+        """Retention: alerts resolved before ``before_ms``, with all that hangs on them."""
+        with self.transaction():
+            return self.alerts.purge_resolved(before_ms)
+
+
+class _Transaction:
+    def __init__(self, store: AlertStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> AlertStore:
+        store = self._store
+        store.lock.acquire()
+        if store.depth == 0:
+            try:
+                store.backend.begin()
+            except BaseException:
+                store.lock.release()
+                raise
+        store.depth += 1
+        return store
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        store = self._store
+        store.depth -= 1
+        try:
+            if store.depth == 0:
+                store.backend.end(commit=exc_type is None)
+        finally:
+            store.lock.release()

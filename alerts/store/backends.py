@@ -1,6 +1,6 @@
 """The two databases the alert store runs on, behind one small interface: SQLite in a
 file (the embedded default, one process) and PostgreSQL (shared by the alert nodes of a
-multi-node deployment). The store (``alerts.state``) writes its SQL once, with ``?``
+multi-node deployment). The store (``alerts.store``) writes its SQL once, with ``?``
 placeholders, in the subset both engines speak; a backend runs it and turns the engine's
 errors into ``StateError``."""
 

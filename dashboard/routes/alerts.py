@@ -10,11 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from alerts.core import AlertError
-from alerts.model import NEVER_SILENCED_WIDE, Condition
+from alerts.model import NEVER_SILENCED_WIDE, AlertState, Condition
 from alerts.notify import texts
 from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
-from alerts.state import AlertState
 from dashboard.accounts import Role
 from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
@@ -47,7 +46,7 @@ def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
                 since_ms: Millis = 0, open_only: bool = False,
                 limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Unresolved first, then the most severe, then the newest; of the user's sites."""
-    alerts = ctx.core.db.alerts(state=state, site_id=site_id, open_only=open_only,
+    alerts = ctx.queries.alerts(state=state, site_id=site_id, open_only=open_only,
                                 severity_min=severity_min, since_ms=since_ms,
                                 sites=user.site_scope(), limit=limit)
     return [alert_view(ctx.registry, a) for a in alerts]
@@ -55,7 +54,7 @@ def list_alerts(ctx: Ctx, user: User, state: AlertState | None = None,
 
 def _alert_or_404(ctx: Ctx, user: User, alert_id: int) -> dict[str, Any]:
     """The alert, if this user sees its site (otherwise as if there were none)."""
-    alert = ctx.core.db.alert(alert_id)
+    alert = ctx.queries.alert(alert_id)
     if alert is None or not user.sees(alert.site_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     return alert_view(ctx.registry, alert)
@@ -93,7 +92,7 @@ def resolve(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str,
 def timeline(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
     _alert_or_404(ctx, user, alert_id)
     return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail}
-            for e in ctx.core.db.timeline(alert_id)]
+            for e in ctx.queries.timeline(alert_id)]
 
 
 @router.get("/alerts/{alert_id}/notices", responses=answers(404))
@@ -104,7 +103,7 @@ def notices(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
              "channel": n.channel, "to": masked_phone(n.recipient) if n.channel == "sms"
              else n.recipient.split("?")[0], "state": n.state.value, "attempts": n.attempts,
              "created_ms": n.created_ms, "sent_ms": n.sent_ms, "delivered_ms": n.delivered_ms,
-             "error": n.error} for n in ctx.core.db.notices(alert_id)]
+             "error": n.error} for n in ctx.queries.notices(alert_id)]
 
 
 @router.post("/silences", status_code=201, responses=answers(403, 404, 409))
@@ -145,7 +144,7 @@ def _site_of(ctx: Ctx, subject: str) -> str | None:
 @router.get("/silences")
 def list_silences(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """The running silences on the user's sites."""
-    return [msgspec.structs.asdict(s) for s in ctx.core.db.silences(ctx.clock.now_ms())
+    return [msgspec.structs.asdict(s) for s in ctx.queries.silences(ctx.clock.now_ms())
             if user.sees(_site_of(ctx, s.subject) or "")]
 
 

@@ -45,7 +45,7 @@ def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
 @router.get("/residents")
 def residents(ctx: Ctx, user: User, site_id: str | None = None,
               floor: str | None = None) -> list[dict[str, Any]]:
-    states = room_states(ctx.registry, ctx.core.db.alerts(
+    states = room_states(ctx.registry, ctx.queries.alerts(
         open_only=True, sites=user.site_scope(), limit=1_000_000))
     out = []
     for r in ctx.registry.residents.values():
@@ -91,7 +91,7 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
                                           for d in ctx.registry.devices.values()
                                           if d.resident_id == resident_id))
     recent = [alert_view(ctx.registry, a)
-              for a in ctx.core.db.alerts(subjects=subjects, limit=50)]
+              for a in ctx.queries.alerts(subjects=subjects, limit=50)]
     contacts = [{"name": c.name, "relation": c.relation, "language": c.language,
                  "phone": c.phone if user.role is not Role.VIEWER else masked_phone(c.phone)}
                 for c in r.contacts]
@@ -107,7 +107,7 @@ def _from_store(ctx: Ctx, gateway_id: str) -> tuple[list[DeviceHealth], bool, bo
     radio are offline, as the shared store knows them (open alerts; when a device was
     last heard and its battery level only the node that watches it knows)."""
     mine = [d.device_id for d in ctx.registry.devices.values() if d.gateway_id == gateway_id]
-    health = ctx.core.db.alerts(open_only=True, conditions=HEALTH_CONDITIONS,
+    health = ctx.queries.alerts(open_only=True, conditions=HEALTH_CONDITIONS,
                                 subjects=(gateway_id, *(f"{gateway_id}/{d}"
                                                         for d in (*mine, *GATEWAY_PARTS))),
                                 limit=10_000)

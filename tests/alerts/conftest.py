@@ -8,11 +8,13 @@ import msgspec
 import pytest
 
 import registry as registry_module
-from alerts.core import AlertChange, AlertCore
+from alerts.core import AlertCore
+from alerts.detectors.health import HealthMonitor
+from alerts.model import AlertChange, Notice
 from alerts.notify.base import NotifyError
 from alerts.notify.dispatch import Dispatcher
 from alerts.policy import Policies, PolicyFile
-from alerts.state import Notice, StateDb
+from alerts.store import AlertStore
 from registry import Registry
 from runtime.backoff import Backoff
 from telemetry.clock import FakeClock
@@ -69,9 +71,10 @@ class World:
 
     def open(self) -> None:
         """(Re)start the alert core on the same database, as after a restart."""
-        self.db = StateDb(self.path)
+        self.db = AlertStore(self.path)
+        self.health = HealthMonitor()  # the gateways' view the inhibit stage reads
         self.core = AlertCore(self.db, self.registry, self.policies, self.clock,
-                              [self.changes.append])
+                              [self.changes.append], gateways=self.health)
         self.dispatcher = Dispatcher(self.db, self.core,
                                      {"sms": self.sms, "webhook": self.webhook}, self.clock,
                                      Backoff(initial_s=10, max_s=10))

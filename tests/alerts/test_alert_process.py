@@ -16,8 +16,9 @@ from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 
 import registry
+from alerts.model import NoticeState
 from alerts.settings import AlertSettings, KannelSettings
-from alerts.state import NoticeState, StateDb
+from alerts.store import AlertStore
 from central import config
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
@@ -110,18 +111,18 @@ def test_kill_9_mid_escalation_resumes_without_duplicate_sms(
         def alerts() -> int:
             if not db_path.exists():
                 return 0
-            db = StateDb(db_path)
+            db = AlertStore(db_path)
             try:
-                return len(db.alerts())
+                return len(db.alerts.find())
             finally:
                 db.close()
 
         def first_recorded() -> bool:
-            db = StateDb(db_path)
+            db = AlertStore(db_path)
             try:
                 return any(n.recipient == FIRST and n.state in (NoticeState.SENT,
                                                                 NoticeState.DELIVERED)
-                           for n in db.notices())
+                           for n in db.notices.of())
             finally:
                 db.close()
 
@@ -144,10 +145,10 @@ def test_kill_9_mid_escalation_resumes_without_duplicate_sms(
         wait_until(lambda: texts_to(SECOND) >= 1, 30, "the second contact's SMS")
         wait_until(lambda: len(sink.requests) >= 1, 30, "the rescue notice")
         publish_fall()  # the fall is still reported: the open alert absorbs it
-        db = StateDb(db_path)
-        wait_until(lambda: db.alerts()[0].repeats >= 1, 15, "the repeat to be absorbed")
-        assert len(db.alerts()) == 1
-        notices = db.notices()
+        db = AlertStore(db_path)
+        wait_until(lambda: db.alerts.find()[0].repeats >= 1, 15, "the repeat to be absorbed")
+        assert len(db.alerts.find()) == 1
+        notices = db.notices.of()
         db.close()
     finally:
         publisher.loop_stop()

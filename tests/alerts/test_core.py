@@ -9,12 +9,11 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from alerts.core import SYSTEM, AlertError, Change
-from alerts.model import Condition, Signal
+from alerts.core import SYSTEM, AlertError
+from alerts.model import AlertState, Change, Condition, NoticeState, Signal
 from alerts.notify.base import NotifyError
 from alerts.notify.dispatch import CLAIM_STALE_MS, Dispatcher
 from alerts.policy import Policies, PolicyError, PolicyFile
-from alerts.state import AlertState, NoticeState
 from telemetry.clock import FakeClock
 from tests.alerts.conftest import POLICY, RecordingNotifier, World
 
@@ -28,11 +27,11 @@ def fall(resident: str = "res-00001", t: int = 0, detail: str = "fall reported")
 def test_one_alert_per_condition_and_resident_while_open(world: World) -> None:
     for _ in range(5):
         world.core.handle([fall()])
-    alerts = world.db.alerts()
+    alerts = world.db.alerts.find()
     assert len(alerts) == 1 and alerts[0].repeats == 4
     assert [c.change for c in world.changes] == [Change.OPENED] + [Change.UPDATED] * 4
     world.core.handle([fall("res-00000")])
-    assert len(world.db.alerts()) == 2
+    assert len(world.db.alerts.find()) == 2
 
 
 def test_the_desk_is_told_at_once_and_the_family_after_a_minute(world: World) -> None:
@@ -62,7 +61,7 @@ def test_the_desk_is_told_at_once_and_the_family_after_a_minute(world: World) ->
 def test_acknowledging_stops_the_chain(world: World) -> None:
     world.core.handle([fall()])
     world.step(70)
-    alert = world.db.alerts()[0]
+    alert = world.db.alerts.find()[0]
     acked = world.core.acknowledge(alert.alert_id, "nurse-1", "on my way")
     assert (acked.state, acked.acked_by, acked.note) == \
         (AlertState.ACKNOWLEDGED, "nurse-1", "on my way")
@@ -72,7 +71,7 @@ def test_acknowledging_stops_the_chain(world: World) -> None:
         world.core.acknowledge(alert.alert_id, "nurse-2")
     resolved = world.core.resolve(alert.alert_id, "nurse-1", "bruise, no injury")
     assert resolved.state is AlertState.RESOLVED and resolved.resolved_by == "nurse-1"
-    whats = [e.what for e in world.db.timeline(alert.alert_id)]
+    whats = [e.what for e in world.db.timeline.of(alert.alert_id)]
     assert whats == ["opened", "notice_queued", "acknowledged", "resolved"]
 
 
@@ -80,7 +79,7 @@ def test_an_undelivered_sms_moves_on_to_the_next_contact_at_once(world: World) -
     world.sms.fail = NotifyError("kannel unreachable", retryable=True)
     world.core.handle([fall()])
     world.step(61)
-    notices = world.db.notices()
+    notices = world.db.notices.of()
     # the first contact's SMS keeps waiting in the outbox, the second is queued at once
     assert [(n.contact, n.state) for n in notices] == \
         [(0, NoticeState.PENDING), (1, NoticeState.PENDING)]
@@ -94,7 +93,7 @@ def test_a_permanent_failure_is_not_retried(world: World) -> None:
     world.sms.fail = NotifyError("bad number", retryable=False)
     world.core.handle([fall("res-00000")])
     world.step(200)
-    (notice,) = world.db.notices()
+    (notice,) = world.db.notices.of()
     assert notice.state is NoticeState.FAILED and notice.attempts == 1
 
 
@@ -118,7 +117,7 @@ def test_a_reply_that_is_not_yes_is_shown_to_the_desk_and_escalation_goes_on(
     alert = world.core.sms_reply("+86000000000001", reply).alert
     assert alert is not None and alert.state is AlertState.OPEN
     assert world.changes[-1].change is Change.UPDATED  # the desk's live feed hears of it
-    (message,) = [e for e in world.db.timeline(alert.alert_id) if e.what == "family_message"]
+    (message,) = [e for e in world.db.timeline.of(alert.alert_id) if e.what == "family_message"]
     assert message.who == "family contact #0 by SMS" and message.detail == reply
     world.step(300)  # the next family contact, then rescue, as if nobody had answered
     assert [n.recipient for n in world.sms.sent] == ["+86000000000001", "+86000000000002"]
@@ -149,8 +148,8 @@ def test_one_contact_for_two_residents_a_yes_acknowledges_only_the_alarm_it_name
     world.step(30)
     world.core.handle([fall("res-00000")])  # the mother, half a minute later
     world.step(31)  # the father's SMS is out; the mother's not yet
-    father, mother = sorted(world.db.alerts(), key=lambda a: a.opened_ms)
-    assert [n.body for n in world.sms.sent] == [world.db.notices(father.alert_id)[0].body]
+    father, mother = sorted(world.db.alerts.find(), key=lambda a: a.opened_ms)
+    assert [n.body for n in world.sms.sent] == [world.db.notices.of(father.alert_id)[0].body]
     assert f"1 A{father.alert_id}" in world.sms.sent[0].body  # the SMS says how to answer it
     world.step(30)  # now both SMS are out, to the one phone
     assert [n.recipient for n in world.sms.sent] == ["+86000000000001"] * 2
@@ -159,7 +158,7 @@ def test_one_contact_for_two_residents_a_yes_acknowledges_only_the_alarm_it_name
     assert reply.alert is None
     assert f"A{father.alert_id}" in reply.answer and f"A{mother.alert_id}" in reply.answer
     assert "Test Resident A" in reply.answer and "Test Resident B" in reply.answer
-    assert {a.state for a in world.db.alerts()} == {AlertState.OPEN}
+    assert {a.state for a in world.db.alerts.find()} == {AlertState.OPEN}
     # the daughter answers her father's SMS, as it asks
     acked = world.core.sms_reply("+86000000000001", f"1 A{father.alert_id}").alert
     assert acked is not None and acked.alert_id == father.alert_id
@@ -177,10 +176,10 @@ def test_a_reference_to_an_alarm_not_texted_to_that_phone_acknowledges_nothing(
         world: World) -> None:
     world.core.handle([fall("res-00001")])
     world.step(61)
-    (alert,) = world.db.alerts()
+    (alert,) = world.db.alerts.find()
     reply = world.core.sms_reply("+86000000000001", f"1 A{alert.alert_id + 1}")
     assert reply.alert is None and reply.answer  # asked which
-    assert world.db.alert(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+    assert world.db.alerts.get(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
     assert world.core.sms_reply("+86000000000001", f"yes a{alert.alert_id}").alert \
         is not None
 
@@ -192,7 +191,7 @@ def test_a_restart_resumes_without_storm_or_duplicates(world: World) -> None:
     world.db.close()
     world.open()  # restart: the detectors will say "fall" again
     world.core.handle([fall()])
-    assert len(world.db.alerts()) == 1
+    assert len(world.db.alerts.find()) == 1
     world.step(300)
     assert [n.contact for n in world.sms.sent] == [0, 1]
     assert len(world.webhook.sent) == 1
@@ -203,12 +202,12 @@ def test_a_notice_in_flight_at_a_crash_is_sent_again(world: World) -> None:
     world.step(59)
     world.clock.advance(1)
     assert world.core.tick() == 1  # the first SMS step is due: its notice is queued
-    notice = world.db.notices()[0]
-    assert world.db.claim(notice.notice_id)  # the dispatcher took it ...
+    notice = world.db.notices.of()[0]
+    assert world.db.outbox.claim(notice.notice_id)  # the dispatcher took it ...
     world.db.close()  # ... and was killed inside the HTTP call
     world.open()
     world.step(1)
-    assert world.db.notice(notice.notice_id).state is NoticeState.SENT  # type: ignore[union-attr]
+    assert world.db.notices.get(notice.notice_id).state is NoticeState.SENT  # type: ignore[union-attr]
 
 
 def test_a_live_nodes_notice_in_flight_is_left_to_it_and_a_dead_nodes_is_sent_once(
@@ -219,9 +218,9 @@ def test_a_live_nodes_notice_in_flight_is_left_to_it_and_a_dead_nodes_is_sent_on
     world.step(59)
     world.clock.advance(1)
     assert world.core.tick() == 1
-    notice = world.db.notices()[0]
-    assert world.db.claim(notice.notice_id, "node-b")  # node-b is sending it
-    assert not world.db.claim(notice.notice_id, "node-a")  # so node-a cannot
+    notice = world.db.notices.of()[0]
+    assert world.db.outbox.claim(notice.notice_id, "node-b")  # node-b is sending it
+    assert not world.db.outbox.claim(notice.notice_id, "node-a")  # so node-a cannot
     assert world.dispatcher.recover(keep=("local", "node-b")) == 0  # node-b is alive
     world.step(5)
     assert world.sms.sent == []
@@ -278,7 +277,7 @@ def test_a_node_paused_after_claiming_a_notice_and_another_node_send_it_once(
         assert requeued == [0] and len(sms_b.sent) == 1  # not A's yet: B was not dead long
     else:
         assert requeued == [1] and len(sms_a.sent) == 1  # A sent it; B put nothing back
-    (notice,) = world.db.notices()
+    (notice,) = world.db.notices.of()
     assert notice.state is NoticeState.SENT
 
 
@@ -287,13 +286,13 @@ def test_self_clearing_conditions_resolve_and_flapping_is_held(world: World) -> 
     ok = spo2._replace(active=False, detail="spo2 95 %")
     world.core.handle([spo2])
     world.core.handle([ok])
-    (alert,) = world.db.alerts()
+    (alert,) = world.db.alerts.find()
     assert alert.state is AlertState.RESOLVED and alert.resolved_by == SYSTEM
     for _ in range(3):
         world.step(60)
         world.core.handle([spo2])
         world.core.handle([ok])
-    (alert,) = world.db.alerts()  # reopened, not duplicated
+    (alert,) = world.db.alerts.find()  # reopened, not duplicated
     assert alert.flaps == 3
     world.step(3600)
     assert world.sms.sent == []
@@ -302,7 +301,7 @@ def test_self_clearing_conditions_resolve_and_flapping_is_held(world: World) -> 
 def test_a_fall_stays_open_when_the_condition_ends(world: World) -> None:
     world.core.handle([fall()])
     world.core.handle([fall()._replace(active=False, detail="radar: none")])
-    (alert,) = world.db.alerts()
+    (alert,) = world.db.alerts.find()
     assert alert.state is AlertState.OPEN and not alert.active
 
 
@@ -310,7 +309,7 @@ def test_a_silence_keeps_the_alert_on_the_desk_but_stops_escalation(world: World
     now = world.clock.now_ms()
     world.core.silence("res-00001", now + 3_600_000, "nurse-1", "staff in the room")
     world.core.handle([fall()])
-    (alert,) = world.db.alerts()
+    (alert,) = world.db.alerts.find()
     assert alert.silenced and alert.state is AlertState.OPEN
     world.step(600)
     assert world.sms.sent == []
@@ -322,13 +321,14 @@ def test_a_silence_keeps_the_alert_on_the_desk_but_stops_escalation(world: World
 
 
 def test_an_offline_gateway_inhibits_device_silence(world: World) -> None:
-    offline = Signal(Condition.GATEWAY_OFFLINE, GW, True, 0, SITE, GW, "last will")
+    """The inhibit stage reads the device-health detector's view of the gateways: the
+    one view, whichever node holds it."""
     silent = Signal(Condition.DEVICE_SILENT, f"{GW}/bed-vitals", True, 0, SITE, GW, "silent")
-    world.core.handle([offline, silent])
-    assert [a.condition for a in world.db.alerts()] == [Condition.GATEWAY_OFFLINE]
-    world.core.handle([offline._replace(active=False)])
+    world.core.handle([*world.health.gateway_status(GW, SITE, False, 0), silent])
+    assert [a.condition for a in world.db.alerts.find()] == [Condition.GATEWAY_OFFLINE]
+    world.core.handle(world.health.gateway_status(GW, SITE, True, 1000))
     world.core.handle([silent])
-    assert {a.condition for a in world.db.alerts(state=AlertState.OPEN)} == \
+    assert {a.condition for a in world.db.alerts.find(state=AlertState.OPEN)} == \
         {Condition.DEVICE_SILENT}
 
 
@@ -344,7 +344,7 @@ def test_any_notifier_failure_is_classified_and_no_notice_stays_sending(
     world.sms.fail = failure  # type: ignore[assignment]
     world.core.handle([fall("res-00000"), fall("res-00001")])
     world.step(61)  # both SMS due in the same tick: the first failure skips nothing
-    notices = world.db.notices()
+    notices = world.db.notices.of()
     assert NoticeState.SENDING not in {n.state for n in notices}
     first = [n for n in notices if n.contact == 0]  # (a failure also moves to the next)
     assert len(first) == 2 and all(n.attempts == 1 for n in first)
@@ -354,7 +354,7 @@ def test_any_notifier_failure_is_classified_and_no_notice_stays_sending(
     if retried:
         world.sms.fail = None
         world.step(15)
-        assert {n.state for n in world.db.notices() if n.contact == 0} == {NoticeState.SENT}
+        assert {n.state for n in world.db.notices.of() if n.contact == 0} == {NoticeState.SENT}
 
 
 def test_a_family_step_on_a_channel_a_contact_cannot_receive_is_refused() -> None:
@@ -366,11 +366,11 @@ def test_a_family_step_on_a_channel_a_contact_cannot_receive_is_refused() -> Non
 
 def test_a_device_silent_behind_an_offline_gateway_is_inhibited_until_it_is_back(
         world: World) -> None:
-    offline = Signal(Condition.GATEWAY_OFFLINE, GW, True, 0, SITE, GW, "last will")
     silent = Signal(Condition.DEVICE_SILENT, f"{GW}/pendant", True, 0, SITE, GW, "silent",
                     "pendant")
-    world.core.handle([offline, silent])
-    assert [a.condition for a in world.db.alerts()] == [Condition.GATEWAY_OFFLINE]
+    world.core.handle([*world.health.gateway_status(GW, SITE, False, 0), silent])
+    assert [a.condition for a in world.db.alerts.find()] == [Condition.GATEWAY_OFFLINE]
     assert world.core.counts["inhibited"] == 1
-    world.core.handle([offline._replace(active=False), silent])  # back, still silent
-    assert Condition.DEVICE_SILENT in {a.condition for a in world.db.alerts()}
+    # back, still silent
+    world.core.handle([*world.health.gateway_status(GW, SITE, True, 1000), silent])
+    assert Condition.DEVICE_SILENT in {a.condition for a in world.db.alerts.find()}

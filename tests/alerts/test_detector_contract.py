@@ -5,6 +5,7 @@ its own trigger, and is deterministic (time comes only from readings and ``tick`
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import registry
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.bank import DetectorBank
-from alerts.detectors.base import Detector, FleetDetector
+from alerts.detectors.base import Detector, FleetDetector, Timer
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
@@ -27,6 +28,7 @@ from tests.support.readings import T0, reading
 
 S = 1000
 DAY_T = T0 + 2 * 3600 * S  # 10:00 in Shanghai
+OFFSETS = {"site-000": 480}  # the site's UTC offset, minutes
 
 
 class Case(NamedTuple):
@@ -63,7 +65,7 @@ def _vitals_departing_together() -> list[Reading]:
 
 
 CASES = {
-    "events": Case(lambda: EventRules("res-00000", night=NightSchedule(),
+    "events": Case(lambda: EventRules("res-00000", night=NightSchedule(480),
                                       wandering_risk=True),
                    [reading(Kind.FALL, FallStatus.MAYBE_FALL, DAY_T, device_id="radar")],
                    DAY_T + 61 * S, Condition.FALL),
@@ -76,12 +78,13 @@ CASES = {
     "health": Case(HealthMonitor,
                    [reading(Kind.HEART_RATE, 70, DAY_T)], DAY_T + 27 * 3600 * S,
                    Condition.DEVICE_SILENT),
-    "usual": Case(lambda: usual_heart_rate(learn_days=100 * 5 / 3600),
+    "usual": Case(lambda: usual_heart_rate(learn_days=100 * 5 / 3600, offsets=OFFSETS),
                   [reading(Kind.HEART_RATE, 60.0 if i < 900 else 90.0,
                            DAY_T + (i // 300) * 86_400 * S + (i % 300) * 5 * S)
                    for i in range(1200)],
                   DAY_T, Condition.HEART_RATE_ABOVE_USUAL),
-    "usual_skin": Case(lambda: usual_skin_temperature(learn_days=100 * 60 / 3600),
+    "usual_skin": Case(lambda: usual_skin_temperature(learn_days=100 * 60 / 3600,
+                                                         offsets=OFFSETS),
                        [reading(Kind.SKIN_TEMPERATURE, 33.5 if i < 150 else 36.0,
                                 DAY_T + (i // 50) * 86_400 * S + (i % 50) * 60 * S)
                         for i in range(200)],
@@ -161,10 +164,40 @@ def test_deterministic(name: str) -> None:
 def test_the_contract_covers_every_detector_the_bank_runs() -> None:
     bank = DetectorBank(registry.load(registry.SAMPLE), DAY_T)
     resident = next(iter(bank._residents.values()))
-    running = {type(d) for d in bank.fleet} | {
-        type(resident.events), type(resident.vitals), type(resident.inactivity)}
+    running = {type(d) for d in bank.fleet} | {type(d) for d in resident.detectors}
     covered = {type(case.make()) for case in CASES.values()}
     assert running <= covered
+
+
+PER_RESIDENT = [name for name, case in CASES.items()
+                if not hasattr(case.make(), "observe_batch")]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_declares_the_kinds_it_takes(name: str) -> None:
+    detector = CASES[name].make()
+    assert detector.kinds and detector.kinds <= frozenset(Kind)
+    assert {r.kind for r in CASES[name].trigger} <= detector.kinds
+
+
+@pytest.mark.parametrize("name", PER_RESIDENT)
+def test_a_resident_detector_declares_its_timer(name: str) -> None:
+    """None, fast (ticked while armed) or slow; a fast one is armed by its trigger."""
+    detector = CASES[name].make()
+    assert isinstance(detector, Detector)
+    assert isinstance(detector.timer, Timer)
+    assert isinstance(detector.armed, bool)
+    if detector.timer is Timer.FAST:
+        assert not detector.armed
+        for r in CASES[name].trigger:
+            detector.observe(r)
+        assert detector.armed
+
+
+def test_the_bank_routes_by_what_detectors_declare_not_by_kind_sets_of_its_own() -> None:
+    source = (Path(__file__).resolve().parents[2] / "alerts/detectors/bank.py").read_text()
+    assert "_KINDS" not in source.replace("ALL_KINDS", "")
+    assert "frozenset({Kind." not in source
 
 
 FLEET = [name for name, case in CASES.items() if hasattr(case.make(), "observe_batch")]

@@ -17,7 +17,7 @@ from telemetry.parts import ZIGBEE_COORDINATOR
 from tests.support.readings import T0, reading
 
 S = 1000
-NIGHT = NightSchedule(22 * 60, 6 * 60, 480)
+NIGHT = NightSchedule(480, 22 * 60, 6 * 60)
 NIGHT_T = T0 + 16 * 3600 * S  # 00:00 in Shanghai
 DAY_T = T0 + 2 * 3600 * S  # 10:00 in Shanghai
 SHANGHAI_MS = 8 * 3600 * S
@@ -220,7 +220,7 @@ def test_a_device_heard_again_after_its_silence_is_watched_again() -> None:
 
 
 def test_usual_heart_rate_learns_the_hour_and_flags_a_sustained_rise() -> None:
-    usual = usual_heart_rate(learn_days=200 * 5 / 3600)
+    usual = usual_heart_rate(learn_days=200 * 5 / 3600, offsets={"site-000": 480})
     t = DAY_T
     out = []
     for day in range(3):  # three days at this hour, resting around 62

@@ -9,22 +9,21 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from alerts.cluster.feed import AlertFeed, announcer
-from alerts.core import AlertChange, Change
-from alerts.model import Condition, Severity
-from alerts.state import StateDb
+from alerts.model import AlertChange, Change, Condition, Severity
+from alerts.store import AlertStore
 from tests.support.readings import T0
 from tests.support.wait import wait_until
 
 
 @pytest.fixture
-def store(fresh_database: str) -> Iterator[StateDb]:
-    db = StateDb(fresh_database)
+def store(fresh_database: str) -> Iterator[AlertStore]:
+    db = AlertStore(fresh_database)
     yield db
     db.close()
 
 
 def test_a_change_on_one_node_reaches_the_others_desks(fresh_database: str,
-                                                        store: StateDb) -> None:
+                                                        store: AlertStore) -> None:
     heard: dict[str, list[AlertChange]] = {"node-a": [], "node-b": []}
     lock = threading.Lock()
 
@@ -41,9 +40,9 @@ def test_a_change_on_one_node_reaches_the_others_desks(fresh_database: str,
         for feed in feeds:
             assert feed.listening.wait(10)
         with store.transaction():
-            alert_id = store.open_alert(Condition.FALL, "res-00001", "site-000", "gw-00000",
+            alert_id = store.alerts.open(Condition.FALL, "res-00001", "site-000", "gw-00000",
                                         "pendant", Severity.CRITICAL, T0, False, "fall")
-        alert = store.alert(alert_id)
+        alert = store.alerts.get(alert_id)
         assert alert is not None
         announcer(store, "node-a")(AlertChange(Change.OPENED, alert, T0))
         wait_until(lambda: len(heard["node-b"]) == 1, 10, "node-b's desk told")

@@ -14,11 +14,10 @@ import msgspec
 import pytest
 from harness.kannel import LocalKannel, reply_url
 
-from alerts.model import Condition, Signal
+from alerts.model import AlertState, Condition, NoticeState, Signal
 from alerts.notify.callbacks import CallbackServer
 from alerts.notify.kannel import KannelNotifier
 from alerts.notify.webhook import WebhookNotifier
-from alerts.state import AlertState, NoticeState
 from tests.alerts.conftest import World
 from tests.support.http_sink import HttpSink
 from tests.support.wait import wait_until
@@ -71,11 +70,11 @@ def _to(sms: SmsWorld, phone: str) -> list[str]:
 def test_the_exact_text_reaches_the_smsc_and_the_delivery_report_lands(sms: SmsWorld) -> None:
     sms.core.handle([fall()])
     sms.step(60)
-    (notice,) = sms.db.notices()
+    (notice,) = sms.db.notices.of()
     wait_until(lambda: _to(sms, "+86000000000001") != [], 15, "the SMS at the SMSC")
     assert _to(sms, "+86000000000001") == [notice.body]
     assert "【颐养监护】Test Resident B疑似跌倒" in notice.body  # Chinese, not "??"
-    wait_until(lambda: sms.db.notice(notice.notice_id).state  # type: ignore[union-attr]
+    wait_until(lambda: sms.db.notices.get(notice.notice_id).state  # type: ignore[union-attr]
                is NoticeState.DELIVERED, 15, "the delivery report")
     sms.step(120)  # the second contact reads English
     wait_until(lambda: _to(sms, "+86000000000002") != [], 15, "the English SMS")
@@ -87,12 +86,12 @@ def test_a_family_reply_by_sms_acknowledges_and_stops_the_chain(sms: SmsWorld) -
     sms.step(60)
     wait_until(lambda: _to(sms, "+86000000000001") != [], 15, "the SMS at the SMSC")
     sms.kannel.reply("+86000000000001", "1")
-    (alert,) = sms.db.alerts()
-    wait_until(lambda: sms.db.alert(alert.alert_id).state  # type: ignore[union-attr]
+    (alert,) = sms.db.alerts.find()
+    wait_until(lambda: sms.db.alerts.get(alert.alert_id).state  # type: ignore[union-attr]
                is AlertState.ACKNOWLEDGED, 15, "the reply to acknowledge")
     sms.step(600)
     assert _to(sms, "+86000000000002") == []  # the chain stopped
-    assert sms.db.notices()[-1].contact == 0
+    assert sms.db.notices.of()[-1].contact == 0
 
 
 def test_kannel_down_holds_the_sms_and_escalation_moves_on(sms: SmsWorld) -> None:
@@ -100,7 +99,7 @@ def test_kannel_down_holds_the_sms_and_escalation_moves_on(sms: SmsWorld) -> Non
     sms.use_rescue_webhook(sms.rescue.url)
     sms.core.handle([fall()])
     sms.step(61)
-    notices = sms.db.notices()
+    notices = sms.db.notices.of()
     # both contacts are queued (the first failed, so the second did not wait 120 s)
     assert [(n.contact, n.state) for n in notices] == \
         [(0, NoticeState.PENDING), (1, NoticeState.PENDING)]
@@ -130,8 +129,8 @@ def test_callbacks_without_the_secret_acknowledge_nothing(sms: SmsWorld,
     is refused (403, counted) and the escalation goes on."""
     sms.core.handle([fall()])
     sms.step(60)
-    (alert,) = sms.db.alerts()
-    (notice,) = sms.db.notices()
+    (alert,) = sms.db.alerts.find()
+    (notice,) = sms.db.notices.of()
     suffix = "" if token is None else f"&token={token}"
     base = sms.callbacks.base_url
     for path in (f"/sms/reply?from=%2B86000000000001&text=1{suffix}",
@@ -141,13 +140,13 @@ def test_callbacks_without_the_secret_acknowledge_nothing(sms: SmsWorld,
         refused.value.close()
         assert refused.value.code == 403
     assert sms.callbacks.refused == 2  # and Kannel's own report, with the secret, is taken:
-    wait_until(lambda: sms.db.notice(notice.notice_id).state  # type: ignore[union-attr]
+    wait_until(lambda: sms.db.notices.get(notice.notice_id).state  # type: ignore[union-attr]
                is NoticeState.DELIVERED, 15, "the genuine delivery report")
-    assert sms.db.alert(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+    assert sms.db.alerts.get(alert.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
     with urllib.request.urlopen(f"{base}/sms/reply?from=%2B86000000000001&text=1&token="
                                 f"{TOKEN}", timeout=5) as ok:
         assert ok.status == 200
-    assert sms.db.alert(alert.alert_id).state is AlertState.ACKNOWLEDGED  # type: ignore[union-attr]
+    assert sms.db.alerts.get(alert.alert_id).state is AlertState.ACKNOWLEDGED  # type: ignore[union-attr]
 
 
 def test_settings_with_kannel_and_no_callback_secret_are_refused(tmp_path: Path) -> None:
@@ -171,12 +170,12 @@ def test_a_bare_yes_from_the_contact_of_two_open_alarms_is_asked_which_by_sms(
     sms.kannel.reply("+86000000000001", "1")
     wait_until(lambda: len(_to(sms, "+86000000000001")) == 3, 15, "the question back")
     question = _to(sms, "+86000000000001")[-1]
-    refs = sorted(f"A{a.alert_id}" for a in sms.db.alerts())
+    refs = sorted(f"A{a.alert_id}" for a in sms.db.alerts.find())
     assert all(ref in question for ref in refs) and "请回复" in question  # Chinese, not "??"
-    assert {a.state for a in sms.db.alerts()} == {AlertState.OPEN}
+    assert {a.state for a in sms.db.alerts.find()} == {AlertState.OPEN}
     sms.kannel.reply("+86000000000001", f"1 {refs[0]}")
-    wait_until(lambda: sms.db.alerts(state=AlertState.ACKNOWLEDGED) != [], 15,
+    wait_until(lambda: sms.db.alerts.find(state=AlertState.ACKNOWLEDGED) != [], 15,
                "the named alarm acknowledged")
-    (acked,) = sms.db.alerts(state=AlertState.ACKNOWLEDGED)
+    (acked,) = sms.db.alerts.find(state=AlertState.ACKNOWLEDGED)
     assert f"A{acked.alert_id}" == refs[0]
-    assert len(sms.db.alerts(state=AlertState.OPEN)) == 1
+    assert len(sms.db.alerts.find(state=AlertState.OPEN)) == 1

@@ -14,7 +14,7 @@ import registry
 from alerts.model import Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings
-from alerts.state import StateError
+from alerts.store import StateError
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind
 from tests.support.readings import T0, reading
@@ -53,7 +53,7 @@ def service(tmp_path: Path) -> Iterator[AlertService]:
 
 
 def _conditions(service: AlertService) -> list[Condition]:
-    return sorted(a.condition for a in service.db.alerts())
+    return sorted(a.condition for a in service.db.alerts.find())
 
 
 def test_a_low_spo2_episode_raised_while_the_store_fails_is_recorded_when_it_is_back(
@@ -75,7 +75,7 @@ def test_a_low_spo2_episode_raised_while_the_store_fails_is_recorded_when_it_is_
     assert service.kept() == 0
     # the episode goes on: nothing opened twice
     service.consume([reading(Kind.SPO2, 85.0, T0 + 70_000)])
-    assert len(service.db.alerts()) == 1
+    assert len(service.db.alerts.find()) == 1
 
 
 def test_a_gateway_going_offline_while_the_store_fails_is_recorded_at_the_next_round(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from alerts.cluster.leases import Change, PartitionLeases
-from alerts.state import StateDb
+from alerts.store import AlertStore
 from telemetry.clock import FakeClock
 from tests.support.readings import T0
 
@@ -21,10 +21,10 @@ class Cluster:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.stores = [StateDb(dsn)]
+        self.stores = [AlertStore(dsn)]
 
     def nodes(self, clock: FakeClock, *names: str) -> list[PartitionLeases]:
-        self.stores += [StateDb(self.dsn) for _ in names]
+        self.stores += [AlertStore(self.dsn) for _ in names]
         return [PartitionLeases(db, name, PARTS, clock, TTL_MS)
                 for db, name in zip(self.stores[-len(names):], names, strict=True)]
 
@@ -37,8 +37,8 @@ def cluster(fresh_database: str) -> Iterator[Cluster]:
         db.close()
 
 
-def _owners(store: StateDb, now_ms: int) -> dict[int, str]:
-    return {p: owner for p, (owner, expires) in store.leases().items() if expires > now_ms}
+def _owners(store: AlertStore, now_ms: int) -> dict[int, str]:
+    return {p: owner for p, (owner, expires) in store.leases.all().items() if expires > now_ms}
 
 
 def step(node: PartitionLeases) -> Change:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 import registry
-from alerts.model import Condition
+from alerts.model import AlertState, Condition
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, ClusterSettings
-from alerts.state import AlertState
 from telemetry.clock import SystemClock
 from telemetry.kinds import Kind
 from telemetry.topics import partition_of
@@ -42,7 +41,7 @@ def nodes(tmp_path: Path, fresh_database: str) -> Iterator[tuple[AlertService, A
 
 
 def _open(service: AlertService, condition: Condition) -> list[str]:
-    return [a.subject for a in service.db.alerts(open_only=True)
+    return [a.subject for a in service.db.alerts.find(open_only=True)
             if a.condition is condition and a.state is not AlertState.RESOLVED]
 
 

@@ -136,7 +136,7 @@ def test_the_bank_routes_room_temperature_and_the_core_keeps_one_alert(
     assert signals
     for s in signals:
         world.core.handle([s])
-    alerts = [a for a in world.db.alerts()
+    alerts = [a for a in world.db.alerts.find()
               if a.condition is Condition.ROOM_TEMPERATURE_ANOMALY]
     assert len(alerts) == 1
     assert alerts[0].subject == "res-00000"

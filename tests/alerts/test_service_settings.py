@@ -11,11 +11,10 @@ import yaml
 from harness.process import free_port
 
 import registry as registry_module
-from alerts.model import Condition
+from alerts.model import Condition, NoticeState
 from alerts.notify.kannel import KannelNotifier
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, KannelSettings, SettingsError
-from alerts.state import NoticeState
 from telemetry.clock import FakeClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading
@@ -56,11 +55,11 @@ def test_tick_now_runs_a_timer_round_on_the_service_thread(tmp_path: Path) -> No
         service.consume([reading(Kind.FALL, float(FallStatus.FALL), T0,
                                  device_id="bathroom-radar")])
         assert service.tick_now()
-        assert [a.condition for a in service.db.alerts(open_only=True)] == [Condition.FALL]
-        assert service.db.notices() == []  # the SMS step is 60 s after the fall
+        assert [a.condition for a in service.db.alerts.find(open_only=True)] == [Condition.FALL]
+        assert service.db.notices.of() == []  # the SMS step is 60 s after the fall
         clock.advance(61)
         assert service.tick_now()
-        assert [n.state for n in service.db.notices()] == [NoticeState.SENT]
+        assert [n.state for n in service.db.notices.of()] == [NoticeState.SENT]
     finally:
         service.close()
     assert not service.tick_now(timeout_s=1)  # a stopped service runs no more rounds

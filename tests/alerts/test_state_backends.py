@@ -9,24 +9,24 @@ import threading
 import pytest
 from harness.postgres import LocalPostgres
 
-from alerts.model import Condition, Severity
-from alerts.state import AlertState, StateDb, StateError
+from alerts.model import AlertState, Condition, Severity
+from alerts.store import AlertStore, StateError
 from tests.support.readings import T0
 
 
-def _open_fall(db: StateDb, resident: str) -> int:
+def _open_fall(db: AlertStore, resident: str) -> int:
     with db.transaction():
-        return db.open_alert(Condition.FALL, resident, "site-000", "gw-00000", "pendant",
+        return db.alerts.open(Condition.FALL, resident, "site-000", "gw-00000", "pendant",
                              Severity.CRITICAL, T0, False, "fall reported")
 
 
 def test_three_nodes_starting_together_share_one_store(fresh_database: str) -> None:
-    stores: list[StateDb] = []
+    stores: list[AlertStore] = []
     errors: list[BaseException] = []
 
     def start() -> None:
         try:
-            stores.append(StateDb(fresh_database))
+            stores.append(AlertStore(fresh_database))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -38,11 +38,11 @@ def test_three_nodes_starting_together_share_one_store(fresh_database: str) -> N
     assert errors == [] and len(stores) == 3
     a, b, c = stores
     alert_id = _open_fall(a, "res-00001")
-    assert b.alert(alert_id) is not None  # raised on one node, seen on every node
+    assert b.alerts.get(alert_id) is not None  # raised on one node, seen on every node
     with pytest.raises(StateError):  # one open alert per condition and resident, anywhere
         _open_fall(c, "res-00001")
     b.close_alert(alert_id, AlertState.ACKNOWLEDGED, "nurse", T0 + 1000, "")
-    acked = c.alert(alert_id)
+    acked = c.alerts.get(alert_id)
     assert acked is not None and acked.state is AlertState.ACKNOWLEDGED
     for store in stores:
         store.close()
@@ -50,14 +50,14 @@ def test_three_nodes_starting_together_share_one_store(fresh_database: str) -> N
 
 def test_a_node_goes_on_after_the_database_restarts() -> None:
     with LocalPostgres() as server:
-        db = StateDb(server.dsn())
+        db = AlertStore(server.dsn())
         first = _open_fall(db, "res-00001")
         server.stop()
         with pytest.raises(StateError):  # said, not hidden, while it is down
-            db.alert(first)
+            db.alerts.get(first)
         server.start()
         second = _open_fall(db, "res-00002")  # the store reconnects by itself
-        assert {a.alert_id for a in db.alerts()} == {first, second}
+        assert {a.alert_id for a in db.alerts.find()} == {first, second}
         db.close()
 
 
@@ -65,17 +65,17 @@ def test_a_read_after_the_database_restarted_is_answered_on_a_new_connection() -
     """The desk's first query after a PostgreSQL restart (a page reloading after the feed
     came back) is answered, not refused; a write is refused, and its caller retries."""
     with LocalPostgres() as server:
-        db = StateDb(server.create_database("reads"))
+        db = AlertStore(server.create_database("reads"))
         try:
-            db.open_alert(Condition.FALL, "res-00000", "site-000", "gw-00000", "pendant",
+            db.alerts.open(Condition.FALL, "res-00000", "site-000", "gw-00000", "pendant",
                           Severity.CRITICAL, 1, False, "fall")
             server.stop()
             server.start()
-            assert [a.subject for a in db.alerts()] == ["res-00000"]
+            assert [a.subject for a in db.alerts.find()] == ["res-00000"]
             server.stop()
             server.start()
             with pytest.raises(StateError):
-                db.note(1, 2, "x", "y", "z")
-            db.note(1, 2, "x", "y", "z")  # the caller's retry
+                db.timeline.note(1, 2, "x", "y", "z")
+            db.timeline.note(1, 2, "x", "y", "z")  # the caller's retry
         finally:
             db.close()

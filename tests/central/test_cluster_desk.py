@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from firmware_stubs.dialects import Message
+from firmware_stubs.mqtt_out import Publisher
+from harness.nats import NatsCluster
+from harness.process import free_port
 
 import registry
 from alerts.settings import AlertSettings, ClusterSettings
 from central.config import CentralConfig
 from central.process import CentralProcess
 from dashboard.settings import DashboardSettings
-from firmware_stubs.dialects import Message
-from firmware_stubs.mqtt_out import Publisher
-from harness.nats import NatsCluster
-from harness.process import free_port
 from runtime.broker import BrokerConnection
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
@@ -98,7 +98,7 @@ def test_a_fall_raised_on_one_node_is_pushed_to_the_desk_on_the_other(
         # node B's desk acknowledges it: the shared store says so, and node A's timers stop
         assert b.alerts is not None and a.alerts is not None
         b.alerts.core.acknowledge(alert_id, "nurse-b", "on my way")
-        acked = a.alerts.db.alert(alert_id)
+        acked = a.alerts.db.alerts.get(alert_id)
         assert acked is not None and acked.state.value == "acknowledged"
     finally:
         b.close()

@@ -9,17 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-import registry
-from alerts.settings import AlertSettings, ClusterSettings
-from alerts.state import AlertState, NoticeState
-from central.config import CentralConfig
-from central.process import CentralProcess
 from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
 from harness.nats import NatsCluster
 from harness.postgres import LocalPostgres
 from harness.process import free_port
+
+import registry
+from alerts.model import AlertState, NoticeState
+from alerts.settings import AlertSettings, ClusterSettings
+from central.config import CentralConfig
+from central.process import CentralProcess
 from runtime.broker import BrokerConnection
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
@@ -95,14 +95,14 @@ def test_a_fall_during_a_store_outage_longer_than_the_lease_reaches_the_desk_and
                    "the partitions let go once the leases expired")
         assert node.status()["alert_core_degraded"] is True
         own_postgres.start()
-        wait_until(lambda: any(a.condition.value == "fall" for a in alerts.db.alerts()), 30,
+        wait_until(lambda: any(a.condition.value == "fall" for a in alerts.db.alerts.find()), 30,
                    "the fall on the desk once the store is back")
-        fall_alert = next(a for a in alerts.db.alerts() if a.condition.value == "fall")
+        fall_alert = next(a for a in alerts.db.alerts.find() if a.condition.value == "fall")
         assert fall_alert.state is AlertState.OPEN
         wait_until(lambda: any(n.state is NoticeState.SENT
-                               for n in alerts.db.notices(fall_alert.alert_id)), 30,
+                               for n in alerts.db.notices.of(fall_alert.alert_id)), 30,
                    "the family texted")
-        assert len(alerts.db.notices(fall_alert.alert_id)) == 1  # once, not twice
+        assert len(alerts.db.notices.of(fall_alert.alert_id)) == 1  # once, not twice
         wait_until(lambda: node.status()["alert_core_degraded"] is False, 30,
                    "the banner gone once the store is back and the fall handled")
     finally:

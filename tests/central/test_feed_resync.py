@@ -18,7 +18,8 @@ from alerts.cluster.feed import AlertFeed, announcer
 from alerts.core import AlertCore
 from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
-from alerts.state import StateDb
+from alerts.store import AlertStore
+from alerts.store.queries import StoreQueries
 from dashboard.accounts import Accounts, Role
 from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
@@ -39,11 +40,12 @@ class NodeA:
     def __init__(self, dsn: str) -> None:
         self.registry = registry_module.load(registry_module.SAMPLE)
         self.policies = Policies(msgspec.convert(POLICY, PolicyFile))
-        self.db = StateDb(dsn)
+        self.db = AlertStore(dsn)
         self.accounts = Accounts(dsn)
         self.accounts.create_user("nurse-a", PASSWORD, Role.NURSE, SystemClock().now_ms())
         core = AlertCore(self.db, self.registry, self.policies, SystemClock())
-        self.ctx = DashboardContext(self.accounts, self.registry, core, self.policies,
+        self.ctx = DashboardContext(self.accounts, self.registry, core,
+                                    StoreQueries(self.db), self.policies,
                                     SystemClock())
         self.port = free_port()
         self.server = DashboardServer(create_app(self.ctx), "127.0.0.1", self.port)
@@ -74,7 +76,7 @@ def node_a(fresh_database: str) -> Iterator[NodeA]:
 
 def test_a_fall_announced_while_the_feed_was_cut_reaches_the_page_after_it_reconnects(
         node_a: NodeA, fresh_database: str) -> None:
-    db_b = StateDb(fresh_database)
+    db_b = AlertStore(fresh_database)
     core_b = AlertCore(db_b, node_a.registry, node_a.policies, SystemClock(),
                        [announcer(db_b, "node-b")])
     try:

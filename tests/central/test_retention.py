@@ -12,9 +12,9 @@ from harness.mosquitto import LocalMosquitto
 
 import registry
 from alerts.core import AlertCore
-from alerts.model import Condition, Signal
+from alerts.model import AlertState, Condition, Signal
 from alerts.policy import Policies, PolicyFile
-from alerts.state import AlertState, StateDb
+from alerts.store import AlertStore
 from central import config
 from central.config import CentralConfigError, RetentionConfig
 from central.process import CentralProcess
@@ -30,7 +30,7 @@ from tests.support.wait import wait_until
 CFG = RetentionConfig(raw_days=2, rollup_days=10, resolved_alert_days=30, every_s=3600)
 
 
-def _alerts(db: StateDb, clock: FakeClock) -> AlertCore:
+def _alerts(db: AlertStore, clock: FakeClock) -> AlertCore:
     return AlertCore(db, registry.load(registry.SAMPLE),
                      Policies(msgspec.convert(POLICY, PolicyFile)), clock)
 
@@ -44,7 +44,7 @@ def test_a_round_rolls_up_raw_drops_old_aggregates_and_long_resolved_alerts(
         tmp_path: Path) -> None:
     start = SystemClock().now_ms() // DAY_MS * DAY_MS - 60 * DAY_MS
     clock = FakeClock(start)
-    store, db = SqliteStore(tmp_path / "store.db"), StateDb(tmp_path / "alerts.db")
+    store, db = SqliteStore(tmp_path / "store.db"), AlertStore(tmp_path / "alerts.db")
     core = _alerts(db, clock)
     try:
         # a heart rate every 6 h for 60 days; a fall resolved on day 1, one on day 50, and
@@ -52,14 +52,14 @@ def test_a_round_rolls_up_raw_drops_old_aggregates_and_long_resolved_alerts(
         store.write([reading(Kind.HEART_RATE, 70.0, start + i * 6 * 3_600_000)
                      for i in range(240)])
         core.handle([_fall("res-00000", start)])
-        old = core.db.alerts()[0]
+        old = core.db.alerts.find()[0]
         core.resolve(old.alert_id, "nurse", "helped up")
         clock.advance(DAY_MS / 1000)
         core.handle([_fall("res-00001", clock.now_ms())])
-        still_open = core.db.alerts(open_only=True)[0]
+        still_open = core.db.alerts.find(open_only=True)[0]
         clock.advance(49 * DAY_MS / 1000)
         core.handle([_fall("res-00000", clock.now_ms())])
-        recent = core.db.alerts(open_only=True)[0]
+        recent = core.db.alerts.find(open_only=True)[0]
         core.resolve(recent.alert_id, "nurse", "false alarm")
         clock.advance(10 * DAY_MS / 1000)  # day 60: now
 
@@ -72,10 +72,10 @@ def test_a_round_rolls_up_raw_drops_old_aggregates_and_long_resolved_alerts(
         # the last 10 days are there (8 as aggregates, 2 raw), the 50 before are gone
         assert [b.start_ms for b in kept] == [now - d * DAY_MS for d in range(10, 0, -1)]
         assert all(b.samples == 4 for b in kept)
-        assert done.alerts_removed == 1 and db.alert(old.alert_id) is None
-        assert db.timeline(old.alert_id) == []
-        assert {a.alert_id for a in db.alerts()} == {still_open.alert_id, recent.alert_id}
-        assert db.alert(still_open.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+        assert done.alerts_removed == 1 and db.alerts.get(old.alert_id) is None
+        assert db.timeline.of(old.alert_id) == []
+        assert {a.alert_id for a in db.alerts.find()} == {still_open.alert_id, recent.alert_id}
+        assert db.alerts.get(still_open.alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
         assert Retention(CFG, store, db, clock).run_once() == (0, 0)  # idempotent
     finally:
         store.close()
@@ -102,10 +102,10 @@ def test_the_central_process_runs_retention_on_its_schedule(
     data = tmp_path / "data"
     data.mkdir()
     clock = SystemClock()
-    db = StateDb(data / "alerts.db")  # a fall resolved 400 days ago
+    db = AlertStore(data / "alerts.db")  # a fall resolved 400 days ago
     core = _alerts(db, FakeClock(clock.now_ms() - 400 * DAY_MS))
     core.handle([_fall("res-00000", core.clock.now_ms())])
-    core.resolve(db.alerts()[0].alert_id, "nurse", "")
+    core.resolve(db.alerts.find()[0].alert_id, "nurse", "")
     db.close()
     cfg = config.CentralConfig(
         data_dir=str(data), registry=str(registry.SAMPLE),
@@ -118,6 +118,6 @@ def test_the_central_process_runs_retention_on_its_schedule(
         assert central.alerts is not None and central.retention is not None
         wait_until(lambda: central.retention is not None and central.retention.rounds >= 1,
                    10, "a retention round")
-        assert central.alerts.db.alerts() == []
+        assert central.alerts.db.alerts.find() == []
     finally:
         central.close()

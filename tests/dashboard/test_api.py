@@ -15,7 +15,8 @@ from alerts.core import AlertCore
 from alerts.detectors.health import HealthMonitor
 from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
-from alerts.state import StateDb
+from alerts.store import AlertStore
+from alerts.store.queries import StoreQueries
 from dashboard.accounts import Accounts, Role
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
@@ -33,7 +34,7 @@ class Desk:
     def __init__(self, tmp: Path) -> None:
         self.clock = FakeClock(T0)
         self.registry = registry_module.load(registry_module.SAMPLE)
-        self.db = StateDb(tmp / "alerts.db")
+        self.db = AlertStore(tmp / "alerts.db")
         self.core = AlertCore(self.db, self.registry,
                               Policies(msgspec.convert(POLICY, PolicyFile)), self.clock)
         self.accounts = Accounts(tmp / "accounts.db")
@@ -42,6 +43,7 @@ class Desk:
                            ("viewer", Role.VIEWER)):
             self.accounts.create_user(name, PASSWORD, role, T0)
         self.ctx = DashboardContext(self.accounts, self.registry, self.core,
+                                    StoreQueries(self.db),
                                     self.core.policies, self.clock, store=self.store)
         self.core.listeners.append(alert_listener(self.ctx))
         self.client = TestClient(create_app(self.ctx))
@@ -54,7 +56,7 @@ class Desk:
     def fall(self, resident: str = "res-00001") -> int:
         self.core.handle([Signal(Condition.FALL, resident, True, T0, "site-000", "gw-00001",
                                  "fall reported", "pendant")])
-        return self.db.alerts()[0].alert_id
+        return self.db.alerts.find()[0].alert_id
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from harness.process import free_port
 from playwright.sync_api import Page, expect, sync_playwright
 
 import registry
+from alerts.model import AlertState
 from alerts.settings import AlertSettings, KannelSettings
-from alerts.state import AlertState
 from central import config
 from central.process import CentralProcess
 from dashboard.accounts import Role
@@ -155,11 +155,11 @@ def test_a_fall_reaches_the_page_live_and_acknowledging_stops_the_sms(
     alarm.locator("input.note").fill("护士已到房间")
     alarm.locator("button.ack").click()
     expect(alarm.locator(".acked")).to_contain_text("nurse-1")
-    alert = stack.alerts.db.alerts()[0]
+    alert = stack.alerts.db.alerts.find()[0]
     assert alert.state is AlertState.ACKNOWLEDGED and alert.note == "护士已到房间"
     stack.clock.advance(120)
     stack.alerts.run_once()
-    assert stack.alerts.db.notices() == []
+    assert stack.alerts.db.notices.of() == []
 
     # Control: a fall nobody acknowledges does text the family through Kannel.
     stack.fall("gw-00000")

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 import registry
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, ClusterSettings
+from alerts.store.queries import StoreQueries
 from dashboard.accounts import Accounts, Role
 from dashboard.app import create_app
 from dashboard.context import DashboardContext
@@ -36,7 +37,8 @@ def test_a_silent_device_shows_on_the_desk_of_a_node_that_does_not_watch_it(
         a.consume([reading(Kind.AVAILABILITY, 0.0, SystemClock().now_ms(),
                            device_id="sos-button")])
         accounts.create_user("nurse", PASSWORD, Role.NURSE, SystemClock().now_ms())
-        desk_b = DashboardContext(accounts, b.core.registry, b.core, b.core.policies,
+        desk_b = DashboardContext(accounts, b.core.registry, b.core, StoreQueries(b.db),
+                                  b.core.policies,
                                   SystemClock(), health=b.bank.health)
         with TestClient(create_app(desk_b)) as client:
             assert client.post("/api/login", json={"username": "nurse",

@@ -50,7 +50,7 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
 
 
 def _id_of(desk: Desk, resident: str) -> int:
-    return next(a.alert_id for a in desk.db.alerts() if a.subject == resident)
+    return next(a.alert_id for a in desk.db.alerts.find() if a.subject == resident)
 
 
 def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) -> None:
@@ -73,7 +73,7 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
         "subject": "gw-00001", "minutes": 30, "reason": "x", "condition": "water_leak"})
     assert silence.status_code == 404
     assert list(get("/api/policies").json()) == ["site-000"]
-    assert desk.db.alert(theirs).state.value == "open"  # type: ignore[union-attr]
+    assert desk.db.alerts.get(theirs).state.value == "open"  # type: ignore[union-attr]
     # their own site's alarm they can act on; the other site's user sees it acknowledged
     mine = _id_of(desk, "res-00000")
     assert desk.client.post(f"/api/alerts/{mine}/acknowledge", json={"note": "going"},

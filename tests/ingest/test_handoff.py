@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from alerts.state import StateError
+from alerts.store import StateError
 from ingest.handoff import Handoff
 from runtime.backoff import Backoff
 from telemetry.kinds import FallStatus, Kind

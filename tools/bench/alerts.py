@@ -40,7 +40,7 @@ from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
 
-from alerts.core import AlertChange, Change
+from alerts.model import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
 from central.config import CentralConfig
@@ -146,16 +146,16 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         load_end = (time.monotonic(), detected(), stored.count())
         sim.join()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(service.db.notices()) < falls:
+        while time.monotonic() < deadline and len(service.db.notices.of()) < falls:
             time.sleep(0.2)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(
-                n.sent_ms is None for n in service.db.notices()):
+                n.sent_ms is None for n in service.db.notices.of()):
             time.sleep(0.2)
         publisher.loop_stop()
         bare.loop_stop()
-        notices = service.db.notices()
-        alerts = {a.alert_id: a.subject for a in service.db.alerts()}
+        notices = service.db.notices.of()
+        alerts = {a.alert_id: a.subject for a in service.db.alerts.find()}
         central.close()
         stored.close()
         kannel.close()

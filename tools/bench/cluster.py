@@ -21,7 +21,7 @@ from typing import Any
 from harness.nats import NatsCluster
 
 from alerts.settings import AlertSettings, ClusterSettings
-from alerts.state import StateDb
+from alerts.store import AlertStore
 from central import config as central_config
 from central.config import CentralConfig
 from runtime.broker import BrokerConnection
@@ -130,7 +130,7 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
     return nodes
 
 
-def wait_balanced(watcher: StateDb, count: int, partitions: int, nats: NatsCluster) -> bool:
+def wait_balanced(watcher: AlertStore, count: int, partitions: int, nats: NatsCluster) -> bool:
     """Every partition leased, no one of ``count`` nodes holding more than its share, and
     every partition's broker sessions subscribed."""
     share = -(-partitions // count)
@@ -139,7 +139,7 @@ def wait_balanced(watcher: StateDb, count: int, partitions: int, nats: NatsClust
 
     def balanced() -> bool:
         now = now_ms()
-        owners = collections.Counter(o for o, e in watcher.leases().values() if e > now)
+        owners = collections.Counter(o for o, e in watcher.leases.all().values() if e > now)
         return sum(owners.values()) == partitions and max(owners.values()) <= share \
             and sessions(nats, names).keys() == names
     return wait_for(balanced, READY_S, 0.2)

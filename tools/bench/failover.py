@@ -43,9 +43,9 @@ from harness.postgres import LocalPostgres
 from harness.process import free_port
 
 from alerts.cluster.feed import AlertFeed
-from alerts.core import AlertChange, Change
+from alerts.model import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
-from alerts.state import StateDb, StateError
+from alerts.store import AlertStore, StateError
 from bench.cluster import (
     CLIENT_ID,
     LEASE_TTL_S,
@@ -96,7 +96,7 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
         dsn = pg.create_database("eldercare")
         kannel = LocalKannel(reply_url(callback_ports[0], token)).start()
         (work / "kannel.password").write_text(kannel.password)
-        watcher = StateDb(dsn)
+        watcher = AlertStore(dsn)
         try:
             nodes = start_nodes(work, nats, dsn, alert_nodes, partitions, lambda i: AlertSettings(
                 policy=str(policy), callback_port=callback_ports[i],
@@ -145,12 +145,12 @@ def consumer_leaders(nats: NatsCluster) -> dict[int, str]:
     return out
 
 
-def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: StateDb,
+def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: AlertStore,
               kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
               speed: float, kill_at: float, kill: str, out: IO[str],
               pg: LocalPostgres) -> dict[str, Any]:
     load: dict[str, Any] = {}
-    leases = watcher.leases()
+    leases = watcher.leases.all()
     leaders = consumer_leaders(nats)
     names = [n.name for n in nats.nodes]
     consumers_hit: set[int] = set()
@@ -195,11 +195,11 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
         if change.change is Change.OPENED:
             on_desk.setdefault(change.alert.subject, now_ms())
 
-    desk_db = StateDb(dsn)
+    desk_db = AlertStore(dsn)
 
     def reloaded() -> None:  # the feed was cut: an open page fetches the alerts anew
         at = now_ms()
-        for alert in desk_db.alerts(limit=100_000):
+        for alert in desk_db.alerts.find(limit=100_000):
             on_desk.setdefault(alert.subject, at)
 
     feed = AlertFeed(dsn, "bench-desk", told, reloaded)  # as every node's dashboard hears
@@ -223,12 +223,12 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
         def held_again() -> bool:  # every lease of the dead node held by a survivor
             now = now_ms()
             return all(owner != victim and expires > now
-                       for p, (owner, expires) in watcher.leases().items() if p in hit)
+                       for p, (owner, expires) in watcher.leases.all().items() if p in hit)
 
         def back() -> bool:  # the store answers, and every partition is held again
             try:
                 now = now_ms()
-                held = [p for p, (_, expires) in watcher.leases().items() if expires > now]
+                held = [p for p, (_, expires) in watcher.leases.all().items() if expires > now]
             except StateError:
                 return False
             return len(held) == partitions and killed_ms + OUTAGE_S * 1000 < now
@@ -275,13 +275,13 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
 
     def alerts_in() -> dict[str, Any]:
         try:
-            return {a.subject: a for a in watcher.alerts(limit=10 * falls)}
+            return {a.subject: a for a in watcher.alerts.find(limit=10 * falls)}
         except StateError:  # the store is still coming back
             return {}
 
     def second_texts() -> int:
         try:
-            return sum(1 for n in watcher.notices() if n.contact == 1 and n.sent_ms)
+            return sum(1 for n in watcher.notices.of() if n.contact == 1 and n.sent_ms)
         except StateError:  # the store is still coming back
             return 0
 
@@ -295,7 +295,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Stat
     feed.stop()
     desk_db.close()
     alerts = alerts_in()
-    notices = watcher.notices()
+    notices = watcher.notices.of()
     stored = stored_keys([n.store for n in nodes])
     by_alert = {a.alert_id: a for a in alerts.values()}
     to_desk = {r: on_desk[r] - t for r, t in published.items() if r in on_desk}

@@ -24,7 +24,7 @@ from harness.postgres import LocalPostgres
 from harness.process import free_port
 
 from alerts.settings import AlertSettings
-from alerts.state import StateDb
+from alerts.store import AlertStore
 from bench.cluster import cpu_s, start_nodes, stored_keys, wait_balanced
 from bench.ingest import simulate
 
@@ -51,7 +51,7 @@ def _one(pg: LocalPostgres, count: int, homes: int, speed: float, duration: floa
     policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
         {"after_s": 0, "channel": "console", "to": "family"}]}}}))
     dsn = pg.create_database(f"nodes_{count}")
-    with NatsCluster(1, PARTITIONS) as nats, StateDb(dsn) as watcher:
+    with NatsCluster(1, PARTITIONS) as nats, AlertStore(dsn) as watcher:
         nodes = start_nodes(work, nats, dsn, count, PARTITIONS,
                             lambda i: AlertSettings(policy=str(policy), sms="console",
                                                     callback_port=free_port()))

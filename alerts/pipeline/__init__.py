@@ -1,0 +1,1 @@
+"""The alert pipeline: small stages, assembled in one place (``build``)."""

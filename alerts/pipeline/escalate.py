@@ -1,0 +1,119 @@
+"""Escalate: the site's policy turned into timers in the store when an alert opens or
+reopens (a flapping alert's pending timers are cancelled instead; a silenced one gets
+none; steps already taken are not taken again). ``Escalator`` turns the timers that
+fall due into notices in the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from alerts.model import Alert, Signal, TimelineEvent
+from alerts.notify import texts
+from alerts.pipeline.base import SYSTEM, Decision, Pending
+from alerts.policy import Policies, Step, Target, rescue_address
+from alerts.store import AlertStore
+from registry import Registry
+from registry.time import utc_offset_min
+
+FLAPPING_AT = 3  # flaps after which an alert no longer escalates by itself
+
+
+class Escalate:
+    def __init__(self, policies: Callable[[], Policies], count: Callable[[str], None]) -> None:
+        """``policies``: the policies in force (the desk may change them at any time)."""
+        self.policies = policies
+        self._count = count
+
+    def __call__(self, p: Pending, store: AlertStore) -> bool:
+        if p.decision is Decision.REOPEN:
+            if p.flaps + 1 >= FLAPPING_AT:
+                self._count("flapping")
+                store.steps.cancel(p.alert_id)
+            elif not p.silenced:
+                self.schedule(store, p.alert_id, p.signal, p.now_ms)
+        elif p.decision is Decision.NEW:
+            if p.silenced:
+                self._count("silenced")
+            else:
+                self.schedule(store, p.alert_id, p.signal, p.now_ms)
+        return True
+
+    def schedule(self, store: AlertStore, alert_id: int, signal: Signal, now_ms: int) -> None:
+        steps = self.policies().for_site(signal.site_id).steps_for(signal.condition)
+        for index, step in enumerate(steps):
+            store.steps.add(alert_id, index, 0, now_ms + int(step.after_s * 1000))
+
+
+class Escalator:
+    """Due timers to notices: a family step texts one contact and sets the timer for the
+    next; a rescue step sends the rescue summary."""
+
+    def __init__(self, store: AlertStore, registry: Registry, policies: Callable[[], Policies],
+                 start_ms: int) -> None:
+        self.store = store
+        self.registry = registry
+        self.policies = policies
+        self._offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
+                         for s in registry.sites.values()}
+
+    def due(self, now_ms: int) -> list[tuple[Alert, int]]:
+        """Take each due timer; the alerts escalated, with the notices made for each."""
+        out: list[tuple[Alert, int]] = []
+        for alert_id, step_index, contact in self.store.steps.due(now_ms):
+            alert = self.store.alerts.get(alert_id)
+            assert alert is not None
+            steps = self.policies().for_site(alert.site_id).steps_for(alert.condition)
+            made = 0
+            with self.store.transaction() as store:
+                taken = store.steps.take(alert_id, step_index, contact)
+                if taken and step_index < len(steps):  # not acknowledged meanwhile
+                    made = self._notify(store, alert, step_index, steps[step_index], contact,
+                                        now_ms)
+            out.append((alert, made))
+        return out
+
+    def _notify(self, store: AlertStore, alert: Alert, step_index: int, step: Step,
+                contact: int, now_ms: int) -> int:
+        resident = self.registry.residents.get(alert.subject)
+        site = self.registry.sites.get(alert.site_id)
+        since = texts.local_time(alert.opened_ms, self._offsets[alert.site_id])
+        name = resident.display_name if resident else alert.subject
+        room = resident.room if resident else alert.device_id
+        if step.to is Target.FAMILY:
+            contacts = resident.contacts if resident else []
+            if contact >= len(contacts):
+                return 0
+            person = contacts[contact]
+            recipient, language = person.phone, person.language
+            body = texts.family_sms(language=language, resident=name,
+                                    condition=alert.condition, room=room, since=since,
+                                    ref=texts.reference(alert.alert_id))
+            payload = "{}"
+            if contact + 1 < len(contacts):
+                store.steps.add(alert.alert_id, step_index, contact + 1,
+                                now_ms + int(step.next_contact_after_s * 1000))
+        else:
+            rescue = self.policies().for_site(alert.site_id).rescue
+            recipient, language = rescue_address(rescue, step.channel), rescue.language
+            address = site.address if site else ""
+            notes = resident.medical_notes if resident else ""
+            body = texts.rescue_summary(language=language, resident=name,
+                                        condition=alert.condition, address=address,
+                                        room=room, since=since, medical_notes=notes)
+            payload = msgspec.json.encode({
+                "alert_id": alert.alert_id, "condition": alert.condition.value,
+                "severity": alert.severity.name.lower(), "since_ms": alert.opened_ms,
+                "resident": {"name": name, "room": room, "medical_notes": notes},
+                "site": {"site_id": alert.site_id, "name": site.name if site else "",
+                         "address": address},
+                "detail": alert.detail}).decode()
+        subject = f"{texts.what(alert.condition, language)}: {name}"
+        queued = store.outbox.queue(alert.alert_id, step_index, contact, step.channel.value,
+                                    recipient, language, subject, body, payload, now_ms)
+        if queued:
+            store.timeline.note(
+                alert.alert_id, now_ms, TimelineEvent.NOTICE_QUEUED, SYSTEM,
+                f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
+        return int(queued)

@@ -1,0 +1,28 @@
+"""What the desk may read of the alert store: a read-only protocol, handed in by the
+process (``alerts.store.queries.StoreQueries``). Changes go through the alert core's
+actions (acknowledge, resolve, silence), never to the store directly."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from alerts.model import Alert, AlertState, Condition, Notice, Silence, TimelineEntry
+
+
+class AlertQueries(Protocol):
+    def alerts(self, *, state: AlertState | None = None, site_id: str | None = None,
+               open_only: bool = False, severity_min: int = 0, since_ms: int = 0,
+               subjects: tuple[str, ...] = (), sites: tuple[str, ...] = (),
+               conditions: tuple[Condition, ...] = (), limit: int = 500) -> list[Alert]:
+        """Unresolved first, then the most severe, then the newest."""
+        ...
+
+    def alert(self, alert_id: int) -> Alert | None: ...
+
+    def timeline(self, alert_id: int) -> list[TimelineEntry]: ...
+
+    def notices(self, alert_id: int) -> list[Notice]: ...
+
+    def silences(self, now_ms: int) -> list[Silence]:
+        """Silences still running at ``now_ms``."""
+        ...
