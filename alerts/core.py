@@ -8,6 +8,7 @@ Listeners (the dashboard's live push) get an ``AlertChange`` after each commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import NamedTuple
 
 from alerts.errors import AlertsError
@@ -50,15 +51,18 @@ class AlertError(AlertsError):
 class AlertCore:
     def __init__(self, db: AlertStore, registry: Registry, policies: Policies, clock: Clock,
                  listeners: list[Listener] | None = None,
-                 gateways: GatewayView | None = None) -> None:
+                 gateways: GatewayView | None = None,
+                 on_due: Callable[[], None] | None = None) -> None:
         """``gateways``: the detectors' view of which gateways are offline (the inhibit
-        stage hides their devices' silence); without detectors, none is."""
+        stage hides their devices' silence); without detectors, none is. ``on_due``: told
+        when a step may be due sooner than it was (a notice failed)."""
         self.db = db
         self.registry = registry
         self.policies = policies
         self.clock = clock
         self.listeners = listeners if listeners is not None else []
         self.counts: dict[str, int] = {}
+        self._on_due = on_due or (lambda: None)
         # both read the policies in force: the desk may replace them (``policies``)
         self.pipeline = build(gateways or NoGatewayOffline(), lambda: self.policies,
                               self._count)
@@ -115,6 +119,7 @@ class AlertCore:
         now instead of waiting for the answer timeout. The notice itself keeps trying."""
         self.db.steps.hurry(notice.alert_id, notice.step, notice.contact + 1,
                             self.clock.now_ms())
+        self._on_due()
 
     # --- people ------------------------------------------------------------------------
 

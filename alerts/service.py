@@ -1,5 +1,9 @@
 """The alert core as a running service: the detector bank on the decoded stream, the
-pipeline, a timer thread for escalation and the outbox, and the SMS callback server.
+pipeline, and three threads of its own beside the SMS callback server: ``alert-timers``
+(the detectors' timers, in memory, every ``TICK_S``), ``alert-notices`` (escalation
+steps and the outbox: it sleeps until the store's earliest due time, or until an alert
+changes, a delivery fails or another node's work may have come its way) and
+``alert-model`` (the multivariate model's fitting and scoring).
 
 ``consume`` is an ingest consumer: it runs in ingest's thread, before the store write, so
 a fall becomes an alert (committed, and pushed to listeners) before its reading is stored.
@@ -13,9 +17,11 @@ ingest does not acknowledge it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from alerts import policy as policy_module
@@ -41,7 +47,11 @@ from telemetry.topics import partition_of
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.2
+TICK_S = 0.2  # the detectors' timers (unconfirmed falls are confirmed within a second)
+NOTHING_DUE_S = 3600.0  # the notices thread's longest sleep (it is woken for any change)
+# On a node of several, the other nodes' steps are woken for by their announcements; this
+# bounds the wait should one go unheard (a node that died right after adding a step).
+CLUSTER_LOOK_S = 1.0
 SWITCH_INTERVAL_S = 0.001
 MAX_KEPT_SIGNALS = 100_000  # past this, the oldest that ends a condition goes first
 
@@ -67,10 +77,11 @@ class AlertService:
         self._observed: dict[int, list[Reading]] = {}  # batches whose signals are kept
         self._given_up: set[int] = set()  # partitions dropped since the last consume
         self.kept_dropped = 0
-        self._wake = threading.Event()
-        self._rounds = threading.Condition()
-        self._rounds_begun = 0
-        self._rounds_done = 0
+        self._wake = threading.Event()  # the timers thread: a round now
+        self._timer_rounds = _Rounds()
+        self._due = threading.Event()  # the notices thread: the store changed, look now
+        self._notice_rounds = _Rounds()
+        self.store_looks = 0  # rounds of the notices thread that queried the store
         self.bank: DetectorBank | PartitionBank = DetectorBank(
             registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
             bed_return_s=settings.bed_return_s) if cluster is None else PartitionBank(
@@ -80,7 +91,7 @@ class AlertService:
             self.bank.health.restore(self._open_health())
         self.core = AlertCore(self.db, registry, policies, clock,
                               [*(listeners or []), self._on_change],
-                              gateways=self.bank.health)
+                              gateways=self.bank.health, on_due=self.look_again)
         token = settings.reply_token()
         self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
                                         port=settings.callback_port)
@@ -103,12 +114,19 @@ class AlertService:
                                      node_id=cluster.node_id if cluster else LOCAL_NODE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-timers", daemon=True)
+        self._notices = threading.Thread(target=self._run_notices, name="alert-notices",
+                                         daemon=True)
         self._model_due = threading.Event()
         self._model_thread = threading.Thread(target=self._run_model, name="alert-model",
                                               daemon=True)
 
     def _on_change(self, change: AlertChange) -> None:
-        self._wake.set()  # a new alert may have a step due now
+        self._due.set()  # a new alert may have a step due now
+
+    def look_again(self) -> None:
+        """Something may be due in the store that the notices thread does not know of (a
+        delivery failed, another node died or raised an alert, a partition was taken)."""
+        self._due.set()
 
     def consume(self, readings: list[Reading]) -> None:
         with self._lock:
@@ -166,6 +184,7 @@ class AlertService:
         (one dictionary entry is put in place at once)."""
         if isinstance(self.bank, PartitionBank):
             self.bank.add(part, self.clock.now_ms(), self._open_health())
+        self.look_again()
 
     def give_up(self, part: int) -> None:
         """Stop watching partition ``part`` (after its readings stopped); without the
@@ -199,24 +218,39 @@ class AlertService:
             self.dispatcher.recover()
         self.callbacks.start()
         self._thread.start()
+        self._notices.start()
         self._model_thread.start()
 
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._due.set()
         self._model_due.set()
         self._thread.join(timeout=10)
+        self._notices.join(timeout=15)
         self._model_thread.join(timeout=30)
         self.callbacks.close()
         self.db.close()
 
     def run_once(self) -> None:
-        """One round of timers. Escalation steps and the outbox go first (a new fall's
-        notice never waits for the detectors' sweep), then the detectors' timers, the slow
-        sweep in chunks with the lock released in between (an urgent reading can always
-        get in), then escalation again for what the timers raised."""
+        """One round of everything, on the caller's thread (tests, the evaluation): the
+        escalation steps and the outbox, then the detectors' timers, then the steps and
+        the outbox again for what the timers raised."""
+        self.notices_round()
+        self.timers_round()
+        self.notices_round()
+
+    def notices_round(self) -> int | None:
+        """Due escalation steps into notices, due notices sent; when the next is due."""
         self.core.tick()
         self.dispatcher.run_once()
+        self.store_looks += 1
+        return self.core.next_due_ms()
+
+    def timers_round(self) -> None:
+        """The detectors' timers: the fast ones, then the slow sweep in chunks with the
+        lock released in between (an urgent reading can always get in). What they raise
+        wakes the notices thread, which never waits for the sweep."""
         now = self.clock.now_ms()
         with self._lock:
             self._record(self.bank.fast_tick(now))
@@ -228,8 +262,6 @@ class AlertService:
                     break
                 self._record(chunk)
         self._model_due.set()  # the model's batch: its own thread, without the lock
-        self.core.tick()
-        self.dispatcher.run_once()
 
     def _run_model(self) -> None:
         """Fit and score the multivariate model (tens to hundreds of ms at 10,000
@@ -248,29 +280,94 @@ class AlertService:
                 log.exception("multivariate scoring failed")
 
     def tick_now(self, timeout_s: float = 60.0) -> bool:
-        """Wake the timer thread and wait until a round begun after this call is done
-        (False if none finished in time). For a caller that drives the clock itself, such
-        as the soak: the rounds stay on the one thread that runs them in production."""
-        with self._rounds:
-            wanted = self._rounds_begun + 1
-            self._wake.set()
-            return self._rounds.wait_for(lambda: self._rounds_done >= wanted
-                                         or self._stop.is_set(), timeout_s) \
-                and self._rounds_done >= wanted
+        """Wake the timer thread, wait until a round of it begun after this call is done,
+        then a round of the notices thread begun after that (False if they did not finish
+        in time). For a caller that drives the clock itself, such as the soak: the rounds
+        stay on the threads that run them in production."""
+        deadline = self.clock.monotonic_s() + timeout_s
+        if not self._timer_rounds.wait_next(self._wake, timeout_s, self._stop):
+            return False
+        left = max(0.0, deadline - self.clock.monotonic_s())
+        return self._notice_rounds.wait_next(self._due, left, self._stop)
+
+    def timer_rounds(self) -> int:
+        """Rounds of the timers thread finished so far."""
+        return self._timer_rounds.done
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            with self._rounds:
-                self._rounds_begun += 1
-                this = self._rounds_begun
-            try:
-                self.run_once()
-            except Exception:  # keep the timers alive; the cause is in the log
-                log.exception("alert timer round failed")
-            with self._rounds:
-                self._rounds_done = this
-                self._rounds.notify_all()
+            with self._timer_rounds.round():
+                try:
+                    self.timers_round()
+                except Exception:  # keep the timers alive; the cause is in the log
+                    log.exception("alert timer round failed")
             self._wake.wait(TICK_S)
-        with self._rounds:
-            self._rounds.notify_all()
+        self._timer_rounds.stopped()
+
+    def _run_notices(self) -> None:
+        """Sleep until the earliest due step or notice in the store, or until woken: no
+        query while nothing is due and nothing changed."""
+        due_ms: int | None = None
+        while not self._stop.is_set():
+            self._due.clear()  # before the queries: a change during them wakes us again
+            with self._notice_rounds.round():
+                try:
+                    due_ms = self.notices_round()
+                except Exception:  # keep the thread alive; look again soon
+                    log.exception("alert notices round failed")
+                    due_ms = self.clock.now_ms() + int(TICK_S * 1000)
+            wait_s = NOTHING_DUE_S if due_ms is None else \
+                max(0.0, (due_ms - self.clock.now_ms()) / 1000)
+            longest = NOTHING_DUE_S if self.cluster is None else CLUSTER_LOOK_S
+            self._due.wait(_real_seconds(self.clock, min(wait_s, longest)))
+        self._notice_rounds.stopped()
+
+
+def _real_seconds(clock: Clock, simulated_s: float) -> float:
+    """Real seconds to wait for ``simulated_s`` of ``clock`` to pass (a scaled clock runs
+    faster; a clock driven by hand is woken by whoever moves it)."""
+    speed = getattr(clock, "speed", 1.0)
+    return simulated_s / speed if isinstance(speed, int | float) and speed > 0 \
+        else simulated_s
+
+
+class _Rounds:
+    """Counts a thread's rounds, so a caller can wait for one begun after it asked."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._begun = 0
+        self._done = 0
+        self._stopped = False
+
+    @contextlib.contextmanager
+    def round(self) -> Iterator[None]:
+        with self._cond:
+            self._begun += 1
+            this = self._begun
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._done = this
+                self._cond.notify_all()
+
+    @property
+    def done(self) -> int:
+        with self._cond:
+            return self._done
+
+    def stopped(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def wait_next(self, wake: threading.Event, timeout_s: float,
+                  stop: threading.Event) -> bool:
+        with self._cond:
+            wanted = self._begun + 1
+            wake.set()
+            return self._cond.wait_for(lambda: self._done >= wanted or self._stopped
+                                       or stop.is_set(), timeout_s) \
+                and self._done >= wanted

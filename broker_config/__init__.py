@@ -1,1 +1,3 @@
-"""Mosquitto configurations for the centre and the gateways, and a local broker runner."""
+"""Broker configurations, generated: Mosquitto for the centre and the gateways (TLS,
+passwords, the ACL from ``telemetry.topics``, the CA), and the NATS cluster's node
+configs and permissions."""

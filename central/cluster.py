@@ -52,6 +52,7 @@ class ClusterNode:
         self._last_renewed_ms = clock.now_ms()
         self._fenced = False
         self._lagging: list[str] = []  # other live nodes whose alert core lags, last round
+        self._live: list[str] = []  # the live nodes at the last round
         self.last_error = ""  # why the last round failed ("" while rounds succeed)
         self._effects = threading.Lock()  # opening / closing partitions: one at a time
         self._stop = threading.Event()
@@ -84,7 +85,10 @@ class ClusterNode:
         self._lagging = [n for n in self.leases.degraded_nodes() if n != self.settings.node_id]
         # at our first round, what we ourselves left sending before a restart goes again
         keep = tuple(n for n in live if not (first and n == self.settings.node_id))
-        self.alerts.dispatcher.recover(keep, restarted=first)
+        again = self.alerts.dispatcher.recover(keep, restarted=first)
+        if again or live != self._live:  # a node died or came: its steps may be ours now
+            self.alerts.look_again()
+        self._live = live
         self.rounds += 1
 
     def _apply(self, held: frozenset[int], first: bool) -> None:

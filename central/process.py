@@ -2,8 +2,11 @@
 ``[alerts]`` table) and the duty-desk dashboard (with a ``[dashboard]`` table), sharing one
 registry, one clock and one embedded store. With ``store_workers`` the readings are
 stored by worker processes (``central/workers.py``) and this process, in the role
-``alerts``, hands them to the alert core and stores none. Start order is consumers first,
-so nothing arrives before the alert core can take it; stop order is the reverse."""
+``alerts``, hands them to the alert core and stores none. With a ``[cluster]`` table it
+is one alert node of several (``central/cluster.py``): partition leases on the shared
+PostgreSQL store, the other nodes' alert changes heard through its feed. Start order is
+consumers first, so nothing arrives before the alert core can take it; stop order is the
+reverse."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import registry as registry_module
 from alerts.cluster.feed import AlertFeed, announcer
+from alerts.model import AlertChange
 from alerts.service import AlertService
 from alerts.store.queries import StoreQueries
 from central.cluster import ClusterNode
@@ -18,7 +22,7 @@ from central.config import CentralConfig, CentralConfigError, InfluxConfig
 from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
-from dashboard.accounts import Accounts
+from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
@@ -85,9 +89,20 @@ class CentralProcess:
         if cfg.cluster is not None and self.alerts is not None:
             # the other nodes' desks hear of this node's alerts, and this one's of theirs
             self.alerts.core.listeners.append(announcer(self.alerts.db, cfg.cluster.node_id))
-            if ctx is not None:
-                self.feed = AlertFeed(cfg.cluster.state, cfg.cluster.node_id,
-                                      alert_listener(ctx), resync_listener(ctx))
+            service = self.alerts
+            desk = alert_listener(ctx) if ctx is not None else None
+            resync = resync_listener(ctx) if ctx is not None else None
+
+            def heard(change: AlertChange) -> None:  # another node's alert changed
+                service.look_again()  # its steps may fall to this node
+                if desk is not None:
+                    desk(change)
+
+            def missed() -> None:  # announcements may have gone by unheard
+                service.look_again()
+                if resync is not None:
+                    resync()
+            self.feed = AlertFeed(cfg.cluster.state, cfg.cluster.node_id, heard, missed)
         if ctx is not None:
             ctx.status = self.status
         self.desk = ctx  # what the dashboard reads and pushes (None without one)

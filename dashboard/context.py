@@ -10,7 +10,8 @@ from typing import Protocol
 from alerts.core import AlertCore
 from alerts.detectors.health import DeviceHealth
 from alerts.policy import Policies
-from dashboard.accounts import Accounts, LoginThrottle
+from dashboard.accounts.store import Accounts
+from dashboard.accounts.throttle import LoginThrottle
 from dashboard.live import Broadcaster
 from dashboard.queries import AlertQueries
 from ingest.store.base import Store

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 
-from dashboard.accounts import Role, Session
+from dashboard.accounts.model import Role, Session
 from dashboard.context import DashboardContext
 
 COOKIE = "eldercare_session"

@@ -1,9 +1,11 @@
 """The gateway process: local broker -> adapters -> outbox -> uplink, plus local safety.
 
-Threads: paho's network thread for the local broker (it translates, raises the local
-alarm, and writes the outbox before acknowledging the device's message), the uplink
-thread (see ``uplink.py``), and the caller's thread running ``run()`` for the watchdog
-and the heartbeat.
+Threads: paho's network thread for the local broker (it translates each device message
+and raises the local alarm, then hands the reading to the outbox writer), the
+``outbox-writer`` (``runtime.group_commit``: commits readings to the outbox in groups, an
+urgent one at once, and acknowledges the device's messages after the commit), the
+``uplink`` thread (see ``uplink.py``), and the caller's thread running ``run()`` for the
+watchdog and the heartbeat; with ``[metrics]``, the ``ops-http`` server thread.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from telemetry.clock import Clock
 from telemetry.kinds import is_urgent, unit_of
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
+from telemetry.refusal import Refusal
 from telemetry.topics import Channel, Dialect
 
 log = logging.getLogger(__name__)
@@ -116,7 +119,7 @@ class Agent:
             self._handle_local(client, msg)
         except Exception:
             with self._lock:
-                self.refused["internal_error"] += 1
+                self.refused[Refusal.INTERNAL_ERROR] += 1
             log.exception("local message on %s could not be handled; refused", msg.topic)
             self._writer.submit([], msg.mid, msg.qos)
 
@@ -172,7 +175,7 @@ class Agent:
 
     def _store_failed(self, exc: Exception) -> None:
         with self._lock:
-            self.refused["outbox_error"] += 1
+            self.refused[Refusal.OUTBOX_ERROR] += 1
 
     # --- the process -------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     devices: list[DeviceConfig]
     z2m_base: str = topics.Z2M_DEFAULT_BASE
     outbox_max_bytes: int = 64 * 1024 * 1024
-    local_alarm_topic: str = "eldercare/local/alarm"
+    local_alarm_topic: str = topics.LOCAL_ALARM
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 

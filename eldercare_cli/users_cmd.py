@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 
 def _accounts(config_path: Path) -> Any:
     from central import config
-    from dashboard.accounts import Accounts
+    from dashboard.accounts.store import Accounts
 
     cfg = config.load(config_path)
     if cfg.cluster is not None:  # the desk users every node shares
@@ -44,7 +44,7 @@ def _accounts(config_path: Path) -> Any:
 def _add(args: argparse.Namespace) -> int:
     from alerts.store.backends import StateError
     from central.config import CentralConfigError
-    from dashboard.accounts import AccountError, Role
+    from dashboard.accounts.model import AccountError, Role
     from telemetry.clock import SystemClock
 
     generated = not args.password_stdin

@@ -40,6 +40,7 @@ from telemetry import codec, health, topics
 from telemetry.clock import Clock
 from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
+from telemetry.refusal import Refusal
 from telemetry.topics import Channel
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,7 @@ class Ingest:
         with self._lock:
             self.counts[key] += n
 
-    def _refuse(self, topic: str, reason: str, detail: str, raw: bytes) -> None:
+    def _refuse(self, topic: str, reason: Refusal, detail: str, raw: bytes) -> None:
         self.dead.add(self.clock.now_ms(), topic, reason, detail, raw)
         self._count(f"refused:{reason}")
 
@@ -339,14 +340,14 @@ class Ingest:
         try:
             parsed = topics.parse_central(topic)
         except topics.TopicError as exc:
-            self._refuse(topic, "bad_topic", str(exc), raw)
+            self._refuse(topic, Refusal.BAD_TOPIC, str(exc), raw)
             return
         gateway = self.registry.gateways.get(parsed.gateway_id)
         if gateway is None:
-            self._refuse(topic, "unknown_gateway", parsed.gateway_id, raw)
+            self._refuse(topic, Refusal.UNKNOWN_GATEWAY, parsed.gateway_id, raw)
             return
         if raw not in (health.ONLINE, health.OFFLINE):
-            self._refuse(topic, "bad_status", raw[:40].decode("utf-8", "replace"), raw)
+            self._refuse(topic, Refusal.BAD_STATUS, raw[:40].decode("utf-8", "replace"), raw)
             return
         for consumer in self.status_consumers:
             try:
@@ -360,20 +361,20 @@ class Ingest:
         try:
             parsed = topics.parse_central(topic)
         except topics.TopicError as exc:
-            self._refuse(topic, "bad_topic", str(exc), raw)
+            self._refuse(topic, Refusal.BAD_TOPIC, str(exc), raw)
             return []
         gateway = self.registry.gateways.get(parsed.gateway_id)
         if gateway is None:
-            self._refuse(topic, "unknown_gateway", parsed.gateway_id, raw)
+            self._refuse(topic, Refusal.UNKNOWN_GATEWAY, parsed.gateway_id, raw)
             return []
         try:
             batch = codec.decode(raw, now_ms=self.clock.now_ms(),
                                  expected_gateway_id=parsed.gateway_id)
         except codec.CodecError as exc:
-            self._refuse(topic, exc.reason.value, exc.detail, raw)
+            self._refuse(topic, exc.reason, exc.detail, raw)
             return []
         for rejection in batch.rejections:
-            self._refuse(topic, rejection.reason.value,
+            self._refuse(topic, rejection.reason,
                          f"reading {rejection.index}: {rejection.detail}", raw)
         candidates: list[Reading] = []
         device_of = self.registry.devices.get
@@ -381,11 +382,11 @@ class Ingest:
             device = device_of((gateway.gateway_id, reading.device_id))
             if device is None and reading.device_id not in GATEWAY_PARTS:
                 elsewhere = any(d == reading.device_id for _, d in self.registry.devices)
-                self._refuse(topic, "foreign_device" if elsewhere else "unknown_device",
+                self._refuse(topic, Refusal.FOREIGN_DEVICE if elsewhere else Refusal.UNKNOWN_DEVICE,
                              reading.device_id, raw)
                 continue
             if reading.site_id != gateway.site_id:
-                self._refuse(topic, "site_mismatch", reading.site_id, raw)
+                self._refuse(topic, Refusal.SITE_MISMATCH, reading.site_id, raw)
                 continue
             resident_id = device.resident_id if device else None  # the registry decides
             if reading.resident_id != resident_id:

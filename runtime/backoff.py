@@ -1,4 +1,5 @@
-"""The retry policy: exponential backoff with full jitter. The one place it is defined."""
+"""The retry policy: exponential backoff with equal jitter, and the project's named retry
+policies built on it. The one place either is defined."""
 
 from __future__ import annotations
 
@@ -60,3 +61,14 @@ def handoff() -> Backoff:
 def notice() -> Backoff:
     """A notice (SMS, webhook, e-mail) its notifier could not hand over."""
     return Backoff(initial_s=5.0, max_s=300.0)
+
+
+def feed_reconnect() -> Backoff:
+    """An alert node's LISTEN on the shared store, lost: the desk resyncs once it is back."""
+    return Backoff(initial_s=1.0, max_s=5.0)
+
+
+def spool_replay(initial_s: float = 2.0) -> Backoff:
+    """Replaying readings spooled while InfluxDB was away (every ``initial_s`` while it
+    answers, longer while it does not)."""
+    return Backoff(initial_s=initial_s, max_s=max(initial_s, 30.0))

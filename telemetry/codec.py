@@ -13,7 +13,6 @@ returned as a ``Rejection`` beside the good ones, so nothing valid is lost.
 
 from __future__ import annotations
 
-import enum
 import math
 from typing import Final
 
@@ -22,6 +21,7 @@ import msgspec
 from telemetry.errors import TelemetryError
 from telemetry.kinds import SPECS
 from telemetry.reading import Reading
+from telemetry.refusal import Refusal
 
 SCHEMA_VERSION: Final = 1
 MAX_ENVELOPE_BYTES: Final = 256 * 1024
@@ -34,27 +34,10 @@ DEFAULT_MAX_PAST_MS: Final = 7 * 24 * 3600 * 1000
 MAX_INT: Final = 2**63 - 1
 
 
-class Reason(enum.StrEnum):
-    """Why something was refused. Stable strings: counters and dead letters use them."""
-
-    OVERSIZED = "oversized"
-    MALFORMED = "malformed"
-    SCHEMA = "schema"
-    UNSUPPORTED_VERSION = "unsupported_version"
-    TOO_MANY_READINGS = "too_many_readings"
-    GATEWAY_MISMATCH = "gateway_mismatch"
-    NON_FINITE = "non_finite"
-    OUT_OF_RANGE = "out_of_range"
-    UNIT_MISMATCH = "unit_mismatch"
-    TIME_IN_FUTURE = "time_in_future"
-    TIME_IN_PAST = "time_in_past"
-    INTEGER_OUT_OF_RANGE = "integer_out_of_range"
-
-
 class CodecError(TelemetryError):
     """The one error the codec raises: a whole envelope was refused, with a reason."""
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Refusal, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -64,7 +47,7 @@ class Rejection(msgspec.Struct, frozen=True):
     """One reading refused inside an otherwise good envelope."""
 
     index: int
-    reason: Reason
+    reason: Refusal
     detail: str
 
 
@@ -123,25 +106,25 @@ def decode(
         CodecError: the envelope as a whole is refused.
     """
     if len(payload) > MAX_ENVELOPE_BYTES:
-        raise CodecError(Reason.OVERSIZED, f"{len(payload)} bytes > {MAX_ENVELOPE_BYTES}")
+        raise CodecError(Refusal.OVERSIZED, f"{len(payload)} bytes > {MAX_ENVELOPE_BYTES}")
     try:
         envelope = _decoder.decode(payload)
     except msgspec.ValidationError as exc:
         text = str(exc)
         if text.endswith("at `$.v`"):
-            raise CodecError(Reason.UNSUPPORTED_VERSION, text) from exc
-        raise CodecError(Reason.SCHEMA, text) from exc
+            raise CodecError(Refusal.UNSUPPORTED_VERSION, text) from exc
+        raise CodecError(Refusal.SCHEMA, text) from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise CodecError(Reason.MALFORMED, str(exc)) from exc
+        raise CodecError(Refusal.MALFORMED, str(exc)) from exc
     gateway_id = envelope.gateway_id
     if expected_gateway_id is not None and gateway_id != expected_gateway_id:
         raise CodecError(
-            Reason.GATEWAY_MISMATCH,
+            Refusal.GATEWAY_MISMATCH,
             f"envelope gateway {gateway_id!r} on the topic of {expected_gateway_id!r}",
         )
     if len(envelope.readings) > MAX_READINGS_PER_ENVELOPE:
         raise CodecError(
-            Reason.TOO_MANY_READINGS,
+            Refusal.TOO_MANY_READINGS,
             f"{len(envelope.readings)} readings > {MAX_READINGS_PER_ENVELOPE}",
         )
     earliest = now_ms - max_past_ms
@@ -159,26 +142,26 @@ def decode(
 
 def _check(
     reading: Reading, gateway_id: str, earliest_ms: int, latest_ms: int
-) -> tuple[Reason, str] | None:
+) -> tuple[Refusal, str] | None:
     spec = SPECS[reading.kind]
     value = reading.value
     if reading.gateway_id != gateway_id:
-        return Reason.GATEWAY_MISMATCH, f"reading of gateway {reading.gateway_id!r}"
+        return Refusal.GATEWAY_MISMATCH, f"reading of gateway {reading.gateway_id!r}"
     for name, number in (("seq", reading.seq), ("received_time_ms", reading.received_time_ms),
                          ("device_time_ms", reading.device_time_ms)):
         if not 0 <= number <= MAX_INT:
-            return Reason.INTEGER_OUT_OF_RANGE, f"{name} {number} outside [0, 2**63 - 1]"
+            return Refusal.INTEGER_OUT_OF_RANGE, f"{name} {number} outside [0, 2**63 - 1]"
     if not math.isfinite(value):
-        return Reason.NON_FINITE, f"{reading.kind} value {value!r}"
+        return Refusal.NON_FINITE, f"{reading.kind} value {value!r}"
     if not spec.low <= value <= spec.high:
         return (
-            Reason.OUT_OF_RANGE,
+            Refusal.OUT_OF_RANGE,
             f"{reading.kind} value {value!r} outside [{spec.low}, {spec.high}]",
         )
     if reading.unit != spec.unit:
-        return Reason.UNIT_MISMATCH, f"{reading.kind} in {reading.unit!r}, not {spec.unit!r}"
+        return Refusal.UNIT_MISMATCH, f"{reading.kind} in {reading.unit!r}, not {spec.unit!r}"
     if reading.device_time_ms > latest_ms:
-        return Reason.TIME_IN_FUTURE, f"device time {reading.device_time_ms} > {latest_ms}"
+        return Refusal.TIME_IN_FUTURE, f"device time {reading.device_time_ms} > {latest_ms}"
     if reading.device_time_ms < earliest_ms:
-        return Reason.TIME_IN_PAST, f"device time {reading.device_time_ms} < {earliest_ms}"
+        return Refusal.TIME_IN_PAST, f"device time {reading.device_time_ms} < {earliest_ms}"
     return None

@@ -6,7 +6,8 @@ from typing import Final
 
 import msgspec
 
-from telemetry.codec import CodecError, Reason
+from telemetry.codec import CodecError
+from telemetry.refusal import Refusal
 
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
@@ -47,6 +48,6 @@ def decode_heartbeat(payload: bytes) -> Heartbeat:
     try:
         return _decoder.decode(payload)
     except msgspec.ValidationError as exc:
-        raise CodecError(Reason.SCHEMA, str(exc)) from exc
+        raise CodecError(Refusal.SCHEMA, str(exc)) from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise CodecError(Reason.MALFORMED, str(exc)) from exc
+        raise CodecError(Refusal.MALFORMED, str(exc)) from exc

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import msgspec
 
-from telemetry.codec import CodecError, Reason
+from telemetry.codec import CodecError
+from telemetry.refusal import Refusal
 from telemetry.topics import NativeStream
 
 Ms = Annotated[int, msgspec.Meta(ge=0)]
@@ -69,10 +70,10 @@ def decode(stream: NativeStream, payload: bytes) -> NativePayload:
     """
     decoder = _decoders.get(stream)
     if decoder is None:
-        raise CodecError(Reason.SCHEMA, f"stream {stream} carries plain text, not JSON")
+        raise CodecError(Refusal.SCHEMA, f"stream {stream} carries plain text, not JSON")
     try:
         return decoder.decode(payload)
     except msgspec.ValidationError as exc:
-        raise CodecError(Reason.SCHEMA, str(exc)) from exc
+        raise CodecError(Refusal.SCHEMA, str(exc)) from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise CodecError(Reason.MALFORMED, str(exc)) from exc
+        raise CodecError(Refusal.MALFORMED, str(exc)) from exc

@@ -12,7 +12,10 @@ Mosquitto ACL pattern isolates gateways from each other::
                                             partition an id falls in (its mapping's count)
 
 Local (devices -> gateway), one dialect each: zigbee2mqtt, ESPHome and the project's
-native firmware (``native/<device_id>/<stream>``).
+native firmware (``native/<device_id>/<stream>``); and on the gateway's own broker::
+
+    eldercare/local/alarm                   the local alarm the edge agent raises (a siren,
+                                            a light, the carer's pager subscribe to it)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ PARTITION_ROOT: Final = "part"
 PROBE_ROOT: Final = "eldercare/probe"
 Z2M_DEFAULT_BASE: Final = "zigbee2mqtt"
 NATIVE_ROOT: Final = "native"
+LOCAL_ALARM: Final = "eldercare/local/alarm"  # the default; a gateway's config may move it
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _Z2M_FRIENDLY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")

@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from alerts.model import AlertChange, Change
 from alerts.store import AlertStore, StateError
+from runtime import backoff as retry_policy
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "eldercare_alerts"
-RECONNECT_S = 1.0
 
 
 def announcer(db: AlertStore, origin: str) -> Callable[[AlertChange], None]:
@@ -52,12 +52,14 @@ class AlertFeed(threading.Thread):
         import psycopg
 
         lost = False  # announcements may have gone by unheard
+        backoff = retry_policy.feed_reconnect()
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn, \
                         AlertStore(self.dsn) as db:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    backoff.reset()
                     if lost:
                         lost = False
                         self._resync()
@@ -68,7 +70,7 @@ class AlertFeed(threading.Thread):
                 lost = lost or self.listening.is_set()
                 self.listening.clear()
                 log.warning("alert feed lost the shared store: %s", exc)
-                self._stopping.wait(RECONNECT_S)
+                self._stopping.wait(backoff.next_delay())
 
     def _resync(self) -> None:
         self.resyncs += 1

@@ -14,7 +14,7 @@ from alerts.model import NEVER_SILENCED_WIDE, AlertState, Condition
 from alerts.notify import texts
 from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
-from dashboard.accounts import Role
+from dashboard.accounts.model import Role
 from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone

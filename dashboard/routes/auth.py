@@ -7,7 +7,7 @@ import math
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
-from dashboard.accounts import SESSION_MS
+from dashboard.accounts.model import SESSION_MS
 from dashboard.deps import COOKIE, Ctx, User
 from dashboard.errors import SIGNED_IN, answers
 

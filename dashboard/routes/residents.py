@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from alerts.detectors.health import HEALTH_CONDITIONS, DeviceHealth
 from alerts.model import Condition
-from dashboard.accounts import Role
+from dashboard.accounts.model import Role
 from dashboard.deps import Ctx, Millis, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone, room_states

@@ -6,12 +6,12 @@ an ``AdapterError`` carrying a reason the agent counts. Adapters never raise any
 
 from __future__ import annotations
 
-import enum
 from typing import NamedTuple, Protocol
 
 from edge_agent.errors import EdgeError
 from telemetry.health import OFFLINE, ONLINE
 from telemetry.kinds import Kind
+from telemetry.refusal import Refusal
 
 
 class Observation(NamedTuple):
@@ -21,13 +21,6 @@ class Observation(NamedTuple):
     kind: Kind
     value: float
     device_time_ms: int | None = None
-
-
-class Refusal(enum.StrEnum):
-    UNKNOWN_DEVICE = "unknown_device"
-    MALFORMED = "malformed"
-    BAD_VALUE = "bad_value"
-    NOT_OURS = "not_ours"
 
 
 class AdapterError(EdgeError):

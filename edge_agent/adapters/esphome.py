@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation, Refusal
+from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation
 from edge_agent.config import DeviceConfig
 from telemetry import topics
 from telemetry.kinds import FallStatus, Kind
+from telemetry.refusal import Refusal
 from telemetry.topics import EsphomeComponent
 
 # entity name -> kind (the names our device configs give the Seeed radar entities)

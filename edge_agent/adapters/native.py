@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation, Refusal
+from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation
 from edge_agent.config import DeviceConfig
 from edge_agent.falls import model as fall_model
 from edge_agent.falls.detector import FallDetector
 from telemetry import native, topics
 from telemetry.codec import CodecError
 from telemetry.kinds import FallStatus, Kind
+from telemetry.refusal import Refusal
 from telemetry.topics import NativeStream
 
 

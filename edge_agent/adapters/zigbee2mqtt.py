@@ -18,11 +18,12 @@ import json
 import math
 from typing import Any
 
-from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation, Refusal
+from edge_agent.adapters import AVAILABILITY_WORDS, AdapterError, Observation
 from edge_agent.config import DeviceConfig
 from telemetry import topics
 from telemetry.kinds import FallStatus, Kind
 from telemetry.parts import ZIGBEE_COORDINATOR
+from telemetry.refusal import Refusal
 
 _FALL = {"none": FallStatus.NONE, "maybe_fall": FallStatus.MAYBE_FALL,
          "fall": FallStatus.FALL}

@@ -26,6 +26,7 @@ import msgspec
 
 from ingest.store.base import Bucket, Point, StoreError
 from ingest.store.influx import InfluxStore
+from runtime import backoff as retry_policy
 from telemetry.clock import Clock, SystemClock
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
@@ -40,6 +41,7 @@ class SpooledStore:
                  clock: Clock | None = None) -> None:
         self.store = store
         self.retry_s = retry_s
+        self._backoff = retry_policy.spool_replay(retry_s)
         self.clock = clock or SystemClock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -152,12 +154,22 @@ class SpooledStore:
         return moved
 
     def _run(self) -> None:
-        while not self._stop.wait(self.retry_s):
+        delay = self.retry_s
+        while not self._stop.wait(delay):
             try:
-                if self.replay():
+                moved = self.replay()
+                if moved:
                     log.info("spool replayed into the store")
+                with self._lock:  # nothing moved and something left: the store refuses
+                    away = not moved and self._has_spooled()
             except Exception:  # keep replaying; the cause is in the log
                 log.exception("spool replay failed")
+                away = True
+            if away:
+                delay = self._backoff.next_delay()
+            else:
+                self._backoff.reset()
+                delay = self.retry_s
 
     # --- reads go to the store ------------------------------------------------------
 

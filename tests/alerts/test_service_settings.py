@@ -3,6 +3,7 @@ and its timer thread can be driven by a caller that owns the clock."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import msgspec
@@ -15,9 +16,10 @@ from alerts.model import Condition, NoticeState
 from alerts.notify.kannel import KannelNotifier
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, KannelSettings, SettingsError
-from telemetry.clock import FakeClock
+from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading
+from tests.support.wait import wait_until
 
 
 def _policy(tmp_path: Path) -> str:
@@ -96,3 +98,40 @@ def test_the_delivery_reports_of_a_node_go_to_its_advertised_address(tmp_path: P
     finally:
         service.callbacks.close()
         service.db.close()
+
+
+def test_the_notices_thread_queries_the_store_only_when_something_is_due(
+        tmp_path: Path) -> None:
+    """Idle, the escalation and outbox thread sleeps until the store's earliest due time
+    (here: nothing due, so until woken); a fall wakes it at once and its SMS goes."""
+    path = tmp_path / "now.yaml"
+    path.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
+        {"after_s": 0, "channel": "sms", "to": "family"}]}}}))
+    settings = AlertSettings(policy=str(path), callback_port=free_port(), sms="console")
+    service = AlertService(settings, registry_module.load(registry_module.SAMPLE),
+                           SystemClock(), tmp_path)
+    queries: list[str] = []
+    backend = service.db.backend
+    execute = backend.execute
+
+    def counted(sql: str, args: tuple[object, ...] = ()) -> object:
+        if threading.current_thread().name == "alert-notices":
+            queries.append(sql)
+        return execute(sql, args)
+    backend.execute = counted  # type: ignore[method-assign,assignment]
+    service.start()
+    try:
+        wait_until(lambda: service.store_looks >= 1, 10, "the first look at the store")
+        looked = len(queries)
+        rounds = service.timer_rounds()
+        wait_until(lambda: service.timer_rounds() >= rounds + 10, 10,
+                   "ten rounds of the detectors' timers")
+        assert len(queries) == looked  # idle: not one query
+        assert service.store_looks == 1
+        service.consume([reading(Kind.FALL, float(FallStatus.FALL), SystemClock().now_ms(),
+                                 device_id="bathroom-radar")])
+        wait_until(lambda: [n.state for n in service.db.notices.of()] ==
+                   [NoticeState.SENT], 10, "the family SMS")
+        assert len(queries) > looked
+    finally:
+        service.close()

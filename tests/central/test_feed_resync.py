@@ -20,7 +20,8 @@ from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.store import AlertStore
 from alerts.store.queries import StoreQueries
-from dashboard.accounts import Accounts, Role
+from dashboard.accounts.model import Role
+from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.accounts import AccountError, Accounts, Role
+from dashboard.accounts.model import AccountError, Role
+from dashboard.accounts.store import Accounts
 from tests.support.readings import T0
 
 PASSWORD = "test-only-password"
@@ -63,7 +64,7 @@ def test_sign_in_failures_are_counted_once_for_every_node(location: Path | str) 
     """Two nodes' desks on one store: a guesser spreading tries over both is slowed as if
     on one (in memory, three nodes gave three times the tries); a flood of made-up names
     keeps at most max_keys rows."""
-    from dashboard.accounts import LoginThrottle
+    from dashboard.accounts.throttle import LoginThrottle
 
     node_a, node_b = Accounts(location), Accounts(location)
     try:

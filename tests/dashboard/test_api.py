@@ -17,7 +17,8 @@ from alerts.model import Condition, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.store import AlertStore
 from alerts.store.queries import StoreQueries
-from dashboard.accounts import Accounts, Role
+from dashboard.accounts.model import Role
+from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from ingest.store.sqlite import SqliteStore
@@ -310,7 +311,7 @@ def test_a_guesser_elsewhere_cannot_lock_a_nurse_out_of_the_desk(desk: Desk) -> 
 
 
 def test_the_throttle_forgets_the_oldest_keys_so_made_up_names_cannot_grow_it() -> None:
-    from dashboard.accounts import LoginThrottle
+    from dashboard.accounts.throttle import LoginThrottle
 
     throttle = LoginThrottle(max_keys=1000)
     for i in range(100_000):

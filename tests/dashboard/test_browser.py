@@ -22,7 +22,7 @@ from alerts.model import AlertState
 from alerts.settings import AlertSettings, KannelSettings
 from central import config
 from central.process import CentralProcess
-from dashboard.accounts import Role
+from dashboard.accounts.model import Role
 from dashboard.server import DashboardServer
 from dashboard.settings import DashboardSettings
 from runtime.broker import BrokerConnection

@@ -11,7 +11,8 @@ import registry
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, ClusterSettings
 from alerts.store.queries import StoreQueries
-from dashboard.accounts import Accounts, Role
+from dashboard.accounts.model import Role
+from dashboard.accounts.store import Accounts
 from dashboard.app import create_app
 from dashboard.context import DashboardContext
 from telemetry.clock import SystemClock

@@ -14,7 +14,7 @@ from harness.process import free_port
 
 import registry as registry_module
 from alerts.model import Condition, Signal
-from dashboard.accounts import Role
+from dashboard.accounts.model import Role
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
 from tests.dashboard.test_api import PASSWORD, Desk

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from edge_agent import config
-from edge_agent.adapters import AdapterError, Observation, Refusal
+from edge_agent.adapters import AdapterError, Observation
 from edge_agent.adapters.esphome import EsphomeAdapter
 from edge_agent.adapters.native import NativeAdapter
 from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
 from edge_agent.config import DeviceConfig
 from telemetry.kinds import FallStatus, Kind
+from telemetry.refusal import Refusal
 from telemetry.topics import Dialect
 from tests.firmware_stubs.test_dialects import CASES, T
 
@@ -174,7 +175,6 @@ def test_the_sample_config_matches_the_simulated_home() -> None:
 
 def test_a_pendant_fall_becomes_a_fall_observation_at_the_impact() -> None:
     import numpy as np
-
     from firmware_stubs.dialects.native import NativeDevice
 
     adapter = NativeAdapter([DeviceConfig("pendant", Dialect.NATIVE, "h1-pendant",

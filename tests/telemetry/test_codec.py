@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import codec
-from telemetry.codec import CodecError, Reason
+from telemetry.codec import CodecError
 from telemetry.kinds import SPECS, Kind
 from telemetry.reading import Reading
+from telemetry.refusal import Refusal
 
 NOW = 1_795_000_000_000
 
@@ -41,19 +42,19 @@ def test_resident_is_optional() -> None:
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b"\xff\xfe not json", Reason.MALFORMED),
-        (b'{"v": 2, "gateway_id": "gw-00001"}', Reason.UNSUPPORTED_VERSION),
-        (b'{"gateway_id": "gw-00001"}', Reason.SCHEMA),
+        (b"\xff\xfe not json", Refusal.MALFORMED),
+        (b'{"v": 2, "gateway_id": "gw-00001"}', Refusal.UNSUPPORTED_VERSION),
+        (b'{"gateway_id": "gw-00001"}', Refusal.SCHEMA),
         (b'{"v": 1, "gateway_id": 5, "site_id": "s", "sent_time_ms": 1, "readings": []}',
-         Reason.SCHEMA),
+         Refusal.SCHEMA),
         (b'{"v": 1, "gateway_id": "gw-00001", "site_id": "s", "sent_time_ms": 1, "readings":'
-         b' [["s","gw-00001","d","heart_rate",1e999,"bpm",1,1,1,null]]}', Reason.SCHEMA),
+         b' [["s","gw-00001","d","heart_rate",1e999,"bpm",1,1,1,null]]}', Refusal.SCHEMA),
         (b'{"v": 1, "gateway_id": "gw-00001", "site_id": "s", "sent_time_ms": 1, "readings":'
-         b' [["s","gw-00001","d","teleport",1,"bpm",1,1,1,null]]}', Reason.SCHEMA),
-        (b" " * (codec.MAX_ENVELOPE_BYTES + 1), Reason.OVERSIZED),
+         b' [["s","gw-00001","d","teleport",1,"bpm",1,1,1,null]]}', Refusal.SCHEMA),
+        (b" " * (codec.MAX_ENVELOPE_BYTES + 1), Refusal.OVERSIZED),
     ],
 )
-def test_broken_envelopes_are_refused_with_a_reason(payload: bytes, reason: Reason) -> None:
+def test_broken_envelopes_are_refused_with_a_reason(payload: bytes, reason: Refusal) -> None:
     with pytest.raises(CodecError) as caught:
         codec.decode(payload, now_ms=NOW)
     assert caught.value.reason is reason
@@ -63,18 +64,18 @@ def test_envelope_of_another_gateway_is_refused() -> None:
     payload = codec.encode("gw-00002", "s", NOW, [reading(gateway="gw-00002")])
     with pytest.raises(CodecError) as caught:
         codec.decode(payload, now_ms=NOW, expected_gateway_id="gw-00001")
-    assert caught.value.reason is Reason.GATEWAY_MISMATCH
+    assert caught.value.reason is Refusal.GATEWAY_MISMATCH
 
 
 def test_bad_readings_are_refused_one_by_one_and_good_ones_kept() -> None:
     good = [reading(seq=1), reading(Kind.SPO2, seq=5)]
     bad = [
-        (reading(value=900.0, seq=2), Reason.OUT_OF_RANGE),  # heart rate of 900
-        (reading(value=math.nan, seq=3), Reason.NON_FINITE),
-        (msgspec.structs.replace(reading(seq=4), unit="degF"), Reason.UNIT_MISMATCH),
-        (reading(seq=6, t=NOW + 3_600_000), Reason.TIME_IN_FUTURE),
-        (reading(seq=7, t=NOW - 30 * 86_400_000), Reason.TIME_IN_PAST),
-        (reading(seq=8, gateway="gw-00009"), Reason.GATEWAY_MISMATCH),
+        (reading(value=900.0, seq=2), Refusal.OUT_OF_RANGE),  # heart rate of 900
+        (reading(value=math.nan, seq=3), Refusal.NON_FINITE),
+        (msgspec.structs.replace(reading(seq=4), unit="degF"), Refusal.UNIT_MISMATCH),
+        (reading(seq=6, t=NOW + 3_600_000), Refusal.TIME_IN_FUTURE),
+        (reading(seq=7, t=NOW - 30 * 86_400_000), Refusal.TIME_IN_PAST),
+        (reading(seq=8, gateway="gw-00009"), Refusal.GATEWAY_MISMATCH),
     ]
     mixed = [good[0], *(r for r, _ in bad), good[1]]
     # NaN cannot be written as JSON; build the envelope by hand for that one.
@@ -85,7 +86,7 @@ def test_bad_readings_are_refused_one_by_one_and_good_ones_kept() -> None:
     finite = [r for r in mixed if not (isinstance(r.value, float) and math.isnan(r.value))]
     batch = codec.decode(codec.encode("gw-00001", "s", NOW, finite), now_ms=NOW)
     assert batch.readings == good
-    expected = [reason for r, reason in bad if reason is not Reason.NON_FINITE]
+    expected = [reason for r, reason in bad if reason is not Refusal.NON_FINITE]
     assert [rej.reason for rej in batch.rejections] == expected
     assert [rej.index for rej in batch.rejections] == [1, 2, 3, 4, 5]
 
@@ -95,7 +96,7 @@ def test_infinity_written_as_null_refuses_the_envelope() -> None:
     payload = codec.encode("gw-00001", "s", NOW, [reading(value=math.inf)])
     with pytest.raises(CodecError) as caught:
         codec.decode(payload, now_ms=NOW)
-    assert caught.value.reason is Reason.SCHEMA
+    assert caught.value.reason is Refusal.SCHEMA
 
 
 def test_encode_refuses_empty_and_oversized_batches() -> None:
@@ -111,7 +112,7 @@ def test_random_bytes_give_a_batch_or_the_one_error(data: bytes) -> None:
     try:
         batch = codec.decode(data, now_ms=NOW)
     except CodecError as exc:
-        assert isinstance(exc.reason, Reason)
+        assert isinstance(exc.reason, Refusal)
     else:
         assert all(isinstance(r, Reading) for r in batch.readings)
 
@@ -132,7 +133,7 @@ def test_mutated_envelopes_give_a_batch_or_the_one_error(
     try:
         batch = codec.decode(bytes(data), now_ms=NOW, expected_gateway_id="gw-00001")
     except CodecError as exc:
-        assert isinstance(exc.reason, Reason)
+        assert isinstance(exc.reason, Refusal)
     else:
         for r in batch.readings:
             spec = SPECS[r.kind]
@@ -162,5 +163,5 @@ def test_an_integer_past_64_bits_is_refused_and_the_rest_of_the_envelope_kept(
     batch = codec.decode(payload, now_ms=NOW)
     assert batch.readings == good
     assert [(r.index, r.reason) for r in batch.rejections] == \
-        [(1, Reason.INTEGER_OUT_OF_RANGE)]
+        [(1, Refusal.INTEGER_OUT_OF_RANGE)]
     assert field in batch.rejections[0].detail

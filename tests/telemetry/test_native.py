@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from telemetry import native
-from telemetry.codec import CodecError, Reason
+from telemetry.codec import CodecError
+from telemetry.refusal import Refusal
 from telemetry.topics import NativeStream
 
 
@@ -21,15 +22,15 @@ def test_absent_fields_stay_absent_on_the_wire() -> None:
 
 
 @pytest.mark.parametrize(("stream", "raw", "reason"), [
-    (NativeStream.VITALS, b"{", Reason.MALFORMED),
-    (NativeStream.VITALS, b'{"ts": -1}', Reason.SCHEMA),
-    (NativeStream.VITALS, b'{"ts": 1, "hr": "high"}', Reason.SCHEMA),
-    (NativeStream.VITALS, b'{"ts": 1, "gps": [1, 2]}', Reason.SCHEMA),
-    (NativeStream.ACCEL, b'{"t0": 1, "hz": 20, "xyz": [[1, 2]]}', Reason.SCHEMA),
-    (NativeStream.STATUS, b"online", Reason.SCHEMA),
+    (NativeStream.VITALS, b"{", Refusal.MALFORMED),
+    (NativeStream.VITALS, b'{"ts": -1}', Refusal.SCHEMA),
+    (NativeStream.VITALS, b'{"ts": 1, "hr": "high"}', Refusal.SCHEMA),
+    (NativeStream.VITALS, b'{"ts": 1, "gps": [1, 2]}', Refusal.SCHEMA),
+    (NativeStream.ACCEL, b'{"t0": 1, "hz": 20, "xyz": [[1, 2]]}', Refusal.SCHEMA),
+    (NativeStream.STATUS, b"online", Refusal.SCHEMA),
 ])
 def test_bad_native_payloads_raise_the_codec_error(stream: NativeStream, raw: bytes,
-                                                   reason: Reason) -> None:
+                                                   reason: Refusal) -> None:
     with pytest.raises(CodecError) as caught:
         native.decode(stream, raw)
     assert caught.value.reason is reason

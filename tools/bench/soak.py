@@ -49,7 +49,7 @@ from alerts.model import Condition
 from alerts.settings import AlertSettings, KannelSettings
 from central.config import CentralConfig, RetentionConfig
 from central.process import CentralProcess
-from dashboard.accounts import Role
+from dashboard.accounts.model import Role
 from dashboard.settings import DashboardSettings
 from runtime.broker import BrokerConnection
 from telemetry.clock import DAY_MS, HOUR_MS, FakeClock, SystemClock

@@ -1,4 +1,5 @@
-"""Accounts, sessions, login throttling and the audit log: in the embedded database (an
+"""The accounts' store, the one home of their SQL: users, sessions, login failures and the
+audit log, in the embedded database (an
 SQLite file), or on an alert node of several in the shared PostgreSQL store, so that a
 desk user and their session work on every node and the audit log is one.
 
@@ -10,20 +11,23 @@ header. The first admin is created by a CLI command; there is no default passwor
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import secrets
 import threading
-from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
 
-import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from alerts.store.backends import AddedColumns, connect
-from dashboard.errors import DeskError
+from dashboard.accounts.model import (
+    MIN_PASSWORD,
+    SESSION_MS,
+    AccountError,
+    AuditEntry,
+    Role,
+    Session,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -44,124 +48,6 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 # the sites a user may see, comma-separated (NULL or empty: every site)
 _ADDED_COLUMNS: AddedColumns = [("users", "sites", "TEXT")]
-SESSION_MS = 12 * 3_600_000
-MIN_PASSWORD = 10
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    NURSE = "nurse"  # acknowledges, resolves, silences
-    VIEWER = "viewer"  # reads only
-
-
-class AccountError(DeskError):
-    """A bad username, password or role."""
-
-
-class Session(msgspec.Struct, frozen=True):
-    username: str
-    role: Role
-    csrf: str
-    sites: frozenset[str] = frozenset()  # the sites this user may see; empty: every site
-
-    def sees(self, site_id: str) -> bool:
-        return not self.sites or site_id in self.sites
-
-    def site_scope(self) -> tuple[str, ...]:
-        """The sites a query must keep to (empty: no restriction)."""
-        return tuple(sorted(self.sites))
-
-
-class AuditEntry(msgspec.Struct, frozen=True):
-    t_ms: int
-    username: str
-    action: str
-    target: str
-    detail: str
-
-
-class Failures(Protocol):
-    """Where the throttle keeps its counts: in memory, or in the accounts' store, shared by
-    every node (three nodes must not give a guesser three times the tries)."""
-
-    def failures(self, keys: list[str]) -> dict[str, tuple[int, int]]:
-        """(count, last failure ms) of each of ``keys`` that has any."""
-
-    def record_failure(self, key: str, count: int, now_ms: int, *, max_keys: int) -> None:
-        """Set ``key``'s count; keep at most ``max_keys`` keys (the oldest go first)."""
-
-    def forget_failures(self, keys: list[str]) -> None: ...
-
-
-class MemoryFailures:
-    def __init__(self) -> None:
-        self._failures: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def failures(self, keys: list[str]) -> dict[str, tuple[int, int]]:
-        with self._lock:
-            return {k: self._failures[k] for k in keys if k in self._failures}
-
-    def record_failure(self, key: str, count: int, now_ms: int, *, max_keys: int) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-            self._failures[key] = (count, now_ms)
-            while len(self._failures) > max_keys:
-                self._failures.popitem(last=False)
-
-    def forget_failures(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._failures)
-
-
-class LoginThrottle:
-    """Slows a guessing client down without locking the duty desk out.
-
-    Failures are counted per client address and per (user name, address). Past ``free``
-    failures within ``window_s``, that key must wait before its next try: 1 s, then 2, 4, …
-    up to ``max_delay_s``. A user name alone never blocks, so a guesser elsewhere cannot lock
-    a named nurse out of the desk PC. At most ``max_keys`` keys are remembered (the oldest
-    go first), so a flood of made-up names cannot grow the store. The counts are kept in
-    ``store``: in memory by default; the desk keeps them in the accounts' store, one count
-    for every node.
-    """
-
-    def __init__(self, free: int = 5, window_s: float = 900.0, max_delay_s: float = 300.0,
-                 max_keys: int = 10_000, store: Failures | None = None) -> None:
-        self.free = free
-        self.window_ms = int(window_s * 1000)
-        self.max_delay_ms = int(max_delay_s * 1000)
-        self.max_keys = max_keys
-        self.store: Failures = store if store is not None else MemoryFailures()
-
-    def _current(self, keys: list[str], now_ms: int) -> dict[str, tuple[int, int]]:
-        return {k: v for k, v in self.store.failures(keys).items()
-                if now_ms - v[1] <= self.window_ms}
-
-    def retry_after_s(self, keys: list[str], now_ms: int) -> float:
-        """0 when a sign-in may be tried now; otherwise the seconds to wait."""
-        wait_ms = 0
-        for count, last_ms in self._current(keys, now_ms).values():
-            if count >= self.free:
-                delay = min(self.max_delay_ms, 1000 * 2 ** min(count - self.free, 30))
-                wait_ms = max(wait_ms, last_ms + delay - now_ms)
-        return max(0, wait_ms) / 1000
-
-    def failed(self, keys: list[str], now_ms: int) -> None:
-        current = self._current(keys, now_ms)
-        for key in keys:
-            self.store.record_failure(key, current.get(key, (0, 0))[0] + 1, now_ms,
-                                      max_keys=self.max_keys)
-
-    def succeeded(self, keys: list[str]) -> None:
-        self.store.forget_failures(keys)
-
-
 class Accounts:
     def __init__(self, location: Path | str) -> None:
         """``location``: an SQLite file or a PostgreSQL DSN (``StateError`` if it cannot

@@ -1,0 +1,1 @@
+"""Desk accounts: the model (roles, sessions), the sign-in throttle, the store."""
