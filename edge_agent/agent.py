@@ -26,7 +26,7 @@ from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
 from edge_agent.outbox import Outbox, OutboxError
-from edge_agent.uplink import Uplink
+from edge_agent.uplink.session import Uplink
 from edge_agent.watchdog import Watchdog
 from runtime.backoff import Backoff
 from runtime.group_commit import GroupWriter

@@ -21,10 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest.accept import Acceptor
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.handoff import Consumer, Handoff
@@ -36,9 +36,8 @@ from registry import Registry
 from runtime import backoff as retry_policy
 from runtime.group_commit import GroupWriter
 from runtime.mqtt import MQTTv311, new_client
-from telemetry import codec, health, topics
+from telemetry import topics
 from telemetry.clock import Clock
-from telemetry.parts import GATEWAY_PARTS
 from telemetry.reading import Reading
 from telemetry.refusal import Refusal
 from telemetry.topics import Channel
@@ -92,6 +91,7 @@ class Ingest:
         self._share = share_group
         self.role = role
         self.dedup = Dedup()
+        self.accept = Acceptor(registry, self.dedup)
         if role is not ProcessRole.ALERTS:
             # A process that stores warms its memory from the store. One that leaves storing
             # to the workers must not: their keys say what was stored, not what our
@@ -105,7 +105,6 @@ class Ingest:
         self.observe_write: Callable[[float], None] = _ignore
         self.ready = threading.Event()
         self._subscribed: set[str] = set()
-        self._dedup_lock = threading.Lock()
         # Two sessions: urgent events (and gateway status) never queue behind a backlog of
         # routine readings in the broker, the socket or our thread. A store worker needs
         # no such lane: it only stores, and the alert core's process takes the urgent.
@@ -316,8 +315,7 @@ class Ingest:
         """Readings whose messages stay unacknowledged: when the broker sends them again,
         they are new to us."""
         if readings:
-            with self._dedup_lock:
-                self.dedup.forget(readings)
+            self.accept.forget(readings)
 
     def _on_message(self, writer: GroupWriter, msg: mqtt.MQTTMessage,
                     partition: int | None) -> None:
@@ -337,67 +335,28 @@ class Ingest:
 
     def _status(self, topic: str, raw: bytes) -> None:
         """A gateway's retained birth / last will: handed to the status consumers."""
-        try:
-            parsed = topics.parse_central(topic)
-        except topics.TopicError as exc:
-            self._refuse(topic, Refusal.BAD_TOPIC, str(exc), raw)
+        status = self.accept.status(topic, raw)
+        if status.refused is not None:
+            self._refuse(topic, *status.refused, raw)
             return
-        gateway = self.registry.gateways.get(parsed.gateway_id)
-        if gateway is None:
-            self._refuse(topic, Refusal.UNKNOWN_GATEWAY, parsed.gateway_id, raw)
-            return
-        if raw not in (health.ONLINE, health.OFFLINE):
-            self._refuse(topic, Refusal.BAD_STATUS, raw[:40].decode("utf-8", "replace"), raw)
-            return
+        gateway = status.gateway
+        assert gateway is not None
         for consumer in self.status_consumers:
             try:
-                consumer(gateway.gateway_id, gateway.site_id, raw == health.ONLINE)
+                consumer(gateway.gateway_id, gateway.site_id, status.online)
             except Exception:  # a consumer's bug must not stop ingest
                 log.exception("status consumer %r failed for gateway %s", consumer,
                               gateway.gateway_id)
                 self._count("status_consumer_errors")
 
     def _accept(self, topic: str, raw: bytes) -> list[Reading]:
-        try:
-            parsed = topics.parse_central(topic)
-        except topics.TopicError as exc:
-            self._refuse(topic, Refusal.BAD_TOPIC, str(exc), raw)
-            return []
-        gateway = self.registry.gateways.get(parsed.gateway_id)
-        if gateway is None:
-            self._refuse(topic, Refusal.UNKNOWN_GATEWAY, parsed.gateway_id, raw)
-            return []
-        try:
-            batch = codec.decode(raw, now_ms=self.clock.now_ms(),
-                                 expected_gateway_id=parsed.gateway_id)
-        except codec.CodecError as exc:
-            self._refuse(topic, exc.reason, exc.detail, raw)
-            return []
-        for rejection in batch.rejections:
-            self._refuse(topic, rejection.reason,
-                         f"reading {rejection.index}: {rejection.detail}", raw)
-        candidates: list[Reading] = []
-        device_of = self.registry.devices.get
-        for reading in batch.readings:
-            device = device_of((gateway.gateway_id, reading.device_id))
-            if device is None and reading.device_id not in GATEWAY_PARTS:
-                elsewhere = any(d == reading.device_id for _, d in self.registry.devices)
-                self._refuse(topic, Refusal.FOREIGN_DEVICE if elsewhere else Refusal.UNKNOWN_DEVICE,
-                             reading.device_id, raw)
-                continue
-            if reading.site_id != gateway.site_id:
-                self._refuse(topic, Refusal.SITE_MISMATCH, reading.site_id, raw)
-                continue
-            resident_id = device.resident_id if device else None  # the registry decides
-            if reading.resident_id != resident_id:
-                reading = msgspec.structs.replace(reading, resident_id=resident_id)
-            candidates.append(reading)
-        with self._dedup_lock:
-            out = self.dedup.new_only(candidates)
-        if len(out) < len(candidates):
-            self._count("duplicates", len(candidates) - len(out))
-        self._count("accepted", len(out))
-        return out
+        accepted = self.accept.readings(topic, raw, self.clock.now_ms())
+        for refused in accepted.refused:
+            self._refuse(topic, *refused, raw)
+        if accepted.duplicates:
+            self._count("duplicates", accepted.duplicates)
+        self._count("accepted", len(accepted.readings))
+        return accepted.readings
 
     def _done(self, key: str, n: int) -> None:
         """``n`` readings stored (``key`` "stored"), or handed to the consumers and left to

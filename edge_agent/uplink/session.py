@@ -1,18 +1,16 @@
-"""The uplink to the central broker: TLS MQTT, QoS 1, persistent session, in a thread of its own.
+"""The uplink's session with the central broker: TLS MQTT, QoS 1, a persistent session,
+in a thread of its own. What it sends is the ``Sender``'s (``uplink/sender.py``).
 
 The thread owns its paho client and runs its network loop itself (reconnection is a plain
-loop here, with ``runtime.backoff``). It sleeps in one ``select`` on the broker socket and
-a wake-up socket: a committed reading (``wake_up``), a PUBACK or a keepalive ends the wait,
-nothing polls. It reads the outbox in sequence order, urgent lane
-first, sends urgent readings alone and at once and routine readings in batched envelopes,
-and deletes readings from the outbox only when their PUBACK arrives. Birth ``online`` and
-last will ``offline`` are retained on the gateway's status topic; a clean stop publishes
+loop here, with ``runtime.backoff``, trying each broker address in turn). It sleeps in one
+``select`` on the broker socket and a wake-up socket: a committed reading (``wake_up``), a
+PUBACK or a keepalive ends the wait, nothing polls. Birth ``online`` and last will
+``offline`` are retained on the gateway's status topic; a clean stop publishes
 ``offline`` itself.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import select
@@ -25,18 +23,17 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.outbox import Outbox
+from edge_agent.uplink.sender import Sender
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
-from telemetry import codec, health, topics
+from telemetry import health, topics
 from telemetry.clock import Clock
-from telemetry.reading import Reading
 from telemetry.topics import Channel
 
 log = logging.getLogger(__name__)
 
-IDLE_S = 1.0  # the longest wait with nothing to do (keepalive checks, a stop request)
 
 
 class Uplink(threading.Thread):
@@ -52,24 +49,16 @@ class Uplink(threading.Thread):
         self._address = 0  # the one in use; the next is tried when it fails
         self._outbox = outbox
         self._clock = clock
-        self._batch_max = batch_max
-        self._window_s = batch_window_s
+        self.sender = Sender(gateway_id, site_id, outbox, clock, batch_max=batch_max,
+                             batch_window_s=batch_window_s, max_inflight=max_inflight)
         self.max_inflight = max_inflight
         self._keepalive_s = keepalive_s
         self._backoff = backoff or retry_policy.reconnect()
         self._stopping = threading.Event()
-        self.wake = threading.Event()  # readings were committed: look at the outbox
         # made when the thread starts (and closed when it ends): a wake-up pair
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self.connected = threading.Event()
-        self._inflight: dict[int, list[int]] = {}
-        self._urgent_cursor = 0
-        self._routine_cursor = 0
-        self._routine_waiting_since: float | None = None
-        self._extra: collections.deque[tuple[str, bytes, bool]] = collections.deque(maxlen=16)
-        self.sent_readings = 0
-        self.acked_readings = 0
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -107,24 +96,25 @@ class Uplink(threading.Thread):
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason: ReasonCode, props: object) -> None:
-        seqs = self._inflight.pop(mid, None)
-        if seqs:
-            self._outbox.ack(seqs)
-            self.acked_readings += len(seqs)
+        if self.sender.acked(mid):
             self.wake_up()
 
     # --- the loop ----------------------------------------------------------------------
 
+    @property
+    def sent_readings(self) -> int:
+        return self.sender.sent_readings
+
+    @property
+    def acked_readings(self) -> int:
+        return self.sender.acked_readings
+
     def wake_up(self) -> None:
         """Readings were committed (or a message queued): end the thread's wait now if
-        that is needed: for an urgent reading, a queued message, or routine readings with
-        no batch window open yet (an open window ends the wait when it closes; this
-        keeps the wake-ups to about one per window under a steady stream)."""
-        self.wake.set()
+        the sender needs it (``Sender.urgent_now``)."""
+        self.sender.wake.set()
         writer = self._wake_w
-        urgent = self._outbox.last_urgent_seq > self._urgent_cursor
-        if writer is not None and (urgent or self._extra
-                                   or self._routine_waiting_since is None):
+        if writer is not None and self.sender.urgent_now():
             with contextlib.suppress(OSError):  # full (a wake-up is pending) or closed
                 writer.send(b"\0")
 
@@ -158,19 +148,9 @@ class Uplink(threading.Thread):
                 return rc
         return client.loop_misc()
 
-    def _wait_s(self) -> float:
-        """How long the loop may sleep: not at all with work waiting, until a routine
-        batch's window closes, else ``IDLE_S``."""
-        if self.wake.is_set() or self._extra:
-            return 0.0
-        if self._routine_waiting_since is not None:
-            left = self._routine_waiting_since + self._window_s - self._clock.monotonic_s()
-            return min(IDLE_S, max(0.0, left))
-        return IDLE_S
-
     def publish_side(self, channel: Channel, payload: bytes, retain: bool = False) -> None:
         """Queue a small non-reading message (a heartbeat) for the uplink thread to send."""
-        self._extra.append((topics.central(self.gateway_id, channel), payload, retain))
+        self.sender.side(channel, payload, retain)
         self.wake_up()
 
     def run(self) -> None:
@@ -195,14 +175,14 @@ class Uplink(threading.Thread):
                     self._stopping.wait(self._backoff.next_delay())
                 continue
             first = False
-            rc = self._pump(self._wait_s())
+            rc = self._pump(self.sender.wait_s())
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.connected.clear()
                 if self._next_address():
                     self._stopping.wait(self._backoff.next_delay())
                 continue
             if self.connected.is_set():
-                self._send()
+                self.sender.send(self._publish)
         self._shutdown(client)
 
     def _next_address(self) -> bool:
@@ -229,49 +209,9 @@ class Uplink(threading.Thread):
                 return False
         return self.connected.is_set()
 
-    def _send(self) -> None:
-        client = self._client
-        while self._extra:
-            topic, payload, retain = self._extra.popleft()
-            client.publish(topic, payload, qos=1, retain=retain)
-        if not self.wake.is_set() and self._routine_waiting_since is None:
-            return
-        self.wake.clear()
-        room = self.max_inflight - len(self._inflight)
-        outbox = self._outbox
-        # The outbox's last sequence numbers say, without a query, whether anything waits.
-        if room > 0 and outbox.last_urgent_seq > self._urgent_cursor:
-            for reading in outbox.next_in_lane(urgent=True, after_seq=self._urgent_cursor,
-                                               limit=room):
-                self._publish(Channel.URGENT, [reading])
-                self._urgent_cursor = reading.seq
-                room -= 1
-        now = self._clock.monotonic_s()
-        while room > 0:
-            last = outbox.last_seq
-            waiting = last - self._routine_cursor  # an upper bound: urgent ones count too
-            if waiting <= 0:
-                self._routine_waiting_since = None
-                return
-            if self._routine_waiting_since is None:
-                self._routine_waiting_since = now
-            if waiting < self._batch_max and now - self._routine_waiting_since < self._window_s:
-                return  # wait for a full batch, or for the window to close
-            batch = outbox.next_in_lane(urgent=False, after_seq=self._routine_cursor,
-                                        limit=self._batch_max)
-            self._routine_waiting_since = None
-            if not batch:
-                self._routine_cursor = last  # only urgent or acknowledged ones were there
-                return
-            self._publish(Channel.READINGS, batch)
-            self._routine_cursor = batch[-1].seq
-            room -= 1
-
-    def _publish(self, channel: Channel, readings: list[Reading]) -> None:
-        payload = codec.encode(self.gateway_id, self.site_id, self._clock.now_ms(), readings)
-        info = self._client.publish(topics.central(self.gateway_id, channel), payload, qos=1)
-        self._inflight[info.mid] = [r.seq for r in readings]
-        self.sent_readings += len(readings)
+    def _publish(self, topic: str, payload: bytes, retain: bool) -> int:
+        mid: int = self._client.publish(topic, payload, qos=1, retain=retain).mid
+        return mid
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Clean shutdown: publish ``offline``, wait for the acknowledgements, disconnect."""
