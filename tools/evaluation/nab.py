@@ -40,7 +40,7 @@ EVENT = 0.5  # events are scored 1.0, everything else 0.0: any threshold between
 
 
 PROTOCOL = """\
-Detector: `alerts/novelty.py` (BandNovelty with eight sticky bands), streamed row by
+Detector: `alerts/detectors/novelty.py` (BandNovelty with eight sticky bands), streamed row by
 row, the same class the alert core runs per room temperature sensor. The span is cut
 into eight equal bands; the stream leaves a band when a value passes its edge by 0.3 of
 a band; a move from one row's band to the next that the series never made before is an
