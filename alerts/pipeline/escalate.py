@@ -78,7 +78,8 @@ class Escalator:
                 contact: int, now_ms: int) -> int:
         resident = self.registry.residents.get(alert.subject)
         site = self.registry.sites.get(alert.site_id)
-        since = texts.local_time(alert.opened_ms, self._offsets[alert.site_id])
+        # a site no longer in the registry (its alerts outlive it): the time in UTC
+        since = texts.local_time(alert.opened_ms, self._offsets.get(alert.site_id, 0))
         name = resident.display_name if resident else alert.subject
         room = resident.room if resident else alert.device_id
         if step.to is Target.FAMILY:
