@@ -18,6 +18,11 @@ from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 BUSY_TIMEOUT_S = 30.0
+# Measured with ``eldercare bench ingest``: at the defaults (a 2 MB page cache, a WAL
+# checkpointed every 1,000 pages) the writer spent most of its time re-reading index pages
+# and checkpointing; these roughly double its rate. Commits stay as durable as before.
+CACHE_KIB = 64 * 1024
+CHECKPOINT_PAGES = 20_000  # about 80 MB of WAL between checkpoints
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw (
@@ -44,6 +49,8 @@ class SqliteStore:
                                        timeout=BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
