@@ -102,8 +102,15 @@ class AlertCore:
 
     def tick(self) -> int:
         """Turn due escalation timers into notices. Returns how many notices were made."""
-        made = 0
-        for alert, notices in self.escalator.due(self.clock.now_ms()):
+        return len(self.tick_claiming(None))
+
+    def tick_claiming(self, node_id: str | None, now_ms: int | None = None) -> list[int]:
+        """As ``tick`` (at ``now_ms``, default now); with ``node_id``, each notice made is
+        claimed by that node at ``now_ms`` in the same commit, for its dispatcher to send at
+        once (``Dispatcher.deliver``). The ids of the notices made."""
+        made: list[int] = []
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        for alert, notices in self.escalator.due(now, node_id):
             made += notices
             self._emit(Change.ESCALATED, alert)
         return made

@@ -41,7 +41,9 @@ from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
 from alerts.store import AlertStore
 from registry import Registry
+from runtime.priority_lock import PriorityLock
 from telemetry.clock import Clock
+from telemetry.kinds import is_urgent
 from telemetry.reading import Reading
 from telemetry.topics import partition_of
 
@@ -72,7 +74,7 @@ class AlertService:
         # partitions it holds (``take`` / ``give_up``, told by the leases).
         self.cluster = cluster
         self.db = AlertStore(data_dir / "alerts.db" if cluster is None else cluster.state)
-        self._lock = threading.Lock()
+        self._lock = PriorityLock()  # a fall's batch waits for one routine holder at most
         self._kept: list[Signal] = []  # raised, not yet recorded (the store failed)
         self._observed: dict[int, list[Reading]] = {}  # batches whose signals are kept
         self._given_up: set[int] = set()  # partitions dropped since the last consume
@@ -129,7 +131,8 @@ class AlertService:
         self._due.set()
 
     def consume(self, readings: list[Reading]) -> None:
-        with self._lock:
+        urgent = any(is_urgent(r.kind, r.value) for r in readings)
+        with self._lock.hold(urgent):
             self._forget_given_up()
             if id(readings) in self._observed:  # handed over again: its signals are kept
                 self._record([])
@@ -170,7 +173,7 @@ class AlertService:
 
     def kept(self) -> int:
         """Signals raised and not yet recorded (the store failed on them)."""
-        with self._lock:
+        with self._lock.hold():
             return len(self._kept)
 
     def _open_health(self) -> list[Alert]:
@@ -206,7 +209,7 @@ class AlertService:
         return partition_of(reading.gateway_id, self.bank.partitions)
 
     def gateway_status(self, gateway_id: str, site_id: str, online: bool) -> None:
-        with self._lock:
+        with self._lock.hold():
             self._record(self.bank.gateway_status(gateway_id, site_id, online,
                                                   self.clock.now_ms()))
 
@@ -241,8 +244,12 @@ class AlertService:
         self.notices_round()
 
     def notices_round(self) -> int | None:
-        """Due escalation steps into notices, due notices sent; when the next is due."""
-        self.core.tick()
+        """Due escalation steps into notices, sent at once (claimed when made: one commit
+        fewer before a fall's first SMS), then every other due notice; when the next step
+        or notice is due."""
+        claimed_ms = self.clock.now_ms()
+        self.dispatcher.deliver(self.core.tick_claiming(self.dispatcher.node_id, claimed_ms),
+                                claimed_ms)
         self.dispatcher.run_once()
         self.store_looks += 1
         return self.core.next_due_ms()
@@ -252,11 +259,11 @@ class AlertService:
         lock released in between (an urgent reading can always get in). What they raise
         wakes the notices thread, which never waits for the sweep."""
         now = self.clock.now_ms()
-        with self._lock:
+        with self._lock.hold():
             self._record(self.bank.fast_tick(now))
         sweep = self.bank.slow_tick(now)
         while True:
-            with self._lock:
+            with self._lock.hold():
                 chunk = next(sweep, None)
                 if chunk is None:
                     break
@@ -274,7 +281,7 @@ class AlertService:
             try:
                 unusual = self.bank.unlocked(self.clock.now_ms())
                 if unusual:
-                    with self._lock:
+                    with self._lock.hold():
                         self._record(unusual)
             except Exception:  # keep the model thread alive; the cause is in the log
                 log.exception("multivariate scoring failed")

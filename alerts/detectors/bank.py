@@ -30,6 +30,8 @@ from registry.time import utc_offset_min
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
+SLOW_CHUNK = 250  # residents per chunk of the slow sweep: about 1 ms of the service's lock
+
 
 class _Resident:
     """One resident's detectors, and which of them take each kind (shared by every
@@ -38,7 +40,7 @@ class _Resident:
     __slots__ = ("detectors", "routes")
 
     def __init__(self, detectors: list[Detector],
-                 routes: dict[Kind, tuple[Detector, ...]]) -> None:
+                 routes: dict[Kind, tuple[int, ...]]) -> None:
         self.detectors = detectors
         self.routes = routes
 
@@ -81,7 +83,7 @@ class DetectorBank:
         for d in registry.devices.values():
             site_id = registry.gateways[d.gateway_id].site_id
             self.health.expect(site_id, d.gateway_id, d.device_id, start_ms)
-        shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], list[list[int]]] = {}
+        shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], dict[Kind, tuple[int, ...]]] = {}
         for r in registry.residents.values():
             gateway, door = doors.get(r.resident_id, (any_gateway.get(r.resident_id, ""), ""))
             detectors = resident_detectors(r, offset_min=offsets[r.site_id],
@@ -112,7 +114,8 @@ class DetectorBank:
             resident = self._residents.get(r.resident_id) if r.resident_id else None
             if resident is None:
                 continue
-            for d in resident.routes.get(r.kind, ()):
+            for i in resident.routes.get(r.kind, ()):
+                d = resident.detectors[i]
                 out += d.observe(r)
                 if d.timer is Timer.FAST:
                     self._armed.add(r.resident_id)  # type: ignore[arg-type]
@@ -148,7 +151,7 @@ class DetectorBank:
                 self._armed.discard(resident_id)
         return out
 
-    def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
+    def slow_tick(self, now_ms: int, chunk: int = SLOW_CHUNK) -> Iterator[list[Signal]]:
         """Every ``slow_every_s`` (else nothing): the residents' slow detectors
         (inactivity) in chunks of ``chunk``, then each fleet detector's chunks; a caller
         holding a lock can let urgent work in between the chunks."""
@@ -174,13 +177,14 @@ class DetectorBank:
 
 
 def _routes(detectors: list[Detector],
-            shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], list[list[int]]]
-            ) -> dict[Kind, tuple[Detector, ...]]:
-    """Kind -> the detectors of ``detectors`` that take it, in their order."""
+            shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], dict[Kind, tuple[int, ...]]]
+            ) -> dict[Kind, tuple[int, ...]]:
+    """Kind -> the positions in ``detectors`` of those that take it, in their order: one
+    table shared by every resident whose detectors are of the same types and kinds."""
     shape = tuple((type(d), d.kinds) for d in detectors)
-    indices = shapes.get(shape)
-    if indices is None:
-        indices = shapes[shape] = [[i for i, d in enumerate(detectors) if kind in d.kinds]
-                                   for kind in Kind]
-    return {kind: tuple(detectors[i] for i in mine)
-            for kind, mine in zip(Kind, indices, strict=True) if mine}
+    routes = shapes.get(shape)
+    if routes is None:
+        routes = shapes[shape] = {
+            kind: mine for kind in Kind
+            if (mine := tuple(i for i, d in enumerate(detectors) if kind in d.kinds))}
+    return routes

@@ -216,7 +216,7 @@ class HealthMonitor(FleetBase):
                            gateway_id, "gateway online")]
         return []
 
-    def slow_chunks(self, now_ms: int, chunk: int = 20_000) -> Iterator[list[Signal]]:
+    def slow_chunks(self, now_ms: int, chunk: int = 5_000) -> Iterator[list[Signal]]:
         """Silence checks in chunks of devices (a caller can release its lock between).
         Only the buckets that can hold a device silent for long enough are looked at; a
         device judged silent leaves the index until it is heard from again."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from alerts.detectors.bank import DetectorBank
+from alerts.detectors.bank import SLOW_CHUNK, DetectorBank
 from alerts.detectors.health import DeviceHealth
 from alerts.model import Alert, Signal
 from registry import Registry
@@ -79,7 +79,7 @@ class PartitionBank:
             out += bank.fast_tick(now_ms)
         return out
 
-    def slow_tick(self, now_ms: int, chunk: int = 2000) -> Iterator[list[Signal]]:
+    def slow_tick(self, now_ms: int, chunk: int = SLOW_CHUNK) -> Iterator[list[Signal]]:
         for bank in list(self.banks.values()):
             yield from bank.slow_tick(now_ms, chunk)
 

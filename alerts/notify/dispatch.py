@@ -68,10 +68,24 @@ class Dispatcher:
             sent += self._send(notice)
         return sent
 
+    def deliver(self, notice_ids: list[int], claimed_ms: int) -> int:
+        """Send notices this node claimed when it made them (``AlertCore.tick_claiming``):
+        one commit fewer between a fall and its first SMS."""
+        sent = 0
+        for notice_id in notice_ids:
+            notice = self.db.notices.get(notice_id)
+            if notice is not None:
+                sent += self._deliver(notice, claimed_ms)
+        return sent
+
     def _send(self, notice: Notice) -> int:
         claimed_ms = self.clock.now_ms()
         if not self.db.outbox.claim(notice.notice_id, self.node_id, claimed_ms):
             return 0  # acknowledged (cancelled) meanwhile, or another node has it
+        return self._deliver(notice, claimed_ms)
+
+    def _deliver(self, notice: Notice, claimed_ms: int) -> int:
+        """Hand a notice this node claimed at ``claimed_ms`` to its notifier."""
         notifier = self.notifiers.get(notice.channel)
         try:
             if notifier is None:

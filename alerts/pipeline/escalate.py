@@ -58,24 +58,26 @@ class Escalator:
         self._offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
                          for s in registry.sites.values()}
 
-    def due(self, now_ms: int) -> list[tuple[Alert, int]]:
-        """Take each due timer; the alerts escalated, with the notices made for each."""
-        out: list[tuple[Alert, int]] = []
+    def due(self, now_ms: int, claim_for: str | None = None) -> list[tuple[Alert, list[int]]]:
+        """Take each due timer; the alerts escalated, with the ids of the notices made for
+        each. With ``claim_for``, each notice is claimed by that node in the same commit
+        (the caller sends it at once)."""
+        out: list[tuple[Alert, list[int]]] = []
         for alert_id, step_index, contact in self.store.steps.due(now_ms):
             alert = self.store.alerts.get(alert_id)
             assert alert is not None
             steps = self.policies().for_site(alert.site_id).steps_for(alert.condition)
-            made = 0
+            made: list[int] = []
             with self.store.transaction() as store:
                 taken = store.steps.take(alert_id, step_index, contact)
                 if taken and step_index < len(steps):  # not acknowledged meanwhile
                     made = self._notify(store, alert, step_index, steps[step_index], contact,
-                                        now_ms)
+                                        now_ms, claim_for)
             out.append((alert, made))
         return out
 
     def _notify(self, store: AlertStore, alert: Alert, step_index: int, step: Step,
-                contact: int, now_ms: int) -> int:
+                contact: int, now_ms: int, claim_for: str | None) -> list[int]:
         resident = self.registry.residents.get(alert.subject)
         site = self.registry.sites.get(alert.site_id)
         # a site no longer in the registry (its alerts outlive it): the time in UTC
@@ -85,7 +87,7 @@ class Escalator:
         if step.to is Target.FAMILY:
             contacts = resident.contacts if resident else []
             if contact >= len(contacts):
-                return 0
+                return []
             person = contacts[contact]
             recipient, language = person.phone, person.language
             body = texts.family_sms(language=language, resident=name,
@@ -111,10 +113,15 @@ class Escalator:
                          "address": address},
                 "detail": alert.detail}).decode()
         subject = f"{texts.what(alert.condition, language)}: {name}"
-        queued = store.outbox.queue(alert.alert_id, step_index, contact, step.channel.value,
-                                    recipient, language, subject, body, payload, now_ms)
+        args = (alert.alert_id, step_index, contact, step.channel.value, recipient, language,
+                subject, body, payload, now_ms)
+        if claim_for is None:
+            queued = [0] if store.outbox.queue(*args) else []
+        else:
+            notice_id = store.outbox.queue_claimed(*args, claim_for)
+            queued = [] if notice_id is None else [notice_id]
         if queued:
             store.timeline.note(
                 alert.alert_id, now_ms, TimelineEvent.NOTICE_QUEUED, SYSTEM,
                 f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
-        return int(queued)
+        return queued

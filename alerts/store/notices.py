@@ -31,6 +31,21 @@ class Outbox(Table):
              now_ms, now_ms))
         return cursor.rowcount > 0
 
+    def queue_claimed(self, alert_id: int, step: int, contact: int, channel: str,
+                      recipient: str, language: str, subject: str, body: str, payload: str,
+                      now_ms: int, node_id: str) -> int | None:
+        """A notice due now, claimed by ``node_id`` for sending at once (as ``claim``
+        would, without another commit); its id, or None if that step and contact have
+        one already."""
+        row = self._run(
+            "INSERT INTO notices (alert_id, step, contact, channel, recipient, "
+            "language, subject, body, payload, state, attempts, created_ms, next_try_ms, "
+            f"claimed_by, claimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {SENDING}, 1, ?, ?, "
+            "?, ?) ON CONFLICT DO NOTHING RETURNING notice_id",
+            (alert_id, step, contact, channel, recipient, language, subject, body, payload,
+             now_ms, now_ms, node_id, now_ms)).fetchone()
+        return None if row is None else int(row[0])
+
     def due(self, now_ms: int, limit: int = 100) -> list[Notice]:
         rows = self._run(f"SELECT {NOTICE_COLS} FROM notices WHERE state = {PENDING} AND "
                          "next_try_ms <= ? ORDER BY next_try_ms, notice_id LIMIT ?",

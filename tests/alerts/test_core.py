@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from alerts.core import SYSTEM, AlertError
-from alerts.model import AlertState, Change, Condition, NoticeState, Signal
+from alerts.model import LOCAL_NODE, AlertState, Change, Condition, NoticeState, Signal
 from alerts.notify.base import NotifyError
 from alerts.notify.dispatch import CLAIM_STALE_MS, Dispatcher
 from alerts.policy import Policies, PolicyError, PolicyFile
@@ -374,3 +374,29 @@ def test_a_device_silent_behind_an_offline_gateway_is_inhibited_until_it_is_back
     # back, still silent
     world.core.handle([*world.health.gateway_status(GW, SITE, True, 1000), silent])
     assert Condition.DEVICE_SILENT in {a.condition for a in world.db.alerts.find()}
+
+
+def test_a_notice_claimed_when_it_is_made_goes_at_once(world: World) -> None:
+    """The service's round claims a due step's notice in the commit that makes it and
+    sends it at once (one commit fewer before the SMS)."""
+    world.core.handle([fall()])
+    world.clock.advance(60)
+    now = world.clock.now_ms()
+    made = world.core.tick_claiming(LOCAL_NODE, now)
+    assert [(n.notice_id, n.state, n.attempts) for n in world.db.notices.of()] == \
+        [(made[0], NoticeState.SENDING, 1)]
+    assert world.dispatcher.deliver(made, now) == 1
+    assert [n.state for n in world.db.notices.of()] == [NoticeState.SENT]
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001"]  # the first contact
+
+
+def test_a_notice_claimed_when_made_is_sent_after_a_crash_before_it_went(
+        world: World) -> None:
+    world.core.handle([fall()])
+    world.clock.advance(60)
+    assert world.core.tick_claiming(LOCAL_NODE, world.clock.now_ms())
+    world.db.close()  # the process dies before sending it
+    world.open()  # at start, what this process left sending goes out again
+    world.step(1)
+    assert [n.state for n in world.db.notices.of()] == [NoticeState.SENT]
+    assert len(world.sms.sent) == 1
