@@ -97,4 +97,5 @@ class AlertFeed(threading.Thread):
 
     def stop(self) -> None:
         self._stopping.set()
-        self.join(5)
+        if self.ident is not None:  # started (a process that failed to start closes too)
+            self.join(5)

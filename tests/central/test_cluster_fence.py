@@ -44,7 +44,11 @@ class _Intake:
 class _Bank:
     def __init__(self) -> None:
         self.held: set[int] = set()
-        self.dispatcher = SimpleNamespace(recover=lambda keep, restarted=False: None)
+        self.dispatcher = SimpleNamespace(recover=lambda keep, restarted=False: 0)
+        self.looks = 0  # told to look at the store again (a node came or went)
+
+    def look_again(self) -> None:
+        self.looks += 1
 
     def take(self, part: int) -> None:
         self.held.add(part)
