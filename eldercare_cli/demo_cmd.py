@@ -51,7 +51,6 @@ def register(sub: Any) -> None:
 def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
     """The first incidents, so the desk has something within the first two minutes."""
     from firmware_stubs import incidents as inc
-
     from telemetry.clock import MIN_MS, SECOND_MS
 
     second, minute = SECOND_MS, MIN_MS
@@ -67,6 +66,7 @@ def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
 
 def _registry(path: Path, seed: int) -> None:
     import yaml
+
     from firmware_stubs.site_registry import registry_data
 
     data = registry_data(NURSING_HOME + AT_HOME, seed)
@@ -92,17 +92,17 @@ def _free(port: int) -> int:
 
 def _handle(args: argparse.Namespace) -> int:
     import yaml
-    from firmware_stubs.mqtt_out import Publisher
-    from firmware_stubs.runner import Level, RunConfig, run
-    from harness.amqtt_broker import EmbeddedBroker
-    from harness.mosquitto import BrokerError, LocalMosquitto, mosquitto_binary
-    from harness.process import free_port
 
     from alerts.settings import AlertSettings
     from central.config import CentralConfig
     from central.process import CentralProcess
     from dashboard.accounts.model import Role
     from dashboard.settings import DashboardSettings
+    from firmware_stubs.mqtt_out import Publisher
+    from firmware_stubs.runner import Level, RunConfig, run
+    from harness.amqtt_broker import EmbeddedBroker
+    from harness.mosquitto import BrokerError, LocalMosquitto, mosquitto_binary
+    from harness.process import free_port
     from runtime import logs
     from runtime.broker import BrokerConnection
     from runtime.metrics_config import MetricsConfig

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 
 import registry
 from alerts.model import NoticeState
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.store import AlertStore
 from central import config
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics

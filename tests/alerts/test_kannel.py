@@ -12,12 +12,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from harness.kannel import LocalKannel, reply_url
 
 from alerts.model import AlertState, Condition, NoticeState, Signal
 from alerts.notify.callbacks import CallbackServer
 from alerts.notify.kannel import KannelNotifier
 from alerts.notify.webhook import WebhookNotifier
+from harness.kannel import LocalKannel, reply_url
 from tests.alerts.conftest import World
 from tests.support.http_sink import HttpSink
 from tests.support.wait import wait_until

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from harness.process import free_port
 
 from alerts.model import Notice, NoticeState
 from alerts.notify.base import Notifier, NotifyError
 from alerts.notify.email import EmailNotifier
 from alerts.notify.webhook import WebhookNotifier, signature
+from harness.process import free_port
 from tests.support.http_sink import HttpSink
 from tests.support.webhook import receiver_accepts
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
-from harness.process import free_port
 
 import registry as registry_module
 from alerts.model import Condition, NoticeState
 from alerts.notify.kannel import KannelNotifier
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, KannelSettings, SettingsError
+from harness.process import free_port
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind
 from tests.support.readings import T0, reading

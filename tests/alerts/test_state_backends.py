@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from harness.postgres import LocalPostgres
 
 from alerts.model import AlertState, Condition, Severity
 from alerts.store import AlertStore, StateError
+from harness.postgres import LocalPostgres
 from tests.support.readings import T0
 
 

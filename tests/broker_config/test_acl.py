@@ -6,9 +6,9 @@ import threading
 
 import paho.mqtt.client as mqtt
 import pytest
-from harness.mosquitto import LocalMosquitto
 
 from broker_config.acl import acl_text, write_password_file
+from harness.mosquitto import LocalMosquitto
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.topics import Channel

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 
 from broker_config import generate
 from edge_agent import config
 from edge_agent.agent import Agent
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv5, MQTTv311, new_client

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.nats import NatsCluster, nats_binary
 
 from broker_config import nats
+from harness.nats import NatsCluster, nats_binary
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics
 from telemetry.topics import Channel

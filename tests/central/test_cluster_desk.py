@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from firmware_stubs.dialects import Message
-from firmware_stubs.mqtt_out import Publisher
-from harness.nats import NatsCluster
-from harness.process import free_port
 
 import registry
 from alerts.settings import AlertSettings, ClusterSettings
 from central.config import CentralConfig
 from central.process import CentralProcess
 from dashboard.settings import DashboardSettings
+from firmware_stubs.dialects import Message
+from firmware_stubs.mqtt_out import Publisher
+from harness.nats import NatsCluster
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from harness.blackhole import Blackhole
-from harness.postgres import LocalPostgres
 
 from alerts.settings import ClusterSettings
 from alerts.store import StateError
 from central.cluster import ClusterNode
+from harness.blackhole import Blackhole
+from harness.postgres import LocalPostgres
 from telemetry.clock import FakeClock, SystemClock
 from tests.support.wait import wait_until
 

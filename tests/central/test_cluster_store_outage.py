@@ -9,17 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from firmware_stubs.dialects import Message
-from firmware_stubs.mqtt_out import Publisher
-from harness.nats import NatsCluster
-from harness.postgres import LocalPostgres
-from harness.process import free_port
 
 import registry
 from alerts.model import AlertState, NoticeState
 from alerts.settings import AlertSettings, ClusterSettings
 from central.config import CentralConfig
 from central.process import CentralProcess
+from firmware_stubs.dialects import Message
+from firmware_stubs.mqtt_out import Publisher
+from harness.nats import NatsCluster
+from harness.postgres import LocalPostgres
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from telemetry import codec, topics
 from telemetry.clock import SystemClock

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import msgspec
 import psycopg
 import pytest
-from harness.process import free_port
 from playwright.sync_api import expect, sync_playwright
 
 import registry as registry_module
@@ -25,6 +24,7 @@ from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
+from harness.process import free_port
 from telemetry.clock import SystemClock
 from tests.alerts.conftest import POLICY
 from tests.dashboard.test_browser import CHROMIUM

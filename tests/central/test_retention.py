@@ -8,7 +8,6 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
-from harness.mosquitto import LocalMosquitto
 
 import registry
 from alerts.core import AlertCore
@@ -19,6 +18,7 @@ from central import config
 from central.config import CentralConfigError, RetentionConfig
 from central.process import CentralProcess
 from central.retention import Retention
+from harness.mosquitto import LocalMosquitto
 from ingest.store.sqlite import SqliteStore
 from runtime.broker import BrokerConnection
 from telemetry.clock import DAY_MS, FakeClock, SystemClock

@@ -8,12 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from harness.mosquitto import LocalMosquitto
 
 import registry
 from central import config
 from central.config import CentralConfigError
 from central.process import CentralProcess
+from harness.mosquitto import LocalMosquitto
 from ingest.roles import ProcessRole
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 from playwright.sync_api import Page, expect, sync_playwright
 
 import registry
@@ -25,6 +22,9 @@ from central.process import CentralProcess
 from dashboard.accounts.model import Role
 from dashboard.server import DashboardServer
 from dashboard.settings import DashboardSettings
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.process import free_port
 
 from alerts.model import Condition, Signal
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
+from harness.process import free_port
 from tests.dashboard.test_api import PASSWORD, Desk
 from tests.support.readings import T0
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.process import free_port
 
 import registry as registry_module
 from alerts.model import Condition, Signal
 from dashboard.accounts.model import Role
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
+from harness.process import free_port
 from tests.dashboard.test_api import PASSWORD, Desk
 from tests.dashboard.test_live_session import _frames
 from tests.support.readings import T0

@@ -175,6 +175,7 @@ def test_the_sample_config_matches_the_simulated_home() -> None:
 
 def test_a_pendant_fall_becomes_a_fall_observation_at_the_impact() -> None:
     import numpy as np
+
     from firmware_stubs.dialects.native import NativeDevice
 
     adapter = NativeAdapter([DeviceConfig("pendant", Dialect.NATIVE, "h1-pendant",

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evaluation import homes, inactivity
-
 from alerts.detectors.inactivity_model import (
     Context,
     Event,
@@ -16,6 +14,7 @@ from alerts.detectors.inactivity_model import (
     InactivityDetector,
     Tier,
 )
+from evaluation import homes, inactivity
 from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
 

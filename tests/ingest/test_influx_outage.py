@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.influx import LocalInfluxd
-from harness.mosquitto import LocalMosquitto
 
 import registry
+from harness.influx import LocalInfluxd
+from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.mosquitto import LocalMosquitto
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import registry
+from harness.mosquitto import LocalMosquitto
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.sqlite import SqliteStore

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 
 import registry
 from alerts.settings import AlertSettings
 from central import config
 from dashboard.settings import DashboardSettings
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import topics

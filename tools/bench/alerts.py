@@ -35,16 +35,16 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
-from firmware_stubs import layout, site_registry
-from harness.kannel import LocalKannel, reply_url
-from harness.mosquitto import LocalMosquitto
-from harness.process import free_port
 
 from alerts.model import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
 from central.config import CentralConfig
 from central.process import CentralProcess
+from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.mosquitto import LocalMosquitto
+from harness.process import free_port
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
@@ -194,10 +194,9 @@ class _StoredCount:
 
 
 def detector_throughput(homes: int = 10_000, seconds: int = 120) -> dict[str, Any]:
+    from alerts.detectors.bank import DetectorBank
     from firmware_stubs.engine import Fleet
     from firmware_stubs.gateway_level import GatewayRenderer
-
-    from alerts.detectors.bank import DetectorBank
 
     noon = 1_767_268_800_000  # 2026-01-01 12:00 UTC, the simulated homes' noon
     registry = site_registry.registry(homes, SEED)

@@ -18,12 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.nats import NatsCluster
-
 from alerts.settings import AlertSettings, ClusterSettings
 from alerts.store import AlertStore
 from central import config as central_config
 from central.config import CentralConfig
+from harness.nats import NatsCluster
 from runtime.broker import BrokerConnection
 
 LEASE_TTL_S = 4.0

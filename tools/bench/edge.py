@@ -27,10 +27,10 @@ from typing import IO
 
 import msgspec
 import paho.mqtt.client as mqtt
-from harness.mosquitto import LocalMosquitto
 
 from edge_agent import config
 from edge_agent.outbox import Outbox
+from harness.mosquitto import LocalMosquitto
 from runtime.broker import BrokerConnection
 from runtime.limits import EDGE_MAX_INFLIGHT
 from runtime.mqtt import MQTTv311, new_client

@@ -36,11 +36,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
-from firmware_stubs import layout, site_registry
-from harness.kannel import LocalKannel, reply_url
-from harness.nats import NatsCluster
-from harness.postgres import LocalPostgres
-from harness.process import free_port
 
 from alerts.cluster.feed import AlertFeed
 from alerts.model import AlertChange, Change
@@ -59,6 +54,11 @@ from bench.cluster import (
     wait_for,
 )
 from bench.ingest import simulate
+from firmware_stubs import layout, site_registry
+from harness.kannel import LocalKannel, reply_url
+from harness.nats import NatsCluster
+from harness.postgres import LocalPostgres
+from harness.process import free_port
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
 from telemetry.kinds import FallStatus, Kind, unit_of

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
 from firmware_stubs import site_registry
 from harness.influx import LocalInfluxd, influxd_binary
 from harness.mosquitto import LocalMosquitto
-
 from ingest.consumer import Ingest
 from ingest.deadletter import DeadLetters
 from ingest.store.influx import InfluxStore

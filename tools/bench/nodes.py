@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
-from firmware_stubs import site_registry
-from harness.nats import NatsCluster
-from harness.postgres import LocalPostgres
-from harness.process import free_port
 
 from alerts.settings import AlertSettings
 from alerts.store import AlertStore
 from bench.cluster import cpu_s, start_nodes, stored_keys, wait_balanced
 from bench.ingest import simulate
+from firmware_stubs import site_registry
+from harness.nats import NatsCluster
+from harness.postgres import LocalPostgres
+from harness.process import free_port
 
 SEED = 1
 PARTITIONS = 4

@@ -36,6 +36,13 @@ from typing import Any
 
 import httpx2 as httpx
 import yaml
+
+from alerts.model import Condition
+from alerts.settings import AlertSettings, KannelSettings
+from central.config import CentralConfig, RetentionConfig
+from central.process import CentralProcess
+from dashboard.accounts.model import Role
+from dashboard.settings import DashboardSettings
 from evaluation.alert_runs import EXPECTED, GRACE_MS, NO_ALERT
 from firmware_stubs import incidents as inc
 from firmware_stubs import site_registry
@@ -44,13 +51,6 @@ from firmware_stubs.runner import Level, RunConfig, plan_incidents, run
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
-
-from alerts.model import Condition
-from alerts.settings import AlertSettings, KannelSettings
-from central.config import CentralConfig, RetentionConfig
-from central.process import CentralProcess
-from dashboard.accounts.model import Role
-from dashboard.settings import DashboardSettings
 from runtime.broker import BrokerConnection
 from telemetry.clock import DAY_MS, HOUR_MS, FakeClock, SystemClock
 from telemetry.reading import Reading

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.influx import LocalInfluxd, influxd_binary
-
 from ingest.store.influx import InfluxStore
 from ingest.store.sqlite import SqliteStore
 from telemetry.reading import Reading

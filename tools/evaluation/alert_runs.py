@@ -16,14 +16,14 @@ from typing import Any
 
 import msgspec
 import numpy as np
+
+from alerts.detectors.bank import DetectorBank
+from alerts.model import Condition, Signal
 from firmware_stubs import incidents as inc
 from firmware_stubs import site_registry
 from firmware_stubs.engine import Fleet
 from firmware_stubs.gateway_level import GatewayRenderer
 from firmware_stubs.routine import Profiles
-
-from alerts.detectors.bank import DetectorBank
-from alerts.model import Condition, Signal
 from telemetry.clock import DAY_MS
 
 GRACE_MS = 15 * 60_000
