@@ -115,11 +115,8 @@ class Escalator:
         subject = f"{texts.what(alert.condition, language)}: {name}"
         args = (alert.alert_id, step_index, contact, step.channel.value, recipient, language,
                 subject, body, payload, now_ms)
-        if claim_for is None:
-            queued = [0] if store.outbox.queue(*args) else []
-        else:
-            notice_id = store.outbox.queue_claimed(*args, claim_for)
-            queued = [] if notice_id is None else [notice_id]
+        notice_id = store.outbox.queue(*args, claim_by=claim_for)
+        queued = [] if notice_id is None else [notice_id]
         if queued:
             store.timeline.note(
                 alert.alert_id, now_ms, TimelineEvent.NOTICE_QUEUED, SYSTEM,

@@ -21,29 +21,20 @@ from alerts.store.table import Table
 
 class Outbox(Table):
     def queue(self, alert_id: int, step: int, contact: int, channel: str, recipient: str,
-              language: str, subject: str, body: str, payload: str, now_ms: int) -> bool:
-        """A pending notice (none if that step and contact have one already)."""
-        cursor = self._run(
-            "INSERT INTO notices (alert_id, step, contact, channel, recipient, "
-            "language, subject, body, payload, state, attempts, created_ms, next_try_ms) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {PENDING}, 0, ?, ?) ON CONFLICT DO NOTHING",
-            (alert_id, step, contact, channel, recipient, language, subject, body, payload,
-             now_ms, now_ms))
-        return cursor.rowcount > 0
-
-    def queue_claimed(self, alert_id: int, step: int, contact: int, channel: str,
-                      recipient: str, language: str, subject: str, body: str, payload: str,
-                      now_ms: int, node_id: str) -> int | None:
-        """A notice due now, claimed by ``node_id`` for sending at once (as ``claim``
-        would, without another commit); its id, or None if that step and contact have
-        one already."""
+              language: str, subject: str, body: str, payload: str, now_ms: int,
+              claim_by: str | None = None) -> int | None:
+        """A notice due at ``now_ms``; its id, or None if that step and contact have one
+        already. With ``claim_by``, claimed by that node for sending at once (as ``claim``
+        would, in the same commit)."""
         row = self._run(
             "INSERT INTO notices (alert_id, step, contact, channel, recipient, "
             "language, subject, body, payload, state, attempts, created_ms, next_try_ms, "
-            f"claimed_by, claimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {SENDING}, 1, ?, ?, "
-            "?, ?) ON CONFLICT DO NOTHING RETURNING notice_id",
+            "claimed_by, claimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING notice_id",
             (alert_id, step, contact, channel, recipient, language, subject, body, payload,
-             now_ms, now_ms, node_id, now_ms)).fetchone()
+             NoticeState.PENDING.value if claim_by is None else NoticeState.SENDING.value,
+             0 if claim_by is None else 1, now_ms, now_ms, claim_by,
+             None if claim_by is None else now_ms)).fetchone()
         return None if row is None else int(row[0])
 
     def due(self, now_ms: int, limit: int = 100) -> list[Notice]:
