@@ -52,10 +52,16 @@ class AlertCore:
     def __init__(self, db: AlertStore, registry: Registry, policies: Policies, clock: Clock,
                  listeners: list[Listener] | None = None,
                  gateways: GatewayView | None = None,
-                 on_due: Callable[[], None] | None = None) -> None:
+                 on_due: Callable[[], None] | None = None,
+                 claim_for: str | None = None,
+                 on_claimed: Callable[[list[int], int], None] | None = None) -> None:
         """``gateways``: the detectors' view of which gateways are offline (the inhibit
         stage hides their devices' silence); without detectors, none is. ``on_due``: told
-        when a step may be due sooner than it was (a notice failed)."""
+        when a step may be due sooner than it was (a notice failed). With ``claim_for``
+        (this node) and ``on_claimed``, a step due as its alert opens is taken in the
+        alert's own commit and its notices, claimed by ``claim_for``, handed to
+        ``on_claimed`` (their ids, the claim's time) to send at once; without them, the
+        escalation timers' round takes it (``tick``)."""
         self.db = db
         self.registry = registry
         self.policies = policies
@@ -63,13 +69,19 @@ class AlertCore:
         self.listeners = listeners if listeners is not None else []
         self.counts: dict[str, int] = {}
         self._on_due = on_due or (lambda: None)
+        self._claim_for = claim_for
+        self._on_claimed = on_claimed
         # both read the policies in force: the desk may replace them (``policies``)
         self.pipeline = build(gateways or NoGatewayOffline(), lambda: self.policies,
-                              self._count)
+                              self._count, self._at_once if claim_for and on_claimed else None)
         self.escalator = Escalator(db, registry, lambda: self.policies, clock.now_ms())
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
+
+    def _at_once(self, store: AlertStore, alert: Alert, step_index: int,
+                 now_ms: int) -> list[int]:
+        return self.escalator.take(store, alert, step_index, 0, now_ms, self._claim_for)
 
     def _emit(self, change: Change, alert: Alert, signal_t_ms: int | None = None) -> None:
         event = AlertChange(change, alert, self.clock.now_ms(), signal_t_ms)
@@ -97,6 +109,9 @@ class AlertCore:
                     log.info("alert %d opened: %s of %s", p.alert.alert_id,
                              p.alert.condition.value, p.alert.subject)
                 self._emit(p.change, p.alert, signal.t_ms)
+                if p.claimed and self._on_claimed is not None:
+                    self._on_claimed(p.claimed, p.now_ms)
+                    self._emit(Change.ESCALATED, p.alert)
             else:
                 self._emit(p.change, p.alert)
 

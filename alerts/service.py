@@ -91,9 +91,13 @@ class AlertService:
             bed_return_s=settings.bed_return_s)
         if isinstance(self.bank, DetectorBank):  # after a restart: what the store says
             self.bank.health.restore(self._open_health())
+        self._claimed: list[tuple[list[int], int]] = []  # made at once, not yet sent
+        self._claimed_lock = threading.Lock()
         self.core = AlertCore(self.db, registry, policies, clock,
                               [*(listeners or []), self._on_change],
-                              gateways=self.bank.health, on_due=self.look_again)
+                              gateways=self.bank.health, on_due=self.look_again,
+                              claim_for=cluster.node_id if cluster else LOCAL_NODE,
+                              on_claimed=self._on_claimed)
         token = settings.reply_token()
         self.callbacks = CallbackServer(self.core, token=token, host=settings.callback_host,
                                         port=settings.callback_port)
@@ -121,6 +125,13 @@ class AlertService:
         self._model_due = threading.Event()
         self._model_thread = threading.Thread(target=self._run_model, name="alert-model",
                                               daemon=True)
+
+    def _on_claimed(self, notice_ids: list[int], claimed_ms: int) -> None:
+        """Notices an alert's own commit made and claimed (a fall's first SMS): the
+        notices thread sends them first thing."""
+        with self._claimed_lock:
+            self._claimed.append((notice_ids, claimed_ms))
+        self._due.set()
 
     def _on_change(self, change: AlertChange) -> None:
         self._due.set()  # a new alert may have a step due now
@@ -244,9 +255,13 @@ class AlertService:
         self.notices_round()
 
     def notices_round(self) -> int | None:
-        """Due escalation steps into notices, sent at once (claimed when made: one commit
-        fewer before a fall's first SMS), then every other due notice; when the next step
-        or notice is due."""
+        """The notices alerts made as they opened, then due escalation steps into notices,
+        each sent at once (claimed when made: no commit of its own before a fall's first
+        SMS), then every other due notice; when the next step or notice is due."""
+        with self._claimed_lock:
+            claimed, self._claimed = self._claimed, []
+        for notice_ids, at_ms in claimed:
+            self.dispatcher.deliver(notice_ids, at_ms)
         claimed_ms = self.clock.now_ms()
         self.dispatcher.deliver(self.core.tick_claiming(self.dispatcher.node_id, claimed_ms),
                                 claimed_ms)

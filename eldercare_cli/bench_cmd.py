@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     a.add_argument("--homes", type=int, default=None, help="10,000 (2,000 with --nodes)")
     a.add_argument("--speed", type=float, default=60.0)
     a.add_argument("--duration", type=float, default=20.0)
-    a.add_argument("--falls", type=int, default=100)
+    a.add_argument("--falls", type=int, default=200)
     a.add_argument("--nodes", type=int, default=0,
                    help="instead: intake with 1..N alert nodes on NATS and PostgreSQL, "
                         "readings/s and CPU per reading per node")

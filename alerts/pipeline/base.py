@@ -5,7 +5,7 @@ the view of which gateways are offline."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from alerts.model import Alert, Change, Signal
@@ -40,6 +40,7 @@ class Pending:
     flaps: int = 0  # of the alert being reopened, before this flap
     change: Change | None = None  # what the desk is told once it is committed
     alert: Alert | None = None  # the alert as committed
+    claimed: list[int] = field(default_factory=list)  # notices made at once, to send
 
 
 class Stage(Protocol):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from alerts.pipeline.base import GatewayView, Mute, Muter, Pending, Stage
 from alerts.pipeline.clear import clear
 from alerts.pipeline.dedup import dedup
-from alerts.pipeline.escalate import Escalate
+from alerts.pipeline.escalate import AtOnce, Escalate
 from alerts.pipeline.inhibit import Inhibit
 from alerts.pipeline.record import record
 from alerts.pipeline.silence import silence
@@ -55,9 +55,10 @@ class Pipeline:
 
 
 def build(gateways: GatewayView, policies: Callable[[], Policies],
-          count: Callable[[str], None]) -> Pipeline:
+          count: Callable[[str], None], at_once: AtOnce | None = None) -> Pipeline:
     """The pipeline, in order: ``policies`` gives the escalation policies in force,
-    ``count`` is told of flapping and silenced alerts."""
+    ``count`` is told of flapping and silenced alerts, ``at_once`` takes a step due as
+    the alert opens in its own commit (see ``Escalate``)."""
     return Pipeline(muters=[Inhibit(gateways), silence],
-                    raised=[dedup, record, Escalate(policies, count)],
+                    raised=[dedup, record, Escalate(policies, count, at_once)],
                     ended=[clear])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from alerts.model import Alert, Signal, TimelineEvent
+from alerts.model import Alert, TimelineEvent
 from alerts.notify import texts
 from alerts.pipeline.base import SYSTEM, Decision, Pending
 from alerts.policy import Policies, Step, Target, rescue_address
@@ -20,11 +20,21 @@ from registry.time import utc_offset_min
 FLAPPING_AT = 3  # flaps after which an alert no longer escalates by itself
 
 
+# Inside the pipeline's transaction: take the alert's step that is due at once and make
+# its notices, claimed for this node to send (their ids).
+AtOnce = Callable[[AlertStore, Alert, int, int], list[int]]
+
+
 class Escalate:
-    def __init__(self, policies: Callable[[], Policies], count: Callable[[str], None]) -> None:
-        """``policies``: the policies in force (the desk may change them at any time)."""
+    def __init__(self, policies: Callable[[], Policies], count: Callable[[str], None],
+                 at_once: AtOnce | None = None) -> None:
+        """``policies``: the policies in force (the desk may change them at any time).
+        ``at_once``: a step due when the alert opens (a fall's first SMS) is taken in the
+        alert's own commit, its notices claimed (``Pending.claimed``), instead of waiting
+        for the escalation timers' next round: one commit fewer before the first notice."""
         self.policies = policies
         self._count = count
+        self._at_once = at_once
 
     def __call__(self, p: Pending, store: AlertStore) -> bool:
         if p.decision is Decision.REOPEN:
@@ -32,18 +42,27 @@ class Escalate:
                 self._count("flapping")
                 store.steps.cancel(p.alert_id)
             elif not p.silenced:
-                self.schedule(store, p.alert_id, p.signal, p.now_ms)
+                self.schedule(p, store)
         elif p.decision is Decision.NEW:
             if p.silenced:
                 self._count("silenced")
             else:
-                self.schedule(store, p.alert_id, p.signal, p.now_ms)
+                self.schedule(p, store)
         return True
 
-    def schedule(self, store: AlertStore, alert_id: int, signal: Signal, now_ms: int) -> None:
-        steps = self.policies().for_site(signal.site_id).steps_for(signal.condition)
+    def schedule(self, p: Pending, store: AlertStore) -> None:
+        steps = self.policies().for_site(p.signal.site_id).steps_for(p.signal.condition)
+        now = []
         for index, step in enumerate(steps):
-            store.steps.add(alert_id, index, 0, now_ms + int(step.after_s * 1000))
+            due_ms = p.now_ms + int(step.after_s * 1000)
+            store.steps.add(p.alert_id, index, 0, due_ms)
+            if due_ms <= p.now_ms:
+                now.append(index)
+        if now and self._at_once is not None:
+            alert = store.alerts.get(p.alert_id)
+            assert alert is not None  # recorded in this transaction
+            for index in now:
+                p.claimed += self._at_once(store, alert, index, p.now_ms)
 
 
 class Escalator:
@@ -66,15 +85,21 @@ class Escalator:
         for alert_id, step_index, contact in self.store.steps.due(now_ms):
             alert = self.store.alerts.get(alert_id)
             assert alert is not None
-            steps = self.policies().for_site(alert.site_id).steps_for(alert.condition)
-            made: list[int] = []
             with self.store.transaction() as store:
-                taken = store.steps.take(alert_id, step_index, contact)
-                if taken and step_index < len(steps):  # not acknowledged meanwhile
-                    made = self._notify(store, alert, step_index, steps[step_index], contact,
-                                        now_ms, claim_for)
+                made = self.take(store, alert, step_index, contact, now_ms, claim_for)
             out.append((alert, made))
         return out
+
+    def take(self, store: AlertStore, alert: Alert, step_index: int, contact: int,
+             now_ms: int, claim_for: str | None) -> list[int]:
+        """Inside the caller's transaction: take one due timer of ``alert`` (if it is still
+        pending and the alert open) and make its notices; their ids."""
+        steps = self.policies().for_site(alert.site_id).steps_for(alert.condition)
+        if not store.steps.take(alert.alert_id, step_index, contact) \
+                or step_index >= len(steps):  # acknowledged meanwhile
+            return []
+        return self._notify(store, alert, step_index, steps[step_index], contact, now_ms,
+                            claim_for)
 
     def _notify(self, store: AlertStore, alert: Alert, step_index: int, step: Step,
                 contact: int, now_ms: int, claim_for: str | None) -> list[int]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from alerts.core import SYSTEM, AlertError
+from alerts.core import SYSTEM, AlertCore, AlertError
 from alerts.model import LOCAL_NODE, AlertState, Change, Condition, NoticeState, Signal
 from alerts.notify.base import NotifyError
 from alerts.notify.dispatch import CLAIM_STALE_MS, Dispatcher
@@ -396,6 +396,43 @@ def test_a_notice_claimed_when_made_is_sent_after_a_crash_before_it_went(
     world.clock.advance(60)
     assert world.core.tick_claiming(LOCAL_NODE, world.clock.now_ms())
     world.db.close()  # the process dies before sending it
+    world.open()  # at start, what this process left sending goes out again
+    world.step(1)
+    assert [n.state for n in world.db.notices.of()] == [NoticeState.SENT]
+    assert len(world.sms.sent) == 1
+
+
+def test_a_step_due_as_its_alert_opens_is_made_and_claimed_in_the_alerts_own_commit(
+        world: World) -> None:
+    """An SOS texts the family at once: the service's core makes that notice in the
+    alert's own commit, claimed for this node, and hands it over to be sent; the timers'
+    round does not make it again, and a re-raised SOS does not text again."""
+    handed: list[tuple[list[int], int]] = []
+    core = AlertCore(world.db, world.registry, world.policies, world.clock,
+                     [world.changes.append], claim_for=LOCAL_NODE,
+                     on_claimed=lambda ids, at: handed.append((ids, at)))
+    sos = Signal(Condition.SOS, "res-00001", True, 0, SITE, GW, "button", "button")
+    core.handle([sos])
+    [(ids, at)] = handed
+    assert at == world.clock.now_ms()
+    assert [(n.notice_id, n.state, n.recipient) for n in world.db.notices.of()] == \
+        [(ids[0], NoticeState.SENDING, "+86000000000001")]
+    assert [c.change for c in world.changes] == [Change.OPENED, Change.ESCALATED]
+    assert core.tick() == 0  # taken already: the round has nothing to make
+    assert world.dispatcher.deliver(ids, at) == 1
+    assert [n.recipient for n in world.sms.sent] == ["+86000000000001"]
+    core.handle([sos])  # pressed again while open: a repeat, no second text
+    assert len(handed) == 1 and len(world.db.notices.of()) == 1
+    core.handle([fall()])  # a fall's first step waits a minute: nothing made at once
+    assert len(handed) == 1
+
+
+def test_a_notice_made_as_its_alert_opened_is_sent_after_a_crash_before_it_went(
+        world: World) -> None:
+    core = AlertCore(world.db, world.registry, world.policies, world.clock, [],
+                     claim_for=LOCAL_NODE, on_claimed=lambda ids, at: None)
+    core.handle([Signal(Condition.SOS, "res-00001", True, 0, SITE, GW, "button", "button")])
+    world.db.close()  # the process dies before the notices thread sends it
     world.open()  # at start, what this process left sending goes out again
     world.step(1)
     assert [n.state for n in world.db.notices.of()] == [NoticeState.SENT]

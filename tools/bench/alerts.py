@@ -39,6 +39,7 @@ import yaml
 from alerts.model import AlertChange, Change
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
+from bench.stats import pct
 from central.config import CentralConfig
 from central.process import CentralProcess
 from firmware_stubs import layout, site_registry
@@ -54,13 +55,6 @@ from telemetry.reading import Reading
 from telemetry.topics import Channel
 
 SEED = 1
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
 def _now_ms() -> float:
@@ -171,10 +165,10 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         "background_readings_per_s": round((load_end[1] - load_start[1]) / span, 1),
         "stored_readings_per_s": round((load_end[2] - load_start[2]) / span, 1),
         "offered_readings_per_s": load.get("readings_per_s"),
-        "fall_to_event_ms_p50": _pct(to_event, 0.5), "fall_to_event_ms_p99": _pct(to_event, 0.99),
-        "fall_to_notice_ms_p50": _pct(to_notice, 0.5),
-        "fall_to_notice_ms_p99": _pct(to_notice, 0.99),
-        "baseline_broker_ms_p50": _pct(base, 0.5), "baseline_broker_ms_p99": _pct(base, 0.99),
+        "fall_to_event_ms_p50": pct(to_event, 0.5), "fall_to_event_ms_p99": pct(to_event, 0.99),
+        "fall_to_notice_ms_p50": pct(to_notice, 0.5),
+        "fall_to_notice_ms_p99": pct(to_notice, 0.99),
+        "baseline_broker_ms_p50": pct(base, 0.5), "baseline_broker_ms_p99": pct(base, 0.99),
     })
     return result
 
@@ -266,13 +260,14 @@ def memory(residents: int = 100_000) -> dict[str, Any]:
                                               / (residents / 1000), 2)}
 
 
-def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0, falls: int = 100,
+def run(homes: int = 10_000, speed: float = 60.0, duration: float = 20.0, falls: int = 200,
         out: Any = sys.stderr, store_workers: int = 1) -> dict[str, Any]:
     result = fall_latency(homes, speed, duration, falls, out, store_workers)
     print("detector throughput at 10,000 residents", file=out)
     result.update(detector_throughput())
     print("memory at 100,000 residents", file=out)
     result.update(memory())
-    result["fall_ratio_to_broker_p99"] = round(
-        result["fall_to_notice_ms_p99"] / max(result["baseline_broker_ms_p99"], 1e-9), 1)
+    notice, broker = result["fall_to_notice_ms_p99"], result["baseline_broker_ms_p99"]
+    result["fall_ratio_to_broker_p99"] = None if notice is None or broker is None \
+        else round(notice / max(broker, 1e-9), 1)
     return result

@@ -46,7 +46,6 @@ from bench.cluster import (
     LEASE_TTL_S,
     AlertNode,
     now_ms,
-    pct,
     sessions,
     start_nodes,
     stored_keys,
@@ -54,6 +53,7 @@ from bench.cluster import (
     wait_for,
 )
 from bench.ingest import simulate
+from bench.stats import pct
 from firmware_stubs import layout, site_registry
 from harness.kannel import LocalKannel, reply_url
 from harness.nats import NatsCluster

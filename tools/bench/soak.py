@@ -39,6 +39,7 @@ import yaml
 
 from alerts.model import Condition
 from alerts.settings import AlertSettings, KannelSettings
+from bench.stats import pct
 from central.config import CentralConfig, RetentionConfig
 from central.process import CentralProcess
 from dashboard.accounts.model import Role
@@ -79,11 +80,6 @@ def _size_mb(folder: Path, *names: str) -> float:
             if path.exists():
                 total += path.stat().st_size
     return total / 2**20
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
 
 
 class _Desk:
@@ -373,7 +369,7 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
         "rss_growth_second_half": growth("rss_mb"),
         "disk_growth_second_half": round((disk_end - disk_half) / disk_half, 3)
         if disk_half else 0.0,
-        "open_alerts_api_ms_p50": _pct(api_ms, 0.5),
-        "open_alerts_api_ms_p99": _pct(api_ms, 0.99),
+        "open_alerts_api_ms_p50": pct(api_ms, 0.5),
+        "open_alerts_api_ms_p99": pct(api_ms, 0.99),
         "rss_mb_end": end.get("rss_mb"), "disk_mb_end": round(disk_end, 1),
     }
