@@ -9,7 +9,10 @@ Three measurements, each with a baseline taken in the same run:
    them) for one resident after another, with a policy that texts the family at once through a real
    Kannel. Reported: p50 / p99 from the publish to the dashboard-facing event
    (``fall_to_event_ms_*``) and to Kannel accepting the SMS (``fall_to_notice_ms_*``);
-   baseline: the same publishes received by a bare subscriber (the broker's own latency).
+   baseline: the same publishes received by a bare subscriber (the broker's own latency);
+   and, after the run, Kannel's own answer time for the same sendsms with nothing else
+   running (``kannel_alone_ms_*``: asking for a delivery report, about half its answers
+   take some 20 ms here, the rest 1-3 ms).
    ``background_readings_per_s`` is what the alert core took in while the falls were
    published, ``stored_readings_per_s`` what reached the store over the same span.
 2. **Detector throughput**: the full bank of 10,000 residents over two minutes of their
@@ -36,7 +39,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import yaml
 
-from alerts.model import AlertChange, Change
+from alerts.model import AlertChange, Change, Notice, NoticeState
+from alerts.notify.kannel import KannelNotifier
 from alerts.settings import AlertSettings, KannelSettings
 from bench.ingest import simulate
 from bench.stats import pct
@@ -152,6 +156,7 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         alerts = {a.alert_id: a.subject for a in service.db.alerts.find()}
         central.close()
         stored.close()
+        kannel_ms = _kannel_alone(kannel, falls)
         kannel.close()
     base = [received[layout.gateway_id(int(r[4:]))] - t for r, t in published.items()
             if layout.gateway_id(int(r[4:])) in received]
@@ -169,8 +174,25 @@ def fall_latency(homes: int, speed: float, duration: float, falls: int, out: Any
         "fall_to_notice_ms_p50": pct(to_notice, 0.5),
         "fall_to_notice_ms_p99": pct(to_notice, 0.99),
         "baseline_broker_ms_p50": pct(base, 0.5), "baseline_broker_ms_p99": pct(base, 0.99),
+        "kannel_alone_ms_p50": pct(kannel_ms, 0.5), "kannel_alone_ms_p99": pct(kannel_ms, 0.99),
     })
     return result
+
+
+def _kannel_alone(kannel: LocalKannel, n: int) -> list[float]:
+    """Kannel's own share: the same sendsms the notifier makes (a delivery report asked
+    for), one at a time with nothing else running, from the request to its answer."""
+    notifier = KannelNotifier(kannel.sendsms_url, kannel.username, kannel.password,
+                              callback_base="http://127.0.0.1:9", callback_token="t" * 24)
+    out = []
+    for i in range(n):
+        notice = Notice(i + 1, 1, 0, 0, "sms", "+8613800000000", "en", "bench", "bench",
+                        "{}", NoticeState.PENDING, 0, 0, 0)
+        started = _now_ms()
+        notifier.send(notice)
+        out.append(_now_ms() - started)
+        time.sleep(0.02)
+    return out
 
 
 class _StoredCount:
