@@ -205,6 +205,17 @@ class Silence(msgspec.Struct, frozen=True):
     reason: str
 
 
+class Snapshot(NamedTuple):
+    """What a detector learned of a subject (a resident, or a fleet detector's everybody),
+    as stored: see ``alerts.detectors.snapshot``."""
+
+    subject: str
+    detector: str
+    version: int
+    taken_ms: int
+    body: bytes
+
+
 class Change(enum.StrEnum):
     """What happened to an alert, as the desk's live push tells it."""
 

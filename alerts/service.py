@@ -5,6 +5,11 @@ steps and the outbox: it sleeps until the store's earliest due time, or until an
 changes, a delivery fails or another node's work may have come its way) and
 ``alert-model`` (the multivariate model's fitting and scoring).
 
+What the detectors learned is written to the store in small chunks every
+``learned_every_s`` (by the timers thread, one chunk a round), at a clean stop and when a
+partition is let go; it is taken back at start and when a partition is taken over, before
+its first reading (``learned_counts``: what was restored, refused, written).
+
 ``consume`` is an ingest consumer: it runs in ingest's thread, before the store write, so
 a fall becomes an alert (committed, and pushed to listeners) before its reading is stored.
 
@@ -26,10 +31,19 @@ from pathlib import Path
 
 from alerts import policy as policy_module
 from alerts.core import AlertCore
-from alerts.detectors.bank import DetectorBank
+from alerts.detectors.bank import SLOW_CHUNK, DetectorBank
 from alerts.detectors.health import HEALTH_CONDITIONS
 from alerts.detectors.partition_bank import PartitionBank
-from alerts.model import LOCAL_NODE, PROFILES, Alert, AlertChange, Listener, Severity, Signal
+from alerts.model import (
+    LOCAL_NODE,
+    PROFILES,
+    Alert,
+    AlertChange,
+    Listener,
+    Severity,
+    Signal,
+    Snapshot,
+)
 from alerts.notify.base import Notifier
 from alerts.notify.callbacks import CallbackServer
 from alerts.notify.console import ConsoleNotifier
@@ -56,6 +70,7 @@ NOTHING_DUE_S = 3600.0  # the notices thread's longest sleep (it is woken for an
 CLUSTER_LOOK_S = 1.0
 SWITCH_INTERVAL_S = 0.001
 MAX_KEPT_SIGNALS = 100_000  # past this, the oldest that ends a condition goes first
+LEARNED_CHUNK = 50  # residents' snapshots written per timers round (one small commit)
 
 
 class AlertService:
@@ -89,8 +104,15 @@ class AlertService:
             bed_return_s=settings.bed_return_s) if cluster is None else PartitionBank(
             registry, cluster.partitions, confirm_fall_s=settings.confirm_fall_s,
             bed_return_s=settings.bed_return_s)
+        # (outcome, detector) -> snapshots: restored, refused (version, corrupt, unknown),
+        # written, write_failed, read_failed (the detector "" when it is every one)
+        self.learned_counts: dict[tuple[str, str], int] = {}
+        self._learned_every_ms = int(settings.learned_every_s * 1000)
+        self._next_learned_ms = clock.now_ms() + self._learned_every_ms
+        self._saving: Iterator[list[Snapshot]] | None = None  # a periodic write under way
         if isinstance(self.bank, DetectorBank):  # after a restart: what the store says
             self.bank.health.restore(self._open_health())
+            self._restore(self.bank)
         self._claimed: list[tuple[list[int], int]] = []  # made at once, not yet sent
         self._claimed_lock = threading.Lock()
         self.core = AlertCore(self.db, registry, policies, clock,
@@ -193,20 +215,86 @@ class AlertService:
 
     def take(self, part: int) -> None:
         """Watch the residents of partition ``part`` (before its readings flow), with
-        the device health the store has of it (whichever node marked it). Without the
-        service's lock: the lease thread must not wait behind a backlog of readings
-        (one dictionary entry is put in place at once)."""
+        the device health the store has of it (whichever node marked it) and what its
+        detectors had learned. Without the service's lock: the lease thread must not
+        wait behind a backlog of readings (one dictionary entry is put in place at
+        once, the bank built and restored beforehand)."""
         if isinstance(self.bank, PartitionBank):
-            self.bank.add(part, self.clock.now_ms(), self._open_health())
+            self.bank.add(part, self.clock.now_ms(), self._open_health(), self._restore)
         self.look_again()
 
-    def give_up(self, part: int) -> None:
-        """Stop watching partition ``part`` (after its readings stopped); without the
-        lock, as ``take``. Its readings go back to the broker: what was observed of
-        them is forgotten at the next ``consume``."""
+    def give_up(self, part: int, save: bool = True) -> None:
+        """Stop watching partition ``part`` (after its readings stopped), and, with
+        ``save``, write what its detectors learned for the next owner (not when the store
+        is out of reach: the periodic snapshot stands). The lease thread must not wait
+        behind a backlog of readings: the lock is taken only a chunk at a time. Its
+        readings go back to the broker: what was observed of them is forgotten at the
+        next ``consume``."""
         if isinstance(self.bank, PartitionBank):
-            self.bank.drop(part)
+            bank = self.bank.drop(part)
             self._given_up.add(part)
+            if bank is not None and save:
+                self._save(bank.learned(self.clock.now_ms(), SLOW_CHUNK))
+
+    # --- what the detectors learned ------------------------------------------------------
+
+    def _count(self, outcome: str, n: int = 1, detector: str = "") -> None:
+        key = (outcome, detector)
+        self.learned_counts[key] = self.learned_counts.get(key, 0) + n
+
+    def learned(self, outcome: str, detector: str | None = None) -> int:
+        """Snapshots with ``outcome`` so far (of ``detector``, or of every one)."""
+        return sum(n for (o, d), n in list(self.learned_counts.items())
+                   if o == outcome and detector in (None, d))
+
+    def _restore(self, bank: DetectorBank) -> None:
+        """Take back what ``bank``'s detectors had learned (before its first reading);
+        with the store away, they learn afresh."""
+        pages = self.db.learned.pages(None if self.cluster is None else bank.subjects())
+        try:
+            for rows in pages:
+                for (outcome, detector), n in bank.restore(rows).items():
+                    self._count(outcome, n, detector)
+        except Exception:  # the store away: learning afresh is the safe way on
+            log.exception("learned state not read (in full); the rest learn afresh")
+            self._count("read_failed")
+
+    def _save(self, chunks: Iterator[list[Snapshot]]) -> None:
+        """Write every chunk (each taken under the lock, written outside it)."""
+        while True:
+            with self._lock.hold():
+                rows = next(chunks, None)
+            if rows is None:
+                return
+            self._write(rows)
+
+    def _write(self, rows: list[Snapshot]) -> None:
+        try:
+            with self.db.transaction() as db:
+                kept = db.learned.put(rows)
+            self._count("written", kept)
+        except Exception:  # the store away: the next round writes them again
+            log.exception("learned state of %d subjects not written", len(rows))
+            self._count("write_failed", len(rows))
+
+    def save_round(self, now_ms: int) -> None:
+        """One chunk of the periodic snapshot, if one is under way or due."""
+        if self._saving is None:
+            if now_ms < self._next_learned_ms:
+                return
+            self._next_learned_ms = now_ms + self._learned_every_ms
+            self._saving = self.bank.learned(now_ms, LEARNED_CHUNK)
+        with self._lock.hold():
+            rows = next(self._saving, None)
+        if rows is None:
+            self._saving = None
+        else:
+            self._write(rows)
+
+    def save_learned(self) -> None:
+        """Write everything the detectors learned now (a clean stop)."""
+        self._saving = None
+        self._save(self.bank.learned(self.clock.now_ms(), SLOW_CHUNK))
 
     def _forget_given_up(self) -> None:
         """With the lock held: batches of partitions given up are not retried here."""
@@ -244,6 +332,7 @@ class AlertService:
         self._notices.join(timeout=15)
         self._model_thread.join(timeout=30)
         self.callbacks.close()
+        self.save_learned()
         self.db.close()
 
     def run_once(self) -> None:
@@ -284,6 +373,7 @@ class AlertService:
                     break
                 self._record(chunk)
         self._model_due.set()  # the model's batch: its own thread, without the lock
+        self.save_round(now)
 
     def _run_model(self) -> None:
         """Fit and score the multivariate model (tens to hundreds of ms at 10,000

@@ -74,8 +74,13 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     smtp: SmtpSettings | None = None
     confirm_fall_s: float = 60.0
     bed_return_s: float = 1800.0
+    # How often what the detectors learned is written to the store (also at a clean stop
+    # and when a node lets a partition go); a crash loses at most this much of it.
+    learned_every_s: float = 600.0
 
     def __post_init__(self) -> None:
+        if not self.learned_every_s > 0:
+            raise ValueError("[alerts] learned_every_s must be more than 0")
         if self.kannel is not None and self.callback_host in WILDCARDS \
                 and not self.callback_url:
             raise ValueError(f"[alerts] callback_host = {self.callback_host!r} listens on every "

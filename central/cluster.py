@@ -144,7 +144,7 @@ class ClusterNode:
                 log.error("node %s: lease on partition %d not renewed in time; letting it "
                           "go", self.settings.node_id, part)
                 self.ingest.close_partition(part)
-                self.alerts.give_up(part)
+                self.alerts.give_up(part, save=False)  # the store may not answer
             self.leases.held = frozenset()
 
     def lease_age_ms(self) -> int:
@@ -166,13 +166,15 @@ class ClusterNode:
                 "cluster_error": self.last_error}
 
     def close(self) -> None:
-        """Stop taking messages, then hand every partition over at once."""
+        """Stop taking messages, write what the partitions' detectors learned, then hand
+        every partition over at once."""
         self._stop.set()
         for thread in (self._thread, self._watchdog):
             if thread.is_alive():
                 thread.join(10)
         for part in self.ingest.partitions():
             self.ingest.close_partition(part)
+            self.alerts.give_up(part)  # its snapshot written before the next owner reads it
         try:
             self.leases.release_all()
         except StateError as exc:  # they expire by themselves after the ttl

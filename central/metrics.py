@@ -125,6 +125,13 @@ class CentralCollector(Collector):
         yield CounterMetricFamily(_PREFIX + "alert_signals_kept_dropped",
                                   "kept signals given up (over the bound, never critical)",
                                   value=alerts.kept_dropped)
+        learned = CounterMetricFamily(
+            _PREFIX + "learned_snapshots", "detector snapshots by outcome: restored, "
+            "refused (version, corrupt, unknown), written, write_failed, read_failed",
+            labels=["outcome", "detector"])
+        for (outcome, detector), n in sorted(dict(alerts.learned_counts).items()):
+            learned.add_metric([outcome, detector], n)
+        yield learned
         db = alerts.db
         open_alerts = GaugeMetricFamily(_PREFIX + "open_alerts",
                                         "unresolved alerts by condition and severity",

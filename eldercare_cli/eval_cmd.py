@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     i.add_argument("--json", action="store_true", help="last line: one JSON object")
     i.add_argument("--cuts", type=int, default=200, help="random cut points (default 200)")
     i.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
+    i.add_argument("--restart-every-days", type=int, metavar="N",
+                   help="rebuild the detector every N days of each log, from its snapshot "
+                        "and afresh, beside the figures without restarts")
     i.set_defaults(handler=_eval_inactivity)
     a = which.add_parser("anomalies", help="band novelty detector on NAB")
     a.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -94,6 +97,12 @@ def _eval_inactivity(args: argparse.Namespace) -> int:
         print(f"error: no home log in {args.data} (looked for *{homes.SENSORS} in it and "
               "its sub-folders)", file=sys.stderr)
         return 1
+    if args.restart_every_days is not None:
+        if args.restart_every_days < 1:
+            print("error: --restart-every-days must be 1 or more", file=sys.stderr)
+            return 1
+        result = inactivity.run_restarts(args.data, args.restart_every_days, cuts=args.cuts)
+        return _finish(args, "inactivity_restarts", result, full=args.cuts >= 200)
     result = inactivity.run(args.data, cuts=args.cuts)
     return _finish(args, "inactivity", result, full=args.cuts >= 200)
 

@@ -5,8 +5,11 @@ cleared by the next sign of life."""
 
 from __future__ import annotations
 
+import msgspec
+
+from alerts.detectors import snapshot
 from alerts.detectors.base import Timer
-from alerts.detectors.inactivity_model import Event, InactivityDetector, Tier
+from alerts.detectors.inactivity_model import Event, InactivityDetector, InactivityState, Tier
 from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
@@ -16,12 +19,19 @@ ACTIVITY_KINDS = frozenset({Kind.MOTION, Kind.DOOR, Kind.BED_OCCUPANCY, Kind.SEA
 CONDITION_OF = {Tier.CHECK: Condition.INACTIVITY_CHECK, Tier.ALARM: Condition.INACTIVITY}
 
 
+class InactivityRuleState(msgspec.Struct, forbid_unknown_fields=True):
+    routine: InactivityState
+    open: list[Condition]  # raised and not yet ended by a sign of life
+
+
 class InactivityRule:
     """Inactivity of one resident: checked every slow sweep."""
 
     kinds = ACTIVITY_KINDS
     timer = Timer.SLOW
     armed = False
+    learned_as = "inactivity"
+    learned_version = 1  # of ``InactivityRuleState``
 
     def __init__(self, resident_id: str, site_id: str, gateway_id: str, start_ms: int, *,
                  main_door: str, utc_offset_ms: int) -> None:
@@ -52,3 +62,12 @@ class InactivityRule:
             out.append(Signal(condition, self.resident_id, True, now_ms, *self._where,
                               f"no activity for {minutes:.0f} min ({alert.context.value})"))
         return out
+
+    def snapshot(self) -> bytes:
+        return snapshot.encode(InactivityRuleState(self._detector.state(), list(self._open)))
+
+    def restore(self, body: bytes) -> None:
+        state = snapshot.decode(body, InactivityRuleState)
+        snapshot.check(set(state.open) <= set(CONDITION_OF.values()), "not an inactivity")
+        self._detector.load(state.routine)
+        self._open = list(state.open)

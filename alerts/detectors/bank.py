@@ -10,11 +10,15 @@ every fleet detector: ``fast_tick`` (unconfirmed falls, bed exits, gathered batc
 second), ``slow_tick`` (inactivity, device silence, the model's windows: every
 ``slow_every_s``, in chunks) and ``unlocked`` (the model's fitting and scoring, run by the
 caller without its lock).
+
+What the detectors learned leaves the bank as snapshots (``learned``, in chunks) and comes
+back with ``restore``, which refuses, with a reason, what it cannot take back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.base import ALL_KINDS, Detector, FleetDetector, Timer
@@ -22,6 +26,14 @@ from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
+from alerts.detectors.snapshot import (
+    FLEET,
+    FleetLearner,
+    Learner,
+    Refused,
+    Snapshot,
+    SnapshotError,
+)
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules, overrides_from
 from alerts.model import Signal
@@ -30,7 +42,11 @@ from registry.time import utc_offset_min
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
+log = logging.getLogger(__name__)
+
 SLOW_CHUNK = 250  # residents per chunk of the slow sweep: about 1 ms of the service's lock
+RESTORED = "restored"
+OTHER = "other"  # a detector named in a snapshot that this bank does not have
 
 
 class _Resident:
@@ -59,7 +75,11 @@ def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: 
 
 class DetectorBank:
     def __init__(self, registry: Registry, start_ms: int, *, confirm_fall_s: float = 60.0,
-                 bed_return_s: float = 1800.0, slow_every_s: float = 30.0) -> None:
+                 bed_return_s: float = 1800.0, slow_every_s: float = 30.0,
+                 fleet_subject: str = FLEET) -> None:
+        """``fleet_subject``: the subject the fleet detectors' own snapshots are kept
+        under (a bank of one partition of several has its own)."""
+        self.fleet_subject = fleet_subject
         self.health = HealthMonitor()
         offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
                    for s in registry.sites.values()}
@@ -95,6 +115,83 @@ class DetectorBank:
 
     def __len__(self) -> int:
         return len(self._residents)
+
+    def detectors_of(self, resident_id: str) -> list[Detector]:
+        """The detectors watching ``resident_id`` (none if not here)."""
+        resident = self._residents.get(resident_id)
+        return [] if resident is None else list(resident.detectors)
+
+    def subjects(self) -> list[str]:
+        """The residents this bank watches, and its fleet subject."""
+        return [*self._residents, self.fleet_subject]
+
+    def learned(self, taken_ms: int, chunk: int = SLOW_CHUNK) -> Iterator[list[Snapshot]]:
+        """What every detector that learns has learned, as of ``taken_ms``: the
+        residents' detectors ``chunk`` residents at a time, then each fleet detector's
+        ``chunk`` subjects at a time (a caller holding a lock can let go in between)."""
+        residents = list(self._residents.items())
+        for lo in range(0, len(residents), chunk):
+            yield [Snapshot(resident_id, d.learned_as, d.learned_version, taken_ms,
+                            d.snapshot())
+                   for resident_id, resident in residents[lo:lo + chunk]
+                   for d in resident.detectors if isinstance(d, Learner)]
+        for f in self.fleet:
+            if not isinstance(f, FleetLearner):
+                continue
+            subjects = list(f.learned_subjects())
+            for lo in range(0, len(subjects), chunk):
+                rows = []
+                for subject in subjects[lo:lo + chunk]:
+                    body = f.snapshot_of(subject)
+                    if body is not None:
+                        stored = self.fleet_subject if subject == FLEET else subject
+                        rows.append(Snapshot(stored, f.learned_as, f.learned_version,
+                                             taken_ms, body))
+                yield rows
+
+    def restore(self, rows: list[Snapshot]) -> dict[tuple[str, str], int]:
+        """Take back what ``rows`` say the detectors had learned (before any reading).
+        Each row taken back or refused: counts by (outcome, detector), the outcome
+        ``RESTORED`` or a ``Refused`` reason (a detector this bank does not have is
+        counted as ``OTHER``); a refused row leaves its detector learning afresh."""
+        fleet = {f.learned_as: f for f in self.fleet if isinstance(f, FleetLearner)}
+        known = set(fleet) | {d.learned_as for r in self._residents.values()
+                              for d in r.detectors if isinstance(d, Learner)}
+        counts: dict[tuple[str, str], int] = {}
+        for row in rows:
+            try:
+                self._restore(row, fleet)
+                outcome = RESTORED
+            except SnapshotError as exc:
+                outcome = exc.reason.value
+                log.warning("learned state of %s refused (%s): %s", row.detector[:40],
+                            exc.reason.value, exc)
+            key = (outcome, row.detector if row.detector in known else OTHER)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def _restore(self, row: Snapshot, fleet: Mapping[str, FleetLearner]) -> None:
+        if row.detector in fleet:
+            target: Learner | FleetLearner = fleet[row.detector]
+            if row.subject != self.fleet_subject and row.subject not in self._residents:
+                raise SnapshotError(Refused.UNKNOWN, "a resident not watched here")
+        else:
+            resident = self._residents.get(row.subject)
+            if resident is None:
+                raise SnapshotError(Refused.UNKNOWN, "a resident not watched here")
+            found = [d for d in resident.detectors
+                     if isinstance(d, Learner) and d.learned_as == row.detector]
+            if not found:
+                raise SnapshotError(Refused.UNKNOWN, f"no detector {row.detector[:40]!r}")
+            target = found[0]
+        if row.version != target.learned_version:
+            raise SnapshotError(Refused.VERSION, f"version {row.version}, this code reads "
+                                                 f"{target.learned_version}")
+        if isinstance(target, FleetLearner):
+            target.restore_of(FLEET if row.subject == self.fleet_subject else row.subject,
+                              row.body)
+        else:
+            target.restore(row.body)
 
     def observe(self, readings: list[Reading]) -> list[Signal]:
         out: list[Signal] = []

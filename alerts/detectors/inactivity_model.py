@@ -55,6 +55,9 @@ import itertools
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import msgspec
+
+from alerts.detectors.snapshot import check, durations
 from telemetry.clock import DAY_MS, MIN_MS
 from telemetry.kinds import Kind
 
@@ -163,6 +166,44 @@ class _Silences:
             del self.longest[0]
 
 
+class SilencesState(msgspec.Struct, array_like=True):
+    n: int
+    longest: list[float]
+
+
+class InactivityState(msgspec.Struct, forbid_unknown_fields=True):
+    """Everything an ``InactivityDetector`` knows: the routine it learned and where the
+    resident is in the current silence."""
+
+    start_ms: int
+    last_activity_ms: int
+    door_at_ms: int | None
+    while_away: dict[str, int]
+    back_at_ms: int | None
+    bed_on: list[str]
+    seat_on: list[str]
+    bed_since_ms: int | None
+    seat_since_ms: int | None
+    has_bed: bool
+    raised: list[Tier]
+    gaps: list[SilencesState]  # by the hour of day they began
+    gaps_after: list[tuple[str, int, SilencesState]]  # (sensor, part of the day, silences)
+    last_device: str | None
+    seat_max_min: float
+    bed_day_max_min: float
+    latest_rise_min: float | None
+    away_max_min: float
+
+
+def _silences(state: SilencesState) -> _Silences:
+    check(len(state.longest) <= KEEP_LONGEST and state.n >= len(state.longest)
+          and durations(state.longest) and state.longest == sorted(state.longest),
+          "past silences out of shape")
+    out = _Silences()
+    out.n, out.longest = state.n, list(state.longest)
+    return out
+
+
 class InactivityDetector:
     def __init__(self, resident_id: str, start_ms: int, *, main_door: str = "maindoor",
                  utc_offset_ms: int = 0,
@@ -191,6 +232,40 @@ class InactivityDetector:
         self._bed_day_max_min = 0.0
         self._latest_rise_min: float | None = None  # minutes after local midnight
         self._away_max_min = 0.0
+
+    # --- kept across restarts ------------------------------------------------------------
+
+    def state(self) -> InactivityState:
+        return InactivityState(
+            self._start, self._last_activity, self._door_at, dict(self._while_away),
+            self._back_at, sorted(self._bed_on), sorted(self._seat_on), self._bed_since,
+            self._seat_since, self._has_bed, sorted(self._raised),
+            [SilencesState(g.n, list(g.longest)) for g in self._gaps],
+            [(device, part, SilencesState(g.n, list(g.longest)))
+             for (device, part), g in self._gaps_after.items()],
+            self._last_device, self._seat_max_min, self._bed_day_max_min,
+            self._latest_rise_min, self._away_max_min)
+
+    def load(self, state: InactivityState) -> None:
+        """Take ``state`` (of ``state()``) as this detector's: all of it, or nothing
+        (``SnapshotError`` if it holds what no detector could have learned)."""
+        check(len(state.gaps) == 24, "not 24 hours of past silences")
+        check(all(0 <= part < 24 // BAND_HOURS for _, part, _ in state.gaps_after),
+              "part of the day out of range")
+        check(durations([state.seat_max_min, state.bed_day_max_min, state.away_max_min,
+                         state.latest_rise_min or 0.0]), "a longest session out of range")
+        gaps = [_silences(g) for g in state.gaps]
+        gaps_after = {(device, part): _silences(g) for device, part, g in state.gaps_after}
+        self._start, self._last_activity = state.start_ms, state.last_activity_ms
+        self._door_at, self._while_away = state.door_at_ms, dict(state.while_away)
+        self._back_at = state.back_at_ms
+        self._bed_on, self._seat_on = set(state.bed_on), set(state.seat_on)
+        self._bed_since, self._seat_since = state.bed_since_ms, state.seat_since_ms
+        self._has_bed, self._raised = state.has_bed, set(state.raised)
+        self._gaps, self._gaps_after = gaps, gaps_after
+        self._last_device = state.last_device
+        self._seat_max_min, self._bed_day_max_min = state.seat_max_min, state.bed_day_max_min
+        self._latest_rise_min, self._away_max_min = state.latest_rise_min, state.away_max_min
 
     # --- what happened -------------------------------------------------------------------
 

@@ -11,16 +11,24 @@ the lock the readings take (``collect`` hands windows over, ``score`` does the m
 work), never on the path of a fall. A window scoring below the training set's
 ``quantile`` twice in a row raises ``VITALS_ANOMALY`` (a notice for the desk, severity
 info); two ordinary windows clear it.
+
+Kept across restarts: each resident's running mean and deviation and run of unusual
+windows (``snapshot_of(resident)``), and, under ``FLEET``, the windows kept for training
+and those the model was fitted on (the forest is fitted again from them on restore: the
+same seed and data give the same forest; no model object is stored).
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from alerts.detectors import snapshot
 from alerts.detectors.base import FleetBase
 from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
@@ -51,8 +59,28 @@ class _Norm:
         self.n = 0
 
 
+class NormState(msgspec.Struct, forbid_unknown_fields=True):
+    mean: list[float]
+    var: list[float]
+    n: int
+    low: int  # > 0: unusual windows in a row; < 0: usual ones
+    flagged: bool
+
+
+class ModelState(msgspec.Struct, forbid_unknown_fields=True):
+    training: list[list[float]]  # windows kept for the next fit
+    fitted_on: list[list[float]]  # the windows the forest was fitted on (none: not yet)
+    since_fit: int
+
+
+def _rows(rows: list[list[float]]) -> bool:
+    return all(len(r) == N and all(math.isfinite(v) for v in r) for r in rows)
+
+
 class VitalsAnomaly(FleetBase):
     kinds = frozenset(FEATURES)
+    learned_as = "vitals-anomaly"
+    learned_version = 1  # of ``NormState`` and ``ModelState``
 
     def __init__(self, *, window_s: float = 300.0, train_windows: int = 2000,
                  refit_windows: int = 50_000, quantile: float = 0.001, seed: int = 0) -> None:
@@ -69,6 +97,8 @@ class VitalsAnomaly(FleetBase):
         self._training: list[npt.NDArray[np.float64]] = []
         self._since_fit = 0
         self._model: object | None = None
+        self._fitted_on: npt.NDArray[np.float64] | None = None
+        self._fit_pending: npt.NDArray[np.float64] | None = None  # restored, not fitted yet
         self._threshold = -np.inf
         self._low: dict[str, int] = {}  # consecutive unusual windows
         self._flagged: set[str] = set()
@@ -135,6 +165,9 @@ class VitalsAnomaly(FleetBase):
     def score(self, now_ms: int) -> list[Signal]:
         """Normalise, fit when due and score the collected windows in one batch. Touches
         nothing ``observe`` does, so the caller runs it without the readings' lock."""
+        if self._fit_pending is not None:
+            pending, self._fit_pending = self._fit_pending, None
+            self._fit_on(pending)
         with self._handover:  # collect and score may run in different threads
             ready, self._ready = self._ready, []
         rows, owners = [], []
@@ -172,11 +205,52 @@ class VitalsAnomaly(FleetBase):
         return out
 
     def _fit(self) -> None:
+        self._fit_on(np.vstack(self._training[-self.refit_windows:]))
+        self._training = self._training[-self.train_windows:]
+        self._since_fit = 0
+
+    def _fit_on(self, data: npt.NDArray[np.float64]) -> None:
         from sklearn.ensemble import IsolationForest
 
-        data = np.vstack(self._training[-self.refit_windows:])
         model = IsolationForest(n_estimators=100, random_state=self.seed).fit(data)
         self._threshold = float(np.quantile(model.score_samples(data), self.quantile))
         self._model = model
-        self._training = self._training[-self.train_windows:]
-        self._since_fit = 0
+        self._fitted_on = data
+
+    # --- kept across restarts ------------------------------------------------------------
+
+    def learned_subjects(self) -> Iterable[str]:
+        return [snapshot.FLEET, *list(self._norm)]
+
+    def snapshot_of(self, subject: str) -> bytes | None:
+        if subject == snapshot.FLEET:
+            fitted = self._fitted_on if self._fit_pending is None else self._fit_pending
+            return snapshot.encode(ModelState(
+                [row.tolist() for row in list(self._training)],
+                [] if fitted is None else fitted.tolist(), self._since_fit))
+        norm = self._norm.get(subject)
+        if norm is None:
+            return None
+        return snapshot.encode(NormState(norm.mean.tolist(), norm.var.tolist(), norm.n,
+                                         self._low.get(subject, 0), subject in self._flagged))
+
+    def restore_of(self, subject: str, body: bytes) -> None:
+        if subject == snapshot.FLEET:
+            model = snapshot.decode(body, ModelState)
+            snapshot.check(_rows(model.training) and _rows(model.fitted_on)
+                           and model.since_fit >= 0, "a window out of shape")
+            self._training = [np.asarray(row, dtype=np.float64) for row in model.training]
+            self._since_fit = model.since_fit
+            if model.fitted_on:  # fitted by the model's thread (seconds; not the caller's)
+                self._fit_pending = np.asarray(model.fitted_on, dtype=np.float64)
+            return
+        state = snapshot.decode(body, NormState)
+        snapshot.check(len(state.mean) == N and len(state.var) == N and state.n >= 0
+                       and all(math.isfinite(v) for v in state.mean)
+                       and snapshot.durations(state.var), "a norm out of shape")
+        norm = self._norm[subject] = _Norm()
+        norm.mean, norm.var = np.asarray(state.mean), np.asarray(state.var)
+        norm.n = state.n
+        self._low[subject] = state.low
+        if state.flagged:
+            self._flagged.add(subject)

@@ -81,6 +81,22 @@ class BandNovelty:
         self._pending = 0
         self._since_event = quiet
 
+    def state(self) -> tuple[int, int, float, int, int, int, int]:
+        """What the stream taught it (the moves seen, where it is, its mean, runs)."""
+        return (self._seen, self._prev, self._mean, self._n, self._far_run, self._pending,
+                self._since_event)
+
+    def load(self, state: tuple[int, int, float, int, int, int, int]) -> None:
+        """Take ``state()`` back (``ValueError`` if it could not have been learned)."""
+        seen, prev, mean, n, far_run, pending, since_event = state
+        moves = 1 << (self.bands * self.bands)
+        if not (0 <= seen < moves and 0 <= pending < moves and -1 <= prev < self.bands
+                and min(n, far_run, since_event) >= 0
+                and (math.isfinite(mean) or (n == 0 and math.isnan(mean)))):
+            raise ValueError("a band novelty state out of range")
+        (self._seen, self._prev, self._mean, self._n, self._far_run, self._pending,
+         self._since_event) = state
+
     @property
     def mean(self) -> float:
         """The stream's slowly moving mean (nan before the first value)."""

@@ -2,18 +2,20 @@
 gateways the node owns, built when its lease is gained (from that partition's part of the
 registry, so a resident whose home is silent is watched from the first second) and dropped
 when it is lost. Readings and gateway status go to the bank of the gateway's partition;
-the timers run over every bank. The detectors' learned state (usual levels, routines)
-starts afresh on the node that takes a partition over; the open alerts, timers and
-notices are in the shared store and carry on."""
+the timers run over every bank. What the detectors learned (usual levels, routines) is
+taken back from the store's snapshots before a partition's first reading (``add``'s
+``prepare``) and written by the node that lets it go; the open alerts, timers and notices
+are in the shared store and carry on."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from alerts.detectors.bank import SLOW_CHUNK, DetectorBank
+from alerts.detectors.base import Detector
 from alerts.detectors.health import DeviceHealth
-from alerts.model import Alert, Signal
+from alerts.model import Alert, Signal, Snapshot
 from registry import Registry
 from telemetry.reading import Reading
 from telemetry.topics import partition_of
@@ -31,25 +33,44 @@ class PartitionBank:
         self.banks: dict[int, DetectorBank] = {}
         self.health = _Health(self)
 
-    def add(self, part: int, now_ms: int, open_alerts: list[Alert]) -> None:
+    def add(self, part: int, now_ms: int, open_alerts: list[Alert],
+            prepare: Callable[[DetectorBank], object] | None = None) -> None:
         """Watch partition ``part`` from ``now_ms`` (its lease was gained), taking up the
-        device health ``open_alerts`` (the store's) say of its gateways."""
+        device health ``open_alerts`` (the store's) say of its gateways; ``prepare`` is
+        given the new bank before it is watched (what its detectors learned)."""
         if part not in self.banks:
             bank = DetectorBank(self.registry.only(self._members[part]), now_ms,
-                                **self._options)
+                                fleet_subject=f"partition-{part}", **self._options)
             bank.health.restore([a for a in open_alerts
                                  if partition_of(a.gateway_id, self.partitions) == part])
+            if prepare is not None:
+                prepare(bank)
             self.banks[part] = bank
 
-    def drop(self, part: int) -> None:
-        """Stop watching ``part`` (its lease was lost or handed over)."""
-        self.banks.pop(part, None)
+    def drop(self, part: int) -> DetectorBank | None:
+        """Stop watching ``part`` (its lease was lost or handed over); its bank."""
+        return self.banks.pop(part, None)
+
+    def learned(self, taken_ms: int, chunk: int = SLOW_CHUNK) -> Iterator[list[Snapshot]]:
+        """As ``DetectorBank.learned``, over the partitions still held."""
+        for part, bank in list(self.banks.items()):
+            for rows in bank.learned(taken_ms, chunk):
+                if self.banks.get(part) is not bank:
+                    break  # let go meanwhile: its last snapshot was written then
+                yield rows
 
     def bank_of(self, gateway_id: str) -> DetectorBank | None:
         return self.banks.get(partition_of(gateway_id, self.partitions))
 
     def __len__(self) -> int:
         return sum(len(bank) for bank in self.banks.values())
+
+    def detectors_of(self, resident_id: str) -> list[Detector]:
+        """The detectors watching ``resident_id`` here (none if its partition is not)."""
+        for bank in list(self.banks.values()):
+            if found := bank.detectors_of(resident_id):
+                return found
+        return []
 
     def observe(self, readings: list[Reading]) -> list[Signal]:
         by_part: dict[int, list[Reading]] = defaultdict(list)

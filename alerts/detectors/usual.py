@@ -9,22 +9,38 @@ recent level passes ``usual * ratio + delta`` for this hour (after ``learn_days`
 samples at that hour) and clears under ``usual * clear_ratio + clear_delta``. While the
 recent level departs, the usual does not learn, so a long departure does not become the
 new normal.
+
+What it learned of a resident (the usual per hour and its sample count, the recent level,
+whether the condition is open) is kept across restarts (``snapshot_of``/``restore_of``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from alerts.detectors import snapshot
 from alerts.detectors.base import FleetBase
 from alerts.model import Condition, Signal
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
 BATCH = 4096  # readings per vectorised update (the bank flushes the rest every fast tick)
+
+
+class UsualState(msgspec.Struct, forbid_unknown_fields=True):
+    site_id: str
+    gateway_id: str
+    usual: list[float]  # by local hour of day
+    count: list[float]  # samples learned at each hour
+    recent: float
+    recent_n: float
+    open: bool
 
 
 class UsualLevel(FleetBase):
@@ -39,6 +55,8 @@ class UsualLevel(FleetBase):
                  unit: str = "", offsets: Mapping[str, int], capacity: int = 1024) -> None:
         self.kind, self.condition = kind, condition
         self.kinds = frozenset({kind})
+        self.learned_as = f"usual-{kind.value}"
+        self.learned_version = 1  # of ``UsualState``
         self.batch_size = BATCH
         self.ratio, self.delta = ratio, delta
         self.clear_ratio, self.clear_delta = clear_ratio, clear_delta
@@ -60,12 +78,44 @@ class UsualLevel(FleetBase):
     def _slot(self, r: Reading) -> int:
         slot = self._index.get(r.resident_id or "")
         if slot is None:
-            slot = self._index[r.resident_id or ""] = len(self._where)
-            self._where.append((r.site_id, r.gateway_id))
-            if slot >= len(self._recent):
-                self._grow()
-            self._offset[slot] = self.offsets[r.site_id]
+            slot = self._new_slot(r.resident_id or "", r.site_id, r.gateway_id)
         return slot
+
+    def _new_slot(self, resident_id: str, site_id: str, gateway_id: str) -> int:
+        slot = self._index[resident_id] = len(self._where)
+        self._where.append((site_id, gateway_id))
+        if slot >= len(self._recent):
+            self._grow()
+        self._offset[slot] = self.offsets[site_id]
+        return slot
+
+    def learned_subjects(self) -> Iterable[str]:
+        return list(self._index)
+
+    def snapshot_of(self, subject: str) -> bytes | None:
+        slot = self._index.get(subject)
+        if slot is None:
+            return None
+        site_id, gateway_id = self._where[slot]
+        return snapshot.encode(UsualState(
+            site_id, gateway_id, self._usual[slot].tolist(), self._count[slot].tolist(),
+            float(self._recent[slot]), float(self._recent_n[slot]), bool(self._open[slot])))
+
+    def restore_of(self, subject: str, body: bytes) -> None:
+        state = snapshot.decode(body, UsualState)
+        snapshot.check(len(state.usual) == 24 and len(state.count) == 24,
+                       "not 24 hours of usual levels")
+        snapshot.check(all(math.isfinite(v) for v in [*state.usual, state.recent])
+                       and snapshot.durations([*state.count, state.recent_n]),
+                       "a level or a count out of range")
+        if state.site_id not in self.offsets:
+            raise snapshot.SnapshotError(snapshot.Refused.UNKNOWN, "a site not watched here")
+        slot = self._index.get(subject)
+        if slot is None:
+            slot = self._new_slot(subject, state.site_id, state.gateway_id)
+        self._usual[slot], self._count[slot] = state.usual, state.count
+        self._recent[slot], self._recent_n[slot] = state.recent, state.recent_n
+        self._open[slot] = state.open
 
     def _grow(self) -> None:
         def bigger(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -5,8 +5,9 @@ silence, escalation, notice, node and lease tables.
 ``AlertStore`` is one connection (an SQLite file, the embedded default, or a PostgreSQL
 DSN shared by the nodes of a several-node deployment) with a family of tables on it, each
 a small class of its own: ``alerts``, ``timeline``, ``silences``, ``steps`` (escalation
-timers), ``outbox`` and ``notices``, ``nodes`` and ``leases``. A ``transaction()`` covers
-every call made inside it, whichever family.
+timers), ``outbox`` and ``notices``, ``nodes`` and ``leases``, ``learned`` (what the
+detectors learned). A ``transaction()`` covers every call made inside it, whichever
+family.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from alerts.store.alerts import AlertTable
 from alerts.store.backends import StateError as StateError  # what every method raises
 from alerts.store.backends import connect
 from alerts.store.escalation import Escalation
+from alerts.store.learned import Learned
 from alerts.store.nodes import Leases, Nodes
 from alerts.store.notices import Notices, Outbox
 from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
@@ -42,6 +44,7 @@ class AlertStore:
         self.notices = Notices(self.backend, self.lock)
         self.nodes = Nodes(self.backend, self.lock)
         self.leases = Leases(self.backend, self.lock)
+        self.learned = Learned(self.backend, self.lock)
 
     def close(self) -> None:
         with self.lock:

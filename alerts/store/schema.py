@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS partition_leases (
     part INTEGER PRIMARY KEY, owner TEXT NOT NULL, expires_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS learned (
+    subject TEXT NOT NULL, detector TEXT NOT NULL, version INTEGER NOT NULL,
+    taken_ms INTEGER NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (subject, detector)
+);
 """
 
 # the node sending a notice, and since when (its clock)

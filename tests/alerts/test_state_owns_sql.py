@@ -46,7 +46,7 @@ def test_each_table_family_is_a_small_class() -> None:
     families = {name: type(value) for name, value in vars(store).items()
                 if isinstance(value, Table)}
     assert set(families) == {"alerts", "timeline", "silences", "steps", "outbox",
-                             "notices", "nodes", "leases"}
+                             "notices", "nodes", "leases", "learned"}
     sizes = {name: len([m for m in vars(cls) if not m.startswith("__")])
              for name, cls in families.items()}
     assert max(sizes.values()) <= 12, sizes

@@ -53,7 +53,7 @@ class _Bank:
     def take(self, part: int) -> None:
         self.held.add(part)
 
-    def give_up(self, part: int) -> None:
+    def give_up(self, part: int, save: bool = True) -> None:
         self.held.discard(part)
 
 

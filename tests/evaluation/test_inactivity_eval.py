@@ -121,6 +121,28 @@ def test_eval_inactivity_quick_run_reports_json_over_every_home() -> None:
     assert 0.5 <= summary["alarm_within_4h"] <= 1.0
 
 
+def test_eval_inactivity_with_restarts_from_snapshots_gives_the_same_figures() -> None:
+    """Rebuilt from its snapshot every 2 days, the detector alarms as if never restarted;
+    rebuilt afresh (as before snapshots), it falls back to its 8-hour default."""
+    done = subprocess.run([sys.executable, "-m", "eldercare_cli.main", "eval", "inactivity",
+                           "--cuts", "20", "--restart-every-days", "2", "--json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    plain = json.loads(subprocess.run(
+        [sys.executable, "-m", "eldercare_cli.main", "eval", "inactivity", "--cuts", "20",
+         "--json"], capture_output=True, text=True, timeout=300,
+        check=True).stdout.splitlines()[-1])
+    assert summary["restart_every_days"] == 2
+    assert set(plain) <= set(summary)
+    for key in ("check_per_day", "alarm_per_day", "check_delay_min_p50",
+                "alarm_delay_min_p50", "alarm_within_4h"):
+        assert summary[key] == summary["without_restarts"][key] == plain[key]
+    assert summary["largest_change_from_snapshots"] == 0.0
+    assert summary["restarted_afresh"]["alarm_delay_min_p50"] > \
+        2 * summary["alarm_delay_min_p50"]
+
+
 def test_any_home_in_the_same_layout_is_read(tmp_path: Path) -> None:
     folder = tmp_path / "some-home"
     folder.mkdir()

@@ -31,6 +31,13 @@ labelled Sleeping at the cut.
 Operating curve: every limit of both tiers multiplied by one factor (0.5 to 3; 1 is the
 shipped detector), the false rate against the median delay of daytime collapses of an
 awake resident, on the same cuts.
+
+Restarts (``--restart-every-days N``): every N days of each log (from its first row) the
+central process restarts: the detector is stopped and a new one built, either from the
+snapshot the old one left (its state through the alert store's codec, as a restarted or
+taking-over node does) or, as before snapshots existed, afresh (learning from day 0). The
+same false alerts and cuts, beside the figures without restarts; a cut's own 12 hours
+run on without a restart.
 """
 
 from __future__ import annotations
@@ -43,7 +50,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from alerts.detectors.inactivity_model import ALARM, CHECK, Event, InactivityDetector, Tier
+from alerts.detectors import snapshot
+from alerts.detectors.inactivity_model import (
+    ALARM,
+    CHECK,
+    Event,
+    InactivityDetector,
+    InactivityState,
+    Tier,
+)
 from evaluation import homes
 from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS
 from telemetry.kinds import Kind
@@ -131,22 +146,39 @@ def _first(detector: InactivityDetector, evs: list[Event], tick: int,
     return {tier: found.get(tier, float("inf")) for tier, _ in detector.tiers}
 
 
-def replay(home: homes.Home, cuts: list[Cut], factor: float = 1.0) -> Replay:
+class Restarts(NamedTuple):
+    every_days: int
+    from_snapshot: bool  # False: a new detector learns afresh
+
+
+def replay(home: homes.Home, cuts: list[Cut], factor: float = 1.0,
+           restarts: Restarts | None = None) -> Replay:
     """One pass over the real log (false alerts), branching off a copy of the detector at
-    each cut (delays)."""
+    each cut (delays); with ``restarts``, the detector rebuilt every so many days."""
     evs = homes.events(home.intervals)
     start = evs[0].t_ms  # the process starts with the log
     end = max(i.end_ms for i in home.intervals)
     span = home.scored()
     tiers = ((Tier.CHECK, CHECK.scaled(factor)), (Tier.ALARM, ALARM.scaled(factor)))
-    detector = InactivityDetector("res-a", start, main_door=home.main_door or "",
+
+    def new_detector(at_ms: int) -> InactivityDetector:
+        return InactivityDetector("res-a", at_ms, main_door=home.main_door or "",
                                   tiers=tiers)
+
+    detector = new_detector(start)
+    every_ms = restarts.every_days * DAY_MS if restarts else 0
+    next_restart = start + every_ms if restarts else end
     array = homes.as_arrays(home.intervals)
     order = sorted(range(len(cuts)), key=lambda k: cuts[k].t_ms)
     delays: dict[Tier, list[float]] = {t: [float("inf")] * len(cuts) for t in TIERS}
     false: dict[Tier, list[int]] = {t: [] for t in TIERS}
     i = j = 0
     for now in range(start, end, MIN_MS):
+        if restarts is not None and now >= next_restart:
+            next_restart += every_ms
+            old, detector = detector, new_detector(now)
+            if restarts.from_snapshot:
+                detector.load(snapshot.decode(snapshot.encode(old.state()), InactivityState))
         while j < len(order) and cuts[order[j]].t_ms < now:
             cut = cuts[order[j]]
             tick = now - MIN_MS
@@ -195,6 +227,14 @@ def _rows(cuts: list[Cut], result: Replay) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _home(home: homes.Home, cuts: list[Cut], result: Replay) -> dict[str, Any]:
+    return {"days": round(result.days, 1), "main_door": home.main_door,
+            "bed_sensor": any(i.kind is Kind.BED_OCCUPANCY for i in home.intervals),
+            "check_per_day": round(len(result.false[Tier.CHECK]) / result.days, 3),
+            "alarm_per_day": round(len(result.false[Tier.ALARM]) / result.days, 3),
+            "rows": _rows(cuts, result)}
+
+
 def run(root: Path, cuts: int = 200, seed: int = 7) -> dict[str, Any]:
     """Every home under ``root`` (see ``homes.find``)."""
     per_home: dict[str, Any] = {}
@@ -205,12 +245,7 @@ def run(root: Path, cuts: int = 200, seed: int = 7) -> dict[str, Any]:
         home = homes.load(path)
         home_cuts = draw_cuts(home, cuts, seed)
         result = replay(home, home_cuts)
-        per_home[home.name] = {
-            "days": round(result.days, 1), "main_door": home.main_door,
-            "bed_sensor": any(i.kind is Kind.BED_OCCUPANCY for i in home.intervals),
-            "check_per_day": round(len(result.false[Tier.CHECK]) / result.days, 3),
-            "alarm_per_day": round(len(result.false[Tier.ALARM]) / result.days, 3),
-            "rows": _rows(home_cuts, result)}
+        per_home[home.name] = _home(home, home_cuts, result)
         pooled += [(c, result, k) for k, c in enumerate(home_cuts)]
         collapses = [c for c in home_cuts if c.variant == "collapse"]
         points = []
@@ -306,3 +341,61 @@ def _report(per_home: dict[str, Any], pooled: list[tuple[Cut, Replay, int]],
                    for _, r, k in collapse), 180)}
     return {"method": (__doc__ or "").strip(), "table": "\n".join(lines),
             "summary": {**legacy, **summary}, "homes": per_home, "curves": curves}
+
+
+def run_restarts(root: Path, every_days: int, cuts: int = 200,
+                 seed: int = 7) -> dict[str, Any]:
+    """Every home under ``root`` replayed three ways: without restarts, restarted every
+    ``every_days`` from snapshots, restarted as many times afresh. The summary (the same
+    keys as ``run``'s) is of the restarts from snapshots."""
+    ways = {"none": None, "snapshots": Restarts(every_days, True),
+            "afresh": Restarts(every_days, False)}
+    per_home: dict[str, dict[str, Any]] = {w: {} for w in ways}
+    pooled: dict[str, list[tuple[Cut, Replay, int]]] = {w: [] for w in ways}
+    for path in homes.find(root):
+        home = homes.load(path)
+        home_cuts = draw_cuts(home, cuts, seed)
+        for way, restarts in ways.items():
+            result = replay(home, home_cuts, restarts=restarts)
+            per_home[way][home.name] = _home(home, home_cuts, result)
+            pooled[way] += [(c, result, k) for k, c in enumerate(home_cuts)]
+    reports = {w: _report(per_home[w], pooled[w], {}) for w in ways}
+    figures = ("check_per_day", "alarm_per_day", "check_delay_min_p50",
+               "alarm_delay_min_p50", "alarm_within_4h")
+    lines = [f"Restarted every {every_days} days: per home, without restarts / restarted "
+             "from snapshots / restarted afresh (as before snapshots).", "",
+             "| home | " + " | ".join(figures) + " | largest change from snapshots |",
+             "|---|" + "---|" * (len(figures) + 1)]
+    rows = {name: {w: _figures(per_home[w][name]) for w in ways} for name in per_home["none"]}
+    rows["all homes"] = {w: {f: reports[w]["summary"][f] for f in figures} for w in ways}
+    worst: dict[str, float] = {}
+    for name, by_way in rows.items():
+        worst[name] = max(_rel(by_way["snapshots"][f], by_way["none"][f]) for f in figures)
+        cells = [" / ".join(_fig(by_way[w][f]) for w in ways) for f in figures]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {worst[name]:.1%} |")
+    summary = {**reports["snapshots"]["summary"], "restart_every_days": every_days,
+               "largest_change_from_snapshots": round(max(worst.values()), 4),
+               "without_restarts": {f: reports["none"]["summary"][f] for f in figures},
+               "restarted_afresh": {f: reports["afresh"]["summary"][f] for f in figures}}
+    method = (__doc__ or "").strip().split("\n\n")[-1]  # the paragraph on restarts
+    return {"method": method, "table": "\n".join(lines), "summary": summary, "homes": rows}
+
+
+def _figures(home: dict[str, Any]) -> dict[str, float]:
+    collapse = home["rows"]["daytime, collapse"]
+    awake = home["rows"]["daytime, collapse: awake"]
+    return {"check_per_day": home["check_per_day"], "alarm_per_day": home["alarm_per_day"],
+            "check_delay_min_p50": awake["check_p50"],
+            "alarm_delay_min_p50": collapse["alarm_p50"],
+            "alarm_within_4h": collapse["alarm_within_4h"]}
+
+
+def _rel(value: float, base: float) -> float:
+    """How far ``value`` is from ``base``, as a share of it (0 when both are equal)."""
+    if value == base or (np.isnan(value) and np.isnan(base)):
+        return 0.0
+    return abs(value - base) / abs(base) if base else float("inf")
+
+
+def _fig(value: float) -> str:
+    return "never" if value == float("inf") else f"{value:.3g}"
