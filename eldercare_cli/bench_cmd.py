@@ -39,7 +39,8 @@ def register(sub: Any) -> None:
     a.set_defaults(handler=_alerts)
     f = which.add_parser("failover", help="alert nodes on a NATS cluster and PostgreSQL, "
                                           "under load: kill -9 an alert node, a broker node, "
-                                          "restart PostgreSQL, pause an alert node; takeover "
+                                          "restart PostgreSQL, pause an alert node, kill the "
+                                          "PostgreSQL primary; takeover "
                                           "time, fall to desk, loss, SMS twice")
     f.add_argument("--homes", type=int, default=2000)
     f.add_argument("--nodes", type=int, default=3, help="alert nodes (3)")
@@ -47,8 +48,9 @@ def register(sub: Any) -> None:
     f.add_argument("--falls", type=int, default=90, help="falls per run (90)")
     f.add_argument("--duration", type=float, default=45.0, help="seconds of load per run")
     f.add_argument("--kill", choices=["alert-node", "broker-node", "postgres-restart",
-                                      "pause-node", "all"], default="all",
-                   help="what fails (all: each in turn, a run each)")
+                                      "pause-node", "postgres", "all"], default="all",
+                   help="what fails (all: each in turn, a run each; postgres: the primary "
+                        "of a Patroni-run PostgreSQL with a synchronous standby, killed -9)")
     f.add_argument("--pause-node", dest="kill", action="store_const", const="pause-node",
                    help="the same as --kill pause-node")
     f.set_defaults(handler=_failover)

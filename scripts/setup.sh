@@ -10,10 +10,11 @@ APT_PACKAGES=(mosquitto mosquitto-clients)
 # drive the dashboard in a real headless Chromium (never a downloaded browser), and run
 # the store contract against a real InfluxDB 1.6, scrape the metrics with a real
 # Prometheus, check the installed units with systemd's own tools, and run the multi-node
-# alert store on a real PostgreSQL and the broker tier on a real NATS cluster.
+# alert store on a real PostgreSQL (and one that survives its primary: Patroni with etcd)
+# and the broker tier on a real NATS cluster.
 if [ "${1:-}" = "dev" ]; then
   APT_PACKAGES+=(kannel kannel-extras chromium fonts-wqy-microhei influxdb prometheus systemd
-                 postgresql nats-server)
+                 postgresql nats-server patroni etcd-server)
 fi
 
 missing=()

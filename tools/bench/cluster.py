@@ -18,12 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from alerts.settings import AlertSettings, ClusterSettings
 from alerts.store import AlertStore
 from central import config as central_config
 from central.config import CentralConfig
 from harness.nats import NatsCluster
+from harness.process import free_port
 from runtime.broker import BrokerConnection
+from runtime.metrics_config import MetricsConfig
 
 LEASE_TTL_S = 4.0
 READY_S = 60.0
@@ -39,6 +43,7 @@ class AlertNode:
 
     def __init__(self, index: int, work: Path, cfg: CentralConfig) -> None:
         self.node_id = f"node-{index + 1}"
+        self.metrics_port = cfg.metrics.port if cfg.metrics else 0
         self.path = work / f"{self.node_id}.toml"
         self.path.write_bytes(central_config.dump(cfg))
         self.store = Path(cfg.data_dir) / "store.db"
@@ -58,6 +63,18 @@ class AlertNode:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
+
+    def learned(self, outcome: str, detector: str) -> float:
+        """This node's ``eldercare_learned_snapshots_total`` of ``outcome`` and
+        ``detector``, from its metrics page (0 if it has none yet)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as page:
+            text = page.read().decode()
+        return sum(s.value for family in text_string_to_metric_families(text)
+                   if family.name == "eldercare_learned_snapshots"
+                   for s in family.samples if s.name.endswith("_total")
+                   and s.labels.get("outcome") == outcome
+                   and s.labels.get("detector") == detector)
 
     def pause(self) -> None:
         """SIGSTOP: the process is alive but does nothing (a stalled VM)."""
@@ -111,7 +128,7 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
         cfg = CentralConfig(
             data_dir=str(work / f"node-{i + 1}"), registry=str(work / "registry.yaml"),
             client_id=CLIENT_ID, broker=BrokerConnection(host=host, port=port, also=also),
-            alerts=settings(i),
+            alerts=settings(i), metrics=MetricsConfig(port=free_port()),
             cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn, partitions=partitions,
                                     lease_ttl_s=LEASE_TTL_S))
         nodes.append(AlertNode(i, work, cfg))

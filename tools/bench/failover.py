@@ -16,7 +16,13 @@ the most partitions is killed -9. Measured:
   ``lost_falls``: falls that never became an alert;
 * ``duplicate_sms``: SMS that reached the operator twice;
 * escalation lateness: each fall's second SMS (to the next contact, ``ESCALATE_S`` after
-  the first when nobody answers) against its due time, for falls raised before the kill.
+  the first when nobody answers) against its due time, for falls raised before the kill;
+* for the PostgreSQL primary killed (``postgres``: the store run by Patroni with a
+  synchronous standby, the nodes on its multi-host address): ``switch_s``, from the kill
+  until the standby, promoted, took a write;
+* for an alert node killed: ``routines_moved``, the residents of the partitions it held,
+  and ``routines_restored``, how many of their inactivity routines the survivors took
+  back from the snapshots (written every ``LEARNED_EVERY_S`` here).
 
 Every node stores its partitions' readings in its own embedded store (a dead node's
 remain on its disk); an operator runs InfluxDB for that (see the README).
@@ -55,6 +61,7 @@ from bench.cluster import (
 from bench.ingest import simulate
 from bench.stats import pct
 from firmware_stubs import layout, site_registry
+from harness.ha_postgres import HAPostgres, Member
 from harness.kannel import LocalKannel, reply_url
 from harness.nats import NatsCluster
 from harness.postgres import LocalPostgres
@@ -67,9 +74,10 @@ from telemetry.topics import Channel
 
 SEED = 1
 ESCALATE_S = 15  # the first contact has this long to answer before the second is texted
+LEARNED_EVERY_S = 2.0  # the nodes' snapshots of what they learned (600 s by default)
 WINDOW_S = 15  # "during the takeover": falls published this long after the kill
 OUTAGE_S = 10.0  # postgres-restart: how long the shared store is away
-KILLS = ("alert-node", "broker-node", "postgres-restart", "pause-node")
+KILLS = ("alert-node", "broker-node", "postgres-restart", "pause-node", "postgres")
 
 
 def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int = 90,
@@ -92,7 +100,10 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
           f"{homes} homes, {falls} falls over {duration:.0f} s, {kill} at "
           f"{kill_at * duration:.0f} s", file=out, flush=True)
     nodes: list[AlertNode] = []
-    with LocalPostgres() as pg, NatsCluster(3, partitions) as nats:
+    # "postgres": the shared store as an operator runs it for a primary's death (Patroni,
+    # a synchronous standby, etcd); the other runs: one PostgreSQL
+    store: LocalPostgres | HAPostgres = HAPostgres() if kill == "postgres" else LocalPostgres()
+    with store as pg, NatsCluster(3, partitions) as nats:
         dsn = pg.create_database("eldercare")
         kannel = LocalKannel(reply_url(callback_ports[0], token)).start()
         (work / "kannel.password").write_text(kannel.password)
@@ -100,6 +111,7 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
         try:
             nodes = start_nodes(work, nats, dsn, alert_nodes, partitions, lambda i: AlertSettings(
                 policy=str(policy), callback_port=callback_ports[i],
+                learned_every_s=LEARNED_EVERY_S,
                 reply_token_file=str(work / "callback.token"),
                 kannel=KannelSettings(kannel.sendsms_url, kannel.username,
                                       str(work / "kannel.password"))))
@@ -148,7 +160,7 @@ def consumer_leaders(nats: NatsCluster) -> dict[int, str]:
 def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: AlertStore,
               kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
               speed: float, kill_at: float, kill: str, out: IO[str],
-              pg: LocalPostgres) -> dict[str, Any]:
+              pg: LocalPostgres | HAPostgres) -> dict[str, Any]:
     load: dict[str, Any] = {}
     leases = watcher.leases.all()
     leaders = consumer_leaders(nats)
@@ -181,13 +193,15 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
         consumers_hit = {p for p, leader in leaders.items() if leader == victim}
         hit = {int(s.split("-")[-2]) for s in hit_sessions} | consumers_hit
     else:  # the shared store: every partition
-        victim = "postgres"
+        victim = "postgres" if kill == "postgres-restart" else "the PostgreSQL primary"
         hit = set(range(partitions))
         hit_sessions = every_session
     # falls alternate between the homes whose partitions are hit and the others
     homes_hit = [h for h in range(homes) if topics.partition_of(layout.gateway_id(h),
                                                                 partitions) in hit]
     homes_other = [h for h in range(homes) if h not in set(homes_hit)]
+    moved = len(homes_hit)  # one resident per home (the falls take homes off the list)
+    restored_before: dict[str, float] = {}
     published: dict[str, int] = {}  # resident -> publish time (ms)
     on_desk: dict[str, int] = {}  # resident -> when the desk was told (ms)
 
@@ -208,6 +222,7 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
     fall_keys: set[tuple[str, int]] = set()
     killed_ms = 0
     taken_over_ms = 0
+    switched: dict[str, float] = {}  # "postgres": seconds until a new primary took a write
 
     def watch_takeover(before: dict[str, tuple[str, int]]) -> None:
         nonlocal taken_over_ms
@@ -231,9 +246,11 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
                 held = [p for p, (_, expires) in watcher.leases.all().items() if expires > now]
             except StateError:
                 return False
-            return len(held) == partitions and killed_ms + OUTAGE_S * 1000 < now
+            store_back = "s" in switched if kill == "postgres" \
+                else killed_ms + OUTAGE_S * 1000 < now
+            return len(held) == partitions and store_back
         done = {"alert-node": held_again, "pause-node": held_again, "broker-node": all_new,
-                "postgres-restart": back}[kill]
+                "postgres-restart": back, "postgres": back}[kill]
         if wait_for(done, 120, 0.05):
             taken_over_ms = now_ms()
 
@@ -245,14 +262,21 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
             before = sessions(nats, hit_sessions)
             killed_ms = now_ms()
             if kill == "alert-node":
+                restored_before = {n.node_id: n.learned("restored", "inactivity")
+                                   for n in nodes if n.node_id != victim}
                 next(n for n in nodes if n.node_id == victim).kill()
             elif kill == "pause-node":
                 node = next(n for n in nodes if n.node_id == victim)
                 node.pause()
                 threading.Timer(2 * LEASE_TTL_S, node.resume).start()
             elif kill == "postgres-restart":
+                assert isinstance(pg, LocalPostgres)
                 pg.stop()
                 threading.Timer(OUTAGE_S, pg.start).start()
+            elif kill == "postgres":
+                assert isinstance(pg, HAPostgres)
+                threading.Thread(target=_switch, args=(pg, pg.kill_primary(), switched),
+                                 daemon=True).start()
             else:
                 nats.nodes[broker].kill()
             threading.Thread(target=watch_takeover, args=(before,), daemon=True).start()
@@ -312,12 +336,22 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
               f", published {(published[resident] - killed_ms) / 1000:+.2f} s after the kill"
               f", broker ack {mid in acked}, stored "
               f"{any(k[0] == gateway and k[1] >= 10**9 for k in stored)}", file=out)
+    if kill == "alert-node":  # the routines of the residents whose partitions moved
+        routines = {"routines_moved": moved,
+                    "routines_restored": int(sum(
+                        n.learned("restored", "inactivity") - restored_before[n.node_id]
+                        for n in nodes if n.node_id != victim))}
+    else:
+        routines = {}
     texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages())
     simulated_lost = max(0, expected - (len(stored) - len(fall_keys & stored)))
     result = {
         "killed": {"alert-node": f"alert node {victim}", "broker-node": f"broker node {victim}",
                    "pause-node": f"alert node {victim} paused {2 * LEASE_TTL_S:.0f} s",
-                   "postgres-restart": f"PostgreSQL stopped {OUTAGE_S:.0f} s"}[kill],
+                   "postgres-restart": f"PostgreSQL stopped {OUTAGE_S:.0f} s",
+                   "postgres": "the PostgreSQL primary killed -9 (Patroni, synchronous "
+                               "standby)"}[kill],
+        "switch_s": round(switched["s"], 2) if "s" in switched else None,
         "consumers_hit": len(consumers_hit),
         "alert_nodes": len(nodes), "broker_nodes": len(nats.nodes), "partitions": partitions,
         "partitions_hit": len(hit), "homes": homes, "falls": falls,
@@ -337,8 +371,14 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
         "escalations_in_flight": len(late),
         "escalation_late_ms_p99": pct(late, 0.99),
         "escalation_late_ms_max": max(late) if late else None,
+        **routines,
     }
     for key, value in result.items():
         print(f"  {key}: {value}", file=out)
     print(json.dumps(result), file=out, flush=True)
     return result
+
+
+def _switch(ha: HAPostgres, old: Member, switched: dict[str, float]) -> None:
+    """Time the switch to a new primary after ``old`` was killed."""
+    switched["s"] = ha.wait_new_primary(old)
