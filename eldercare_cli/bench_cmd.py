@@ -66,6 +66,11 @@ def register(sub: Any) -> None:
                     help="simulated seconds per fleet step (60; vitals are sampled per step)")
     so.add_argument("--incident-rate", type=float, default=0.1,
                     help="incidents per home and day (0.1)")
+    so.add_argument("--restart-at-day", type=float, default=None,
+                    help="stop and start the central process at this simulated day "
+                         "(default half-way; 0: never)")
+    so.add_argument("--warm-up-days", type=float, default=3.0,
+                    help="incidents before this day are not scored (3: the detectors learn)")
     so.set_defaults(handler=_soak)
 
 
@@ -133,7 +138,8 @@ def _soak(args: argparse.Namespace) -> int:
     from bench import soak
 
     result = soak.run_soak(homes=args.homes, days=args.days, step_s=args.step,
-                           incident_rate=args.incident_rate)
+                           incident_rate=args.incident_rate,
+                           restart_at_day=args.restart_at_day, warm_up_days=args.warm_up_days)
     print(json.dumps(result), flush=True)
     ok = result["lost"] == 0 and result["duplicated"] == 0 and result["duplicate_sms"] == 0 \
         and result["incidents_on_desk"] == result["incidents"]

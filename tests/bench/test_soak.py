@@ -1,7 +1,8 @@
 """The soak benchmark's test-sized variant (``eldercare bench soak`` runs the month): six
 homes for four simulated days through the whole central process, real broker and SMS
-gateway; every fall and SOS reaches the desk's API and is texted, nothing is lost or handed
-on twice, no SMS goes twice, and the figures the benchmark reports are there."""
+gateway, restarted half-way; every fall and SOS reaches the desk's API and is texted,
+nothing is lost or handed on twice, no SMS goes twice, the routines come back after the
+restart, and the figures the benchmark reports are there."""
 
 from __future__ import annotations
 
@@ -26,3 +27,6 @@ def test_a_short_soak_loses_nothing_and_every_fall_reaches_the_desk() -> None:
     assert result["duplicate_sms"] == 0 and result["sms_at_smsc"] == result["sms_sent"] > 0
     assert result["refused"] == {} and result["desk_resolved"] > 0
     assert result["open_alerts_api_ms_p99"] > 0
+    # restarted half-way: every routine taken back, nothing refused
+    assert result["restarted_at_day"] == 2.0, result
+    assert result["routines_restored"] == 6 and result["snapshots_refused"] == 0, result

@@ -15,8 +15,10 @@ resident's usual first, as a centre that has been running has) that reached the 
 as an alert of its expected condition, and among those with an SMS step in the policy the
 ones that were texted; readings lost (published but neither stored raw nor rolled up) and
 readings handed to the alert core twice; SMS at the SMSC beyond the notices sent; the
-open-alerts API's p99 at the end; growth of RSS and disk over the second half. The last
-line is one JSON object.
+open-alerts API's p99 at the end; growth of RSS and disk over the second half. Half-way
+(``restart_at_day``) the central process stops cleanly and starts again, as an upgrade
+does: the routines it takes back, and the inactivity incidents on the desk before and
+after it, are reported. The last line is one JSON object.
 
 Store workers are not used here: they run on the real clock, which this simulated month is
 not on.
@@ -37,6 +39,7 @@ from typing import Any
 import httpx2 as httpx
 import yaml
 
+from alerts.detectors.snapshot import Refused
 from alerts.model import Condition
 from alerts.settings import AlertSettings, KannelSettings
 from bench.stats import pct
@@ -155,7 +158,14 @@ class _Desk:
 
 
 def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
-             incident_rate: float = 0.1, out: Any = sys.stderr) -> dict[str, Any]:
+             incident_rate: float = 0.1, out: Any = sys.stderr,
+             restart_at_day: float | None = None,
+             warm_up_days: float = WARM_UP_DAYS) -> dict[str, Any]:
+    """``restart_at_day``: the central process stopped cleanly and started again at that
+    simulated day (None: half-way; 0: never). ``warm_up_days``: incidents before this
+    are not scored (the detectors learn each resident's usual first)."""
+    if restart_at_day is None:
+        restart_at_day = float(round(days / 2))
     work = Path(tempfile.mkdtemp(prefix="eldercare-soak-"))
     data = work / "central"
     (work / "registry.yaml").write_text(yaml.safe_dump(site_registry.registry_data(homes,
@@ -196,6 +206,8 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         handed[0] += len(readings)
 
     central.ingest.consumers.append(count)
+    handled_before = [0]  # messages the processes before a restart handled
+    restarted: dict[str, Any] = {}
     sim = RunConfig(level=Level.GATEWAY, homes=homes, speed=1.0, duration_s=days * 86_400,
                     seed=SEED, start_ms=start_ms, step_s=step_s, incident_rate=incident_rate)
     incidents = plan_incidents(sim)
@@ -213,12 +225,44 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         next_day = [start_ms + DAY_MS]
         began = time.monotonic()
 
+        alerts = central.alerts
+
         def caught_up(slack: int) -> None:
-            while central.ingest.count("handled") < pub.messages - slack:
+            while handled_before[0] + central.ingest.count("handled") < pub.messages - slack:
                 time.sleep(0.002)
 
-        alerts = central.alerts
+        def stored_all() -> None:
+            waited = time.monotonic()  # and every accepted reading written to the store
+            while central.ingest.count("stored") < central.ingest.count("accepted") \
+                    and time.monotonic() - waited < 600:
+                time.sleep(0.1)
+
+        def restart() -> None:
+            """A clean stop and a start, as an upgrade does: what the detectors learned
+            goes to the store and comes back."""
+            nonlocal central, alerts
+            caught_up(0)
+            stored_all()
+            handled_before[0] += central.ingest.count("handled")
+            stopped = time.monotonic()
+            central.close()
+            central = CentralProcess(cfg, clock)
+            central.ingest.consumers.append(count)
+            central.start()
+            if not central.ingest.ready.wait(30):
+                raise RuntimeError("ingest did not subscribe after the restart")
+            assert central.alerts is not None
+            alerts = central.alerts
+            restarted.update(at_ms=clock.now_ms(), real_s=time.monotonic() - stopped,
+                             routines=alerts.learned("restored", "inactivity"),
+                             refused=sum(alerts.learned(r.value)
+                                         for r in Refused))
+            print(f"restarted at day {(clock.now_ms() - start_ms) / DAY_MS:.1f} in "
+                  f"{restarted['real_s']:.1f} s: {restarted['routines']} routines taken "
+                  f"back", file=out, flush=True)
+
         before_step = [0]  # messages published before the step now being handled
+        restart_ms = start_ms + int(restart_at_day * DAY_MS) if restart_at_day > 0 else None
 
         def pace(seconds: float) -> None:
             # The clock moves on once the previous step is handled: one step in flight
@@ -232,6 +276,8 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
             if not alerts.tick_now():
                 raise RuntimeError("the alert core's timer round did not finish in 60 s")
             t = clock.now_ms()
+            if restart_ms is not None and t >= restart_ms and not restarted:
+                restart()
             if t >= next_sweep[0]:
                 next_sweep[0] += HOUR_MS
                 caught_up(0)
@@ -252,10 +298,8 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         if not publisher.flush(120):
             raise RuntimeError("the broker did not take every message")
         caught_up(0)
-        waited = time.monotonic()  # and every accepted reading written to the store
-        while central.ingest.count("stored") < central.ingest.count("accepted") \
-                and time.monotonic() - waited < 600:
-            time.sleep(0.1)
+        waited = time.monotonic()
+        stored_all()
         print(f"store caught up {time.monotonic() - waited:.1f} s after the last message",
               file=out, flush=True)
         # The centre runs on after the last reading: a fall handled in the last step still
@@ -274,7 +318,8 @@ def run_soak(homes: int = 1000, days: float = 30.0, step_s: float = 60.0,
         while len(kannel.messages()) < texts and time.monotonic() < deadline:
             time.sleep(0.1)
         return _result(homes, days, step_s, start_ms, stats.readings, incidents, desk,
-                       central, kannel, handed[0], daily, api_ms, real_s)
+                       central, kannel, handed[0], daily, api_ms, real_s, restarted,
+                       warm_up_days)
     finally:
         if desk is not None:
             desk.close()
@@ -296,11 +341,14 @@ def _stored(data: Path) -> int:
 def _result(homes: int, days: float, step_s: float, start_ms: int, published: int,
             incidents: list[inc.Incident], desk: _Desk, central: CentralProcess,
             kannel: LocalKannel, handed: int, daily: list[dict[str, float]],
-            api_ms: list[float], real_s: float) -> dict[str, Any]:
+            api_ms: list[float], real_s: float, restarted: dict[str, Any],
+            warm_up_days: float) -> dict[str, Any]:
     assert central.alerts is not None
     step_ms = int(step_s * 1000)
     scored = [i for i in incidents if i.incident not in NO_ALERT
-              and i.start_ms >= start_ms + WARM_UP_DAYS * DAY_MS]
+              and i.start_ms >= start_ms + warm_up_days * DAY_MS]
+    # inactivity incidents on the desk, before and after the restart: (on desk, scored)
+    inactivity = {"before": [0, 0], "after": [0, 0]}
     seen = list(desk.seen.values())
     on_desk, texted, missed = 0, 0, collections.Counter[str]()
     missed_detail: list[dict[str, Any]] = []
@@ -331,6 +379,11 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
                 "expected": sorted(expected),
                 # the subject's alerts, with minutes from the incident's start
                 "alerts": [(c, round(dt / 60_000)) for c, _, dt in near][:20]})
+        if incident.incident is inc.IncidentKind.INACTIVITY:
+            side = "after" if restarted and incident.start_ms >= restarted["at_ms"] \
+                else "before"
+            inactivity[side][0] += bool(match)
+            inactivity[side][1] += 1
         was_texted = any(a["alert_id"] in sent for a in match)
         if any(Condition(c) in TEXTED for c in expected):
             texted_expected += 1
@@ -372,4 +425,11 @@ def _result(homes: int, days: float, step_s: float, start_ms: int, published: in
         "open_alerts_api_ms_p50": pct(api_ms, 0.5),
         "open_alerts_api_ms_p99": pct(api_ms, 0.99),
         "rss_mb_end": end.get("rss_mb"), "disk_mb_end": round(disk_end, 1),
+        "restarted_at_day": round((restarted["at_ms"] - start_ms) / DAY_MS, 2)
+        if restarted else None,
+        "restart_real_s": round(restarted["real_s"], 1) if restarted else None,
+        "routines_restored": restarted.get("routines"),
+        "snapshots_refused": restarted.get("refused"),
+        "inactivity_on_desk_before_restart": inactivity["before"],
+        "inactivity_on_desk_after_restart": inactivity["after"],
     }
