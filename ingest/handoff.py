@@ -9,7 +9,11 @@ passing to another node (``abandon``), leaves the batch with the broker for whoe
 the partition next. The process reports itself degraded (the desk shows a banner) and
 counts every failure. The queue is bounded: when full, the oldest batch with no urgent
 reading goes first (counted, and its message let through: those routine readings are given
-up by the alert core only); urgent ones (falls, SOS) are never dropped.
+up by the alert core only); urgent ones (falls, SOS) are never dropped. Batches with an
+urgent reading are retried first, oldest first, then the routine ones: a fall queued
+during an outage of the alert store must not wait, once it is back, behind the routine
+backlog queued before it (urgent readings overtake routine ones on the live path too: they
+come on a lane of their own).
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ class Ticket:
     """A batch some consumer has not taken yet. Settled once every consumer has it
     (``handled``) or once it is given back to the broker (abandoned, or dropped routine)."""
 
-    __slots__ = ("_left", "_settled", "handled", "key", "readings")
+    __slots__ = ("_left", "_settled", "handled", "key", "readings", "urgent")
 
     def __init__(self, readings: list[Reading], key: object, consumers: int) -> None:
         self.readings = readings
         self.key = key  # which partition's message it is (None: no partitions)
+        self.urgent = any(is_urgent(r.kind, r.value) for r in readings)
         self._left = consumers
         self.handled = False
         self._settled = threading.Event()
@@ -70,7 +75,9 @@ class Handoff:
         self._backoff = backoff or retry_policy.handoff()
         self._max_pending = max_pending
         self._cond = threading.Condition()
-        self._pending: collections.deque[tuple[Consumer, Ticket]] = collections.deque()
+        # waiting batches, those with an urgent reading apart (retried first)
+        self._urgent: collections.deque[tuple[Consumer, Ticket]] = collections.deque()
+        self._routine: collections.deque[tuple[Consumer, Ticket]] = collections.deque()
         self._closing = False
         self.errors = 0  # every failed call, first tries and retries
         self.dropped = 0  # routine readings given up because the queue was full
@@ -92,7 +99,7 @@ class Handoff:
 
     def pending(self) -> int:
         with self._cond:
-            return len(self._pending)
+            return len(self._urgent) + len(self._routine)
 
     def degraded(self) -> bool:
         """True while any batch waits for a consumer that failed on it."""
@@ -104,9 +111,12 @@ class Handoff:
         Returns their readings."""
         out: list[Reading] = []
         with self._cond:
-            mine = [entry for entry in self._pending if entry[1].key == key]
-            for entry in mine:
-                self._pending.remove(entry)
+            mine = []
+            for queue in (self._urgent, self._routine):
+                here = [entry for entry in queue if entry[1].key == key]
+                for entry in here:
+                    queue.remove(entry)
+                mine += here
             for ticket in {id(t): t for _, t in mine}.values():
                 ticket._given_back()
                 out += ticket.readings
@@ -130,30 +140,28 @@ class Handoff:
 
     def _queue(self, consumer: Consumer, ticket: Ticket) -> None:
         with self._cond:
-            if len(self._pending) >= self._max_pending:
-                for entry in self._pending:
-                    if not any(is_urgent(r.kind, r.value) for r in entry[1].readings):
-                        self._pending.remove(entry)
-                        self.dropped += len(entry[1].readings)
-                        entry[1]._let_through()
-                        break
-            self._pending.append((consumer, ticket))
+            if len(self._urgent) + len(self._routine) >= self._max_pending and self._routine:
+                entry = self._routine.popleft()  # the oldest with no urgent reading
+                self.dropped += len(entry[1].readings)
+                entry[1]._let_through()
+            (self._urgent if ticket.urgent else self._routine).append((consumer, ticket))
             self._cond.notify()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
+                while not (self._urgent or self._routine) and not self._closing:
                     self._cond.wait()
                 if self._closing:
                     return
-                entry = self._pending[0]
+                queue = self._urgent if self._urgent else self._routine
+                entry = queue[0]
             consumer, ticket = entry
             if self._call(consumer, ticket.readings):
                 self._backoff.reset()
                 with self._cond:
-                    if self._pending and self._pending[0] is entry:  # not abandoned meanwhile
-                        self._pending.popleft()
+                    if queue and queue[0] is entry:  # not abandoned meanwhile
+                        queue.popleft()
                         ticket._taken()
                 continue
             with self._cond:
@@ -163,10 +171,11 @@ class Handoff:
         """Stop retrying; what waits stays unacknowledged, for the broker to send again."""
         with self._cond:
             self._closing = True
-            if self._pending:
+            waiting = [*self._urgent, *self._routine]
+            if waiting:
                 log.error("stopping with %d batches not yet handled by the alert core; "
-                          "their messages stay with the broker", len(self._pending))
-            for _, ticket in self._pending:
+                          "their messages stay with the broker", len(waiting))
+            for _, ticket in waiting:
                 ticket._given_back()
             self._cond.notify_all()
         self._thread.join(5)

@@ -78,3 +78,36 @@ def test_a_batch_given_up_with_its_partition_is_not_handed_over_any_more() -> No
         assert core.taken == other.readings  # the given-up fall is not handed over here
     finally:
         handoff.close()
+
+
+class Switch:
+    """Fails until ``up`` is set (the alert store away), then records what it takes."""
+
+    def __init__(self) -> None:
+        self.up = threading.Event()
+        self.taken: list[list[object]] = []
+
+    def __call__(self, readings: list[object]) -> None:
+        if not self.up.is_set():
+            raise StateError("no primary answers")
+        self.taken.append(readings)
+
+
+def test_once_the_store_is_back_a_queued_fall_goes_before_the_routine_backlog() -> None:
+    """An outage queued routine batches, then a fall, then more routine ones: once the
+    store is back, the fall is the first batch handed over, not the fourth."""
+    core = Switch()
+    handoff = Handoff([core], backoff=Backoff(0.01, 0.02))
+    routine = [[reading(Kind.HEART_RATE, 70.0 + k, T0 + k)] for k in range(3)]
+    fall = [reading(Kind.FALL, float(FallStatus.FALL), T0 + 5, device_id="pendant")]
+    later = [[reading(Kind.HEART_RATE, 80.0, T0 + 6)]]
+    try:
+        for batch in [*routine, fall, *later]:
+            assert handoff.hand(batch) is not None  # queued: the store is away
+        assert handoff.pending() == 5
+        core.up.set()
+        wait_until(lambda: handoff.pending() == 0, 10, "the backlog handed over")
+        assert core.taken[0] == fall
+        assert core.taken[1:] == [*routine, *later]  # the routine ones in their order
+    finally:
+        handoff.close()

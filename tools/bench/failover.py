@@ -328,6 +328,11 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
     late = [n.created_ms - (by_alert[n.alert_id].opened_ms + ESCALATE_S * 1000)
             for n in notices if n.contact == 1 and n.alert_id in by_alert
             and published[by_alert[n.alert_id].subject] < killed_ms]
+    for resident, ms in sorted(to_desk.items(), key=lambda kv: -kv[1])[:5]:
+        if ms > 2_000:  # the slowest falls to the desk, and when they were published
+            print(f"slow fall of {resident}: on the desk after {ms / 1000:.1f} s, published "
+                  f"{(published[resident] - killed_ms) / 1000:+.1f} s after the kill",
+                  file=out)
     for resident in sorted(published.keys() - alerts.keys()):
         home = int(resident[4:])
         gateway = layout.gateway_id(home)
