@@ -23,9 +23,11 @@ ingest does not acknowledge it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,9 +211,10 @@ class AlertService:
         with self._lock.hold():
             return len(self._kept)
 
-    def _open_health(self) -> list[Alert]:
+    def _open_health(self, store: AlertStore | None = None) -> list[Alert]:
         """The open device-health alerts: gateways offline, devices silent, ..."""
-        return self.db.alerts.find(open_only=True, conditions=HEALTH_CONDITIONS, limit=10**9)
+        return (store or self.db).alerts.find(open_only=True, conditions=HEALTH_CONDITIONS,
+                                              limit=10**9)
 
     def take(self, part: int) -> None:
         """Watch the residents of partition ``part`` (before its readings flow), with
@@ -220,7 +223,15 @@ class AlertService:
         wait behind a backlog of readings (one dictionary entry is put in place at
         once, the bank built and restored beforehand)."""
         if isinstance(self.bank, PartitionBank):
-            self.bank.add(part, self.clock.now_ms(), self._open_health(), self._restore)
+            assert self.cluster is not None
+            started = time.monotonic()
+            # Read on a connection of its own: after an outage of the store every node
+            # takes all its partitions in one lease round, while its intake's transactions
+            # keep the shared connection busy with the backlog.
+            with AlertStore(self.cluster.state) as reader:
+                self.bank.add(part, self.clock.now_ms(), self._open_health(reader),
+                              functools.partial(self._restore, store=reader))
+            log.info("partition %d taken up in %.2f s", part, time.monotonic() - started)
         self.look_again()
 
     def give_up(self, part: int, save: bool = True) -> None:
@@ -247,10 +258,12 @@ class AlertService:
         return sum(n for (o, d), n in list(self.learned_counts.items())
                    if o == outcome and detector in (None, d))
 
-    def _restore(self, bank: DetectorBank) -> None:
-        """Take back what ``bank``'s detectors had learned (before its first reading);
-        with the store away, they learn afresh."""
-        pages = self.db.learned.pages(None if self.cluster is None else bank.subjects())
+    def _restore(self, bank: DetectorBank, store: AlertStore | None = None) -> None:
+        """Take back what ``bank``'s detectors had learned (before its first reading),
+        read from ``store`` (default the service's); with the store away, they learn
+        afresh."""
+        source = store or self.db
+        pages = source.learned.pages(None if self.cluster is None else bank.subjects())
         try:
             for rows in pages:
                 for (outcome, detector), n in bank.restore(rows).items():

@@ -93,10 +93,20 @@ class ClusterNode:
 
     def _apply(self, held: frozenset[int], first: bool) -> None:
         """Close what is open and not held, then open what is held and not open."""
+        started = self.clock.monotonic_s()
+        try:
+            self._open_and_close(held, first)
+        finally:
+            took = self.clock.monotonic_s() - started
+            if took > self.round_every_s:  # the next renewal waits for it
+                log.warning("node %s: opening and closing partitions took %.2f s",
+                            self.settings.node_id, took)
+
+    def _open_and_close(self, held: frozenset[int], first: bool) -> None:
         opened = set(self.ingest.partitions())
         going = sorted(opened - held)
+        self.ingest.close_partitions(going)
         for part in going:
-            self.ingest.close_partition(part)
             self.alerts.give_up(part)
         if going:
             self.leases.release(frozenset(going))  # closed: the next owner may open them
@@ -140,10 +150,12 @@ class ClusterNode:
             self.fences += 1
             if not self.last_error:
                 self.last_error = "partition leases not renewed in time"
-            for part in self.ingest.partitions():
+            parts = self.ingest.partitions()
+            for part in parts:
                 log.error("node %s: lease on partition %d not renewed in time; letting it "
                           "go", self.settings.node_id, part)
-                self.ingest.close_partition(part)
+            self.ingest.close_partitions(parts)  # all at once: the leases expire soon
+            for part in parts:
                 self.alerts.give_up(part, save=False)  # the store may not answer
             self.leases.held = frozenset()
 
@@ -172,8 +184,9 @@ class ClusterNode:
         for thread in (self._thread, self._watchdog):
             if thread.is_alive():
                 thread.join(10)
-        for part in self.ingest.partitions():
-            self.ingest.close_partition(part)
+        parts = self.ingest.partitions()
+        self.ingest.close_partitions(parts)
+        for part in parts:
             self.alerts.give_up(part)  # its snapshot written before the next owner reads it
         try:
             self.leases.release_all()

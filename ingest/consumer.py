@@ -49,6 +49,7 @@ DEDUP_WARM_MS = 6 * 3600 * 1000
 KEEPALIVE_S = 30
 SUBSCRIBE_RETRY_S = 2.0  # after the broker refused a subscription
 MAX_QUEUED_READINGS = 50_000  # per lane, waiting for the store: then the broker keeps them
+CLOSE_WRITER_S = 10.0  # a closing lane's writer: what it holds stored and acknowledged
 
 
 def _ignore(seconds: float) -> None:
@@ -150,21 +151,34 @@ class Ingest:
         """Stop taking partition ``part``, promptly (the caller's lease waits on it): what
         arrives from now on is left unacknowledged, queued in the partition's sessions for
         its next owner; what was handled is acknowledged; then the sessions disconnect."""
-        # what the alert core has not taken yet goes back to the broker, not to the store
-        self._forget(self.handoff.abandon(part))
-        with self._lock:
-            lanes = self._partitions.pop(part, [])
-            self._lanes = [lane for lane in self._lanes if lane not in lanes]
-            for lane in ("urgent", "readings"):
-                self._subscribed.discard(f"{self._client_id}-part-{part}-{lane}")
-            if len(self._subscribed) == len(self._lanes):
-                self.ready.set()
-        for client, _ in lanes:
-            client.on_message = _leave_for_next_owner
-        for client, writer in lanes:
-            writer.close()  # the network loops still run: its acknowledgements go out
+        self.close_partitions([part])
+
+    def close_partitions(self, parts: list[int]) -> None:
+        """``close_partition`` for each of ``parts`` at once: every one stops taking
+        messages first, then their writers store and acknowledge what they hold side by
+        side (about a second each under load: one after another, a node letting three
+        partitions go would still be taking the last one's messages after its lease
+        expired)."""
+        closing: list[tuple[mqtt.Client, GroupWriter]] = []
+        for part in parts:
+            # what the alert core has not taken yet goes back to the broker, not the store
+            self._forget(self.handoff.abandon(part))
+            with self._lock:
+                lanes = self._partitions.pop(part, [])
+                self._lanes = [lane for lane in self._lanes if lane not in lanes]
+                for lane in ("urgent", "readings"):
+                    self._subscribed.discard(f"{self._client_id}-part-{part}-{lane}")
+                if len(self._subscribed) == len(self._lanes):
+                    self.ready.set()
+            for client, _ in lanes:
+                client.on_message = _leave_for_next_owner
+            closing += lanes
+        for _, writer in closing:
+            writer.stop()  # the network loops still run: its acknowledgements go out
+        for client, writer in closing:
+            writer.join(CLOSE_WRITER_S)
             client.disconnect()
-        for client, _ in lanes:
+        for client, _ in closing:
             client.loop_stop()  # quick: each loop ends with its disconnect
 
     def subscribed(self, part: int) -> bool:

@@ -204,9 +204,14 @@ class GroupWriter(threading.Thread):
                 self._ack(mid, qos)
         return True
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Store and acknowledge what is queued, then stop."""
+    def stop(self) -> None:
+        """Begin ``close`` without waiting (``join`` waits): several writers stopping at
+        once store and acknowledge what they hold side by side."""
         with self._cond:
             self._closing = True
             self._cond.notify()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Store and acknowledge what is queued, then stop."""
+        self.stop()
         self.join(timeout_s)

@@ -34,6 +34,10 @@ class _Intake:
     def close_partition(self, part: int) -> None:
         self.open.discard(part)
 
+    def close_partitions(self, parts: list[int]) -> None:
+        for part in parts:
+            self.close_partition(part)
+
     def subscribed(self, part: int) -> bool:
         return True
 
