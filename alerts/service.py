@@ -109,6 +109,7 @@ class AlertService:
         # (outcome, detector) -> snapshots: restored, refused (version, corrupt, unknown),
         # written, write_failed, read_failed (the detector "" when it is every one)
         self.learned_counts: dict[tuple[str, str], int] = {}
+        self._counts_lock = threading.Lock()  # the lease, timers and stopping threads count
         self._learned_every_ms = int(settings.learned_every_s * 1000)
         self._next_learned_ms = clock.now_ms() + self._learned_every_ms
         self._saving: Iterator[list[Snapshot]] | None = None  # a periodic write under way
@@ -251,7 +252,8 @@ class AlertService:
 
     def _count(self, outcome: str, n: int = 1, detector: str = "") -> None:
         key = (outcome, detector)
-        self.learned_counts[key] = self.learned_counts.get(key, 0) + n
+        with self._counts_lock:
+            self.learned_counts[key] = self.learned_counts.get(key, 0) + n
 
     def learned(self, outcome: str, detector: str | None = None) -> int:
         """Snapshots with ``outcome`` so far (of ``detector``, or of every one)."""
