@@ -124,10 +124,14 @@ class SqliteStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN")
+                # By the time index: for the GROUP BY the planner took the series index
+                # and scanned every raw row, each round (a soak's days grew slower as its
+                # store grew; an hourly round on a large store held the writers back).
                 self._db.execute(
                     "INSERT INTO hourly SELECT resident, kind, t / ? * ? AS h, MIN(value), "
-                    "SUM(value), MAX(value), COUNT(*) FROM raw WHERE t < ? "
-                    "GROUP BY resident, kind, h ON CONFLICT (resident, kind, hour) DO UPDATE "
+                    "SUM(value), MAX(value), COUNT(*) FROM raw INDEXED BY raw_time "
+                    "WHERE t < ? GROUP BY resident, kind, h "
+                    "ON CONFLICT (resident, kind, hour) DO UPDATE "
                     "SET minimum = MIN(minimum, excluded.minimum), total = total + "
                     "excluded.total, maximum = MAX(maximum, excluded.maximum), "
                     "n = n + excluded.n", (HOUR_MS, HOUR_MS, cutoff))
