@@ -55,7 +55,7 @@ from alerts.notify.kannel import KannelNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
-from alerts.store import AlertStore
+from alerts.store import AlertStore, StateError
 from registry import Registry
 from runtime.priority_lock import PriorityLock
 from telemetry.clock import Clock
@@ -270,7 +270,7 @@ class AlertService:
             for rows in pages:
                 for (outcome, detector), n in bank.restore(rows).items():
                     self._count(outcome, n, detector)
-        except Exception:  # the store away: learning afresh is the safe way on
+        except StateError:  # the store away: learning afresh is the safe way on
             log.exception("learned state not read (in full); the rest learn afresh")
             self._count("read_failed")
 
@@ -288,7 +288,7 @@ class AlertService:
             with self.db.transaction() as db:
                 kept = db.learned.put(rows)
             self._count("written", kept)
-        except Exception:  # the store away: the next round writes them again
+        except StateError:  # the store away: the next round writes them again
             log.exception("learned state of %d subjects not written", len(rows))
             self._count("write_failed", len(rows))
 

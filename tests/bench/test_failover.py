@@ -41,12 +41,14 @@ def test_a_node_killed_under_load_loses_no_fall_and_texts_none_twice(kill: str) 
     assert result["escalation_late_ms_max"] < 2_000, result
 
 
-@pytest.mark.parametrize("kill", ["postgres-restart", "pause-node"])
+@pytest.mark.parametrize("kill", ["postgres-restart", "pause-node", "postgres"])
 def test_the_store_away_or_a_node_paused_loses_no_fall_and_texts_none_twice(
         kill: str) -> None:
-    """The shared store stopped 10 s (longer than the lease) and started again, or the
-    busiest alert node stopped (SIGSTOP) for twice the lease and let go on: every fall
-    reaches the desk and is texted once to each contact."""
+    """The shared store stopped 10 s (longer than the lease) and started again, the
+    busiest alert node stopped (SIGSTOP) for twice the lease and let go on, or the
+    primary of the store run by Patroni (synchronous standby, three etcd members) killed
+    -9 with the nodes on its multi-host address: every fall reaches the desk and is texted
+    once to each contact. (How fast is the benchmark's to say.)"""
     result = run(homes=120, falls=24, duration=16.0, kill=kill, out=io.StringIO())
     assert result["lost_falls"] == 0 and result["falls_not_pushed"] == 0, result
     assert result["falls_unacknowledged_by_broker"] == 0, result
@@ -55,20 +57,5 @@ def test_the_store_away_or_a_node_paused_loses_no_fall_and_texts_none_twice(
     assert result["sms_sent"] == 2 * result["falls"], result
     assert result["falls_during_takeover"] >= 4, result
     assert result["takeover_s"] is not None, result
-
-
-def test_the_postgresql_primary_killed_under_load_loses_no_fall_and_texts_none_twice() -> None:
-    """The shared store as run for a primary's death (Patroni 3.0, a synchronous standby,
-    three etcd members): its primary's machine killed -9 while falls arrive. The nodes ride
-    through on the multi-host address: the standby is promoted, every fall reaches the
-    desk and is texted once to each contact, nothing is lost. (How fast is the benchmark's
-    to say: ``eldercare bench failover --kill postgres`` prints the switch time and the
-    falls' time to the desk.)"""
-    result = run(homes=120, falls=24, duration=16.0, kill="postgres", out=io.StringIO())
-    assert result["switch_s"] is not None and result["takeover_s"] is not None, result
-    assert result["lost_falls"] == 0 and result["falls_not_pushed"] == 0, result
-    assert result["falls_unacknowledged_by_broker"] == 0, result
-    assert result["lost"] == 0, result
-    assert result["duplicate_sms"] == 0, result
-    assert result["sms_sent"] == 2 * result["falls"], result
-    assert result["falls_during_takeover"] >= 4, result
+    if kill == "postgres":  # the standby was promoted and took writes
+        assert result["switch_s"] is not None, result
