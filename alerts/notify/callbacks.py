@@ -1,8 +1,7 @@
 """The HTTP endpoints Kannel calls back: delivery reports and family replies.
 
 * ``GET /sms/dlr?notice=<id>&token=<secret>&status=<%d>&answer=<%A>``: Kannel's
-  ``dlr-url`` per status change (1 delivered, 2 failed, 4 buffered, 8 accepted by the SMSC,
-  16 rejected by it);
+  ``dlr-url`` per status change asked for (1 delivered, 2 failed, 16 rejected by the SMSC);
 * ``GET /sms/reply?from=<%p>&text=<%a>&token=<secret>``: an SMS from a phone, through
   Kannel's ``sms-service`` ``get-url``; an explicit yes from a contact acknowledges the alert.
 

@@ -6,6 +6,7 @@ database that stopped answering."""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import psycopg
@@ -125,3 +126,37 @@ def test_a_node_whose_database_stops_answering_lets_go_before_its_leases_expire(
             wait_until(lambda: not node.degraded(), 10, "no longer degraded")
         finally:
             node.close()
+
+
+def test_a_slow_takeover_does_not_stop_the_leases_being_renewed(fresh_database: str) -> None:
+    """Opening a partition can take seconds under load (a broker handing a session's
+    backlog over). Meanwhile the node keeps renewing what it holds, so it does not fence
+    itself (and hand the partitions to a survivor) just after taking them over."""
+    release = threading.Event()
+
+    class Slow(_Intake):
+        def open_partition(self, part: int) -> None:
+            if part == 1:
+                release.wait(20)  # the test lets it finish
+            super().open_partition(part)
+
+    intake, bank = Slow(), _Bank()
+    node = ClusterNode(ClusterSettings(node_id="node-a", state=fresh_database, partitions=2,
+                                       lease_ttl_s=2), bank, intake,  # type: ignore[arg-type]
+                       SystemClock())
+    intake.open.add(0)  # partition 0 opened before; the first handover is partition 1's
+    bank.held.add(0)
+    node.start()
+    try:
+        wait_until(lambda: 1 in bank.held, 10, "partition 1 being taken")
+        rounds = node.rounds
+        wait_until(lambda: node.rounds >= rounds + 4, 10,
+                   "lease rounds going on (two leases' time) while partition 1 opens")
+        assert node.fences == 0 and intake.partitions() == [0]
+        assert node.lease_age_ms() < node.fence_after_ms and not node.degraded()
+        release.set()
+        wait_until(lambda: intake.partitions() == [0, 1], 10, "partition 1 open")
+        assert node.fences == 0
+    finally:
+        release.set()
+        node.close()
