@@ -1,6 +1,7 @@
 """The alert core: signals in through the pipeline (``alerts.pipeline.build``), escalation
-timers turned into notices, and what people do with alerts (acknowledge, resolve, silence,
-answer an SMS; the gateway's delivery reports).
+timers turned into notices, and what people do with alerts (take or acknowledge, resolve
+with an outcome, silence, answer an SMS; the gateway's delivery reports). Taking, sending
+responders and following them up: ``response`` (``alerts.response``).
 
 Listeners (the dashboard's live push) get an ``AlertChange`` after each commit.
 """
@@ -20,6 +21,7 @@ from alerts.model import (
     Condition,
     Listener,
     Notice,
+    Outcome,
     Signal,
     TimelineEvent,
 )
@@ -28,6 +30,7 @@ from alerts.pipeline.base import SYSTEM, GatewayView, Mute, NoGatewayOffline, Pe
 from alerts.pipeline.build import build
 from alerts.pipeline.escalate import Escalator
 from alerts.policy import NoticeChannel, Policies
+from alerts.response import Response
 from alerts.store import AlertStore
 from registry import Registry
 from telemetry.clock import Clock
@@ -75,6 +78,7 @@ class AlertCore:
         self.pipeline = build(gateways or NoGatewayOffline(), lambda: self.policies,
                               self._count, self._at_once if claim_for and on_claimed else None)
         self.escalator = Escalator(db, registry, lambda: self.policies, clock.now_ms())
+        self.response = Response(self)
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -125,15 +129,17 @@ class AlertCore:
         once (``Dispatcher.deliver``). The ids of the notices made."""
         made: list[int] = []
         now = self.clock.now_ms() if now_ms is None else now_ms
+        self.response.due(now)  # before the steps: an alert re-opened escalates at once
         for alert, notices in self.escalator.due(now, node_id):
             made += notices
             self._emit(Change.ESCALATED, alert)
         return made
 
     def next_due_ms(self) -> int | None:
-        """When the earliest escalation timer or notice is due (None: nothing pending)."""
-        due = [t for t in (self.db.steps.next_due_ms(), self.db.outbox.next_due_ms())
-               if t is not None]
+        """When the earliest escalation timer, notice or follow-up is due (None: nothing
+        pending)."""
+        due = [t for t in (self.db.steps.next_due_ms(), self.db.outbox.next_due_ms(),
+                           self.response.next_due_ms()) if t is not None]
         return min(due) if due else None
 
     def undelivered(self, notice: Notice) -> None:
@@ -146,12 +152,22 @@ class AlertCore:
     # --- people ------------------------------------------------------------------------
 
     def acknowledge(self, alert_id: int, who: str, note: str = "") -> Alert:
-        return self._close(alert_id, who, note, AlertState.ACKNOWLEDGED)
+        """A desk user acknowledges an open alert: they take it (``Response.take``)."""
+        alert = self.db.alerts.get(alert_id)
+        if alert is not None and alert.state is not AlertState.OPEN:
+            raise AlertError(f"alert {alert_id} is already {alert.state.value}")
+        return self.response.take(alert_id, who, note)
 
-    def resolve(self, alert_id: int, who: str, note: str = "") -> Alert:
-        return self._close(alert_id, who, note, AlertState.RESOLVED)
+    def resolve(self, alert_id: int, who: str, note: str = "", *,
+                outcome: Outcome) -> Alert:
+        """Closed, with how it ended (``OTHER`` needs a note saying what)."""
+        if outcome is Outcome.OTHER and not note.strip():
+            self._count("refused:outcome_without_note")
+            raise AlertError("the outcome 'other' needs a note saying what happened")
+        return self._close(alert_id, who, note, AlertState.RESOLVED, outcome)
 
-    def _close(self, alert_id: int, who: str, note: str, state: AlertState) -> Alert:
+    def _close(self, alert_id: int, who: str, note: str, state: AlertState,
+               outcome: Outcome | None = None) -> Alert:
         now = self.clock.now_ms()
         with self.db.transaction() as db:
             alert = db.alerts.get(alert_id)
@@ -160,7 +176,13 @@ class AlertCore:
             if alert.state is AlertState.RESOLVED or alert.state is state:
                 raise AlertError(f"alert {alert_id} is already {alert.state.value}")
             db.close_alert(alert_id, state, who, now, note)
-            db.timeline.note(alert_id, now, TimelineEvent(state.value), who, note)
+            if outcome is not None:
+                db.answers.set_outcome(alert_id, outcome.value)
+            elif state is AlertState.ACKNOWLEDGED:  # a family's yes: back unless acted on
+                db.answers.follow_up(alert_id, self.response.ack_timeout_ms(alert, now), now)
+            db.timeline.note(alert_id, now, TimelineEvent(state.value), who,
+                             f"{outcome.value}: {note}" if outcome and note
+                             else outcome.value if outcome else note)
             alert = db.alerts.get(alert_id)
         assert alert is not None
         self._emit(Change.ACKNOWLEDGED if state is AlertState.ACKNOWLEDGED
@@ -182,6 +204,8 @@ class AlertCore:
         other reply goes on the alerts' timelines and to the desk as a family message, and
         escalation goes on. ``alert`` is None when no open alert was texted to that number
         (or its reference names none of them)."""
+        if self.response.sms(phone, text):  # a responder's reply code or message
+            return SmsReply(None, "")
         texted = self.db.notices.texted(NoticeChannel.SMS.value, phone)
         if not texted:
             self._count("sms_reply_unmatched")
@@ -193,8 +217,8 @@ class AlertCore:
             self._count("sms_reply_unknown_reference")
         if yes and named:
             alert_id, contact, _ = named[0]
-            return SmsReply(self.acknowledge(alert_id, _family(contact),
-                                             f"SMS reply: {text[:160]}"), "")
+            return SmsReply(self._close(alert_id, _family(contact), f"SMS reply: {text[:160]}",
+                                        AlertState.ACKNOWLEDGED), "")
         if yes:  # a yes we cannot place: ask, and let escalation go on meanwhile
             self._count("sms_reply_ambiguous")
             return SmsReply(None, self._which(texted))

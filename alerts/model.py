@@ -142,6 +142,68 @@ class TimelineEvent(enum.StrEnum):
     FAMILY_MESSAGE = "family_message"  # an SMS reply that is not a yes
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    TAKEN = "taken"  # a desk user has it: the answer
+    REASSIGNED = "reassigned"
+    RETURNED = "returned"  # back to the queue (its owner signed out, or gave it back)
+    DISPATCHED = "dispatched"  # a responder was sent
+    ON_THE_WAY = "on_the_way"
+    ARRIVED = "arrived"
+    CANNOT_COME = "cannot_come"
+    NOT_ARRIVED = "not_arrived"  # not confirmed on site within the plan's time
+    ACK_TIMEOUT = "ack_timeout"  # taken or acknowledged, then neither dispatched nor closed
+    RESPONDER_MESSAGE = "responder_message"  # a responder's SMS that is not a reply code
+    REFUSED = "refused"  # a reply or an action that could not apply, and why
+
+
+class Outcome(enum.StrEnum):
+    """How an alarm ended, chosen when it is resolved (the report and the detectors'
+    evaluation read it). Never rename, only add."""
+
+    INJURED_HOSPITAL = "injured_hospital"
+    INJURED_TREATED = "injured_treated_on_site"
+    HELPED_UP = "no_injury_helped_up"
+    FALSE_ALARM = "resident_fine_false_alarm"
+    DEVICE_FAULT = "device_fault"
+    TEST = "test"
+    OTHER = "other"  # needs a note
+
+
+# outcomes that say the alarm's event was real (a detector's true positive)
+CONFIRMED: frozenset[Outcome] = frozenset({Outcome.INJURED_HOSPITAL, Outcome.INJURED_TREATED,
+                                           Outcome.HELPED_UP})
+
+
+class DispatchState(enum.StrEnum):
+    SENT = "sent"  # asked to go (an SMS, or the desk phoned)
+    ON_THE_WAY = "on_the_way"
+    ARRIVED = "arrived"
+    CANNOT_COME = "cannot_come"
+    NOT_ARRIVED = "not_arrived"  # the plan's time passed without an arrival
+    CANCELLED = "cancelled"  # the alarm was resolved first
+
+    @property
+    def going(self) -> bool:
+        """Still expected on site."""
+        return self in (DispatchState.SENT, DispatchState.ON_THE_WAY)
+
+
+class Dispatch(msgspec.Struct, frozen=True):
+    """A responder sent to an alarm: who, by whom, and each time it moved on."""
+
+    dispatch_id: int
+    alert_id: int
+    name: str
+    role: str
+    phone: str
+    language: str
+    state: DispatchState
+    sent_by: str
+    sent_ms: int
+    due_ms: int  # confirmed arrived by then, or the desk is warned
+    on_way_ms: int | None = None
+    arrived_ms: int | None = None
+    ended_ms: int | None = None  # cannot come, not arrived or cancelled
+    notice_id: int | None = None
 
 
 class Alert(msgspec.Struct, frozen=True):
@@ -165,6 +227,11 @@ class Alert(msgspec.Struct, frozen=True):
     resolved_by: str | None = None
     resolved_ms: int | None = None
     note: str | None = None
+    answered_by: str | None = None  # who took it first
+    answered_ms: int | None = None  # when: the answer time is this minus opened_ms
+    owner: str | None = None  # who has it now (None: in the queue)
+    outcome: str | None = None  # an ``Outcome`` once resolved
+    follow_up_ms: int | None = None  # taken or acknowledged: re-opened by then unless acted on
 
 
 class Notice(msgspec.Struct, frozen=True):

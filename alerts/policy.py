@@ -52,9 +52,28 @@ class Rescue(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     language: str = "zh"
 
 
+class Response(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the desk must do once it has an alarm, and by when."""
+
+    # taken or acknowledged, then neither dispatched nor resolved by then: open again, the
+    # escalation goes on (keyed like the steps: a condition, else a severity; none: never)
+    ack_timeout_s: dict[str, float] = msgspec.field(
+        default_factory=lambda: {"fall": 900.0, "sos": 900.0})
+    arrive_home_s: float = 1800.0  # a responder on site by then, at a home
+    arrive_institution_s: float = 300.0  # ... inside a care institution
+    send_next: bool = False  # a responder who cannot come or did not arrive: send the next
+
+    def ack_timeout_for(self, condition: Condition) -> float | None:
+        found = self.ack_timeout_s.get(condition.value)
+        if found is None:
+            found = self.ack_timeout_s.get(PROFILES[condition].severity.name.lower())
+        return found
+
+
 class SitePolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rescue: Rescue = Rescue()
     steps: dict[str, list[Step]] = {}  # condition or severity name -> steps
+    response: Response = Response()
 
     def steps_for(self, condition: Condition) -> list[Step]:
         steps = self.steps.get(condition.value)
@@ -80,6 +99,9 @@ class Policies:
         self._default = data.default
         self._sites = data.sites
         for policy in (data.default, *data.sites.values()):
+            for key in policy.response.ack_timeout_s:
+                if key not in STEP_KEYS:
+                    raise PolicyError(f"ack_timeout_s: no condition or severity called {key!r}")
             for key, steps in policy.steps.items():
                 if key not in STEP_KEYS:
                     raise PolicyError(f"no condition or severity called {key!r}")

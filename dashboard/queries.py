@@ -1,12 +1,12 @@
 """What the desk may read of the alert store: a read-only protocol, handed in by the
 process (``alerts.store.queries.StoreQueries``). Changes go through the alert core's
-actions (acknowledge, resolve, silence), never to the store directly."""
+actions (take, dispatch, resolve, silence), never to the store directly."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from alerts.model import Alert, AlertState, Condition, Notice, Silence, TimelineEntry
+from alerts.model import Alert, AlertState, Condition, Dispatch, Notice, Silence, TimelineEntry
 
 
 class AlertQueries(Protocol):
@@ -25,4 +25,13 @@ class AlertQueries(Protocol):
 
     def silences(self, now_ms: int) -> list[Silence]:
         """Silences still running at ``now_ms``."""
+        ...
+
+    def dispatches(self, alert_id: int) -> list[Dispatch]: ...
+
+    def dispatch(self, dispatch_id: int) -> Dispatch | None: ...
+
+    def report(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
+               offset_min: int) -> dict[str, Any]:
+        """The response report (``alerts.store.reports``)."""
         ...

@@ -50,6 +50,9 @@ def alert_view(registry: Registry, alert: Alert) -> dict[str, Any]:
         "room": resident.room if resident else "", "floor": resident.floor if resident else "",
         "acked_by": alert.acked_by, "acked_ms": alert.acked_ms,
         "resolved_by": alert.resolved_by, "resolved_ms": alert.resolved_ms, "note": alert.note,
+        "owner": alert.owner, "answered_by": alert.answered_by,
+        "answered_ms": alert.answered_ms, "outcome": alert.outcome,
+        "follow_up_ms": alert.follow_up_ms,
     }
 
 

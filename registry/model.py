@@ -4,6 +4,8 @@ resident a device belongs to)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from telemetry import topics
@@ -15,10 +17,14 @@ class RegistryError(EldercareError):
 
 
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A person the centre may text: a resident's family or key-holder, or a site's
+    staff member or community worker (who may be sent to an alarm: ``role``)."""
+
     name: str
     phone: str
     language: str = "zh"
     relation: str = ""
+    role: Literal["family", "keyholder", "staff", "community_worker"] = "family"
 
 
 class VitalLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,6 +46,12 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     night: str = "22:00-06:00"  # local time; the night rules (bed exit, wandering) use it
     limits: dict[str, VitalLimit] = {}  # by condition, e.g. spo2_low, set by a nurse
     contacts: list[Contact] = []
+    # the response plan: what a responder needs at the door
+    access_notes: str = ""  # e.g. "ring twice; the dog is friendly"
+    key_safe: str = ""  # a key safe's or door's code: shown only to roles that may see it
+    fall_risk: str = ""  # the fall-risk assessment's level (MZ/T 185), as assessed
+    preferred_hospital: str = ""
+    arrive_within_min: float | None = None  # a responder on site by then (else the policy's)
 
 
 class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -59,6 +71,8 @@ class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     address: str = ""
     timezone: str = "Asia/Shanghai"
+    kind: Literal["home", "institution"] = "home"  # a flat or house; a care home
+    responders: list[Contact] = []  # staff on duty, community workers, to send to alarms
 
 
 class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -111,3 +111,50 @@ def rescue_summary(*, language: str, resident: str, condition: Condition, addres
                 f"{since}起，无人响应。病史：{medical_notes or '无'}")
     return (f"Emergency: {resident}, {what(condition, 'en')}, at {address} {room}, since "
             f"{since}, no response. Medical notes: {medical_notes or 'none'}")
+
+
+def dispatch_sms(*, language: str, responder: str, resident: str, condition: Condition,
+                 address: str, room: str, access: str, since: str, ref: str) -> str:
+    """A responder sent to an alarm: who, where, what and since when, and the reply codes
+    (``parse_dispatch_reply``). Never a key code: an SMS may be read over a shoulder."""
+    if language == "zh":
+        where = "，".join(x for x in (address, room) if x)
+        notes = f"（{access}）" if access else ""
+        return (f"【颐养监护】{responder}，请前往：{resident}，{what(condition, 'zh')}，"
+                f"{where}{notes}，{since}起。回复“1 {ref}”出发，“2 {ref}”已到达，"
+                f"“9 {ref}”无法前往。")
+    where = ", ".join(x for x in (address, room) if x)
+    notes = f" ({access})" if access else ""
+    return (f"Eldercare: {responder}, please go to {resident}: {what(condition, 'en')} at "
+            f"{where}{notes}, since {since}. Reply 1 {ref} on my way, 2 {ref} arrived, "
+            f"9 {ref} cannot come.")
+
+
+# A responder's reply codes (in the dispatch SMS): on my way, arrived, cannot come.
+DISPATCH_CODES = {"1": "on_the_way", "2": "arrived", "9": "cannot_come"}
+
+
+def parse_dispatch_reply(reply: str) -> tuple[str | None, int | None]:
+    """(the dispatch step a reply code means, or None; the alert its reference names, if
+    any): "2 A7" is arrived at alert 7's, a bare "9" cannot come, "on my way" none."""
+    found = _REFERENCE.search(reply)
+    rest = reply if found is None else f"{reply[:found.start()]} {reply[found.end():]}"
+    return DISPATCH_CODES.get(rest.strip(_IGNORED)), None if found is None \
+        else int(found.group(1))
+
+
+_OUTCOMES: dict[str, tuple[str, str]] = {
+    "injured_hospital": ("受伤，送医", "injured, taken to hospital"),
+    "injured_treated_on_site": ("受伤，现场处理", "injured, treated on site"),
+    "no_injury_helped_up": ("未受伤，已扶起", "no injury, helped up"),
+    "resident_fine_false_alarm": ("老人无恙，误报", "resident fine, false alarm"),
+    "device_fault": ("设备故障", "device fault"),
+    "test": ("测试", "test"),
+    "other": ("其他（需备注）", "other (with a note)"),
+}
+
+
+def outcome(value: str, language: str) -> str:
+    """An outcome's (``alerts.model.Outcome``) words in ``language``."""
+    zh, en = _OUTCOMES.get(value, (value, value))
+    return zh if language == "zh" else en

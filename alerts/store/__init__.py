@@ -5,9 +5,10 @@ silence, escalation, notice, node and lease tables.
 ``AlertStore`` is one connection (an SQLite file, the embedded default, or a PostgreSQL
 DSN shared by the nodes of a several-node deployment) with a family of tables on it, each
 a small class of its own: ``alerts``, ``timeline``, ``silences``, ``steps`` (escalation
-timers), ``outbox`` and ``notices``, ``nodes`` and ``leases``, ``learned`` (what the
-detectors learned). A ``transaction()`` covers every call made inside it, whichever
-family.
+timers), ``outbox`` and ``notices``, ``answers`` (who has an alert, how it ended),
+``dispatches`` (responders sent), ``reports`` (the response report's figures, by SQL),
+``nodes`` and ``leases``, ``learned`` (what the detectors learned). A ``transaction()``
+covers every call made inside it, whichever family.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from pathlib import Path
 
 from alerts.model import AlertState
 from alerts.store.alerts import AlertTable
+from alerts.store.answers import Answers
 from alerts.store.backends import StateError as StateError  # what every method raises
 from alerts.store.backends import connect
+from alerts.store.dispatches import Dispatches
 from alerts.store.escalation import Escalation
 from alerts.store.learned import Learned
 from alerts.store.nodes import Leases, Nodes
 from alerts.store.notices import Notices, Outbox
+from alerts.store.reports import Reports
 from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
 from alerts.store.silences import Silences
 from alerts.store.timeline import Timeline
@@ -45,6 +49,9 @@ class AlertStore:
         self.nodes = Nodes(self.backend, self.lock)
         self.leases = Leases(self.backend, self.lock)
         self.learned = Learned(self.backend, self.lock)
+        self.dispatches = Dispatches(self.backend, self.lock)
+        self.answers = Answers(self.backend, self.lock)
+        self.reports = Reports(self.backend, self.lock)
 
     def close(self) -> None:
         with self.lock:
@@ -72,6 +79,8 @@ class AlertStore:
             self.alerts.close(alert_id, state, who, now_ms, note)
             self.steps.cancel(alert_id)
             self.outbox.cancel(alert_id)
+            if state is AlertState.RESOLVED:
+                self.dispatches.cancel(alert_id, now_ms)
 
     def purge_resolved(self, before_ms: int) -> int:
         """Retention: alerts resolved before ``before_ms``, with all that hangs on them."""

@@ -87,7 +87,8 @@ class AlertTable(Table):
         """A resolved alert comes back (a flap): open again, one flap more."""
         self._run(f"UPDATE alerts SET state = {OPEN}, active = 1, flaps = flaps + 1, "
                   "updated_ms = ?, detail = ?, silenced = ?, resolved_by = NULL, "
-                  "resolved_ms = NULL, acked_by = NULL, acked_ms = NULL WHERE alert_id = ?",
+                  "resolved_ms = NULL, acked_by = NULL, acked_ms = NULL, owner = NULL, "
+                  "outcome = NULL, follow_up_ms = NULL WHERE alert_id = ?",
                   (now_ms, detail, int(silenced), alert_id))
 
     def ended(self, alert_id: int, now_ms: int) -> None:
@@ -108,7 +109,7 @@ class AlertTable(Table):
         notices (retention); an unresolved alert is never deleted, however old. Call in a
         transaction."""
         old = f"SELECT alert_id FROM alerts WHERE state = {RESOLVED} AND resolved_ms < ?"
-        for table in ("timeline", "escalation", "notices"):
+        for table in ("timeline", "escalation", "notices", "dispatches"):
             self._run(f"DELETE FROM {table} WHERE alert_id IN ({old})", (before_ms,))
         cursor = self._run(f"DELETE FROM alerts WHERE state = {RESOLVED} AND "
                            "resolved_ms < ?", (before_ms,))

@@ -138,12 +138,21 @@ class Postgres:
                 for statement in postgres_schema(schema, ordered).split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
+                # only what is missing: an ALTER TABLE locks the table out even when the
+                # column is there, and another node's alert core is busy on it
+                have = set(self.conn.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema()").fetchall())
                 for table, column, sql_type in added:
-                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "
-                                      f"{column} {sql_type}")
-        except psycopg.Error as exc:
+                    if (table, column) not in have:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "
+                                          f"{column} {sql_type}")
+            self._bound()  # after the schema: nodes starting together may wait for its lock
+        except (psycopg.Error, StateError) as exc:
+            self.conn.close()
+            if isinstance(exc, StateError):
+                raise
             raise StateError(f"cannot create the alert schema: {exc}") from exc
-        self._bound()  # after the schema: nodes starting together may wait for its lock
 
     def _bound(self) -> None:
         """With ``timeout_s``, every statement on the connection ends within it."""

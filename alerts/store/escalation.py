@@ -19,6 +19,14 @@ class Escalation(Table):
         self._run(f"UPDATE escalation SET state = {STEP_CANCELLED} WHERE alert_id = ? AND "
                   f"state = {STEP_PENDING}", (alert_id,))
 
+    def resume(self, alert_id: int, now_ms: int) -> int:
+        """The alert's cancelled timers run again (it was taken, then left: the chain goes
+        on), due now at the earliest. How many."""
+        cursor = self._run(f"UPDATE escalation SET state = {STEP_PENDING}, due_ms = CASE "
+                           "WHEN due_ms < ? THEN ? ELSE due_ms END WHERE alert_id = ? AND "
+                           f"state = {STEP_CANCELLED}", (now_ms, now_ms, alert_id))
+        return cursor.rowcount
+
     def due(self, now_ms: int) -> list[tuple[int, int, int]]:
         """(alert, step, contact) of the pending timers due by ``now_ms`` on open alerts,
         the earliest first."""

@@ -129,11 +129,12 @@ class Notices(Table):
         return [(channel, NoticeState(state), n) for channel, state, n in rows]
 
     def texted(self, channel: str, phone: str) -> list[tuple[int, int, str]]:
-        """(alert, contact, language) of every open alert sent by ``channel`` to ``phone``,
-        the newest notice first, each alert once."""
+        """(alert, contact, language) of every open alert an escalation step sent by
+        ``channel`` to ``phone``, the newest notice first, each alert once."""
         rows = self._run(
             "SELECT n.alert_id, n.contact, n.language FROM notices n JOIN alerts a "
             f"USING (alert_id) WHERE n.channel = ? AND n.recipient = ? AND a.state = {OPEN} "
+            "AND n.step >= 0 "  # escalation's, not a responder's (``alerts.response``)
             f"AND n.state IN ({SENT}, {DELIVERED}, {SENDING}) ORDER BY n.notice_id DESC "
             "LIMIT 50", (channel, phone)).fetchall()
         out: dict[int, tuple[int, int, str]] = {}

@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
-from alerts.model import Alert, AlertState, Condition, Notice, Silence, TimelineEntry
+from typing import Any
+
+from alerts.model import (
+    Alert,
+    AlertState,
+    Condition,
+    Dispatch,
+    Notice,
+    Silence,
+    TimelineEntry,
+    TimelineEvent,
+)
 from alerts.store import AlertStore
 
 
@@ -31,3 +42,25 @@ class StoreQueries:
 
     def silences(self, now_ms: int) -> list[Silence]:
         return self._store.silences.running(now_ms)
+
+    def dispatches(self, alert_id: int) -> list[Dispatch]:
+        return self._store.dispatches.of(alert_id)
+
+    def dispatch(self, dispatch_id: int) -> Dispatch | None:
+        return self._store.dispatches.get(dispatch_id)
+
+    def report(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
+               offset_min: int) -> dict[str, Any]:
+        """The response report over alarms opened in [``from_ms``, ``to_ms``) on
+        ``sites`` (empty: all): see ``alerts.store.reports``."""
+        r = self._store.reports
+        return {"from_ms": from_ms, "to_ms": to_ms,
+                "total": r.answers(from_ms, to_ms, sites)[0],
+                "operators": r.answers(from_ms, to_ms, sites, by_operator=True),
+                "outcomes": r.outcomes(from_ms, to_ms, sites),
+                "false_alarms": r.false_alarms(from_ms, to_ms, sites),
+                "dispatches": r.dispatches(from_ms, to_ms, sites),
+                "ack_timeouts": r.timeline_counts(TimelineEvent.ACK_TIMEOUT.value, from_ms,
+                                                  to_ms, sites),
+                "per_day": r.per_day(from_ms, to_ms, offset_min, sites),
+                "answer_ms": r.answer_times(from_ms, to_ms, sites)}

@@ -3,7 +3,16 @@ partial index needs to see them)."""
 
 from __future__ import annotations
 
-from alerts.model import Alert, AlertState, EscalationState, Notice, NoticeState, Silence
+from alerts.model import (
+    Alert,
+    AlertState,
+    Dispatch,
+    DispatchState,
+    EscalationState,
+    Notice,
+    NoticeState,
+    Silence,
+)
 from alerts.store.backends import AddedColumns
 
 SCHEMA = """
@@ -60,17 +69,35 @@ CREATE TABLE IF NOT EXISTS learned (
     taken_ms INTEGER NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (subject, detector)
 );
+CREATE TABLE IF NOT EXISTS dispatches (
+    dispatch_id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, name TEXT NOT NULL,
+    role TEXT NOT NULL, phone TEXT NOT NULL, language TEXT NOT NULL, state TEXT NOT NULL,
+    sent_by TEXT NOT NULL, sent_ms INTEGER NOT NULL, due_ms INTEGER NOT NULL,
+    on_way_ms INTEGER, arrived_ms INTEGER, ended_ms INTEGER, notice_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS dispatches_alert ON dispatches (alert_id);
+CREATE INDEX IF NOT EXISTS dispatches_due ON dispatches (state, due_ms);
+CREATE INDEX IF NOT EXISTS dispatches_phone ON dispatches (phone, state);
 """
 
 # the node sending a notice, and since when (its clock)
 ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT"),
                                ("notices", "claimed_ms", "BIGINT"),
                                # a node says with its heartbeat that its alert core lags
-                               ("nodes", "degraded", "INTEGER")]
+                               ("nodes", "degraded", "INTEGER"),
+                               # the response: who answered and when, who has it now,
+                               # how it ended, and when it comes back unless acted on
+                               ("alerts", "answered_by", "TEXT"),
+                               ("alerts", "answered_ms", "BIGINT"),
+                               ("alerts", "owner", "TEXT"),
+                               ("alerts", "outcome", "TEXT"),
+                               ("alerts", "follow_up_ms", "BIGINT")]
 ORDERED = ("timeline",)  # tables read back in insertion order
 
 ALERT_COLS = ", ".join(Alert.__struct_fields__)
 NOTICE_COLS = ", ".join(Notice.__struct_fields__)
+DISPATCH_COLS = ", ".join(Dispatch.__struct_fields__)
+GOING = ", ".join(f"'{s.value}'" for s in DispatchState if s.going)
 SILENCE_COLS = ", ".join(Silence.__struct_fields__)
 OPEN, ACKED, RESOLVED = (f"'{s.value}'" for s in AlertState)
 STEP_PENDING, STEP_DONE, STEP_CANCELLED = (f"'{s.value}'" for s in EscalationState)

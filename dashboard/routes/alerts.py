@@ -10,10 +10,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from alerts.core import AlertError
-from alerts.model import NEVER_SILENCED_WIDE, AlertState, Condition
+from alerts.model import NEVER_SILENCED_WIDE, AlertState, Condition, Outcome
 from alerts.notify import texts
 from alerts.policy import STEP_KEYS, NoticeChannel, PolicyError, SitePolicy, Step, Target
 from alerts.policy import save as save_policies
+from alerts.response import ResponseError
 from dashboard.accounts.model import Role
 from dashboard.deps import Admin, AlertId, Ctx, Millis, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
@@ -24,6 +25,11 @@ router = APIRouter(prefix="/api", tags=["alerts"], responses=SIGNED_IN)
 
 class NoteIn(BaseModel):
     note: str = Field("", max_length=500)
+
+
+class ResolveIn(BaseModel):
+    outcome: Outcome = Field(description="how it ended (GET /api/outcomes)")
+    note: str = Field("", max_length=500, description="what happened; needed for 'other'")
 
 
 class SilenceIn(BaseModel):
@@ -65,27 +71,31 @@ def get_alert(alert_id: AlertId, ctx: Ctx, user: User) -> dict[str, Any]:
     return _alert_or_404(ctx, user, alert_id)
 
 
-def _change(ctx: Ctx, user: Nurse, alert_id: int, action: str, note: str) -> dict[str, Any]:
+def _change(ctx: Ctx, user: Nurse, alert_id: int, action: str, note: str,
+            outcome: Outcome | None = None) -> dict[str, Any]:
     _alert_or_404(ctx, user, alert_id)
     try:
-        if action == "acknowledge":
+        if outcome is None:
             alert = ctx.core.acknowledge(alert_id, user.username, note)
         else:
-            alert = ctx.core.resolve(alert_id, user.username, note)
-    except AlertError as exc:
+            alert = ctx.core.resolve(alert_id, user.username, note, outcome=outcome)
+    except (AlertError, ResponseError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, f"alert {alert_id}", note)
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, f"alert {alert_id}",
+                       f"{outcome.value}: {note}" if outcome else note)
     return alert_view(ctx.registry, alert)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", responses=answers(404, 409))
 def acknowledge(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    """The same as taking an open alarm: the user has it."""
     return _change(ctx, user, alert_id, "acknowledge", body.note)
 
 
 @router.post("/alerts/{alert_id}/resolve", responses=answers(404, 409))
-def resolve(alert_id: AlertId, body: NoteIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
-    return _change(ctx, user, alert_id, "resolve", body.note)
+def resolve(alert_id: AlertId, body: ResolveIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    """Closed with how it ended (an outcome of the list; "other" needs a note)."""
+    return _change(ctx, user, alert_id, "resolve", body.note, body.outcome)
 
 
 @router.get("/alerts/{alert_id}/timeline", responses=answers(404))
@@ -197,8 +207,8 @@ def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[s
     steps = {key: [Step(s.after_s, s.channel, s.to, s.next_contact_after_s) for s in value]
              for key, value in body.steps.items()}
     try:
-        updated = ctx.policies.with_site(site_id, SitePolicy(rescue=current.rescue,
-                                                             steps=steps))
+        updated = ctx.policies.with_site(site_id, SitePolicy(
+            rescue=current.rescue, steps=steps, response=current.response))
     except PolicyError as exc:  # e.g. a family step on a channel contacts cannot receive
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if ctx.policy_path is not None:

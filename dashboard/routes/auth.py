@@ -52,8 +52,12 @@ def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> 
 
 @router.post("/logout", status_code=204, responses=SIGNED_IN)
 def logout(request: Request, response: Response, user: User, ctx: Ctx) -> None:
+    """Sign out: every alarm this user had goes back to the queue, visibly."""
     ctx.accounts.logout(request.cookies.get(COOKIE, ""))
     response.delete_cookie(COOKIE, path="/")
+    for alert in ctx.core.response.signed_out(user.username):
+        ctx.accounts.audit(ctx.clock.now_ms(), user.username, "give_back",
+                           f"alert {alert.alert_id}", "signed out")
 
 
 @router.get("/me", response_model=Me, responses=SIGNED_IN)

@@ -66,6 +66,7 @@
     $("login").hidden = true; $("desk").hidden = false;
     $("who").textContent = state.me.username + (state.me.role === "viewer" ? " · " + t("viewer_only") : "");
     state.conditions = await api("/api/conditions");
+    state.outcomes = await api("/api/outcomes");
     state.sites = await api("/api/sites");
     fillFilters(); translate();
     await reload();
@@ -127,26 +128,74 @@
   function alertItem(a) {
     const canAct = state.me.role !== "viewer";
     const note = el("input", { class: "note", placeholder: t("note"), "aria-label": t("note") });
-    const act = (action) => async () => {
+    const post = async (path, body) => {
       try {
-        const updated = await api(`/api/alerts/${a.alert_id}/${action}`, { method: "POST", body: JSON.stringify({ note: note.value }) });
-        state.alerts.set(updated.alert_id, updated); renderAlerts(); reloadRooms();
-      } catch (e) { if (e.status === 409) reload(); }
+        const updated = await api(path, { method: "POST", body: JSON.stringify(body) });
+        if (updated && updated.alert_id && updated.condition) state.alerts.set(updated.alert_id, updated);
+        renderAlerts(); reloadRooms();
+        return updated;
+      } catch (e) { if (e.status === 409) reload(); return null; }
     };
+    const base = `/api/alerts/${a.alert_id}`;
     const actions = el("div", { class: "actions" });
     if (canAct) {
       actions.append(note);
-      if (a.state === "open") actions.append(el("button", { class: "ack", onclick: act("acknowledge") }, t("acknowledge")));
-      actions.append(el("button", { class: "resolve", onclick: act("resolve") }, t("resolve")));
+      if (a.owner !== state.me.username) {
+        actions.append(el("button", { class: "ack", onclick: () => post(`${base}/take`, { note: note.value }) }, t("take")));
+      } else {
+        actions.append(el("button", { class: "give-back", onclick: () => post(`${base}/give-back`, { reason: note.value }) }, t("give_back")));
+      }
+      const outcome = el("select", { class: "outcome", "aria-label": t("outcome") },
+        el("option", { value: "" }, t("outcome")),
+        ...(state.outcomes || []).map((o) => el("option", { value: o.outcome }, o[state.lang] || o.en)));
+      const resolve = el("button", { class: "resolve", disabled: "" }, t("resolve"));
+      outcome.addEventListener("change", () => { resolve.disabled = !outcome.value; });
+      resolve.addEventListener("click", () => post(`${base}/resolve`, { note: note.value, outcome: outcome.value }));
+      actions.append(outcome, resolve);
+      actions.append(el("button", { class: "send", onclick: () => openDispatch(a, item) }, t("send_responder")));
     }
     const status = a.state === "open" ? el("span", { class: "timer", "data-since": a.opened_ms }, "")
-      : el("span", { class: "acked" }, t("acked_by") + (a.acked_by || ""));
-    return el("li", { class: `alarm sev-${a.severity} st-${a.state}`, "data-alert-id": a.alert_id, "data-condition": a.condition },
+      : el("span", { class: "acked" }, a.owner ? t("taken_by") + a.owner : t("acked_by") + (a.acked_by || ""));
+    const item = el("li", { class: `alarm sev-${a.severity} st-${a.state}`, "data-alert-id": a.alert_id, "data-condition": a.condition },
       el("div", { class: "what" }, el("strong", {}, cond(a.condition)), " ",
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); if (a.resident_id) openResident(a.resident_id); } }, a.resident_name || a.subject),
         " ", el("span", { class: "where" }, [a.site_name, a.room].filter(Boolean).join(" · "))),
       el("div", { class: "when" }, clock(a.opened_ms), " ", status, a.repeats ? ` ×${a.repeats + 1}` : ""),
-      el("div", { class: "detail" }, a.detail), actions);
+      el("div", { class: "detail" }, a.detail), actions, el("div", { class: "dispatches" }));
+    if (a.state !== "open") showDispatches(a, item);
+    return item;
+  }
+
+  async function showDispatches(a, item) {
+    const list = await api(`/api/alerts/${a.alert_id}/dispatches`).catch(() => []);
+    const box = item.querySelector(".dispatches");
+    box.replaceChildren(...list.map((d) => {
+      const row = el("div", { class: `dispatch d-${d.state}`, "data-dispatch-id": d.dispatch_id },
+        `${d.name} (${t("role_" + d.role)}) · ${t("d_" + d.state)} · ${clock(d.sent_ms)}`);
+      if (state.me.role !== "viewer" && (d.state === "sent" || d.state === "on_the_way")) {
+        for (const step of ["on_the_way", "arrived", "cannot_come"]) {
+          row.append(" ", el("button", { class: `mark ${step}`, onclick: async () => {
+            await api(`/api/dispatches/${d.dispatch_id}`, { method: "POST", body: JSON.stringify({ step }) }).catch(() => null);
+            showDispatches(a, item);
+          } }, t("d_" + step)));
+        }
+      }
+      return row;
+    }));
+  }
+
+  async function openDispatch(a, item) {
+    const people = await api(`/api/alerts/${a.alert_id}/responders`).catch(() => []);
+    const box = item.querySelector(".dispatches");
+    box.replaceChildren(...people.map((p) => {
+      const button = el("button", { class: "responder", "data-ref": p.ref, onclick: async () => {
+        await api(`/api/alerts/${a.alert_id}/dispatch`, { method: "POST", body: JSON.stringify({ responder: p.ref }) }).catch(() => null);
+        const fresh = await api(`/api/alerts/${a.alert_id}`).catch(() => null);
+        if (fresh) { state.alerts.set(fresh.alert_id, fresh); renderAlerts(); }
+      } }, `${p.name} · ${t("role_" + p.role)} ${p.phone}`);
+      button.disabled = !p.has_phone;
+      return button;
+    }));
   }
 
   function tickTimers() {

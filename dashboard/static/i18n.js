@@ -14,6 +14,11 @@ window.I18N = {
     spo2: "血氧", skin_temperature: "体温", never: "从未", viewer_only: "只读账号",
     wrong_login: "用户名或密码错误", throttled: "尝试次数过多，请稍后再试",
     new_alarm: "新告警", degraded: "告警核心降级：部分数据尚未处理，请逐一电话核实", open: "未处理", acknowledged: "已确认", resolved: "已解除",
+    take: "接警", give_back: "退回队列", taken_by: "处理人：", outcome: "处理结果",
+    send_responder: "派人", role_family: "家属", role_keyholder: "钥匙保管人",
+    role_staff: "值班人员", role_community_worker: "社区工作者", d_sent: "已派出",
+    d_on_the_way: "在路上", d_arrived: "已到达", d_cannot_come: "无法前往",
+    d_not_arrived: "未按时到达", d_cancelled: "已取消",
   },
   en: {
     title: "Eldercare duty desk", username: "User name", password: "Password",
@@ -32,5 +37,10 @@ window.I18N = {
     viewer_only: "Read-only account", wrong_login: "Wrong user name or password",
     throttled: "Too many attempts; try again later", new_alarm: "New alarm", degraded: "Alert core degraded: some readings are not yet handled; check residents by phone",
     open: "Open", acknowledged: "Acknowledged", resolved: "Resolved",
+    take: "Take", give_back: "Back to queue", taken_by: "Taken by ", outcome: "Outcome",
+    send_responder: "Send someone", role_family: "family", role_keyholder: "key-holder",
+    role_staff: "staff", role_community_worker: "community worker", d_sent: "sent",
+    d_on_the_way: "on the way", d_arrived: "arrived", d_cannot_come: "cannot come",
+    d_not_arrived: "not arrived in time", d_cancelled: "cancelled",
   },
 };

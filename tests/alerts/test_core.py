@@ -10,7 +10,15 @@ import msgspec
 import pytest
 
 from alerts.core import SYSTEM, AlertCore, AlertError
-from alerts.model import LOCAL_NODE, AlertState, Change, Condition, NoticeState, Signal
+from alerts.model import (
+    LOCAL_NODE,
+    AlertState,
+    Change,
+    Condition,
+    NoticeState,
+    Outcome,
+    Signal,
+)
 from alerts.notify.base import NotifyError
 from alerts.notify.dispatch import CLAIM_STALE_MS, Dispatcher
 from alerts.policy import Policies, PolicyError, PolicyFile
@@ -58,21 +66,22 @@ def test_the_desk_is_told_at_once_and_the_family_after_a_minute(world: World) ->
     assert (len(world.sms.sent), len(world.webhook.sent)) == (2, 1)  # nothing twice
 
 
-def test_acknowledging_stops_the_chain(world: World) -> None:
+def test_acknowledging_stops_the_chain_until_the_ack_timeout(world: World) -> None:
     world.core.handle([fall()])
     world.step(70)
     alert = world.db.alerts.find()[0]
     acked = world.core.acknowledge(alert.alert_id, "nurse-1", "on my way")
-    assert (acked.state, acked.acked_by, acked.note) == \
-        (AlertState.ACKNOWLEDGED, "nurse-1", "on my way")
-    world.step(3600)
+    assert (acked.state, acked.acked_by, acked.note, acked.owner) == \
+        (AlertState.ACKNOWLEDGED, "nurse-1", "on my way", "nurse-1")
+    world.step(890)  # the fall's ack timeout is 900 s (tests/alerts/test_response.py)
     assert len(world.sms.sent) == 1 and world.webhook.sent == []
     with pytest.raises(AlertError):
         world.core.acknowledge(alert.alert_id, "nurse-2")
-    resolved = world.core.resolve(alert.alert_id, "nurse-1", "bruise, no injury")
+    resolved = world.core.resolve(alert.alert_id, "nurse-1", "bruise, no injury",
+                                  outcome=Outcome.HELPED_UP)
     assert resolved.state is AlertState.RESOLVED and resolved.resolved_by == "nurse-1"
     whats = [e.what for e in world.db.timeline.of(alert.alert_id)]
-    assert whats == ["opened", "notice_queued", "acknowledged", "resolved"]
+    assert whats == ["opened", "notice_queued", "taken", "resolved"]
 
 
 def test_an_undelivered_sms_moves_on_to_the_next_contact_at_once(world: World) -> None:
@@ -313,7 +322,7 @@ def test_a_silence_keeps_the_alert_on_the_desk_but_stops_escalation(world: World
     assert alert.silenced and alert.state is AlertState.OPEN
     world.step(600)
     assert world.sms.sent == []
-    world.core.resolve(alert.alert_id, "nurse-1")
+    world.core.resolve(alert.alert_id, "nurse-1", outcome=Outcome.HELPED_UP)
     world.step(3600)  # the silence has ended
     world.core.handle([fall()])
     world.step(61)

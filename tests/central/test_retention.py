@@ -11,7 +11,7 @@ import yaml
 
 import registry
 from alerts.core import AlertCore
-from alerts.model import AlertState, Condition, Signal
+from alerts.model import AlertState, Condition, Outcome, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.store import AlertStore
 from central import config
@@ -53,14 +53,14 @@ def test_a_round_rolls_up_raw_drops_old_aggregates_and_long_resolved_alerts(
                      for i in range(240)])
         core.handle([_fall("res-00000", start)])
         old = core.db.alerts.find()[0]
-        core.resolve(old.alert_id, "nurse", "helped up")
+        core.resolve(old.alert_id, "nurse", "helped up", outcome=Outcome.HELPED_UP)
         clock.advance(DAY_MS / 1000)
         core.handle([_fall("res-00001", clock.now_ms())])
         still_open = core.db.alerts.find(open_only=True)[0]
         clock.advance(49 * DAY_MS / 1000)
         core.handle([_fall("res-00000", clock.now_ms())])
         recent = core.db.alerts.find(open_only=True)[0]
-        core.resolve(recent.alert_id, "nurse", "false alarm")
+        core.resolve(recent.alert_id, "nurse", "false alarm", outcome=Outcome.FALSE_ALARM)
         clock.advance(10 * DAY_MS / 1000)  # day 60: now
 
         done = Retention(CFG, store, db, clock).run_once()
@@ -105,7 +105,7 @@ def test_the_central_process_runs_retention_on_its_schedule(
     db = AlertStore(data / "alerts.db")  # a fall resolved 400 days ago
     core = _alerts(db, FakeClock(clock.now_ms() - 400 * DAY_MS))
     core.handle([_fall("res-00000", core.clock.now_ms())])
-    core.resolve(db.alerts.find()[0].alert_id, "nurse", "")
+    core.resolve(db.alerts.find()[0].alert_id, "nurse", "", outcome=Outcome.TEST)
     db.close()
     cfg = config.CentralConfig(
         data_dir=str(data), registry=str(registry.SAMPLE),

@@ -3,11 +3,9 @@ roles, CSRF, throttling, audit, alerts, residents and readings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
-import pytest
 from fastapi.testclient import TestClient
 
 import registry as registry_module
@@ -60,16 +58,6 @@ class Desk:
         return self.db.alerts.find()[0].alert_id
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(tmp_path)
-    yield d
-    d.client.close()
-    d.store.close()
-    d.accounts.close()
-    d.db.close()
-
-
 def test_no_resident_data_without_sign_in(desk: Desk) -> None:
     for path in ("/api/alerts", "/api/residents", "/api/residents/res-00000", "/api/sites",
                  "/api/events", "/api/residents/res-00000/readings?kind=heart_rate"
@@ -109,7 +97,7 @@ def test_a_nurse_acknowledges_with_a_note_and_it_is_audited(desk: Desk) -> None:
                              headers=headers)
     assert again.status_code == 409
     timeline = desk.client.get(f"/api/alerts/{alert_id}/timeline").json()
-    assert [e["what"] for e in timeline][-1] == "acknowledged"
+    assert [e["what"] for e in timeline][-1] == "taken"  # acknowledging is taking it
     admin = desk.login("admin")
     log = desk.client.get("/api/audit", headers=admin).json()
     assert any(e["action"] == "acknowledge" and e["username"] == "nurse"

@@ -3,10 +3,12 @@ the API and the live stream; medical notes are for staff who act, not viewers.""
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -63,12 +65,22 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
     assert [r["resident_id"] for r in get("/api/residents").json()] == ["res-00000"]
     for path in (f"/api/alerts/{theirs}", f"/api/alerts/{theirs}/timeline",
                  f"/api/alerts/{theirs}/notices", "/api/residents/res-00001",
-                 "/api/residents/res-00001/readings?kind=heart_rate&start_ms=0&end_ms=1"):
+                 "/api/residents/res-00001/readings?kind=heart_rate&start_ms=0&end_ms=1",
+                 f"/api/alerts/{theirs}/responders", f"/api/alerts/{theirs}/dispatches",
+                 "/api/residents/res-00001/plan", "/api/reports/response?site_id=site-001",
+                 "/api/reports/response.csv?site_id=site-001"):
         assert get(path).status_code == 404, path
-    for action in ("acknowledge", "resolve"):
-        refused = desk.client.post(f"/api/alerts/{theirs}/{action}", json={"note": "x"},
+    for action, body in (("acknowledge", {"note": "x"}),
+                         ("resolve", {"note": "x", "outcome": "test"}),
+                         ("take", {}), ("give-back", {}), ("assign", {"to": "admin"}),
+                         ("dispatch", {"responder": "c0"})):
+        refused = desk.client.post(f"/api/alerts/{theirs}/{action}", json=body,
                                    headers=headers)
         assert refused.status_code == 404, action
+    # the report over every site this user sees counts its own fall, not the other's
+    at = datetime.datetime.fromtimestamp(T0 / 1000, tz=ZoneInfo("Asia/Shanghai"))
+    month = f"{at.year:04d}-{at.month:02d}"
+    assert get(f"/api/reports/response?month={month}").json()["total"]["alarms"] == 1
     silence = desk.client.post("/api/silences", headers=headers, json={
         "subject": "gw-00001", "minutes": 30, "reason": "x", "condition": "water_leak"})
     assert silence.status_code == 404

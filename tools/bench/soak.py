@@ -130,7 +130,7 @@ class _Desk:
             if now - alert["opened_ms"] >= RESOLVE_AFTER_MS:
                 self.read_notices(alert["alert_id"])
                 done = self._call("POST", f"/api/alerts/{alert['alert_id']}/resolve",
-                                  json={"note": "soak: seen to"})
+                                  json={"note": "soak: seen to", "outcome": "test"})
                 self.resolved += done.status_code == 200
 
     def read_notices(self, alert_id: int) -> None:

@@ -1,0 +1,118 @@
+"""The response through the desk's API: roles (a viewer reads, cannot take, dispatch or
+see a key-safe code), every action audited, the live push of who has an alarm, sign-out
+giving alarms back, resolve needing an outcome, the report in JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from zoneinfo import ZoneInfo
+
+from alerts.model import AlertChange
+from tests.dashboard.test_api import Desk
+from tests.support.readings import T0
+
+
+def _month() -> str:
+    at = datetime.datetime.fromtimestamp(T0 / 1000, tz=ZoneInfo("Asia/Shanghai"))
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def test_a_viewer_reads_but_cannot_take_dispatch_or_see_a_key_code(desk: Desk) -> None:
+    alert_id = desk.fall("res-00000")
+    viewer = desk.login("viewer")
+    for action, body in (("take", {}), ("dispatch", {"responder": "s0"}),
+                         ("assign", {"to": "nurse"}), ("give-back", {}),
+                         ("resolve", {"outcome": "test"})):
+        refused = desk.client.post(f"/api/alerts/{alert_id}/{action}", json=body,
+                                   headers=viewer)
+        assert refused.status_code == 403, action
+    assert [r["ref"] for r in desk.client.get(f"/api/alerts/{alert_id}/responders").json()] \
+        == ["c0", "s0"]
+    plan = desk.client.get("/api/residents/res-00000/plan").json()
+    assert plan["key_safe"] is None and plan["key_safe_set"] is True
+    assert plan["access_notes"] == "demo only; ring twice"
+    assert plan["key_holders"] == [{"name": "Test Family A", "phone": "…0000"}]
+    nurse = desk.login("nurse")
+    assert desk.client.get("/api/residents/res-00000/plan").json()["key_safe"] == "0000"
+    admin = desk.login("admin")
+    log = desk.client.get("/api/audit", headers=admin).json()
+    assert [(e["username"], e["target"]) for e in log if e["action"] == "view_key_safe"] == \
+        [("nurse", "res-00000")]
+    assert nurse  # signed in as the nurse when the code was read
+
+
+def test_take_dispatch_and_resolve_through_the_api_are_audited_and_pushed(desk: Desk) -> None:
+    pushed: list[AlertChange] = []
+    desk.core.listeners.append(pushed.append)
+    alert_id = desk.fall()
+    nurse = desk.login("nurse")
+    desk.clock.advance(42)
+    taken = desk.client.post(f"/api/alerts/{alert_id}/take", json={}, headers=nurse)
+    assert taken.status_code == 200
+    assert (taken.json()["owner"], taken.json()["answered_ms"] - taken.json()["opened_ms"]) == \
+        ("nurse", 42_000)
+    assert pushed[-1].alert.owner == "nurse"  # every desk sees who has it, live
+    again = desk.client.post(f"/api/alerts/{alert_id}/take", json={}, headers=nurse)
+    assert again.status_code == 409 and "yours already" in again.json()["detail"]
+    bad = desk.client.post(f"/api/alerts/{alert_id}/dispatch", json={"responder": "x1"},
+                           headers=nurse)
+    assert bad.status_code == 422
+    sent = desk.client.post(f"/api/alerts/{alert_id}/dispatch", json={"responder": "s0"},
+                            headers=nurse)
+    assert sent.status_code == 201 and sent.json()["phone"] == "…0010"
+    dispatch_id = sent.json()["dispatch_id"]
+    arrived = desk.client.post(f"/api/dispatches/{dispatch_id}", json={"step": "arrived"},
+                               headers=nurse)
+    assert arrived.status_code == 200 and arrived.json()["state"] == "arrived"
+    finished = desk.client.post(f"/api/dispatches/{dispatch_id}",
+                                json={"step": "cannot_come"}, headers=nurse)
+    assert finished.status_code == 409 and "arrived already" in finished.json()["detail"]
+    no_outcome = desk.client.post(f"/api/alerts/{alert_id}/resolve", json={"note": "x"},
+                                  headers=nurse)
+    assert no_outcome.status_code == 422
+    not_listed = desk.client.post(f"/api/alerts/{alert_id}/resolve",
+                                  json={"outcome": "felt better"}, headers=nurse)
+    assert not_listed.status_code == 422
+    other = desk.client.post(f"/api/alerts/{alert_id}/resolve", json={"outcome": "other"},
+                             headers=nurse)
+    assert other.status_code == 409 and "needs a note" in other.json()["detail"]
+    done = desk.client.post(f"/api/alerts/{alert_id}/resolve",
+                            json={"outcome": "no_injury_helped_up", "note": "helped up"},
+                            headers=nurse)
+    assert done.status_code == 200 and done.json()["outcome"] == "no_injury_helped_up"
+    admin = desk.login("admin")
+    actions = [e["action"] for e in desk.client.get("/api/audit", headers=admin).json()
+               if e["username"] == "nurse"]
+    assert {"take", "dispatch", "dispatch_arrived", "resolve"} <= set(actions)
+    report = desk.client.get(f"/api/reports/response?month={_month()}").json()
+    assert report["total"]["alarms"] == 1 and report["total"]["answered_60s"] == 1
+    assert report["total"]["answer_ms_p50"] == 42_000
+    assert report["dispatches"]["arrived"] == 1
+    assert {"condition": "fall", "outcome": "no_injury_helped_up", "alarms": 1} in \
+        report["outcomes"]
+    rows = list(csv.DictReader(io.StringIO(
+        desk.client.get(f"/api/reports/response.csv?month={_month()}").text)))
+    assert [(r["operator"], r["answered"], r["answer_ms_p50"]) for r in rows] == \
+        [("(all)", "1", "42000"), ("nurse", "1", "42000")]
+
+
+def test_signing_out_gives_the_alarms_back_to_the_queue(desk: Desk) -> None:
+    alert_id = desk.fall()
+    nurse = desk.login("nurse")
+    assert desk.client.post(f"/api/alerts/{alert_id}/take", json={},
+                            headers=nurse).status_code == 200
+    assert desk.client.post("/api/logout", headers=nurse).status_code == 204
+    alert = desk.db.alerts.get(alert_id)
+    assert alert is not None and alert.owner is None and alert.state.value == "open"
+    admin = desk.login("admin")
+    assert desk.client.get(f"/api/alerts/{alert_id}").json()["owner"] is None
+    handed = desk.client.post(f"/api/alerts/{alert_id}/assign", json={"to": "nurse"},
+                              headers=admin)
+    assert handed.status_code == 200 and handed.json()["owner"] == "nurse"
+    nobody = desk.client.post(f"/api/alerts/{alert_id}/assign", json={"to": "viewer"},
+                              headers=admin)
+    assert nobody.status_code == 409
+    timeline = [e["what"] for e in desk.client.get(f"/api/alerts/{alert_id}/timeline").json()]
+    assert timeline[-3:] == ["taken", "returned", "reassigned"]
