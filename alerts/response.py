@@ -97,7 +97,7 @@ class Response:
 
     def _refuse(self, reason: str, message: str) -> ResponseError:
         self.core._count(f"refused:{reason}")
-        log.info("response refused (%s): %s", reason, message)
+        log.info("response refused: %s", reason)  # the message may name a person
         return ResponseError(reason, message)
 
     def _get(self, db: AlertStore, alert_id: int) -> Alert:
@@ -162,8 +162,8 @@ class Response:
             alert = self._get(db, alert_id)
             if alert.state is AlertState.RESOLVED:
                 raise self._refuse("resolved", f"alert {alert_id} is resolved")
-            db.answers.reopen_taken(alert_id, now, keep_owner=False)
-            db.answers.assign(alert_id, None, now)
+            if not db.answers.reopen_taken(alert_id, now):  # open, but someone's
+                db.answers.assign(alert_id, None, now)
             db.steps.resume(alert_id, now)
             db.timeline.note(alert_id, now, TimelineEvent.RETURNED, who, reason)
         self.core._on_due()

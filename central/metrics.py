@@ -151,6 +151,7 @@ class CentralCollector(Collector):
         steps.add_metric(["due"], due)
         steps.add_metric(["late"], late)
         yield steps
+        yield from self._response(alerts)
         callbacks = alerts.callbacks
         reports = CounterMetricFamily(_PREFIX + "sms_callbacks",
                                       "SMS gateway callbacks: delivery reports by outcome, "
@@ -163,6 +164,52 @@ class CentralCollector(Collector):
             yield GaugeMetricFamily(_PREFIX + "sms_gateway_up",
                                     "1 if the SMS gateway's sendsms port answers",
                                     value=int(reachable(*self.sms_gateway)))
+
+
+    def _response(self, alerts: AlertService) -> Iterator[Metric]:
+        """The response report's figures over the last 30 days (the same SQL as the desk's
+        report), and the response's events since start."""
+        now = self.clock.now_ms()
+        report = alerts.db.reports
+        total = report.answers(now - RESPONSE_WINDOW_MS, now)[0]
+        sent = report.dispatches(now - RESPONSE_WINDOW_MS, now)
+        window = "last 30 days"
+        yield GaugeMetricFamily(_PREFIX + "response_alarms", f"alarms opened, {window}",
+                                value=total["alarms"])
+        shares = GaugeMetricFamily(_PREFIX + "response_answered_share",
+                                   f"share of alarms answered (taken) within, {window}",
+                                   labels=["within"])
+        for within in ("60s", "180s"):
+            shares.add_metric([within], total[f"answered_{within}_share"] or 0)
+        yield shares
+        times = GaugeMetricFamily(_PREFIX + "response_seconds",
+                                  f"answer and arrival times by quantile, {window}",
+                                  labels=["what", "quantile"])
+        for what, row, key in (("answer", total, "answer_ms"),
+                               ("arrival", sent, "arrival_ms")):
+            for q in ("p50", "p90"):
+                if row[f"{key}_{q}"] is not None:
+                    times.add_metric([what, q], row[f"{key}_{q}"] / 1000)
+        yield times
+        outcomes = GaugeMetricFamily(_PREFIX + "response_dispatches",
+                                     f"responders sent, by how it went, {window}",
+                                     labels=["state"])
+        for state in ("dispatched", "arrived", "non_arrivals", "cannot_come"):
+            outcomes.add_metric([state], sent[state])
+        yield outcomes
+        events = CounterMetricFamily(_PREFIX + "response_events",
+                                     "responders sent, not arrived, could not come, ack "
+                                     "timeouts, refusals (by reason) since start",
+                                     labels=["event"])
+        for key, n in sorted(alerts.core.counts.items()):
+            if key in RESPONSE_EVENTS or key.startswith("refused:"):
+                events.add_metric([key], n)
+        yield events
+
+
+RESPONSE_WINDOW_MS = 30 * 86_400_000
+RESPONSE_EVENTS = ("dispatched", "responder_not_arrived", "responder_cannot_come",
+                   "ack_timeout", "responder_message")
 
 
 def reachable(host: str, port: int, timeout_s: float = 0.5) -> bool:

@@ -11,7 +11,7 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="benchmarks against real services; the last line is JSON")
     which = p.add_subparsers(dest="which", required=True,
-                             metavar="edge|ingest|alerts|stores|soak")
+                             metavar="edge|ingest|alerts|failover|stores|soak|response")
     e = which.add_parser("edge", help="edge agent: CPU, memory, outbox, drain after an outage")
     e.add_argument("--rate", type=float, default=1000.0, help="steady readings/s (1000)")
     e.add_argument("--steady", type=float, default=20.0, help="seconds of steady load (20)")
@@ -54,6 +54,15 @@ def register(sub: Any) -> None:
     f.add_argument("--pause-node", dest="kill", action="store_const", const="pause-node",
                    help="the same as --kill pause-node")
     f.set_defaults(handler=_failover)
+    r = which.add_parser("response", help="a month of alarms answered by a scripted desk: "
+                                          "the response report against the script")
+    r.add_argument("--beds", type=int, default=200, help="the care home's residents (200)")
+    r.add_argument("--homes", type=int, default=2000, help="elders at home (2000)")
+    r.add_argument("--alarms-per-resident", type=float, default=1.0,
+                   help="falls and SOS per resident in the month (1.0)")
+    r.add_argument("--state", default=None, help="a PostgreSQL DSN (default: embedded)")
+    r.add_argument("--seed", type=int, default=7)
+    r.set_defaults(handler=_response)
     st = which.add_parser("stores", help="write throughput and size: SQLite, DuckDB (if "
                                          "installed), InfluxDB 1.6")
     st.add_argument("--points", type=int, default=300_000)
@@ -144,3 +153,20 @@ def _soak(args: argparse.Namespace) -> int:
     ok = result["lost"] == 0 and result["duplicated"] == 0 and result["duplicate_sms"] == 0 \
         and result["incidents_on_desk"] == result["incidents"]
     return 0 if ok else 1
+
+
+def _response(args: argparse.Namespace) -> int:
+    import sys
+
+    from bench import response
+
+    print(f"response: a month of a {args.beds}-bed care home and {args.homes} homes, "
+          f"{args.alarms_per_resident} alarms per resident", flush=True)
+    result = response.run(beds=args.beds, homes=args.homes,
+                          alarms_per_resident=args.alarms_per_resident, state=args.state,
+                          seed=args.seed, out=sys.stdout)
+    wrong = response.checks(result)
+    for line in wrong:
+        print(f"WRONG: {line}", flush=True)
+    print(json.dumps(result), flush=True)
+    return 1 if wrong else 0

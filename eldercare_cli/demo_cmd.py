@@ -30,6 +30,11 @@ if TYPE_CHECKING:  # the simulator (numpy) loads only when this command runs
 NURSING_HOME = 20
 AT_HOME = 4
 WANDERER = 3  # the resident at risk of wandering, in the nursing home
+FALLER = 7  # the scripted fall, in the nursing home: the demo's desk answers it
+OPERATOR = "demo-operator"
+# the demo's desk, in simulated seconds after the fall opens: take it, send the nurse on
+# duty, who replies "1" (on the way) and "2" (arrived); resolved with an outcome
+RESPONSE_SCRIPT = ((10, "take"), (15, "dispatch"), (45, "1"), (120, "2"), (300, "resolve"))
 
 
 def register(sub: Any) -> None:
@@ -58,7 +63,7 @@ def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
         # the door opens 2 min after the incident starts (see the routine model)
         inc.make(inc.IncidentKind.NIGHT_WANDERING, WANDERER, start_ms - 90 * second,
                  25 * minute),
-        inc.make(inc.IncidentKind.FALL, 7, start_ms + 40 * second, 30 * minute),
+        inc.make(inc.IncidentKind.FALL, FALLER, start_ms + 40 * second, 30 * minute),
         inc.make(inc.IncidentKind.DESATURATION, NURSING_HOME + 1, start_ms - 60 * second,
                  20 * minute),
     )
@@ -70,8 +75,14 @@ def _registry(path: Path, seed: int) -> None:
     from firmware_stubs.site_registry import registry_data
 
     data = registry_data(NURSING_HOME + AT_HOME, seed)
-    data["sites"][0].update(name="Sunny Garden Care Home (demo)", address="1 Example Road")
-    data["sites"][1].update(name="Elders at home (demo)", address="Example District")
+    data["sites"][0].update(name="Sunny Garden Care Home (demo)", address="1 Example Road",
+                            kind="institution", responders=[
+                                {"name": "Nurse On Duty (demo)", "phone": "+86000000000900",
+                                 "role": "staff"}])
+    data["sites"][1].update(name="Elders at home (demo)", address="Example District",
+                            responders=[{"name": "Community Worker (demo)",
+                                         "phone": "+86000000000901",
+                                         "role": "community_worker"}])
     for h, resident in enumerate(data["residents"]):
         resident["wandering_risk"] = h == WANDERER
         resident["medical_notes"] = f"(demo) hypertension, allergic to penicillin; #{h}"
@@ -79,6 +90,39 @@ def _registry(path: Path, seed: int) -> None:
             resident["floor"] = str(1 + h // 10)
             resident["room"] = f"room-{1 + h // 10}{h % 10 + 1:02d}"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _answer(central: Any, clock: Any, pace: Any, stop: threading.Event) -> None:
+    """The demo's desk answers the scripted fall as a duty desk would (``RESPONSE_SCRIPT``),
+    so the timeline, the dispatch and the month's report have something to show."""
+    from alerts.model import Condition, Outcome
+    from firmware_stubs import layout
+
+    log = logging.getLogger("eldercare.demo")
+    core = central.alerts.core
+    resident = layout.resident_id(FALLER)
+    try:
+        alert = None
+        while alert is None:
+            pace(1.0)
+            alert = core.db.alerts.unresolved(Condition.FALL, resident)
+        phone = ""
+        for after_s, step in RESPONSE_SCRIPT:
+            while clock.now_ms() < alert.opened_ms + after_s * 1000:
+                pace(0.2)
+            if step == "take":
+                core.response.take(alert.alert_id, OPERATOR)
+            elif step == "dispatch":
+                phone = core.response.dispatch(alert.alert_id, "s0", OPERATOR).phone
+            elif step == "resolve":
+                core.resolve(alert.alert_id, OPERATOR, "demo",
+                             outcome=Outcome.HELPED_UP)
+            else:  # the responder's SMS reply
+                core.sms_reply(phone, step)
+            log.info("demo desk: %s on alert %d", step, alert.alert_id)
+    except Exception as exc:  # the demo goes on without its scripted desk
+        if not stop.is_set():
+            log.warning("demo desk stopped: %s", type(exc).__name__)
 
 
 def _free(port: int) -> int:
@@ -181,6 +225,9 @@ def _handle(args: argparse.Namespace) -> int:
 
     runner = threading.Thread(target=simulate, name="simulated-homes", daemon=True)
     runner.start()
+    desk = threading.Thread(target=_answer, args=(central, clock, pace, stop), daemon=True,
+                            name="demo-desk")
+    desk.start()
     while not stop.wait(0.5):
         pass
     with bounded("eldercare demo"):

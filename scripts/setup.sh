@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients)
+# libjs-chart.js: the desk's report plots (Chart.js, served with the page)
+APT_PACKAGES=(mosquitto mosquitto-clients libjs-chart.js)
 # The tests also run a real Kannel SMS gateway (fakesmsc comes with kannel-extras) and
 # drive the dashboard in a real headless Chromium (never a downloaded browser), and run
 # the store contract against a real InfluxDB 1.6, scrape the metrics with a real

@@ -77,6 +77,14 @@ def test_demo_serves_the_desk_and_the_first_incidents_arrive(
 
             wait_until(lambda: {"fall", "night_wandering", "spo2_low"} <= conditions(), 90,
                        "the first incidents on the desk")
+            # the demo's desk takes the scripted fall and sends the nurse on duty
+            def dispatched() -> bool:
+                falls = [a for a in client.get("/api/alerts").json()
+                         if a["condition"] == "fall" and a["owner"] == "demo-operator"]
+                return any(client.get(f"/api/alerts/{a['alert_id']}/dispatches").json()
+                           for a in falls)
+
+            wait_until(dispatched, 60, "the scripted fall taken and a responder sent")
             rooms = client.get("/api/residents").json()
             assert len(rooms) == 24 and {r["site_id"] for r in rooms} == \
                 {"site-000", "site-001"}

@@ -151,6 +151,15 @@ def test_prometheus_sees_a_fall_a_refusal_and_a_lost_broker_at_both_ends(
             wait_until(lambda e=expr, w=want: seen(e, w), 30, f"{expr} >= {want}")
         # one fall, one alert, delivered to the desk well within a second of the reading
         assert prom.value('eldercare_open_alerts{condition="fall"}') == 1
+        # taken at the desk: the month's response figures, by the report's SQL
+        assert central.alerts is not None
+        (fall,) = [a for a in central.alerts.db.alerts.find(open_only=True)
+                   if a.condition.value == "fall"]
+        central.alerts.core.response.take(fall.alert_id, "nurse-1")
+        for expr, want in [("eldercare_response_alarms", 1),
+                           ('eldercare_response_answered_share{within="180s"}', 1),
+                           ('eldercare_response_seconds{what="answer",quantile="p50"}', 0)]:
+            wait_until(lambda e=expr, w=want: seen(e, w), 30, f"{expr} >= {want}")
         assert prom.value('histogram_quantile(1, eldercare_urgent_to_desk_seconds_bucket)') \
             <= 1.0
 

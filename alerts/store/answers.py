@@ -25,14 +25,14 @@ class Answers(Table):
         self._run("UPDATE alerts SET follow_up_ms = ?, updated_ms = ? WHERE alert_id = ?",
                   (due_ms, now_ms, alert_id))
 
-    def reopen_taken(self, alert_id: int, now_ms: int, *, due_by_ms: int | None = None,
-                     keep_owner: bool = True) -> bool:
-        """An acknowledged alert is open again (its escalation goes on), once: with
-        ``due_by_ms``, only if its follow-up was due by then (the ack timeout)."""
+    def reopen_taken(self, alert_id: int, now_ms: int, *, due_by_ms: int | None = None) -> bool:
+        """An acknowledged alert is open again and back in the queue (its escalation goes
+        on; who answered it stays on record), once: with ``due_by_ms``, only if its
+        follow-up was due by then (the ack timeout)."""
         due = "" if due_by_ms is None else " AND follow_up_ms <= ?"
-        owner = "" if keep_owner else ", owner = NULL"
         cursor = self._run(f"UPDATE alerts SET state = {OPEN}, follow_up_ms = NULL, "
-                           f"updated_ms = ?{owner} WHERE alert_id = ? AND state = {ACKED}{due}",
+                           f"owner = NULL, updated_ms = ? WHERE alert_id = ? AND "
+                           f"state = {ACKED}{due}",
                            (now_ms, alert_id, *(() if due_by_ms is None else (due_by_ms,))))
         return cursor.rowcount > 0
 

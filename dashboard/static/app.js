@@ -198,6 +198,46 @@
     }));
   }
 
+  const charts = {};
+  const secs = (ms) => (ms == null ? "—" : (ms / 1000).toFixed(1) + " s");
+  const share = (x) => (x == null ? "—" : (100 * x).toFixed(1) + " %");
+
+  async function openReport(month) {
+    const q = new URLSearchParams();
+    if (month) q.set("month", month);
+    if (state.site) q.set("site_id", state.site);
+    const r = await api("/api/reports/response?" + q);
+    $("report").hidden = false;
+    $("report-month").value = r.month;
+    $("report-csv").href = "/api/reports/response.csv?" + q;
+    const total = r.total;
+    const rows = [["alarms", total.alarms], ["answered", total.answered],
+      ["answered_60s", share(total.answered_60s_share)], ["answered_180s", share(total.answered_180s_share)],
+      ["answer_p50", secs(total.answer_ms_p50)], ["answer_p90", secs(total.answer_ms_p90)],
+      ["dispatched", r.dispatches.dispatched], ["arrival_p50", secs(r.dispatches.arrival_ms_p50)],
+      ["arrival_p90", secs(r.dispatches.arrival_ms_p90)], ["non_arrivals", r.dispatches.non_arrivals],
+      ["cannot_come_n", r.dispatches.cannot_come], ["ack_timeouts", r.ack_timeouts]];
+    $("report-table").tBodies[0].replaceChildren(...rows.map(([k, v]) =>
+      el("tr", { "data-key": k }, el("th", {}, t(k)), el("td", {}, String(v)))));
+    $("operator-table").tBodies[0].replaceChildren(...r.operators.map((o) =>
+      el("tr", {}, el("th", {}, o.operator), el("td", {}, String(o.answered)),
+        el("td", {}, share(o.answered_60s_share)), el("td", {}, secs(o.answer_ms_p90)))));
+    if (!window.Chart) return;  // the tables stand without the plots
+    const bins = [30, 60, 120, 180, 300, Infinity];
+    const labels = ["≤30 s", "≤60 s", "≤120 s", "≤180 s", "≤300 s", ">300 s"];
+    const counts = bins.map(() => 0);
+    for (const ms of r.answer_ms) counts[bins.findIndex((b) => ms / 1000 <= b)] += 1;
+    draw("answer-chart", labels, counts, t("alarms"));
+    const day = (ms) => new Date(ms).toLocaleDateString(state.lang === "zh" ? "zh-CN" : "en-GB", { month: "2-digit", day: "2-digit" });
+    draw("day-chart", r.per_day.map((d) => day(d.day_ms)), r.per_day.map((d) => d.alarms), t("alarms"));
+  }
+
+  function draw(id, labels, data, label) {
+    if (charts[id]) charts[id].destroy();
+    charts[id] = new window.Chart($(id), { type: "bar", data: { labels, datasets: [{ label, data, backgroundColor: "#c0392b" }] },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } } } });
+  }
+
   function tickTimers() {
     document.querySelectorAll(".timer").forEach((n) => { n.textContent = t("unacked") + " " + elapsed(Number(n.dataset.since)); });
   }
@@ -322,6 +362,11 @@
   $("site-filter").addEventListener("change", (e) => { state.site = e.target.value; state.floor = ""; fillFilters(); reload(); });
   $("floor-filter").addEventListener("change", (e) => { state.floor = e.target.value; renderAlerts(); reloadRooms(); });
   $("close-resident").addEventListener("click", () => { $("resident").hidden = true; });
+  $("open-report").addEventListener("click", () => openReport());
+  $("open-help").addEventListener("click", () => { $("help").hidden = false; });
+  $("close-help").addEventListener("click", () => { $("help").hidden = true; });
+  $("close-report").addEventListener("click", () => { $("report").hidden = true; });
+  $("report-month").addEventListener("change", () => openReport($("report-month").value));
   setInterval(tickTimers, 1000);
   setInterval(beep, 2000);
   setInterval(checkStatus, 5000);

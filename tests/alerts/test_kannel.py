@@ -179,3 +179,32 @@ def test_a_bare_yes_from_the_contact_of_two_open_alarms_is_asked_which_by_sms(
     (acked,) = sms.db.alerts.find(state=AlertState.ACKNOWLEDGED)
     assert f"A{acked.alert_id}" == refs[0]
     assert len(sms.db.alerts.find(state=AlertState.OPEN)) == 1
+
+
+def test_a_responder_is_texted_and_replies_on_the_way_then_arrived_through_kannel(
+        sms: SmsWorld) -> None:
+    """The dispatch SMS at the SMSC says who, where and the reply codes; the responder's
+    "1" and "2" come back through Kannel's sms-service and move the dispatch on."""
+    sms.core.handle([fall()])
+    (alert,) = sms.db.alerts.find()
+    sms.core.response.take(alert.alert_id, "nurse-1")
+    sms.core.response.dispatch(alert.alert_id, "s0", "nurse-1")
+    sms.step(1)
+    staff = "+86000000000010"
+    wait_until(lambda: _to(sms, staff) != [], 15, "the dispatch SMS at the SMSC")
+    (text,) = _to(sms, staff)
+    assert "Test Nurse On Duty" in text and "1 Example Road" in text and "room-102" in text
+    assert f"“1 A{alert.alert_id}”出发" in text and f"“9 A{alert.alert_id}”无法前往" in text
+
+    def state() -> str:
+        return sms.db.dispatches.of(alert.alert_id)[0].state.value
+
+    sms.kannel.reply(staff, f"1 A{alert.alert_id}")
+    wait_until(lambda: state() == "on_the_way", 15, "on the way, by SMS")
+    sms.kannel.reply(staff, "2")
+    wait_until(lambda: state() == "arrived", 15, "arrived, by SMS")
+    sms.kannel.reply(staff, "9")  # too late: refused on the timeline, the dispatch kept
+    wait_until(lambda: "refused" in [e.what for e in sms.db.timeline.of(alert.alert_id)],
+               15, "the late code refused")
+    assert state() == "arrived"
+    assert _to(sms, "+86000000000001") == []  # the family was never texted

@@ -63,7 +63,8 @@ def test_an_alarm_taken_and_left_opens_again_at_the_ack_timeout(world: World) ->
     assert world.sms.sent == []
     world.step(2)  # 900 s after the take: neither dispatched nor resolved
     alert = world.db.alerts.get(alert_id)
-    assert alert is not None and alert.state is AlertState.OPEN and alert.owner == "nurse-1"
+    assert alert is not None and (alert.state, alert.owner) == (AlertState.OPEN, None)
+    assert alert.answered_by == "nurse-1"  # back in the queue; the answer on record
     assert "ack_timeout" in _whats(world, alert_id)
     assert [n.recipient for n in world.sms.sent] == [FAMILY_B]  # the chain goes on at once
     assert world.core.counts.get("ack_timeout") == 1

@@ -5,10 +5,12 @@ Screenshots go to ``artifacts/`` (or ``$ELDERCARE_ARTIFACTS``)."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -194,3 +196,96 @@ def test_the_page_recovers_by_itself_after_a_server_restart(
     expect(page.locator("li.alarm[data-condition=fall]")).to_be_visible(timeout=10_000)
     expect(page.locator("#connection")).to_have_text("实时")
     _shot(page, "3-after-restart")
+
+
+def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outcome(
+        stack: Stack, page: Page) -> None:
+    """The whole loop from the desk, on the escalation's fake clock: take, send the staff
+    member on duty, their "1" and "2" through Kannel, resolve with an outcome; then a
+    responder who does not arrive, one who cannot come, and an alarm taken and left, each
+    opening the alarm again with the family's SMS following."""
+    staff = "+86000000000010"
+    page.goto(stack.url)
+    page.fill("#username", "nurse-1")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#connection")).to_have_text("实时")
+    stack.fall("gw-00001")
+    alarm = page.locator("li.alarm[data-condition=fall]")
+    expect(alarm).to_be_visible(timeout=2000)
+    alarm.locator("button.ack").click()  # 接警: I have it
+    expect(alarm.locator(".acked")).to_contain_text("处理人：nurse-1")  # noqa: RUF001
+    alarm.locator("button.send").click()
+    alarm.locator("button.responder[data-ref=s0]").click()
+    expect(alarm.locator(".dispatch")).to_contain_text("已派出")
+    stack.alerts.run_once()
+    wait_until(lambda: any(m.to == staff for m in stack.kannel.messages()), 15,
+               "the responder's SMS at the SMSC")
+    stack.kannel.reply(staff, "1")
+    expect(alarm.locator(".dispatch")).to_contain_text("在路上", timeout=10_000)
+    stack.kannel.reply(staff, "2")
+    expect(alarm.locator(".dispatch")).to_contain_text("已到达", timeout=10_000)
+    _shot(page, "4-responder-arrived")
+    expect(alarm.locator("button.resolve")).to_be_disabled()  # an outcome first
+    alarm.locator("select.outcome").select_option("no_injury_helped_up")
+    alarm.locator("button.resolve").click()
+    expect(page.locator("li.alarm[data-condition=fall]")).to_have_count(0)
+    (closed,) = stack.alerts.db.alerts.find()
+    assert closed.outcome == "no_injury_helped_up" and closed.answered_by == "nurse-1"
+
+    # Not on site within the care home's 5 minutes: open again, the family texted.
+    stack.fall("gw-00000")
+    alarm = page.locator("li.alarm[data-condition=fall]")
+    expect(alarm).to_be_visible(timeout=2000)
+    alarm.locator("button.ack").click()
+    expect(alarm.locator(".acked")).to_be_visible()
+    alarm.locator("button.send").click()
+    alarm.locator("button.responder[data-ref=s0]").click()
+    expect(alarm.locator(".dispatch")).to_contain_text("已派出")
+    stack.clock.advance(301)
+    stack.alerts.run_once()
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible(timeout=5000)
+    wait_until(lambda: any(m.to == "+86000000000000" for m in stack.kannel.messages()), 15,
+               "the family's SMS after the non-arrival")
+
+    # Taken again, then cannot come (recorded by hand): open again at once.
+    alarm.locator("button.ack").click()
+    alarm.locator("button.send").click()
+    alarm.locator("button.responder[data-ref=c0]").click()
+    expect(alarm.locator(".dispatch.d-sent")).to_be_visible()
+    alarm.locator(".dispatch.d-sent button.cannot_come").click()
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible(timeout=5000)
+
+    # Taken and left: after the fall's 15 minutes it is open again.
+    alarm.locator("button.ack").click()
+    expect(page.locator("li.alarm[data-condition=fall].st-acknowledged")).to_be_visible()
+    stack.clock.advance(901)
+    stack.alerts.run_once()
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible(timeout=5000)
+    whats = [e.what for e in stack.alerts.db.timeline.of(
+        stack.alerts.db.alerts.find(open_only=True)[0].alert_id)]
+    assert {"not_arrived", "cannot_come", "ack_timeout"} <= set(whats)
+
+    # The month's report on the desk: the figures of this walk, and the plots drawn by
+    # Chart.js (Debian's libjs-chart.js, served with the page).
+    at = datetime.datetime.fromtimestamp(closed.opened_ms / 1000, tz=ZoneInfo("Asia/Shanghai"))
+    page.click("#open-report")
+    page.locator("#report-month").fill(f"{at.year:04d}-{at.month:02d}")
+    page.locator("#report-month").dispatch_event("change")
+    figures = page.locator("#report-table")
+    expect(figures.locator("tr[data-key=alarms] td")).to_have_text("2")
+    expect(figures.locator("tr[data-key=dispatched] td")).to_have_text("3")
+    expect(figures.locator("tr[data-key=non_arrivals] td")).to_have_text("1")
+    expect(figures.locator("tr[data-key=ack_timeouts] td")).to_have_text("1")
+    expect(page.locator("#operator-table th")).to_have_text(["nurse-1"])
+    assert page.evaluate("Boolean(window.Chart && Chart.getChart('answer-chart') "
+                         "&& Chart.getChart('day-chart'))")
+    _shot(page, "5-report")
+    page.click("#close-report")
+    page.click("#open-help")  # the desk's help says how to use it, in the desk's language
+    expect(page.locator("#help li")).to_have_count(6)
+    expect(page.locator("#help li").first).to_contain_text("接警")
+    page.click("#close-help")
+    page.click("header .lang-toggle")
+    page.click("#open-help")
+    expect(page.locator("#help li").nth(2)).to_contain_text("1 on my way, 2 arrived")

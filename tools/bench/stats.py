@@ -7,10 +7,11 @@ import math
 from collections.abc import Sequence
 
 
-def pct(values: Sequence[float], q: float) -> float | None:
-    """The ``q`` quantile of ``values`` by nearest rank, to 0.1 (None: no values)."""
+def pct(values: Sequence[float], q: float, digits: int = 1) -> float | None:
+    """The ``q`` quantile of ``values`` by nearest rank, to ``digits`` decimals (None: no
+    values)."""
     if not values:
         return None
     ordered = sorted(values)
     rank = max(1, math.ceil(q * len(ordered)))
-    return round(ordered[rank - 1], 1)
+    return round(ordered[rank - 1], digits)
