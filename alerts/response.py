@@ -120,7 +120,8 @@ class Response:
     # --- take, hand over, give back ----------------------------------------------------
 
     def take(self, alert_id: int, who: str, note: str = "") -> Alert:
-        """``who`` has the alarm (from the queue, or from another user)."""
+        """``who`` has the alarm, taken from the queue: one owner, also when two desks on
+        two nodes take it at once (the other is refused; ``assign`` hands it over)."""
         now = self.clock.now_ms()
         with self.db.transaction() as db:
             alert = self._get(db, alert_id)
@@ -128,14 +129,17 @@ class Response:
                 raise self._refuse("resolved", f"alert {alert_id} is resolved")
             if alert.owner == who:
                 raise self._refuse("yours", f"alert {alert_id} is yours already")
+            if alert.owner is not None:
+                raise self._refuse("taken", f"alert {alert_id} is {alert.owner}'s: ask them "
+                                   "or hand it over")
             if alert.state is AlertState.OPEN:
                 db.close_alert(alert_id, AlertState.ACKNOWLEDGED, who, now, note)
             going = any(d.state.going or d.state is DispatchState.ARRIVED
                         for d in db.dispatches.of(alert_id))
-            db.answers.take(alert_id, who, now, None if going else self.ack_timeout_ms(alert, now))
-            what = TimelineEvent.TAKEN if alert.owner is None else TimelineEvent.REASSIGNED
-            db.timeline.note(alert_id, now, what, who,
-                             note if alert.owner is None else f"from {alert.owner}")
+            if not db.answers.take(alert_id, who, now,
+                                   None if going else self.ack_timeout_ms(alert, now)):
+                raise self._refuse("taken", f"alert {alert_id} was taken meanwhile")
+            db.timeline.note(alert_id, now, TimelineEvent.TAKEN, who, note)
         return self._emit(alert_id)
 
     def assign(self, alert_id: int, to: str, who: str) -> Alert:
@@ -151,7 +155,7 @@ class Response:
                 db.close_alert(alert_id, AlertState.ACKNOWLEDGED, who, now, "")
             if alert.owner is None:  # taking it from the queue to give it: the answer
                 db.answers.take(alert_id, who, now, self.ack_timeout_ms(alert, now))
-            db.answers.assign(alert_id, to, now)
+            db.answers.assign(alert_id, to, now)  # whoever had it: an explicit handover
             db.timeline.note(alert_id, now, TimelineEvent.REASSIGNED, who, f"to {to}")
         return self._emit(alert_id)
 

@@ -8,12 +8,16 @@ from alerts.store.table import Table
 
 
 class Answers(Table):
-    def take(self, alert_id: int, owner: str, now_ms: int, follow_up_ms: int | None) -> None:
-        """A desk user has the (acknowledged) alert: the first to take it answered it.
-        Back by ``follow_up_ms`` unless acted on (None: no ack timeout)."""
-        self._run("UPDATE alerts SET owner = ?, answered_by = COALESCE(answered_by, ?), "
-                  "answered_ms = COALESCE(answered_ms, ?), follow_up_ms = ?, updated_ms = ? "
-                  "WHERE alert_id = ?", (owner, owner, now_ms, follow_up_ms, now_ms, alert_id))
+    def take(self, alert_id: int, owner: str, now_ms: int, follow_up_ms: int | None) -> bool:
+        """A desk user has the (acknowledged) alert, if nobody else has it (False: another
+        user took it first, on any node): the first to take it answered it. Back by
+        ``follow_up_ms`` unless acted on (None: no ack timeout)."""
+        cursor = self._run(
+            "UPDATE alerts SET owner = ?, answered_by = COALESCE(answered_by, ?), "
+            "answered_ms = COALESCE(answered_ms, ?), follow_up_ms = ?, updated_ms = ? "
+            "WHERE alert_id = ? AND (owner IS NULL OR owner = ?)",
+            (owner, owner, now_ms, follow_up_ms, now_ms, alert_id, owner))
+        return cursor.rowcount > 0
 
     def assign(self, alert_id: int, owner: str | None, now_ms: int) -> None:
         """Another user has it now (None: nobody; back in the queue)."""

@@ -140,9 +140,9 @@
     const actions = el("div", { class: "actions" });
     if (canAct) {
       actions.append(note);
-      if (a.owner !== state.me.username) {
+      if (!a.owner) {  // in the queue: anyone may take it; someone else's: they hand it over
         actions.append(el("button", { class: "ack", onclick: () => post(`${base}/take`, { note: note.value }) }, t("take")));
-      } else {
+      } else if (a.owner === state.me.username) {
         actions.append(el("button", { class: "give-back", onclick: () => post(`${base}/give-back`, { reason: note.value }) }, t("give_back")));
       }
       const outcome = el("select", { class: "outcome", "aria-label": t("outcome") },

@@ -6,13 +6,16 @@ SQL against a scripted month."""
 
 from __future__ import annotations
 
+import threading
+
 import msgspec
 import pytest
 
-from alerts.core import AlertError
+from alerts.core import AlertCore, AlertError
 from alerts.model import AlertState, Condition, DispatchState, Outcome, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.response import DISPATCH_STEP, ResponseError
+from alerts.store import AlertStore
 from tests.alerts.conftest import POLICY, World
 
 SITE, GW = "site-000", "gw-00001"  # site-000 is a care home: responders due in 5 min
@@ -241,3 +244,41 @@ def test_the_report_gives_the_scripted_answer_times_exactly(world: World) -> Non
     false = {r["condition"]: r for r in world.db.reports.false_alarms(opened, 2**62)}
     assert false["fall"]["closed"] == 9 and false["fall"]["false_alarm_share"] == 0.1111
     assert world.db.reports.answers(0, 1)[0]["alarms"] == 0  # an empty month
+
+
+def _press(core: AlertCore, who: str, alert_id: int, start: threading.Barrier,
+           won: list[str], refused: list[str]) -> None:
+    start.wait()
+    try:
+        core.response.take(alert_id, who)
+        won.append(who)
+    except ResponseError as exc:
+        refused.append(exc.reason)
+
+
+def test_two_desks_taking_at_once_on_two_nodes_leave_one_owner(fresh_database: str) -> None:
+    """Two alert cores on one PostgreSQL (two nodes): both desks press take at the same
+    moment, twenty times over; each time one has it and the other is told it is taken."""
+    world = World(fresh_database)
+    other = AlertStore(fresh_database)
+    try:
+        node_b = AlertCore(other, world.registry, world.policies, world.clock)
+        for _ in range(20):
+            alert_id = _open_fall(world)
+            start = threading.Barrier(2)
+            won: list[str] = []
+            refused: list[str] = []
+            threads = [threading.Thread(target=_press, args=(core, who, alert_id, start, won,
+                                                             refused))
+                       for core, who in ((world.core, "nurse-a"), (node_b, "nurse-b"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            alert = world.db.alerts.get(alert_id)
+            assert alert is not None and len(won) == 1 and refused == ["taken"]
+            assert alert.owner == won[0] == alert.answered_by
+            world.core.resolve(alert_id, won[0], outcome=Outcome.TEST)
+    finally:
+        other.close()
+        world.db.close()
