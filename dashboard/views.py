@@ -8,6 +8,7 @@ import enum
 from typing import Any
 
 from alerts.model import Alert, AlertState, Condition, Severity
+from alerts.notify import texts
 from registry import Registry
 
 DEVICE_CONDITIONS = frozenset({Condition.DEVICE_SILENT, Condition.LOW_BATTERY,
@@ -44,6 +45,7 @@ def alert_view(registry: Registry, alert: Alert) -> dict[str, Any]:
         "state": alert.state.value, "active": alert.active, "opened_ms": alert.opened_ms,
         "updated_ms": alert.updated_ms, "repeats": alert.repeats, "flaps": alert.flaps,
         "silenced": alert.silenced, "detail": alert.detail, "subject": alert.subject,
+        "details": {lang: texts.detail(alert.detail, lang) for lang in texts.LANGUAGES},
         "device_id": alert.device_id, "gateway_id": alert.gateway_id,
         "site_id": alert.site_id, "site_name": site.name if site else "",
         "resident_id": resident_id, "resident_name": resident.display_name if resident else "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 
 from alerts.model import Condition
 
@@ -158,3 +159,107 @@ def outcome(value: str, language: str) -> str:
     """An outcome's (``alerts.model.Outcome``) words in ``language``."""
     zh, en = _OUTCOMES.get(value, (value, value))
     return zh if language == "zh" else en
+
+
+# What a reading's kind is called on the desk (a detail names kinds: "spo2 84.9 %").
+_KINDS: dict[str, tuple[str, str]] = {
+    "heart_rate": ("心率", "heart rate"), "respiration_rate": ("呼吸", "respiration"),
+    "spo2": ("血氧", "SpO2"), "skin_temperature": ("体温", "temperature"),
+    "room_temperature": ("室温", "room temperature"), "sos": ("呼叫按钮", "SOS button"),
+    "water_leak": ("漏水", "water leak"), "tamper": ("防拆", "tamper"),
+    "door": ("门", "door"), "motion": ("活动", "motion"), "presence": ("有人", "presence"),
+    "bed_occupancy": ("在床", "in bed"), "seat_occupancy": ("在座", "seated"),
+    "appliance": ("电器使用", "appliance in use"), "fall": ("跌倒", "fall"),
+    "battery": ("电量", "battery"),
+}
+_CONTEXTS = {"active": "活动中", "seated": "坐着", "in_bed": "在床", "away": "外出"}
+
+
+def _kind(value: str, language: str) -> str:
+    zh, en = _KINDS.get(value, (value, value))
+    return zh if language == "zh" else en
+
+
+# Every form of an alert's detail the detectors write (English, as stored), and its words
+# in Chinese; tests/alerts/test_detail_texts.py holds one example of each.
+_DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^fall reported$"), lambda m: "报告跌倒"),
+    (re.compile(r"^door opened at night$"), lambda m: "夜间开门"),
+    (re.compile(r"^back in bed$"), lambda m: "已回床"),
+    (re.compile(r"^possible fall not withdrawn within (\d+) s$"),
+     lambda m: f"疑似跌倒，{m[1]} 秒内未撤销"),
+    (re.compile(r"^out of bed for (\d+) min at night$"), lambda m: f"夜间离床 {m[1]} 分钟"),
+    (re.compile(r"^no activity for (\d+) min \((\w+)\)$"),
+     lambda m: f"{m[1]} 分钟无活动（{_CONTEXTS.get(m[2], m[2])}）"),
+    (re.compile(r"^activity again \((\w+)\)$"), lambda m: f"再次有活动（{_kind(m[1], 'zh')}）"),
+    (re.compile(r"^reported offline by the gateway$"), lambda m: "网关报告设备离线"),
+    (re.compile(r"^online again$"), lambda m: "恢复在线"),
+    (re.compile(r"^heard from again$"), lambda m: "重新收到数据"),
+    (re.compile(r"^silent for (\d+) min$"), lambda m: f"{m[1]} 分钟无数据"),
+    (re.compile(r"^battery (\d+) %$"), lambda m: f"电量 {m[1]} %"),
+    (re.compile(r"^gateway offline \(last will\)$"), lambda m: "网关离线（连接中断）"),
+    (re.compile(r"^(\S+) (offline|online again)$"),
+     lambda m: f"{m[1]} {'离线' if m[2] == 'offline' else '恢复在线'}"),
+    (re.compile(r"^vital signs unusual for this resident \(score ([\d.]+)\)$"),
+     lambda m: f"生命体征与本人平常不同（评分 {m[1]}）"),
+    (re.compile(r"^([\d.-]+) °C, ([+-][\d.]+) °C from this room's usual$"),
+     lambda m: f"{m[1]} °C，比本房间平常 {m[2]} °C"),
+    (re.compile(r"^recent ([\d.-]+) (\S+), usual ([\d.-]+) (\S+) at this hour$"),
+     lambda m: f"近期 {m[1]} {m[2]}，此时段平常 {m[3]} {m[4]}"),
+    (re.compile(r"^(\w+) ([\d.e+-]+) (.*)$"), lambda m: f"{_kind(m[1], 'zh')} {m[2]} {m[3]}"),
+    (re.compile(r"^(\w+)$"), lambda m: _kind(m[1], "zh")),
+]
+
+
+def detail(text: str, language: str) -> str:
+    """An alert's detail (as a detector wrote it) in ``language``; a form not known here
+    stays as written (the desk still shows it)."""
+    if language != "zh":
+        found = re.match(r"^(\w+) ([\d.e+-]+) (.*)$", text)
+        return f"{_kind(found[1], 'en')} {found[2]} {found[3]}" \
+            if found and found[1] in _KINDS else text
+    return _words(_DETAILS, text)
+
+
+Forms = list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]
+
+
+def _words(forms: Forms, text: str) -> str:
+    """The words of the first form ``text`` matches; else ``text`` as written."""
+    for pattern, words in forms:
+        found = pattern.match(text)
+        if found:
+            return words(found)
+    return text
+
+
+_ROLES = {"family": ("家属", "family"), "keyholder": ("钥匙保管人", "key-holder"),
+          "staff": ("值班人员", "staff"), "community_worker": ("社区工作者", "community worker")}
+_TIMELINE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^step (\d+) family #(\d+) by (\w+)$"),
+     lambda m: f"第 {int(m[1]) + 1} 步：家属 #{int(m[2]) + 1}（{m[3]}）"),
+    (re.compile(r"^step (\d+) rescue #\d+ by (\w+)$"),
+     lambda m: f"第 {int(m[1]) + 1} 步：急救中心（{m[2]}）"),
+    (re.compile(r"^neither a responder sent nor resolved; (\d+) escalation steps go on$"),
+     lambda m: f"既未派人也未解除；{m[1]} 个升级步骤继续"),
+    (re.compile(r"^(\w+): (.+), sent (\d+) min ago$"),
+     lambda m: f"{_ROLES.get(m[1], (m[1],))[0]}：{m[2]}，{m[3]} 分钟前派出"),
+    (re.compile(r"^(\w+): (.+?)( \(phoned\))?$"),
+     lambda m: (f"{_ROLES[m[1]][0]}：{m[2]}{'（电话）' if m[3] else ''}" if m[1] in _ROLES
+                else f"{outcome(m[1], 'zh')}：{m[2]}" if m[1] in _OUTCOMES else m[0])),
+    (re.compile(r"^(\w+)$"), lambda m: outcome(m[1], "zh") if m[1] in _OUTCOMES else m[0]),
+    (re.compile(r"^from (.+)$"), lambda m: f"来自 {m[1]}"),
+    (re.compile(r"^to (.+)$"), lambda m: f"交给 {m[1]}"),
+    (re.compile(r"^signed out$"), lambda m: "已退出登录"),
+]
+
+
+def timeline_detail(text: str, language: str) -> str:
+    """A timeline line's detail in ``language`` (a form not known here stays as written:
+    a person's note, an SMS reply)."""
+    if language != "zh":
+        found = re.match(r"^(\w+)(: .*)?$", text)
+        if found and found[1] in _OUTCOMES:
+            return outcome(found[1], "en") + (found[2] or "")
+        return text
+    return _words(_TIMELINE, text)

@@ -101,7 +101,9 @@ def resolve(alert_id: AlertId, body: ResolveIn, ctx: Ctx, user: Nurse) -> dict[s
 @router.get("/alerts/{alert_id}/timeline", responses=answers(404))
 def timeline(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
     _alert_or_404(ctx, user, alert_id)
-    return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail}
+    return [{"t_ms": e.t_ms, "what": e.what, "who": e.who, "detail": e.detail,
+             "details": {lang: texts.timeline_detail(e.detail, lang)
+                         for lang in texts.LANGUAGES}}
             for e in ctx.queries.timeline(alert_id)]
 
 

@@ -161,7 +161,7 @@
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); if (a.resident_id) openResident(a.resident_id); } }, a.resident_name || a.subject),
         " ", el("span", { class: "where" }, [a.site_name, a.room].filter(Boolean).join(" · "))),
       el("div", { class: "when" }, clock(a.opened_ms), " ", status, a.repeats ? ` ×${a.repeats + 1}` : ""),
-      el("div", { class: "detail" }, a.detail), actions, el("div", { class: "dispatches" }));
+      el("div", { class: "detail" }, (a.details && a.details[state.lang]) || a.detail), actions, el("div", { class: "dispatches" }));
     if (a.state !== "open") showDispatches(a, item);
     return item;
   }
@@ -284,7 +284,7 @@
   async function showTimeline(alertId, li) {
     const [events, notices] = await Promise.all([api(`/api/alerts/${alertId}/timeline`), api(`/api/alerts/${alertId}/notices`)]);
     li.append(el("ol", { class: "timeline" },
-      ...events.map((e) => el("li", {}, `${clock(e.t_ms)} ${e.what} ${e.who} ${e.detail}`)),
+      ...events.map((e) => el("li", {}, `${clock(e.t_ms)} ${t("tl_" + e.what)} ${e.who} ${(e.details && e.details[state.lang]) || e.detail}`)),
       ...notices.map((n) => el("li", {}, `${clock(n.created_ms)} ${n.channel} → ${n.to}: ${n.state}`))));
   }
 

@@ -213,6 +213,7 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     stack.fall("gw-00001")
     alarm = page.locator("li.alarm[data-condition=fall]")
     expect(alarm).to_be_visible(timeout=2000)
+    expect(alarm.locator(".detail")).to_have_text("报告跌倒")  # the desk's language
     alarm.locator("button.ack").click()  # 接警: I have it
     expect(alarm.locator(".acked")).to_contain_text("处理人：nurse-1")  # noqa: RUF001
     alarm.locator("button.send").click()
