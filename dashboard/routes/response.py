@@ -25,6 +25,7 @@ from dashboard.accounts.model import Role
 from dashboard.deps import AlertId, Ctx, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone
+from registry.model import Resident
 from registry.time import utc_offset_min
 
 router = APIRouter(prefix="/api", tags=["response"], responses=SIGNED_IN)
@@ -173,26 +174,33 @@ def outcomes(user: User) -> list[dict[str, Any]]:
                                     for lang in texts.LANGUAGES}} for o in Outcome]
 
 
-@router.get("/residents/{resident_id}/plan", responses=answers(404))
-def plan(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
-    """The resident's response plan. The key-safe code is shown to nurses and admins
-    only, and every view of it is audited."""
+def _resident(ctx: Ctx, user: User, resident_id: str) -> Resident:
     resident = ctx.registry.residents.get(resident_id)
     if resident is None or not user.sees(resident.site_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
+    return resident
+
+
+@router.get("/residents/{resident_id}/plan", responses=answers(404))
+def plan(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
+    """The resident's response plan (the key-safe code itself: ``.../key-safe``)."""
+    resident = _resident(ctx, user, resident_id)
     site = ctx.registry.sites.get(resident.site_id)
-    shows_key = user.role in (Role.NURSE, Role.ADMIN) and bool(resident.key_safe)
-    if shows_key:
-        ctx.accounts.audit(ctx.clock.now_ms(), user.username, "view_key_safe", resident_id,
-                           "")
     return {"resident_id": resident_id, "name": resident.display_name,
             "address": site.address if site else "", "room": resident.room,
             "access_notes": resident.access_notes, "medical_notes": resident.medical_notes,
             "fall_risk": resident.fall_risk, "preferred_hospital": resident.preferred_hospital,
-            "key_safe": resident.key_safe if shows_key else None,
             "key_safe_set": bool(resident.key_safe),
             "key_holders": [{"name": c.name, "phone": masked_phone(c.phone)}
                             for c in resident.contacts if c.role == "keyholder"]}
+
+
+@router.get("/residents/{resident_id}/key-safe", responses=answers(403, 404))
+def key_safe(resident_id: str, ctx: Ctx, user: Nurse) -> dict[str, str]:
+    """The key-safe or door code, for nurses and admins; every view is audited."""
+    resident = _resident(ctx, user, resident_id)
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, "view_key_safe", resident_id, "")
+    return {"resident_id": resident_id, "key_safe": resident.key_safe}
 
 
 Month = Annotated[str | None, Query(pattern=r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$",

@@ -276,9 +276,28 @@
       el("h3", {}, t("history")), el("div", { class: "chart-controls" }, kind, range(86400000, "h24"), range(7 * 86400000, "d7")), chart,
       el("h3", {}, t("recent_alerts")), alerts,
       el("h3", {}, t("devices")), devices,
-      el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))));
+      el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))),
+      el("h3", {}, t("plan")), await planOf(id));
     $("resident").hidden = false;
     draw();
+  }
+
+  async function planOf(id) {
+    const p = await api(`/api/residents/${encodeURIComponent(id)}/plan`).catch(() => null);
+    if (!p) return el("p", {}, "—");
+    const box = el("dl", { class: "plan" },
+      el("dt", {}, t("access_notes")), el("dd", {}, p.access_notes || "—"),
+      el("dt", {}, t("fall_risk")), el("dd", {}, p.fall_risk || "—"),
+      el("dt", {}, t("preferred_hospital")), el("dd", {}, p.preferred_hospital || "—"),
+      el("dt", {}, t("key_holders")), el("dd", {}, p.key_holders.map((k) => `${k.name} ${k.phone}`).join(", ") || "—"));
+    if (p.key_safe_set && state.me.role !== "viewer") {
+      const code = el("dd", { class: "key-safe" }, el("button", { onclick: async () => {
+        const k = await api(`/api/residents/${encodeURIComponent(id)}/key-safe`);
+        code.replaceChildren(k.key_safe);
+      } }, t("show_key_safe")));
+      box.append(el("dt", {}, t("key_safe")), code);
+    }
+    return box;
   }
 
   async function showTimeline(alertId, li) {

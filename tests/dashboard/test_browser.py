@@ -290,3 +290,10 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     page.click("header .lang-toggle")
     page.click("#open-help")
     expect(page.locator("#help li").nth(2)).to_contain_text("1 on my way, 2 arrived")
+    page.click("#close-help")
+    page.click(".room[data-resident-id=res-00000]")  # the response plan; the code on request
+    plan = page.locator("#resident .plan")
+    expect(plan).to_contain_text("demo only; ring twice")
+    expect(plan.locator(".key-safe")).not_to_contain_text("0000")
+    plan.locator(".key-safe button").click()
+    expect(plan.locator(".key-safe")).to_have_text("0000")
