@@ -31,6 +31,10 @@ class AlertQueries(Protocol):
 
     def dispatch(self, dispatch_id: int) -> Dispatch | None: ...
 
+    def labels(self, from_ms: int, to_ms: int, sites: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Alarms closed with an outcome as labels for the detectors' evaluation."""
+        ...
+
     def report(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
                offset_min: int) -> dict[str, Any]:
         """The response report (``alerts.store.reports``)."""

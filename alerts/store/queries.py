@@ -46,6 +46,9 @@ class StoreQueries:
     def dispatches(self, alert_id: int) -> list[Dispatch]:
         return self._store.dispatches.of(alert_id)
 
+    def labels(self, from_ms: int, to_ms: int, sites: tuple[str, ...]) -> list[dict[str, Any]]:
+        return self._store.reports.labels(from_ms, to_ms, sites)
+
     def dispatch(self, dispatch_id: int) -> Dispatch | None:
         return self._store.dispatches.get(dispatch_id)
 

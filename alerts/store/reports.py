@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.model import Outcome, Severity
+from alerts.model import CONFIRMED, Outcome, Severity
 from alerts.store.table import Table
 
 ALARM_MIN = int(Severity.ALARM)
+LABEL_BEFORE_MS = 10 * 60_000  # a label covers the readings from 10 min before the alarm
+LABEL_AFTER_MS = 60_000  # ... to a minute after it opened
 
 
 def _rank(n: str, percent: int) -> str:
@@ -142,3 +144,22 @@ class Reports(Table):
                          "answered_ms IS NOT NULL ORDER BY 1 LIMIT 100000",
                          tuple(args)).fetchall()
         return [int(r[0]) for r in rows]
+
+    def labels(self, from_ms: int, to_ms: int,
+               sites: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Each alarm closed with an outcome, as a label the detectors' evaluation can
+        read: ``confirmed`` (injured or helped up), ``false_alarm``, or ``excluded``
+        (device fault, test, other), with the span of readings it covers."""
+        where, args = self._scope(from_ms, to_ms, sites)
+        rows = self._run(
+            "SELECT alert_id, condition, subject, site_id, gateway_id, device_id, opened_ms, "
+            f"outcome FROM alerts WHERE {where} AND outcome IS NOT NULL ORDER BY opened_ms",
+            tuple(args)).fetchall()
+        confirmed = {o.value for o in CONFIRMED}
+        return [{"alert_id": int(a), "condition": c, "subject": subj, "site_id": site,
+                 "gateway_id": gw, "device_id": dev, "opened_ms": int(t), "outcome": o,
+                 "label": "confirmed" if o in confirmed else "false_alarm"
+                 if o == Outcome.FALSE_ALARM.value else "excluded",
+                 "readings_from_ms": int(t) - LABEL_BEFORE_MS,
+                 "readings_to_ms": int(t) + LABEL_AFTER_MS}
+                for a, c, subj, site, gw, dev, t, o in rows]

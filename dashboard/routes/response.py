@@ -215,7 +215,9 @@ def _month_span(month: str, timezone: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dict[str, Any]:
+def _span(ctx: Ctx, user: User, month: str | None,
+          site_id: str | None) -> tuple[int, int, tuple[str, ...], str, str]:
+    """(from, to, sites, month, time zone) of a month on one site or the user's sites."""
     if site_id is not None and (site_id not in ctx.registry.sites or not user.sees(site_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id}")
     sites = (site_id,) if site_id else user.site_scope()
@@ -227,9 +229,23 @@ def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dic
         here = datetime.datetime.fromtimestamp(now / 1000, tz=ZoneInfo(timezone))
         month = f"{here.year:04d}-{here.month:02d}"
     from_ms, to_ms = _month_span(month, timezone)
+    return from_ms, to_ms, sites, month, timezone
+
+
+def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dict[str, Any]:
+    from_ms, to_ms, sites, month, timezone = _span(ctx, user, month, site_id)
     out = ctx.queries.report(from_ms, to_ms, sites, utc_offset_min(timezone, from_ms))
     out.update({"month": month, "timezone": timezone, "site_id": site_id})
     return out
+
+
+@router.get("/reports/labels", responses=answers(404))
+def labels(ctx: Ctx, user: User, month: Month = None,
+           site_id: str | None = None) -> list[dict[str, Any]]:
+    """The month's alarms closed with an outcome, as labels the detectors' evaluation
+    reads (confirmed, false alarm, excluded) with the span of readings each covers."""
+    from_ms, to_ms, sites, _, _ = _span(ctx, user, month, site_id)
+    return ctx.queries.labels(from_ms, to_ms, sites)
 
 
 @router.get("/reports/response", responses=answers(404))

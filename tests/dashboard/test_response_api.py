@@ -92,6 +92,10 @@ def test_take_dispatch_and_resolve_through_the_api_are_audited_and_pushed(desk: 
     assert report["dispatches"]["arrived"] == 1
     assert {"condition": "fall", "outcome": "no_injury_helped_up", "alarms": 1} in \
         report["outcomes"]
+    (label,) = desk.client.get(f"/api/reports/labels?month={_month()}").json()
+    assert (label["alert_id"], label["label"], label["outcome"]) == \
+        (alert_id, "confirmed", "no_injury_helped_up")
+    assert label["readings_from_ms"] < label["opened_ms"] < label["readings_to_ms"]
     rows = list(csv.DictReader(io.StringIO(
         desk.client.get(f"/api/reports/response.csv?month={_month()}").text)))
     assert [(r["operator"], r["answered"], r["answer_ms_p50"]) for r in rows] == \

@@ -69,7 +69,8 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
                  f"/api/alerts/{theirs}/responders", f"/api/alerts/{theirs}/dispatches",
                  "/api/residents/res-00001/plan", "/api/residents/res-00001/key-safe",
                  "/api/reports/response?site_id=site-001",
-                 "/api/reports/response.csv?site_id=site-001"):
+                 "/api/reports/response.csv?site_id=site-001",
+                 "/api/reports/labels?site_id=site-001"):
         assert get(path).status_code == 404, path
     for action, body in (("acknowledge", {"note": "x"}),
                          ("resolve", {"note": "x", "outcome": "test"}),
