@@ -42,7 +42,7 @@ from alerts.model import (
 )
 from alerts.notify import texts
 from alerts.pipeline.base import SYSTEM
-from alerts.policy import NoticeChannel, Policies
+from alerts.policy import NoticeChannel, Policies, rescue_address
 from alerts.store import AlertStore
 from registry import Registry
 from registry.model import Contact
@@ -181,12 +181,26 @@ class Response:
     # --- responders --------------------------------------------------------------------
 
     def responders(self, alert: Alert) -> list[Responder]:
-        """Who may be sent: the resident's contacts, then the site's responders."""
+        """Who may be sent: the resident's contacts, then the site's responders, then the
+        rescue service of the site's policy ("r0", when it has an address)."""
         resident = self.registry.residents.get(alert.subject)
         site = self.registry.sites.get(alert.site_id)
+        rescue = self._rescue_channel(alert)
+        policy = self.policies.for_site(alert.site_id).rescue
         return ([Responder(f"c{i}", c) for i, c in enumerate(resident.contacts)]
                 if resident else []) + \
-            ([Responder(f"s{i}", c) for i, c in enumerate(site.responders)] if site else [])
+            ([Responder(f"s{i}", c) for i, c in enumerate(site.responders)] if site else []) + \
+            ([Responder("r0", Contact(texts.RESCUE_NAME[policy.language == "zh"],
+                                      policy.phone or rescue.value, policy.language,
+                                      role="rescue"))] if rescue else [])
+
+    def _rescue_channel(self, alert: Alert) -> NoticeChannel | None:
+        """How the rescue service of the alert's site is reached (None: it has no address)."""
+        policy = self.policies.for_site(alert.site_id).rescue
+        for channel in (NoticeChannel.SMS, NoticeChannel.WEBHOOK, NoticeChannel.EMAIL):
+            if rescue_address(policy, channel):
+                return channel
+        return None
 
     def arrive_within_ms(self, alert: Alert) -> int:
         resident = self.registry.residents.get(alert.subject)
@@ -221,7 +235,10 @@ class Response:
             if alert.state is AlertState.ACKNOWLEDGED:
                 db.answers.follow_up(alert_id, None, now)  # a responder is on it
             if text:
-                notice_id = self._text(db, alert, dispatch_id, person, now)
+                channel = self._rescue_channel(alert) if person.role == "rescue" else None
+                notice_id = self.core.escalator.rescue_now(
+                    db, alert, DISPATCH_STEP, dispatch_id, channel, now) if channel \
+                    else self._text(db, alert, dispatch_id, person, now)
                 if notice_id is not None:
                     db.dispatches.set_notice(dispatch_id, notice_id)
             db.timeline.note(alert_id, now, TimelineEvent.DISPATCHED, who,

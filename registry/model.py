@@ -24,7 +24,8 @@ class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     phone: str
     language: str = "zh"
     relation: str = ""
-    role: Literal["family", "keyholder", "staff", "community_worker"] = "family"
+    # "rescue" is the policy's rescue service when the desk sends it (never a contact here)
+    role: Literal["family", "keyholder", "staff", "community_worker", "rescue"] = "family"
 
 
 class VitalLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -114,6 +114,9 @@ def rescue_summary(*, language: str, resident: str, condition: Condition, addres
             f"{since}, no response. Medical notes: {medical_notes or 'none'}")
 
 
+RESCUE_NAME = ("Emergency centre", "急救中心")  # indexed by "is Chinese"
+
+
 def dispatch_sms(*, language: str, responder: str, resident: str, condition: Condition,
                  address: str, room: str, access: str, since: str, ref: str) -> str:
     """A responder sent to an alarm: who, where, what and since when, and the reply codes

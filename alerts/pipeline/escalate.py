@@ -12,7 +12,7 @@ import msgspec
 from alerts.model import Alert, TimelineEvent
 from alerts.notify import texts
 from alerts.pipeline.base import SYSTEM, Decision, Pending
-from alerts.policy import Policies, Step, Target, rescue_address
+from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
 from alerts.store import AlertStore
 from registry import Registry
 from registry.time import utc_offset_min
@@ -100,6 +100,14 @@ class Escalator:
             return []
         return self._notify(store, alert, step_index, steps[step_index], contact, now_ms,
                             claim_for)
+
+    def rescue_now(self, store: AlertStore, alert: Alert, step_index: int, contact: int,
+                   channel: NoticeChannel, now_ms: int) -> int | None:
+        """Inside the caller's transaction: the rescue summary by ``channel`` now, filed
+        under ``step_index`` and ``contact`` (the desk sent the rescue service)."""
+        made = self._notify(store, alert, step_index, Step(0, channel, Target.RESCUE),
+                            contact, now_ms, None)
+        return made[0] if made else None
 
     def _notify(self, store: AlertStore, alert: Alert, step_index: int, step: Step,
                 contact: int, now_ms: int, claim_for: str | None) -> list[int]:

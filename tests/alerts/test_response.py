@@ -92,7 +92,8 @@ def test_a_responder_is_texted_replies_on_the_way_and_arrives(world: World) -> N
     world.core.response.take(alert_id, "nurse-1")
     refs = {r.ref: r.contact.name for r in
             world.core.response.responders(world.db.alerts.get(alert_id))}  # type: ignore[arg-type]
-    assert refs == {"c0": "Test Family B", "c1": "Test Family C", "s0": "Test Nurse On Duty"}
+    assert refs == {"c0": "Test Family B", "c1": "Test Family C", "s0": "Test Nurse On Duty",
+                    "r0": "急救中心"}  # the policy's rescue service, in its language
     sent = world.core.response.dispatch(alert_id, "s0", "nurse-1")
     assert sent.state is DispatchState.SENT and sent.due_ms - sent.sent_ms == 300_000
     world.step(1)
@@ -282,3 +283,19 @@ def test_two_desks_taking_at_once_on_two_nodes_leave_one_owner(fresh_database: s
     finally:
         other.close()
         world.db.close()
+
+
+def test_the_desk_sends_the_rescue_service_with_the_rescue_summary(world: World) -> None:
+    alert_id = _open_fall(world)
+    world.core.response.take(alert_id, "nurse-1")
+    refs = [r.ref for r in world.core.response.responders(
+        world.db.alerts.get(alert_id))]  # type: ignore[arg-type]
+    assert refs[-1] == "r0"  # after the family and the site's staff
+    sent = world.core.response.dispatch(alert_id, "r0", "nurse-1")
+    assert (sent.role, sent.phone) == ("rescue", "+86000000000120")
+    world.step(1)
+    (notice,) = [n for n in world.sms.sent if n.step == DISPATCH_STEP]
+    assert notice.recipient == "+86000000000120" and "紧急救援" in notice.body
+    assert "room-102" in notice.body and world.webhook.sent == []
+    world.core.response.move(sent.dispatch_id, DispatchState.ARRIVED, "nurse-1", "phoned")
+    assert world.db.dispatches.of(alert_id)[0].state is DispatchState.ARRIVED

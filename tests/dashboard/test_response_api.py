@@ -29,7 +29,7 @@ def test_a_viewer_reads_but_cannot_take_dispatch_or_see_a_key_code(desk: Desk) -
                                    headers=viewer)
         assert refused.status_code == 403, action
     assert [r["ref"] for r in desk.client.get(f"/api/alerts/{alert_id}/responders").json()] \
-        == ["c0", "s0"]
+        == ["c0", "s0", "r0"]  # the rescue service last
     plan = desk.client.get("/api/residents/res-00000/plan").json()
     assert "key_safe" not in plan and plan["key_safe_set"] is True
     assert plan["access_notes"] == "demo only; ring twice"
