@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from alerts.errors import AlertsError
 from alerts.model import (
+    REQUEST_OUTCOMES,
+    REQUESTS,
     Alert,
     AlertChange,
     AlertState,
@@ -164,6 +166,12 @@ class AlertCore:
         if outcome is Outcome.OTHER and not note.strip():
             self._count("refused:outcome_without_note")
             raise AlertError("the outcome 'other' needs a note saying what happened")
+        alert = self.db.alerts.get(alert_id)
+        if alert is not None and (alert.condition in REQUESTS) != (outcome in REQUEST_OUTCOMES):
+            self._count("refused:outcome_of_the_other_list")
+            raise AlertError(f"{outcome.value} is not how "
+                             f"{'a request' if alert.condition in REQUESTS else 'an alarm'} "
+                             "ends")
         return self._close(alert_id, who, note, AlertState.RESOLVED, outcome)
 
     def _close(self, alert_id: int, who: str, note: str, state: AlertState,

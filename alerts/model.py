@@ -48,7 +48,17 @@ class Condition(enum.StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
     RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
+    # requests the desk enters for a resident (by phone): never escalated, never paged
+    REQUEST_MEAL = "request_meal"
+    REQUEST_CLEANING = "request_cleaning"
+    REQUEST_HEALTH_VISIT = "request_health_visit"
+    REQUEST_ACCOMPANY = "request_accompany"  # to hospital, to an appointment
+    REQUEST_REPAIR = "request_repair"
+    REQUEST_OTHER = "request_other"
 
+
+REQUESTS: frozenset[Condition] = frozenset(c for c in Condition
+                                           if c.value.startswith("request_"))
 
 # A person's own call for help or fall is never muted by a silence on their whole site or
 # gateway (maintenance on a floor, a fire drill): only by one on the resident.
@@ -85,6 +95,7 @@ PROFILES: dict[Condition, Profile] = {
     Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
     # like a gateway offline: the desk acts on it; a technical fault never calls rescue
     Condition.RADIO_OFFLINE: Profile(Severity.WARNING, True),
+    **{c: Profile(Severity.INFO, False) for c in REQUESTS},  # a request: closed by a person
 }
 
 
@@ -153,6 +164,7 @@ class TimelineEvent(enum.StrEnum):
     ACK_TIMEOUT = "ack_timeout"  # taken or acknowledged, then neither dispatched nor closed
     RESPONDER_MESSAGE = "responder_message"  # a responder's SMS that is not a reply code
     REFUSED = "refused"  # a reply or an action that could not apply, and why
+    REQUESTED = "requested"  # a request entered on the desk
 
 
 class Outcome(enum.StrEnum):
@@ -166,8 +178,15 @@ class Outcome(enum.StrEnum):
     DEVICE_FAULT = "device_fault"
     TEST = "test"
     OTHER = "other"  # needs a note
+    # how a request ended
+    REQUEST_DONE = "request_done"
+    REQUEST_PARTLY_DONE = "request_partly_done"
+    REQUEST_DECLINED = "request_declined"  # the resident did not want it after all
+    REQUEST_CANCELLED = "request_cancelled"
 
 
+REQUEST_OUTCOMES: frozenset[Outcome] = frozenset(o for o in Outcome
+                                                 if o.value.startswith("request_"))
 # outcomes that say the alarm's event was real (a detector's true positive)
 CONFIRMED: frozenset[Outcome] = frozenset({Outcome.INJURED_HOSPITAL, Outcome.INJURED_TREATED,
                                            Outcome.HELPED_UP})
@@ -232,6 +251,7 @@ class Alert(msgspec.Struct, frozen=True):
     owner: str | None = None  # who has it now (None: in the queue)
     outcome: str | None = None  # an ``Outcome`` once resolved
     follow_up_ms: int | None = None  # taken or acknowledged: re-opened by then unless acted on
+    wanted_ms: int | None = None  # a request: when the resident wants it done
 
 
 class Notice(msgspec.Struct, frozen=True):

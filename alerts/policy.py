@@ -15,7 +15,7 @@ import msgspec
 import yaml
 
 from alerts.errors import AlertsError
-from alerts.model import PROFILES, Condition, Severity
+from alerts.model import PROFILES, REQUESTS, Condition, Severity
 
 
 class PolicyError(AlertsError):
@@ -62,6 +62,9 @@ class Response(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     arrive_home_s: float = 1800.0  # a responder on site by then, at a home
     arrive_institution_s: float = 300.0  # ... inside a care institution
     send_next: bool = False  # a responder who cannot come or did not arrive: send the next
+    # the requests the desk takes for this site's residents (by phone)
+    request_types: list[str] = msgspec.field(
+        default_factory=lambda: [c.value for c in sorted(REQUESTS)])
 
     def ack_timeout_for(self, condition: Condition) -> float | None:
         found = self.ack_timeout_s.get(condition.value)
@@ -76,6 +79,8 @@ class SitePolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     response: Response = Response()
 
     def steps_for(self, condition: Condition) -> list[Step]:
+        if condition in REQUESTS:  # a request never pages family or rescue
+            return []
         steps = self.steps.get(condition.value)
         if steps is None:
             steps = self.steps.get(PROFILES[condition].severity.name.lower(), [])
@@ -88,8 +93,8 @@ class PolicyFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 # What a policy's steps are keyed by: a condition's name, or a severity's for every
-# condition of that severity without steps of its own.
-STEP_KEYS: tuple[str, ...] = (*(c.value for c in Condition),
+# condition of that severity without steps of its own (a request has none).
+STEP_KEYS: tuple[str, ...] = (*(c.value for c in Condition if c not in REQUESTS),
                               *(s.name.lower() for s in Severity))
 
 
@@ -99,6 +104,9 @@ class Policies:
         self._default = data.default
         self._sites = data.sites
         for policy in (data.default, *data.sites.values()):
+            for key in policy.response.request_types:
+                if key not in {c.value for c in REQUESTS}:
+                    raise PolicyError(f"request_types: no request called {key!r}")
             for key in policy.response.ack_timeout_s:
                 if key not in STEP_KEYS:
                     raise PolicyError(f"ack_timeout_s: no condition or severity called {key!r}")

@@ -33,11 +33,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from alerts.errors import AlertsError
 from alerts.model import (
+    REQUESTS,
     Alert,
     AlertState,
     Change,
+    Condition,
     Dispatch,
     DispatchState,
+    Signal,
     TimelineEvent,
 )
 from alerts.notify import texts
@@ -178,6 +181,34 @@ class Response:
         return [self.give_back(alert_id, username, "signed out")
                 for alert_id in self.db.answers.owned_by(username)]
 
+    # --- requests ----------------------------------------------------------------------
+
+    def request(self, resident_id: str, kind: Condition, who: str, *,
+                wanted_ms: int | None = None, note: str = "") -> Alert:
+        """A request taken by phone for a resident (a meal, a repair, ...): on the desk
+        like an alarm, through the same take, dispatch, arrive and close, never escalated
+        (``SitePolicy.steps_for``)."""
+        resident = self.registry.residents.get(resident_id)
+        if resident is None:
+            raise self._refuse("no_resident", f"no resident {resident_id}")
+        offered = self.policies.for_site(resident.site_id).response.request_types
+        if kind not in REQUESTS or kind.value not in offered:
+            raise self._refuse("not_offered", f"{kind.value} is not a request this site takes")
+        if self.db.alerts.unresolved(kind, resident_id) is not None:
+            raise self._refuse("open_already", f"a {kind.value} for {resident_id} is open")
+        gateways = sorted(d.gateway_id for d in self.registry.devices.values()
+                          if d.resident_id == resident_id)
+        now = self.clock.now_ms()
+        self.core.handle([Signal(kind, resident_id, True, now, resident.site_id,
+                                 gateways[0] if gateways else "", note[:200], "desk")])
+        alert = self.db.alerts.unresolved(kind, resident_id)
+        assert alert is not None  # recorded by the pipeline
+        with self.db.transaction() as db:
+            db.answers.want(alert.alert_id, wanted_ms)
+            db.timeline.note(alert.alert_id, now, TimelineEvent.REQUESTED, who, note[:200])
+        self.core._count("requested")
+        return self._emit(alert.alert_id)
+
     # --- responders --------------------------------------------------------------------
 
     def responders(self, alert: Alert) -> list[Responder]:
@@ -229,9 +260,10 @@ class Response:
             if any(d.phone == person.phone and d.state.going
                    for d in db.dispatches.of(alert_id)):
                 raise self._refuse("already_sent", f"{person.name} is on the way already")
+            due = alert.wanted_ms if alert.wanted_ms is not None and alert.wanted_ms > now \
+                else now + self.arrive_within_ms(alert)  # a request: by the time wanted
             dispatch_id = db.dispatches.add(alert_id, person.name, person.role, person.phone,
-                                            person.language, who, now,
-                                            now + self.arrive_within_ms(alert))
+                                            person.language, who, now, due)
             if alert.state is AlertState.ACKNOWLEDGED:
                 db.answers.follow_up(alert_id, None, now)  # a responder is on it
             if text:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from alerts.model import Alert, AlertState, Condition, Severity
+from alerts.model import REQUESTS, Alert, AlertState, Condition, Severity
 from alerts.notify import texts
 from registry import Registry
 
@@ -72,8 +72,8 @@ def room_states(registry: Registry, open_alerts: list[Alert]) -> dict[str, RoomS
             states[resident_id] = state
 
     for alert in open_alerts:
-        if alert.state is AlertState.RESOLVED:
-            continue
+        if alert.state is AlertState.RESOLVED or alert.condition in REQUESTS:
+            continue  # a request (a meal, a repair) says nothing about the resident's state
         if alert.condition in GATEWAY_CONDITIONS:  # every resident the gateway serves
             for resident_id, gateways in gateways_of.items():
                 if alert.gateway_id in gateways:

@@ -40,6 +40,12 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.ROOM_TEMPERATURE_ANOMALY: ("室温异常", "an unusual room temperature"),
     Condition.RADIO_OFFLINE: ("网关无线模块离线，跌倒和呼叫按钮失效",
                               "the gateway's radio down: fall sensors and call buttons deaf"),
+    Condition.REQUEST_MEAL: ("送餐服务", "meal"),
+    Condition.REQUEST_CLEANING: ("保洁服务", "cleaning"),
+    Condition.REQUEST_HEALTH_VISIT: ("健康上门", "health visit"),
+    Condition.REQUEST_ACCOMPANY: ("陪同就医", "accompany to hospital"),
+    Condition.REQUEST_REPAIR: ("维修服务", "repair"),
+    Condition.REQUEST_OTHER: ("其他服务", "other request"),
 }
 
 
@@ -155,6 +161,10 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
     "device_fault": ("设备故障", "device fault"),
     "test": ("测试", "test"),
     "other": ("其他（需备注）", "other (with a note)"),
+    "request_done": ("已完成", "done"),
+    "request_partly_done": ("部分完成", "partly done"),
+    "request_declined": ("老人不再需要", "declined by the resident"),
+    "request_cancelled": ("已取消", "cancelled"),
 }
 
 

@@ -60,3 +60,7 @@ class Answers(Table):
     def set_outcome(self, alert_id: int, outcome: str) -> None:
         self._run("UPDATE alerts SET outcome = ?, follow_up_ms = NULL, owner = NULL "
                   "WHERE alert_id = ?", (outcome, alert_id))
+
+    def want(self, alert_id: int, wanted_ms: int | None) -> None:
+        """A request: when the resident wants it done."""
+        self._run("UPDATE alerts SET wanted_ms = ? WHERE alert_id = ?", (wanted_ms, alert_id))

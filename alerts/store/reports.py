@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.model import CONFIRMED, Outcome, Severity
+from alerts.model import CONFIRMED, REQUESTS, Outcome, Severity
 from alerts.store.table import Table
 
 ALARM_MIN = int(Severity.ALARM)
@@ -25,11 +25,17 @@ def _rank(n: str, percent: int) -> str:
     return f"(({n}) * {percent} + 99) / 100"
 
 
+_REQUESTS = ", ".join(f"'{c.value}'" for c in sorted(REQUESTS))
+
+
 class Reports(Table):
     def _scope(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
-               alias: str = "") -> tuple[str, list[Any]]:
+               alias: str = "", requests: bool = False) -> tuple[str, list[Any]]:
+        """Alarms (or with ``requests``, the requests) opened in the span on ``sites``."""
         a = f"{alias}." if alias else ""
-        where = f"{a}opened_ms >= ? AND {a}opened_ms < ? AND {a}severity >= {ALARM_MIN}"
+        what = f"{a}condition IN ({_REQUESTS})" if requests \
+            else f"{a}severity >= {ALARM_MIN}"
+        where = f"{a}opened_ms >= ? AND {a}opened_ms < ? AND {what}"
         args: list[Any] = [from_ms, to_ms]
         if sites:
             where += f" AND {a}site_id IN ({', '.join('?' * len(sites))})"
@@ -37,10 +43,10 @@ class Reports(Table):
         return where, args
 
     def answers(self, from_ms: int, to_ms: int, sites: tuple[str, ...] = (),
-                by_operator: bool = False) -> list[dict[str, Any]]:
-        """Alarms, answered, answered within 60 s and 180 s, answer time p50 and p90
-        (ms); in all (``operator`` "") or per operator (of what they answered)."""
-        where, args = self._scope(from_ms, to_ms, sites)
+                by_operator: bool = False, requests: bool = False) -> list[dict[str, Any]]:
+        """Alarms (or requests), answered, answered within 60 s and 180 s, answer time p50
+        and p90 (ms); in all (``operator`` "") or per operator (of what they answered)."""
+        where, args = self._scope(from_ms, to_ms, sites, requests=requests)
         group = "COALESCE(answered_by, '')" if by_operator else "''"
         rows = self._run(
             f"WITH a AS (SELECT {group} AS who, answered_ms - opened_ms AS ms FROM alerts "
@@ -69,11 +75,11 @@ class Reports(Table):
                         "answer_ms_p90": None})
         return out
 
-    def outcomes(self, from_ms: int, to_ms: int,
-                 sites: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Alarms by condition and outcome ("" while not resolved, "cleared" when it
-        ended by itself)."""
-        where, args = self._scope(from_ms, to_ms, sites)
+    def outcomes(self, from_ms: int, to_ms: int, sites: tuple[str, ...] = (),
+                 requests: bool = False) -> list[dict[str, Any]]:
+        """Alarms (or requests) by condition and outcome ("" while not resolved,
+        "cleared" when it ended by itself)."""
+        where, args = self._scope(from_ms, to_ms, sites, requests=requests)
         rows = self._run(
             "SELECT condition, CASE WHEN outcome IS NOT NULL THEN outcome WHEN state = "
             "'resolved' THEN 'cleared' ELSE '' END AS how, COUNT(*) FROM alerts "

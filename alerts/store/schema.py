@@ -91,7 +91,8 @@ ADDED_COLUMNS: AddedColumns = [("notices", "claimed_by", "TEXT"),
                                ("alerts", "answered_ms", "BIGINT"),
                                ("alerts", "owner", "TEXT"),
                                ("alerts", "outcome", "TEXT"),
-                               ("alerts", "follow_up_ms", "BIGINT")]
+                               ("alerts", "follow_up_ms", "BIGINT"),
+                               ("alerts", "wanted_ms", "BIGINT")]
 ORDERED = ("timeline",)  # tables read back in insertion order
 
 ALERT_COLS = ", ".join(Alert.__struct_fields__)

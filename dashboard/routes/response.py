@@ -18,11 +18,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response as HttpResponse
 from pydantic import BaseModel, Field
 
-from alerts.model import Alert, Dispatch, DispatchState, Outcome
+from alerts.model import REQUESTS, Alert, Condition, Dispatch, DispatchState, Outcome
 from alerts.notify import texts
 from alerts.response import ResponseError
 from dashboard.accounts.model import Role
-from dashboard.deps import AlertId, Ctx, Nurse, User
+from dashboard.deps import MAX_INT, AlertId, Ctx, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone
 from registry.model import Resident
@@ -50,6 +50,14 @@ class DispatchIn(BaseModel):
     text: bool = Field(True, description="text them (else the desk phoned them)")
 
 
+class RequestIn(BaseModel):
+    type: Condition = Field(description="a request_* condition the site takes "
+                                        "(GET /api/request-types)")
+    wanted_ms: int | None = Field(None, ge=0, le=MAX_INT,
+                                  description="when the resident wants it (UTC ms)")
+    note: str = Field("", max_length=200)
+
+
 class MoveIn(BaseModel):
     step: Literal["on_the_way", "arrived", "cannot_come"]
     note: str = Field("", max_length=200)
@@ -64,7 +72,7 @@ def _alert(ctx: Ctx, user: User, alert_id: int) -> Alert:
 
 def _refused(exc: ResponseError) -> HTTPException:
     code = status.HTTP_404_NOT_FOUND if exc.reason in ("no_alert", "no_responder",
-                                                        "no_dispatch") \
+                                                        "no_dispatch", "no_resident") \
         else status.HTTP_409_CONFLICT
     return HTTPException(code, f"{exc} ({exc.reason})")
 
@@ -193,6 +201,32 @@ def plan(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
             "key_safe_set": bool(resident.key_safe),
             "key_holders": [{"name": c.name, "phone": masked_phone(c.phone)}
                             for c in resident.contacts if c.role == "keyholder"]}
+
+
+@router.post("/residents/{resident_id}/requests", status_code=201,
+             responses=answers(404, 409))
+def new_request(resident_id: str, body: RequestIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
+    """A request taken by phone (a meal, cleaning, a health visit, ...): on the desk like
+    an alarm, through take, dispatch, arrive and close; it never pages family or rescue."""
+    _resident(ctx, user, resident_id)
+    try:
+        alert = ctx.core.response.request(resident_id, body.type, user.username,
+                                          wanted_ms=body.wanted_ms, note=body.note)
+    except ResponseError as exc:
+        raise _refused(exc) from exc
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, "request", resident_id,
+                       f"{body.type.value}: {body.note}")
+    return alert_view(ctx.registry, alert)
+
+
+@router.get("/request-types")
+def request_types(ctx: Ctx, user: User) -> dict[str, list[dict[str, str]]]:
+    """The requests each of the user's sites takes, in each language the page offers."""
+    return {site_id: [{"type": t, **{lang: texts.what(Condition(t), lang)
+                                     for lang in texts.LANGUAGES}}
+                      for t in ctx.policies.for_site(site_id).response.request_types
+                      if Condition(t) in REQUESTS]
+            for site_id in ctx.registry.sites if user.sees(site_id)}
 
 
 @router.get("/residents/{resident_id}/key-safe", responses=answers(403, 404))

@@ -145,9 +145,11 @@
       } else if (a.owner === state.me.username) {
         actions.append(el("button", { class: "give-back", onclick: () => post(`${base}/give-back`, { reason: note.value }) }, t("give_back")));
       }
+      const isRequest = a.condition.startsWith("request_");  // its own list of outcomes
       const outcome = el("select", { class: "outcome", "aria-label": t("outcome") },
         el("option", { value: "" }, t("outcome")),
-        ...(state.outcomes || []).map((o) => el("option", { value: o.outcome }, o[state.lang] || o.en)));
+        ...(state.outcomes || []).filter((o) => o.outcome.startsWith("request_") === isRequest)
+          .map((o) => el("option", { value: o.outcome }, o[state.lang] || o.en)));
       const resolve = el("button", { class: "resolve", disabled: "" }, t("resolve"));
       outcome.addEventListener("change", () => { resolve.disabled = !outcome.value; });
       resolve.addEventListener("click", () => post(`${base}/resolve`, { note: note.value, outcome: outcome.value }));
@@ -277,9 +279,27 @@
       el("h3", {}, t("recent_alerts")), alerts,
       el("h3", {}, t("devices")), devices,
       el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))),
-      el("h3", {}, t("plan")), await planOf(id));
+      el("h3", {}, t("plan")), await planOf(id),
+      ...(state.me.role !== "viewer" ? [el("h3", {}, t("new_request")), await requestForm(id, r.site_id)] : []));
     $("resident").hidden = false;
     draw();
+  }
+
+  async function requestForm(id, siteId) {
+    const types = ((await api("/api/request-types").catch(() => ({})))[siteId]) || [];
+    const kind = el("select", { class: "request-type", "aria-label": t("request_type") },
+      ...types.map((x) => el("option", { value: x.type }, x[state.lang] || x.en)));
+    const wanted = el("input", { class: "request-wanted", type: "datetime-local", "aria-label": t("wanted") });
+    const note = el("input", { class: "request-note", placeholder: t("note"), "aria-label": t("note") });
+    const form = el("form", { class: "request" }, kind, wanted, note, el("button", { type: "submit" }, t("submit")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = { type: kind.value, note: note.value };
+      if (wanted.value) body.wanted_ms = new Date(wanted.value).getTime();
+      const made = await api(`/api/residents/${encodeURIComponent(id)}/requests`, { method: "POST", body: JSON.stringify(body) }).catch(() => null);
+      if (made) { state.alerts.set(made.alert_id, made); renderAlerts(); note.value = ""; }
+    });
+    return form;
   }
 
   async function planOf(id) {

@@ -299,3 +299,41 @@ def test_the_desk_sends_the_rescue_service_with_the_rescue_summary(world: World)
     assert "room-102" in notice.body and world.webhook.sent == []
     world.core.response.move(sent.dispatch_id, DispatchState.ARRIVED, "nurse-1", "phoned")
     assert world.db.dispatches.of(alert_id)[0].state is DispatchState.ARRIVED
+
+
+def test_a_request_goes_through_the_same_loop_and_never_pages_anyone(world: World) -> None:
+    """A meal ordered by phone for 12:00: on the desk, taken, a community worker sent
+    with the wanted time as the arrival time, arrived, closed as done; no family SMS and
+    no rescue however long it stays open; its own outcomes and its own report rows."""
+    wanted = world.clock.now_ms() + 3 * 3600_000
+    meal = world.core.response.request("res-00001", Condition.REQUEST_MEAL, "nurse-1",
+                                       wanted_ms=wanted, note="lunch, soft food")
+    assert (meal.state, meal.wanted_ms, meal.detail) == \
+        (AlertState.OPEN, wanted, "lunch, soft food")
+    with pytest.raises(ResponseError) as refused:
+        world.core.response.request("res-00001", Condition.REQUEST_MEAL, "nurse-1")
+    assert refused.value.reason == "open_already"
+    with pytest.raises(ResponseError) as refused:
+        world.core.response.request("res-00001", Condition.FALL, "nurse-1")
+    assert refused.value.reason == "not_offered"
+    world.step(1800)  # half an hour unanswered: nobody is paged for a request
+    assert world.sms.sent == [] and world.webhook.sent == []
+    world.core.response.take(meal.alert_id, "nurse-1")
+    sent = world.core.response.dispatch(meal.alert_id, "s0", "nurse-1")
+    assert sent.due_ms == wanted
+    world.step(3600)  # before the wanted time: no non-arrival, no ack timeout
+    assert world.db.dispatches.of(meal.alert_id)[0].state is DispatchState.SENT
+    world.core.sms_reply(STAFF, "2")
+    with pytest.raises(AlertError, match="not how a request ends"):
+        world.core.resolve(meal.alert_id, "nurse-1", outcome=Outcome.HELPED_UP)
+    done = world.core.resolve(meal.alert_id, "nurse-1", outcome=Outcome.REQUEST_DONE)
+    assert done.outcome == "request_done"
+    assert [n.recipient for n in world.sms.sent] == [STAFF]  # the worker only
+    span = (meal.opened_ms, world.clock.now_ms() + 1)
+    assert world.db.reports.answers(*span)[0]["alarms"] == 0  # not an alarm
+    requests = world.db.reports.answers(*span, requests=True)[0]
+    assert (requests["alarms"], requests["answer_ms_p50"]) == (1, 1_800_000)
+    assert world.db.reports.outcomes(*span, requests=True) == \
+        [{"condition": "request_meal", "outcome": "request_done", "alarms": 1}]
+    with pytest.raises(AlertError, match="not how an alarm ends"):
+        world.core.resolve(_open_fall(world), "nurse-1", outcome=Outcome.REQUEST_DONE)

@@ -297,3 +297,19 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     expect(plan.locator(".key-safe")).not_to_contain_text("0000")
     plan.locator(".key-safe button").click()
     expect(plan.locator(".key-safe")).to_have_text("0000")
+
+    # A meal ordered by phone, entered from the resident's panel: on the list, with the
+    # request's own outcomes, and nobody paged for it.
+    form = page.locator("#resident form.request")
+    form.locator("select.request-type").select_option("request_meal")
+    form.locator("input.request-note").fill("lunch, soft food")
+    form.locator("button[type=submit]").click()
+    meal = page.locator("li.alarm[data-condition=request_meal]")
+    expect(meal).to_be_visible(timeout=5000)
+    expect(meal.locator("select.outcome option")).to_have_text(
+        ["Outcome", "done", "partly done", "declined by the resident", "cancelled"])
+    stack.clock.advance(3600)
+    stack.alerts.run_once()
+    (request,) = [a for a in stack.alerts.db.alerts.find(open_only=True)
+                  if a.condition.value == "request_meal"]
+    assert stack.alerts.db.notices.of(request.alert_id) == []  # an hour on: nobody paged

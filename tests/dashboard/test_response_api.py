@@ -120,3 +120,27 @@ def test_signing_out_gives_the_alarms_back_to_the_queue(desk: Desk) -> None:
     assert nobody.status_code == 409
     timeline = [e["what"] for e in desk.client.get(f"/api/alerts/{alert_id}/timeline").json()]
     assert timeline[-3:] == ["taken", "returned", "reassigned"]
+
+
+def test_a_request_is_entered_by_a_nurse_and_never_by_a_viewer(desk: Desk) -> None:
+    viewer = desk.login("viewer")
+    body = {"type": "request_meal", "note": "lunch", "wanted_ms": T0 + 3_600_000}
+    assert desk.client.post("/api/residents/res-00000/requests", json=body,
+                            headers=viewer).status_code == 403
+    types = desk.client.get("/api/request-types").json()["site-000"]
+    assert {"type": "request_meal", "zh": "送餐服务", "en": "meal"} in types
+    nurse = desk.login("nurse")
+    made = desk.client.post("/api/residents/res-00000/requests", json=body, headers=nurse)
+    assert made.status_code == 201
+    assert (made.json()["condition"], made.json()["state"], made.json()["severity"]) == \
+        ("request_meal", "open", "info")
+    again = desk.client.post("/api/residents/res-00000/requests", json=body, headers=nurse)
+    assert again.status_code == 409 and "open_already" in again.json()["detail"]
+    not_a_request = desk.client.post("/api/residents/res-00000/requests",
+                                     json={"type": "fall"}, headers=nurse)
+    assert not_a_request.status_code == 409
+    assert desk.client.post("/api/residents/nobody/requests", json=body,
+                            headers=nurse).status_code == 404
+    admin = desk.login("admin")
+    assert any(e["action"] == "request" and e["target"] == "res-00000"
+               for e in desk.client.get("/api/audit", headers=admin).json())

@@ -79,6 +79,9 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
         refused = desk.client.post(f"/api/alerts/{theirs}/{action}", json=body,
                                    headers=headers)
         assert refused.status_code == 404, action
+    assert desk.client.post("/api/residents/res-00001/requests", json={"type": "request_meal"},
+                            headers=headers).status_code == 404
+    assert list(get("/api/request-types").json()) == ["site-000"]
     # the report over every site this user sees counts its own fall, not the other's
     at = datetime.datetime.fromtimestamp(T0 / 1000, tz=ZoneInfo("Asia/Shanghai"))
     month = f"{at.year:04d}-{at.month:02d}"
