@@ -26,6 +26,9 @@ def test_a_node_killed_under_load_loses_no_fall_and_texts_none_twice(kill: str) 
     assert result["lost"] == 0 and result["readings_published"] > 1000, result
     assert result["duplicate_sms"] == 0, result
     assert result["sms_sent"] == 2 * result["falls"], result  # each fall: two contacts
+    # a desk sent a responder to each fall: each texted once, whichever node sent it
+    assert result["responders_sent"] == result["falls"] == result["responder_sms"], result
+    assert result["duplicate_responder_sms"] == 0, result
     assert result["falls_during_takeover"] >= 4, result
     if kill == "alert-node":  # the survivors hold its partitions within the lease's ttl
         assert result["takeover_s"] is not None and result["takeover_s"] < WINDOW_S, result
@@ -55,6 +58,8 @@ def test_the_store_away_or_a_node_paused_loses_no_fall_and_texts_none_twice(
     assert result["lost"] == 0, result
     assert result["duplicate_sms"] == 0, result
     assert result["sms_sent"] == 2 * result["falls"], result
+    assert result["responders_sent"] == result["falls"] == result["responder_sms"], result
+    assert result["duplicate_responder_sms"] == 0, result
     assert result["falls_during_takeover"] >= 4, result
     assert result["takeover_s"] is not None, result
     if kill == "postgres":  # the standby was promoted and took writes

@@ -43,8 +43,12 @@ from typing import IO, Any
 
 import yaml
 
+import registry
+from alerts import policy
 from alerts.cluster.feed import AlertFeed
+from alerts.core import AlertCore
 from alerts.model import AlertChange, Change
+from alerts.response import DISPATCH_STEP, ResponseError
 from alerts.settings import AlertSettings, KannelSettings
 from alerts.store import AlertStore, StateError
 from bench.cluster import (
@@ -68,6 +72,7 @@ from harness.postgres import LocalPostgres
 from harness.process import free_port
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
+from telemetry.clock import SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
 from telemetry.topics import Channel
@@ -118,7 +123,7 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
             if not wait_balanced(watcher, alert_nodes, partitions, nats):
                 raise RuntimeError("the partitions were not shared out")
             result = _scenario(dsn, nats, nodes, watcher, kannel, homes, partitions, falls,
-                               duration, speed, kill_at, kill, out, pg)
+                               duration, speed, kill_at, kill, out, pg, work)
         finally:
             for node in nodes:
                 node.stop()
@@ -160,7 +165,7 @@ def consumer_leaders(nats: NatsCluster) -> dict[int, str]:
 def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: AlertStore,
               kannel: LocalKannel, homes: int, partitions: int, falls: int, duration: float,
               speed: float, kill_at: float, kill: str, out: IO[str],
-              pg: LocalPostgres | HAPostgres) -> dict[str, Any]:
+              pg: LocalPostgres | HAPostgres, work: Path) -> dict[str, Any]:
     load: dict[str, Any] = {}
     leases = watcher.leases.all()
     leaders = consumer_leaders(nats)
@@ -219,6 +224,13 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
     feed = AlertFeed(dsn, "bench-desk", told, reloaded)  # as every node's dashboard hears
     feed.start()
     feed.listening.wait(10)
+    # a desk sends a responder to every fall as it comes, through the shared store (as a
+    # desk on any node does): their SMS go out from whichever node's outbox takes them
+    dispatched: set[int] = set()
+    desk_stop = threading.Event()
+    desk = threading.Thread(target=_send_responders, args=(dsn, work, dispatched, desk_stop),
+                            daemon=True)
+    desk.start()
     fall_keys: set[tuple[str, int]] = set()
     killed_ms = 0
     taken_over_ms = 0
@@ -310,6 +322,25 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
             return 0
 
     wait_for(lambda: len(alerts_in()) >= falls, 60, 0.2)
+    wait_for(lambda: len(dispatched) >= falls, 60, 0.2)
+    desk_stop.set()
+    desk.join(10)
+
+    def responders_texted() -> int:
+        try:
+            return sum(1 for n in watcher.notices.of() if n.step == DISPATCH_STEP and n.sent_ms)
+        except StateError:
+            return 0
+
+    wait_for(lambda: responders_texted() >= len(dispatched), 60, 0.5)
+
+    def all_sent() -> bool:  # a claim a paused node put back goes out again from another
+        try:
+            return all(n.sent_ms for n in watcher.notices.of())
+        except StateError:
+            return False
+
+    wait_for(all_sent, 60, 0.5)
     # every fall's second contact is texted ESCALATE_S after its first
     wait_for(lambda: second_texts() >= falls, ESCALATE_S + 60, 0.5)
     # the last readings the simulator published: stored by whoever owns them now
@@ -348,7 +379,12 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
                         for n in nodes if n.node_id != victim))}
     else:
         routines = {}
-    texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages())
+    # what Kannel accepted reaches its SMSC a little later (more so under load)
+    wait_for(lambda: len(kannel.messages()) >= sum(1 for n in notices if n.sent_ms), 30, 0.2)
+    texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages()
+                                if not _to_responder(sms.text))
+    responder_texts = collections.Counter((sms.to, sms.text) for sms in kannel.messages()
+                                          if _to_responder(sms.text))
     simulated_lost = max(0, expected - (len(stored) - len(fall_keys & stored)))
     result = {
         "killed": {"alert-node": f"alert node {victim}", "broker-node": f"broker node {victim}",
@@ -373,6 +409,9 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
         "lost": simulated_lost + len(fall_keys - stored),
         "sms_sent": sum(texts.values()),
         "duplicate_sms": sum(n - 1 for n in texts.values() if n > 1),
+        "responders_sent": len(dispatched),
+        "responder_sms": sum(responder_texts.values()),
+        "duplicate_responder_sms": sum(n - 1 for n in responder_texts.values() if n > 1),
         "escalations_in_flight": len(late),
         "escalation_late_ms_p99": pct(late, 0.99),
         "escalation_late_ms_max": max(late) if late else None,
@@ -382,6 +421,35 @@ def _scenario(dsn: str, nats: NatsCluster, nodes: list[AlertNode], watcher: Aler
         print(f"  {key}: {value}", file=out)
     print(json.dumps(result), file=out, flush=True)
     return result
+
+
+def _to_responder(text: str) -> bool:
+    """A dispatch SMS (``texts.dispatch_sms``), not an escalation's."""
+    return "请前往" in text or "please go to" in text
+
+
+def _send_responders(dsn: str, work: Path, dispatched: set[int],
+                     stop: threading.Event) -> None:
+    """The bench's desk: a responder (the resident's first contact) sent to each fall,
+    once, through its own connection to the shared store; a store away is waited out."""
+    core: AlertCore | None = None
+    alert = None
+    while not stop.wait(0.3):
+        try:
+            if core is None:
+                core = AlertCore(AlertStore(dsn), registry.load(work / "registry.yaml"),
+                                 policy.load(work / "policy.yaml"), SystemClock())
+            for alert in core.db.alerts.find(open_only=True, limit=100_000):
+                if alert.alert_id not in dispatched:
+                    core.response.dispatch(alert.alert_id, "c0", "bench-desk")
+                    dispatched.add(alert.alert_id)
+        except StateError:
+            continue  # the store is switching: the next round
+        except ResponseError as exc:
+            if exc.reason == "already_sent" and alert is not None:
+                dispatched.add(alert.alert_id)
+    if core is not None:
+        core.db.close()
 
 
 def _switch(ha: HAPostgres, old: Member, switched: dict[str, float]) -> None:

@@ -181,9 +181,7 @@ class Month:
                 self.at(self.clock.now_ms() + 60_000, lambda: send(first=True))
 
         def send(first: bool) -> None:
-            refs = [r.ref for r in self.core.response.responders(self.db.alerts.get(
-                holder["id"]))]  # type: ignore[arg-type]
-            ref = refs[-1] if first else refs[0]  # the site's responder, then the family
+            ref = "s0" if first else "c0"  # the site's responder, then the family
             made = self.core.response.dispatch(holder["id"], ref, who)
             if first and 0.08 <= plan < 0.16:  # never arrives
                 self.truth.non_arrivals += 1
