@@ -74,11 +74,12 @@ class AlertStore:
 
     def close_alert(self, alert_id: int, state: AlertState, who: str, now_ms: int,
                     note: str) -> None:
-        """Acknowledged or resolved: and every pending step and notice of it cancelled."""
+        """Acknowledged or resolved: every pending escalation step and notice of it
+        cancelled (and, resolved, its responders' too)."""
         with self.transaction():
             self.alerts.close(alert_id, state, who, now_ms, note)
             self.steps.cancel(alert_id)
-            self.outbox.cancel(alert_id)
+            self.outbox.cancel(alert_id, responders_too=state is AlertState.RESOLVED)
             if state is AlertState.RESOLVED:
                 self.dispatches.cancel(alert_id, now_ms)
 

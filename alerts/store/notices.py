@@ -49,10 +49,12 @@ class Outbox(Table):
                         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def cancel(self, alert_id: int) -> None:
-        """Every pending notice of the alert (acknowledged or resolved)."""
+    def cancel(self, alert_id: int, responders_too: bool = True) -> None:
+        """Every pending notice of the alert (resolved); acknowledged, only the
+        escalation's (``responders_too`` False: a responder sent must still be told)."""
+        escalation = "" if responders_too else " AND step >= 0"
         self._run(f"UPDATE notices SET state = {CANCELLED} WHERE alert_id = ? AND "
-                  f"state = {PENDING}", (alert_id,))
+                  f"state = {PENDING}{escalation}", (alert_id,))
 
     def claim(self, notice_id: int, node_id: str = LOCAL_NODE, now_ms: int = 0) -> bool:
         """Pending -> sending by ``node_id`` at ``now_ms``, one attempt more; False if it is

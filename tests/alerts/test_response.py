@@ -337,3 +337,14 @@ def test_a_request_goes_through_the_same_loop_and_never_pages_anyone(world: Worl
         [{"condition": "request_meal", "outcome": "request_done", "alarms": 1}]
     with pytest.raises(AlertError, match="not how an alarm ends"):
         world.core.resolve(_open_fall(world), "nurse-1", outcome=Outcome.REQUEST_DONE)
+
+
+def test_taking_an_alarm_back_does_not_cancel_a_responder_s_sms_still_queued(
+        world: World) -> None:
+    """The alarm opened again, a responder sent but not texted yet, then a nurse takes
+    it: the escalation's pending SMS are cancelled, the responder's is not."""
+    alert_id = _open_fall(world)
+    world.core.response.dispatch(alert_id, "s0", "nurse-1")  # queued, not sent yet
+    world.core.response.take(alert_id, "nurse-2")
+    world.step(1)
+    assert _dispatch_sms(world) == [STAFF]
