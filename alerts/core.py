@@ -212,8 +212,9 @@ class AlertCore:
         other reply goes on the alerts' timelines and to the desk as a family message, and
         escalation goes on. ``alert`` is None when no open alert was texted to that number
         (or its reference names none of them)."""
-        if self.response.sms(phone, text):  # a responder's reply code or message
-            return SmsReply(None, "")
+        answer = self.response.sms(phone, text)  # a responder's reply code or message
+        if answer is not None:
+            return SmsReply(None, answer)
         texted = self.db.notices.texted(NoticeChannel.SMS.value, phone)
         if not texted:
             self._count("sms_reply_unmatched")

@@ -352,33 +352,35 @@ class Response:
 
     # --- replies -------------------------------------------------------------------------
 
-    def sms(self, phone: str, text: str) -> bool:
-        """A reply from a phone some dispatch texted: True if it was about a dispatch
-        (a reply code moved it, or it went on the timeline as the responder's message, or
-        it was refused with a reason), False for the family replies' path."""
+    def sms(self, phone: str, text: str) -> str | None:
+        """A reply from a phone some dispatch texted: the answer to text back ("" none)
+        if it was about a dispatch (a reply code moved it, or it went on the timeline as
+        the responder's message, or it was refused with a reason); None for the family
+        replies' path."""
         dispatches = self.db.dispatches.of_phone(phone)
         if not dispatches:
-            return False
+            return None
         code, ref = texts.parse_dispatch_reply(text)
         named = [d for d in dispatches if ref is None or d.alert_id == ref]
         going = [d for d in named if d.state.going]
         now = self.clock.now_ms()
         if code is None:
             if ref is None and self.db.notices.texted(NoticeChannel.SMS.value, phone):
-                return False  # also a family contact texted about an open alarm: theirs
+                return None  # also a family contact texted about an open alarm: theirs
             for d in (going or named)[:1]:
                 self.db.timeline.note(d.alert_id, now, TimelineEvent.RESPONDER_MESSAGE,
                                       f"{d.role}: {d.name}", text[:160])
                 self._emit(d.alert_id)
             self.core._count("responder_message")
-            return True
+            return ""
         if len({d.alert_id for d in going}) > 1 and ref is None:
             self.core._count("refused:ambiguous_reply")
             for d in going:
                 self.db.timeline.note(d.alert_id, now, TimelineEvent.REFUSED,
                                       f"{d.role}: {d.name}",
                                       f"reply {text[:40]!r} names no alarm of several")
-            return True
+            return texts.which_dispatch(going[0].language,
+                                       [texts.reference(d.alert_id) for d in going])
         if not going:
             target = named[0] if named else dispatches[0]
             self.core._count("refused:finished")
@@ -387,11 +389,11 @@ class Response:
                                   f"reply {text[:40]!r}: the dispatch is "
                                   f"{target.state.value} already")
             self._emit(target.alert_id)
-            return True
+            return ""
         with contextlib.suppress(ResponseError):  # moved meanwhile on another node: counted
             self.move(going[0].dispatch_id, DispatchState(code),
                       f"{going[0].role}: {going[0].name} by SMS")
-        return True
+        return ""
 
     # --- timers ------------------------------------------------------------------------
 

@@ -140,6 +140,15 @@ def dispatch_sms(*, language: str, responder: str, resident: str, condition: Con
             f"9 {ref} cannot come.")
 
 
+def which_dispatch(language: str, refs: list[str]) -> str:
+    """The answer to a bare reply code from a responder sent to several alarms."""
+    if language == "zh":
+        return (f"【颐养监护】您被派往多处（{'、'.join(refs)}），请在代码后加编号，"
+                f"例如“2 {refs[0]}”。")
+    return (f"Eldercare: you were sent to several alarms ({', '.join(refs)}): add the "
+            f"reference to the code, e.g. 2 {refs[0]}.")
+
+
 # A responder's reply codes (in the dispatch SMS): on my way, arrived, cannot come.
 DISPATCH_CODES = {"1": "on_the_way", "2": "arrived", "9": "cannot_come"}
 

@@ -348,3 +348,20 @@ def test_taking_an_alarm_back_does_not_cancel_a_responder_s_sms_still_queued(
     world.core.response.take(alert_id, "nurse-2")
     world.step(1)
     assert _dispatch_sms(world) == [STAFF]
+
+
+def test_a_bare_code_from_a_responder_sent_to_two_alarms_is_asked_which(world: World) -> None:
+    """The nurse on duty sent to two residents' falls answers "2": neither moves; the
+    answer asks for the reference; "2 A<id>" then moves the one it names."""
+    first = _open_fall(world)
+    world.core.handle([fall("res-00000")])
+    second = next(a.alert_id for a in world.db.alerts.find() if a.subject == "res-00000")
+    world.core.response.dispatch(first, "s0", "nurse-1")
+    world.core.response.dispatch(second, "s0", "nurse-1")
+    reply = world.core.sms_reply(STAFF, "2")
+    assert f"A{first}" in reply.answer and f"A{second}" in reply.answer
+    assert [d.state for a in (first, second) for d in world.db.dispatches.of(a)] == \
+        [DispatchState.SENT, DispatchState.SENT]
+    world.core.sms_reply(STAFF, f"2 A{second}")
+    assert world.db.dispatches.of(second)[0].state is DispatchState.ARRIVED
+    assert world.db.dispatches.of(first)[0].state is DispatchState.SENT
