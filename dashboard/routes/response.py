@@ -123,13 +123,24 @@ def give_back(alert_id: AlertId, body: GiveBackIn, ctx: Ctx, user: Nurse) -> dic
 
 @router.get("/alerts/{alert_id}/responders", responses=answers(404))
 def responders(alert_id: AlertId, ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    """Who may be sent: the resident's contacts, then the site's staff and community
-    workers (phones masked)."""
+    """Who may be sent, in the plan's order: the resident's contacts, the site's staff and
+    community workers, the rescue service (phones masked). ``sent``: on the way or there
+    already; ``proposed``: the next in the plan not sent yet."""
     alert = _alert(ctx, user, alert_id)
-    return [{"ref": r.ref, "name": r.contact.name, "role": r.contact.role,
-             "relation": r.contact.relation, "phone": masked_phone(r.contact.phone),
-             "has_phone": bool(r.contact.phone.strip())}
-            for r in ctx.core.response.responders(alert)]
+    busy = {d.phone for d in ctx.queries.dispatches(alert_id)
+            if d.state.going or d.state is DispatchState.ARRIVED}
+    tried = {d.phone for d in ctx.queries.dispatches(alert_id)}
+    out = [{"ref": r.ref, "name": r.contact.name, "role": r.contact.role,
+            "relation": r.contact.relation, "phone": masked_phone(r.contact.phone),
+            "has_phone": bool(r.contact.phone.strip()), "sent": r.contact.phone in busy,
+            "proposed": False, "_tried": r.contact.phone in tried}
+           for r in ctx.core.response.responders(alert)]
+    nxt = next((r for r in out if r["has_phone"] and not r["_tried"]), None)
+    if nxt is not None:
+        nxt["proposed"] = True
+    for r in out:
+        del r["_tried"]
+    return out
 
 
 @router.post("/alerts/{alert_id}/dispatch", status_code=201, responses=answers(404, 409))

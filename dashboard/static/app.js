@@ -190,12 +190,12 @@
     const people = await api(`/api/alerts/${a.alert_id}/responders`).catch(() => []);
     const box = item.querySelector(".dispatches");
     box.replaceChildren(...people.map((p) => {
-      const button = el("button", { class: "responder", "data-ref": p.ref, onclick: async () => {
+      const button = el("button", { class: "responder" + (p.proposed ? " proposed" : ""), "data-ref": p.ref, onclick: async () => {
         await api(`/api/alerts/${a.alert_id}/dispatch`, { method: "POST", body: JSON.stringify({ responder: p.ref }) }).catch(() => null);
         const fresh = await api(`/api/alerts/${a.alert_id}`).catch(() => null);
         if (fresh) { state.alerts.set(fresh.alert_id, fresh); renderAlerts(); }
       } }, `${p.name} · ${t("role_" + p.role)} ${p.phone}`);
-      button.disabled = !p.has_phone;
+      button.disabled = !p.has_phone || p.sent;
       return button;
     }));
   }

@@ -313,3 +313,36 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     (request,) = [a for a in stack.alerts.db.alerts.find(open_only=True)
                   if a.condition.value == "request_meal"]
     assert stack.alerts.db.notices.of(request.alert_id) == []  # an hour on: nobody paged
+
+
+def test_on_a_phone_a_nurse_takes_and_sends_without_scrolling_sideways(stack: Stack) -> None:
+    """A nurse on a phone (390x844): the alarm, take, send someone and resolve fit the
+    width; nothing scrolls sideways."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        try:
+            page.goto(stack.url)
+            page.fill("#username", "nurse-1")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            expect(page.locator("#connection")).to_have_text("实时")
+            stack.fall("gw-00001")
+            alarm = page.locator("li.alarm[data-condition=fall]")
+            expect(alarm).to_be_visible(timeout=2000)
+            alarm.locator("button.ack").tap()
+            expect(alarm.locator(".acked")).to_be_visible()
+            alarm.locator("button.send").tap()
+            expect(alarm.locator("button.responder[data-ref=s0]")).to_be_visible()
+            for selector in ("button.send", "select.outcome", "button.resolve",
+                             "button.responder[data-ref=s0]"):
+                box = alarm.locator(selector).bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, \
+                    selector
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+            _shot(page, "6-phone-take")
+        finally:
+            context.close()
+            browser.close()

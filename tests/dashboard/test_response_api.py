@@ -59,8 +59,12 @@ def test_take_dispatch_and_resolve_through_the_api_are_audited_and_pushed(desk: 
     bad = desk.client.post(f"/api/alerts/{alert_id}/dispatch", json={"responder": "x1"},
                            headers=nurse)
     assert bad.status_code == 422
+    before = desk.client.get(f"/api/alerts/{alert_id}/responders").json()
+    assert [r["ref"] for r in before if r["proposed"]] == ["c0"]  # the plan's first
     sent = desk.client.post(f"/api/alerts/{alert_id}/dispatch", json={"responder": "s0"},
                             headers=nurse)
+    after = {r["ref"]: r for r in desk.client.get(f"/api/alerts/{alert_id}/responders").json()}
+    assert after["s0"]["sent"] and not after["c0"]["sent"] and after["c0"]["proposed"]
     assert sent.status_code == 201 and sent.json()["phone"] == "…0010"
     dispatch_id = sent.json()["dispatch_id"]
     arrived = desk.client.post(f"/api/dispatches/{dispatch_id}", json={"step": "arrived"},
