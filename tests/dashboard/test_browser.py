@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 import registry
 from alerts.model import AlertState
@@ -198,13 +198,8 @@ def test_the_page_recovers_by_itself_after_a_server_restart(
     _shot(page, "3-after-restart")
 
 
-def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outcome(
-        stack: Stack, page: Page) -> None:
-    """The whole loop from the desk, on the escalation's fake clock: take, send the staff
-    member on duty, their "1" and "2" through Kannel, resolve with an outcome; then a
-    responder who does not arrive, one who cannot come, and an alarm taken and left, each
-    opening the alarm again with the family's SMS following."""
-    staff = "+86000000000010"
+def _signed_in_with_a_fall(stack: Stack, page: Page) -> Locator:
+    """Signed in as the nurse, live; a fall of Test Resident B on the list."""
     page.goto(stack.url)
     page.fill("#username", "nurse-1")
     page.fill("#password", PASSWORD)
@@ -213,6 +208,17 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     stack.fall("gw-00001")
     alarm = page.locator("li.alarm[data-condition=fall]")
     expect(alarm).to_be_visible(timeout=2000)
+    return alarm
+
+
+def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outcome(
+        stack: Stack, page: Page) -> None:
+    """The whole loop from the desk, on the escalation's fake clock: take, send the staff
+    member on duty, their "1" and "2" through Kannel, resolve with an outcome; then a
+    responder who does not arrive, one who cannot come, and an alarm taken and left, each
+    opening the alarm again with the family's SMS following."""
+    staff = "+86000000000010"
+    alarm = _signed_in_with_a_fall(stack, page)
     expect(alarm.locator(".detail")).to_have_text("报告跌倒")  # the desk's language
     alarm.locator("button.ack").click()  # 接警: I have it
     expect(alarm.locator(".acked")).to_contain_text("处理人：nurse-1")  # noqa: RUF001
@@ -324,14 +330,7 @@ def test_on_a_phone_a_nurse_takes_and_sends_without_scrolling_sideways(stack: St
                                       is_mobile=True, has_touch=True)
         page = context.new_page()
         try:
-            page.goto(stack.url)
-            page.fill("#username", "nurse-1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-button")
-            expect(page.locator("#connection")).to_have_text("实时")
-            stack.fall("gw-00001")
-            alarm = page.locator("li.alarm[data-condition=fall]")
-            expect(alarm).to_be_visible(timeout=2000)
+            alarm = _signed_in_with_a_fall(stack, page)
             alarm.locator("button.ack").tap()
             expect(alarm.locator(".acked")).to_be_visible()
             alarm.locator("button.send").tap()
