@@ -371,7 +371,11 @@ class AlertService:
                                 claimed_ms)
         self.dispatcher.run_once()
         self.store_looks += 1
-        return self.core.next_due_ms()
+        due = self.core.next_due_ms()
+        if self.dispatcher.held():  # claimed while the store was away: again soon
+            soon = self.clock.now_ms() + int(TICK_S * 1000)
+            due = soon if due is None else min(due, soon)
+        return due
 
     def timers_round(self) -> None:
         """The detectors' timers: the fast ones, then the slow sweep in chunks with the

@@ -10,16 +10,23 @@ but only once the claim is older than ``CLAIM_STALE_MS``: a node that was only p
 than ``SEND_WINDOW_MS`` when it is about to send puts the notice back instead, so the two
 never both send. A failure tells the core, so a family step moves on to the next contact while the
 notice keeps trying; a notifier that says retrying cannot help fails the notice.
+
+The alert store may stop answering at any step (a PostgreSQL switch). A notice claimed but
+not yet handed over stays in this dispatcher's hands and goes at its next round (or, past
+its send window on a node of several, back to the outbox); one handed over whose "sent"
+could not be written is recorded at a later round, never sent again. A live node's own
+claims are not taken up by ``recover``: dropping them here would leave them unsent.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from alerts.core import AlertCore
 from alerts.model import LOCAL_NODE, Notice
 from alerts.notify.base import Notifier, NotifyError, classify
-from alerts.store import AlertStore
+from alerts.store import AlertStore, StateError
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from telemetry.clock import Clock
@@ -44,6 +51,8 @@ class Dispatcher:
         self.clock = clock
         self.backoff = backoff or retry_policy.notice()
         self.counts: dict[str, int] = {}
+        self._todo: deque[tuple[int, int]] = deque()  # claimed (id, when), not handed over
+        self._unrecorded: list[tuple[int, int, str]] = []  # handed over, "sent" not written
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -62,21 +71,45 @@ class Dispatcher:
         return again
 
     def run_once(self) -> int:
-        """Send every due notice once. Returns how many were handed over successfully."""
-        sent = 0
+        """Send every due notice once (first what this dispatcher holds). Returns how many
+        were handed over successfully."""
+        sent = self.deliver([], 0)
         for notice in self.db.outbox.due(self.clock.now_ms()):
             sent += self._send(notice)
         return sent
 
     def deliver(self, notice_ids: list[int], claimed_ms: int) -> int:
         """Send notices this node claimed when it made them (``AlertCore.tick_claiming``):
-        one commit fewer between a fall and its first SMS."""
+        one commit fewer between a fall and its first SMS. What the store does not let
+        through now (it is away) is kept for the next round."""
+        self._todo.extend((notice_id, claimed_ms) for notice_id in notice_ids)
+        self._record_unrecorded()
         sent = 0
-        for notice_id in notice_ids:
-            notice = self.db.notices.get(notice_id)
+        for _ in range(len(self._todo)):  # what fails again goes to the back, for later
+            notice_id, claimed = self._todo[0]
+            try:
+                notice = self.db.notices.get(notice_id)
+            except StateError:
+                self._count("held_store_away")
+                break  # the store is away: the rest goes at the next round
+            self._todo.popleft()
             if notice is not None:
-                sent += self._deliver(notice, claimed_ms)
+                sent += self._deliver(notice, claimed)
         return sent
+
+    def _record_unrecorded(self) -> None:
+        while self._unrecorded:
+            notice_id, at_ms, reference = self._unrecorded[0]
+            try:
+                self.db.outbox.sent(notice_id, at_ms, reference)
+            except StateError:
+                return
+            self._unrecorded.pop(0)
+
+    def held(self) -> int:
+        """Notices this dispatcher holds: claimed and not handed over, or handed over with
+        "sent" not yet written."""
+        return len(self._todo) + len(self._unrecorded)
 
     def _send(self, notice: Notice) -> int:
         claimed_ms = self.clock.now_ms()
@@ -98,22 +131,34 @@ class Dispatcher:
                             notice.notice_id, self.clock.now_ms() - claimed_ms)
                 return 0
             reference = notifier.send(notice)
+        except StateError:  # the store, not the notifier: not handed over, try again
+            self._todo.append((notice.notice_id, claimed_ms))
+            self._count("held_store_away")
+            return 0
         except Exception as raw:  # whatever it was, the notice must not stay 'sending'
             exc = classify(raw, notice.channel)
             now = self.clock.now_ms()
-            if exc.retryable:
-                delay_ms = int(self.backoff.delay(notice.attempts) * 1000)
-                self.db.outbox.retry_later(notice.notice_id, now + delay_ms, str(exc)[:200])
-                self._count(f"retry:{notice.channel}")
-            else:
-                self.db.outbox.give_up(notice.notice_id, str(exc)[:200])
-                self._count(f"failed:{notice.channel}")
+            try:
+                if exc.retryable:
+                    delay_ms = int(self.backoff.delay(notice.attempts) * 1000)
+                    self.db.outbox.retry_later(notice.notice_id, now + delay_ms,
+                                               str(exc)[:200])
+                    self._count(f"retry:{notice.channel}")
+                else:
+                    self.db.outbox.give_up(notice.notice_id, str(exc)[:200])
+                    self._count(f"failed:{notice.channel}")
+                self.core.undelivered(notice)
+            except StateError:  # not recorded: it is tried again from here
+                self._todo.append((notice.notice_id, claimed_ms))
             log.warning("notice %d by %s not delivered (attempt %d): %s", notice.notice_id,
                         notice.channel, notice.attempts + 1, exc)
-            self.core.undelivered(notice)
             return 0
         # A delivery report may have overtaken us: keep its state, add what we know.
-        self.db.outbox.sent(notice.notice_id, self.clock.now_ms(), reference)
+        try:
+            self.db.outbox.sent(notice.notice_id, self.clock.now_ms(), reference)
+        except StateError:  # handed over: recorded later, never sent again
+            self._unrecorded.append((notice.notice_id, self.clock.now_ms(), reference))
+            self._count("sent_unrecorded")
         self._count(f"sent:{notice.channel}")
         log.info("notice %d of alert %d sent by %s", notice.notice_id, notice.alert_id,
                  notice.channel)  # ids only: the recipient and the text stay out of the log
