@@ -21,6 +21,7 @@ claims are not taken up by ``recover``: dropping them here would leave them unse
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 
 from alerts.core import AlertCore
@@ -51,6 +52,8 @@ class Dispatcher:
         self.clock = clock
         self.backoff = backoff or retry_policy.notice()
         self.counts: dict[str, int] = {}
+        # one round at a time (the notices thread; a test or the evaluation may also call)
+        self._round = threading.RLock()
         self._todo: deque[tuple[int, int]] = deque()  # claimed (id, when), not handed over
         self._unrecorded: list[tuple[int, int, str]] = []  # handed over, "sent" not written
 
@@ -73,29 +76,31 @@ class Dispatcher:
     def run_once(self) -> int:
         """Send every due notice once (first what this dispatcher holds). Returns how many
         were handed over successfully."""
-        sent = self.deliver([], 0)
-        for notice in self.db.outbox.due(self.clock.now_ms()):
-            sent += self._send(notice)
-        return sent
+        with self._round:
+            sent = self.deliver([], 0)
+            for notice in self.db.outbox.due(self.clock.now_ms()):
+                sent += self._send(notice)
+            return sent
 
     def deliver(self, notice_ids: list[int], claimed_ms: int) -> int:
         """Send notices this node claimed when it made them (``AlertCore.tick_claiming``):
         one commit fewer between a fall and its first SMS. What the store does not let
         through now (it is away) is kept for the next round."""
-        self._todo.extend((notice_id, claimed_ms) for notice_id in notice_ids)
-        self._record_unrecorded()
-        sent = 0
-        for _ in range(len(self._todo)):  # what fails again goes to the back, for later
-            notice_id, claimed = self._todo[0]
-            try:
-                notice = self.db.notices.get(notice_id)
-            except StateError:
-                self._count("held_store_away")
-                break  # the store is away: the rest goes at the next round
-            self._todo.popleft()
-            if notice is not None:
-                sent += self._deliver(notice, claimed)
-        return sent
+        with self._round:
+            self._todo.extend((notice_id, claimed_ms) for notice_id in notice_ids)
+            self._record_unrecorded()
+            sent = 0
+            for _ in range(len(self._todo)):  # what fails again goes to the back, for later
+                notice_id, claimed = self._todo[0]
+                try:
+                    notice = self.db.notices.get(notice_id)
+                except StateError:
+                    self._count("held_store_away")
+                    break  # the store is away: the rest goes at the next round
+                self._todo.popleft()
+                if notice is not None:
+                    sent += self._deliver(notice, claimed)
+            return sent
 
     def _record_unrecorded(self) -> None:
         while self._unrecorded:
