@@ -79,6 +79,12 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
         refused = desk.client.post(f"/api/alerts/{theirs}/{action}", json=body,
                                    headers=headers)
         assert refused.status_code == 404, action
+    # a responder sent to the other site's alarm: nurse-a cannot record its arrival
+    theirs_sent = desk.core.response.dispatch(theirs, "c0", "nurse-b", text=False)
+    moved = desk.client.post(f"/api/dispatches/{theirs_sent.dispatch_id}",
+                             json={"step": "arrived"}, headers=headers)
+    assert moved.status_code == 404
+    assert desk.db.dispatches.of(theirs)[0].state.value == "sent"
     assert desk.client.post("/api/residents/res-00001/requests", json={"type": "request_meal"},
                             headers=headers).status_code == 404
     assert list(get("/api/request-types").json()) == ["site-000"]
