@@ -8,6 +8,7 @@ Listeners (the dashboard's live push) get an ``AlertChange`` after each commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import NamedTuple
@@ -33,7 +34,7 @@ from alerts.pipeline.build import build
 from alerts.pipeline.escalate import Escalator
 from alerts.policy import NoticeChannel, Policies
 from alerts.response import Response
-from alerts.store import AlertStore
+from alerts.store import AlertStore, StateError
 from registry import Registry
 from telemetry.clock import Clock
 
@@ -90,13 +91,19 @@ class AlertCore:
         return self.escalator.take(store, alert, step_index, 0, now_ms, self._claim_for)
 
     def _emit(self, change: Change, alert: Alert, signal_t_ms: int | None = None) -> None:
-        event = AlertChange(change, alert, self.clock.now_ms(), signal_t_ms)
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception:  # a broken page feed must not stop the alert core
-                log.exception("alert listener %r failed on %s of alert %d", listener,
-                              change.value, alert.alert_id)
+        """Tell the listeners, with the alert as the store has it now: read again and told
+        under the store's lock, so two threads that changed it one after the other cannot
+        tell the desk in the other order (an open alert shown as still taken)."""
+        with self.db.lock:
+            with contextlib.suppress(StateError):  # gone since the commit: what it committed
+                alert = self.db.alerts.get(alert.alert_id) or alert
+            event = AlertChange(change, alert, self.clock.now_ms(), signal_t_ms)
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # a broken page feed must not stop the alert core
+                    log.exception("alert listener %r failed on %s of alert %d", listener,
+                                  change.value, alert.alert_id)
 
     # --- signals and timers ----------------------------------------------------------
 

@@ -246,8 +246,17 @@ class Response:
     def dispatch(self, alert_id: int, ref: str, who: str, *, text: bool = True) -> Dispatch:
         """Send responder ``ref`` (``responders``) to the alarm: texted (``text``), or
         phoned by the desk."""
-        now = self.clock.now_ms()
         with self.db.transaction() as db:
+            made = self._dispatch(db, alert_id, ref, who, self.clock.now_ms(), text=text)
+        self.core._count("dispatched")
+        self.core._on_due()
+        self._emit(alert_id)
+        return made
+
+    def _dispatch(self, db: AlertStore, alert_id: int, ref: str, who: str, now: int, *,
+                  text: bool = True) -> Dispatch:
+        """``dispatch`` in the caller's transaction; refused before it writes anything."""
+        with db.transaction():
             alert = self._get(db, alert_id)
             if alert.state is AlertState.RESOLVED:
                 raise self._refuse("resolved", f"alert {alert_id} is resolved")
@@ -277,9 +286,6 @@ class Response:
                              f"{person.role}: {person.name}" + ("" if text else " (phoned)"))
             made = db.dispatches.get(dispatch_id)
         assert made is not None
-        self.core._count("dispatched")
-        self.core._on_due()
-        self._emit(alert_id)
         return made
 
     def _text(self, db: AlertStore, alert: Alert, dispatch_id: int, person: Contact,
@@ -317,37 +323,45 @@ class Response:
             db.timeline.note(found.alert_id, now, event, who,
                              f"{found.role}: {found.name}" + (f": {detail}" if detail else ""))
             made = db.dispatches.get(dispatch_id)
-        assert made is not None
+            assert made is not None
+            sent_next = self._failed(db, made, now) if to is DispatchState.CANNOT_COME \
+                else False
         if to is DispatchState.CANNOT_COME:
-            self._failed(made, now)
+            self._after_failed(made, sent_next)
         self._emit(found.alert_id)
         return made
 
-    def _failed(self, dispatch: Dispatch, now_ms: int) -> None:
-        """A responder cannot come or did not arrive: send the next (the policy says so)
-        or, with nobody else on the way or there, open the alert again."""
-        self.core._count(f"responder_{dispatch.state.value}")
-        alert = self.db.alerts.get(dispatch.alert_id)
+    def _failed(self, db: AlertStore, dispatch: Dispatch, now_ms: int) -> bool:
+        """A responder cannot come or did not arrive, in the transaction that says so (a
+        store lost between the two would leave the alarm taken with nobody going): send
+        the next (the policy says so) or, with nobody else on the way or there, open the
+        alert again. True if the next responder was sent."""
+        alert = db.alerts.get(dispatch.alert_id)
         if alert is None or alert.state is AlertState.RESOLVED:
-            return
-        others = [d for d in self.db.dispatches.of(alert.alert_id)
-                  if d.dispatch_id != dispatch.dispatch_id
-                  and (d.state.going or d.state is DispatchState.ARRIVED)]
-        if others:
-            return
+            return False
+        dispatches = db.dispatches.of(alert.alert_id)
+        if any(d.dispatch_id != dispatch.dispatch_id
+               and (d.state.going or d.state is DispatchState.ARRIVED) for d in dispatches):
+            return False
         if self.policies.for_site(alert.site_id).response.send_next:
-            sent = {d.phone for d in self.db.dispatches.of(alert.alert_id)}
+            sent = {d.phone for d in dispatches}
             nxt = [r for r in self.responders(alert)
                    if r.contact.phone.strip() and r.contact.phone not in sent]
             if nxt:
                 try:
-                    self.dispatch(alert.alert_id, nxt[0].ref, SYSTEM)
-                    return
+                    self._dispatch(db, alert.alert_id, nxt[0].ref, SYSTEM, now_ms)
+                    return True
                 except ResponseError:
                     pass  # counted; the alert opens again below
-        with self.db.transaction() as db:
-            if db.answers.reopen_taken(alert.alert_id, now_ms):
-                db.steps.resume(alert.alert_id, now_ms)
+        if db.answers.reopen_taken(alert.alert_id, now_ms):
+            db.steps.resume(alert.alert_id, now_ms)
+        return False
+
+    def _after_failed(self, dispatch: Dispatch, sent_next: bool) -> None:
+        """What ``_failed`` leaves for after its commit: counts, and the timers told."""
+        self.core._count(f"responder_{dispatch.state.value}")
+        if sent_next:
+            self.core._count("dispatched")
         self.core._on_due()
 
     # --- replies -------------------------------------------------------------------------
@@ -402,16 +416,18 @@ class Response:
         How many."""
         acted = 0
         for dispatch in self.db.dispatches.due(now_ms):
-            if not self.db.dispatches.move(dispatch.dispatch_id, DispatchState.NOT_ARRIVED,
-                                           now_ms):
-                continue  # answered meanwhile, or another node took it
-            minutes = (now_ms - dispatch.sent_ms) / 60_000
-            self.db.timeline.note(dispatch.alert_id, now_ms, TimelineEvent.NOT_ARRIVED, SYSTEM,
-                                  f"{dispatch.role}: {dispatch.name}, sent {minutes:.0f} "
-                                  "min ago")
-            moved = self.db.dispatches.get(dispatch.dispatch_id)
-            assert moved is not None
-            self._failed(moved, now_ms)
+            with self.db.transaction() as db:
+                if not db.dispatches.move(dispatch.dispatch_id, DispatchState.NOT_ARRIVED,
+                                          now_ms):
+                    continue  # answered meanwhile, or another node took it
+                minutes = (now_ms - dispatch.sent_ms) / 60_000
+                db.timeline.note(dispatch.alert_id, now_ms, TimelineEvent.NOT_ARRIVED, SYSTEM,
+                                 f"{dispatch.role}: {dispatch.name}, sent {minutes:.0f} "
+                                 "min ago")
+                moved = db.dispatches.get(dispatch.dispatch_id)
+                assert moved is not None
+                sent_next = self._failed(db, moved, now_ms)
+            self._after_failed(moved, sent_next)
             self._emit(dispatch.alert_id)
             acted += 1
         for alert_id in self.db.answers.follow_ups_due(now_ms):

@@ -12,10 +12,10 @@ import msgspec
 import pytest
 
 from alerts.core import AlertCore, AlertError
-from alerts.model import AlertState, Condition, DispatchState, Outcome, Signal
+from alerts.model import AlertState, Change, Condition, DispatchState, Outcome, Signal
 from alerts.policy import Policies, PolicyFile
 from alerts.response import DISPATCH_STEP, ResponseError
-from alerts.store import AlertStore
+from alerts.store import AlertStore, StateError
 from tests.alerts.conftest import POLICY, World
 
 SITE, GW = "site-000", "gw-00001"  # site-000 is a care home: responders due in 5 min
@@ -137,6 +137,43 @@ def test_a_responder_not_on_site_in_time_opens_the_alarm_again(world: World) -> 
     assert "not_arrived" in _whats(world, alert_id)
     assert FAMILY_B in [n.recipient for n in world.sms.sent]  # the chain went on
     assert world.core.counts.get("responder_not_arrived") == 1
+
+
+def test_a_store_lost_between_non_arrival_and_re_opening_leaves_the_responder_due(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The non-arrival and the alarm's re-opening commit together: a store that fails
+    between them leaves the dispatch due for the next round, never an alarm still taken
+    with nobody going and nothing to bring it back."""
+    alert_id = _open_fall(world)
+    world.core.response.take(alert_id, "nurse-1")
+    world.core.response.dispatch(alert_id, "s0", "nurse-1")
+    world.clock.advance(301)
+
+    def lost(*_: object) -> bool:
+        raise StateError("the primary went away")
+    monkeypatch.setattr(world.db.answers, "reopen_taken", lost)
+    with pytest.raises(StateError):
+        world.core.response.due(world.clock.now_ms())
+    assert world.db.dispatches.of(alert_id)[0].state is DispatchState.SENT
+    assert "not_arrived" not in _whats(world, alert_id)
+    monkeypatch.undo()
+    world.step(1)  # the store is back: the next round does it, once
+    assert world.db.dispatches.of(alert_id)[0].state is DispatchState.NOT_ARRIVED
+    assert world.db.alerts.get(alert_id).state is AlertState.OPEN  # type: ignore[union-attr]
+    assert _whats(world, alert_id).count("not_arrived") == 1
+
+
+def test_the_desk_is_told_the_alarm_as_the_store_has_it_not_a_stale_copy(
+        world: World) -> None:
+    """Two threads change an alarm one after the other and tell the desk in the other
+    order: the later telling still carries the store's state (a re-opened alarm is not
+    shown taken again)."""
+    alert_id = _open_fall(world)
+    taken = world.core.response.take(alert_id, "nurse-1")
+    world.core.response.give_back(alert_id, "nurse-1", "test")
+    world.core._emit(Change.UPDATED, taken)  # the taking thread, late
+    last = world.changes[-1].alert
+    assert last.state is AlertState.OPEN and last.owner is None
 
 
 def test_cannot_come_sends_the_next_responder_when_the_policy_says_so(world: World) -> None:
