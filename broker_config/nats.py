@@ -21,6 +21,11 @@ from telemetry import topics
 _ROOT = topics.CENTRAL_ROOT.replace("/", ".")
 _PROBE = topics.PROBE_ROOT.replace("/", ".")
 _DELIVERY = "$MQTT.sub.>"
+# A message handed to a central session and not acknowledged (a node that let its
+# partition go while the state store switched primaries) comes again after this long:
+# NATS's default, 30 s, is what such a fall then waited before reaching the desk. The
+# duplicate it may make of a slow acknowledgement is dropped by the consumer's dedup.
+MQTT_ACK_WAIT = "10s"
 
 
 class NodeAddress(NamedTuple):
@@ -75,7 +80,7 @@ def node_config(nodes: list[NodeAddress], index: int, *, partitions: int, store_
     me = nodes[index]
     host = bind or me.host
     routes = [f"nats://{n.host}:{n.route_port}" for i, n in enumerate(nodes) if i != index]
-    mqtt: dict[str, object] = {"listen": f"{host}:{me.mqtt_port}"}
+    mqtt: dict[str, object] = {"listen": f"{host}:{me.mqtt_port}", "ack_wait": MQTT_ACK_WAIT}
     if len(nodes) > 1:
         # Sessions and queued messages replicated, so that one node's loss keeps a quorum.
         mqtt["stream_replicas"] = min(len(nodes), 3)

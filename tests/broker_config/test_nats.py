@@ -98,6 +98,35 @@ def test_a_gateway_publishes_only_as_itself(node: NatsCluster) -> None:
     assert gateways == ["gw-00000", "gw-00001"]  # the spoofed one never arrived
 
 
+def test_a_message_a_central_session_left_unacknowledged_comes_again_within_ack_wait(
+        node: NatsCluster) -> None:
+    """A node that let its partition go without acknowledging a fall (the state store was
+    switching primaries): the broker sends the fall again after the config's ack wait,
+    10 s, not after NATS's default 30 s (what such a fall waited before)."""
+    port = node.nodes[0].mqtt_port
+    got: list[bool] = []  # each delivery's duplicate flag
+    client = new_client(client_id="test-alerts-unacked", clean_session=False,
+                        protocol=MQTTv311, manual_ack=True)  # it never acknowledges
+    client.username_pw_set("ingest", PASSWORDS["ingest"])
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.on_message = lambda c, u, msg: got.append(bool(msg.dup))
+    client.connect("127.0.0.1", port)
+    client.subscribe("part/+/eldercare/v1/+/urgent", qos=1)
+    client.loop_start()
+    try:
+        assert subscribed.wait(10)
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.central("gw-00000", Channel.URGENT))
+        wait_until(lambda: len(got) == 1, 10, "the fall, first time")
+        wait_until(lambda: len(got) >= 2, 20, "the fall again, within the 10 s ack wait "
+                   "(NATS's default would be 30 s)")
+        assert got[:2] == [False, True]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def test_gateways_reach_a_tls_node_only_over_tls_with_their_password() -> None:
     with NatsCluster(1, 4, passwords=PASSWORDS, tls=True) as tls_node:
         assert tls_node.ca_file is not None
