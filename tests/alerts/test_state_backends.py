@@ -48,6 +48,27 @@ def test_three_nodes_starting_together_share_one_store(fresh_database: str) -> N
         store.close()
 
 
+def test_a_node_opening_the_store_never_waits_on_another_node_s_writes(
+        fresh_database: str) -> None:
+    """A node (or its feed) reconnecting to a new primary opens the store while the others
+    write: opening takes no lock on a table that is there already (a "CREATE INDEX IF NOT
+    EXISTS" on every open waited on, and deadlocked with, the writers)."""
+    writer = AlertStore(fresh_database)
+    opened: list[AlertStore] = []
+    try:
+        with writer.transaction():
+            alert_id = _open_fall(writer, "res-00001")
+            writer.timeline.note(alert_id, T0, "opened", "system", "writing")  # held
+            opener = threading.Thread(target=lambda: opened.append(AlertStore(fresh_database)))
+            opener.start()
+            opener.join(5)
+            assert opened, "opening the store waited on another node's transaction"
+    finally:
+        writer.close()
+        for store in opened:
+            store.close()
+
+
 def test_a_node_goes_on_after_the_database_restarts() -> None:
     with LocalPostgres() as server:
         db = AlertStore(server.dsn())
