@@ -161,6 +161,17 @@ class AlertService:
     def _on_change(self, change: AlertChange) -> None:
         self._due.set()  # a new alert may have a step due now
 
+    def registry_changed(self) -> tuple[int, int, int]:
+        """The registry changed in place (``registry.db.RegistryFollower``): the detectors
+        watch it as it is now, without a restart (``DetectorBank.enrol``). Residents
+        (added, rewatched, dropped)."""
+        with self._lock.hold(False):
+            counts = self.bank.enrol(self.core.registry, self.clock.now_ms())
+        if any(counts):
+            log.info("registry changed: %d residents watched anew, %d rewatched, %d dropped",
+                     *counts)
+        return counts
+
     def look_again(self) -> None:
         """Something may be due in the store that the notices thread does not know of (a
         delivery failed, another node died or raised an alert, a partition was taken)."""

@@ -72,6 +72,12 @@ class CentralConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     cluster: ClusterSettings | None = None
 
 
+def registry_location(cfg: CentralConfig) -> Path | str:
+    """Where the registry is kept (``registry.db``): the shared PostgreSQL of a node of
+    several, else an SQLite file in the data folder (its store workers share it)."""
+    return cfg.cluster.state if cfg.cluster is not None else Path(cfg.data_dir) / "registry.db"
+
+
 def load(path: Path) -> CentralConfig:
     try:
         return msgspec.toml.decode(path.read_bytes(), type=CentralConfig)

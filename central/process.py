@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import registry as registry_module
 from alerts.cluster.feed import AlertFeed, announcer
 from alerts.model import AlertChange
 from alerts.service import AlertService
 from alerts.store.queries import StoreQueries
 from central.cluster import ClusterNode
-from central.config import CentralConfig, CentralConfigError, InfluxConfig
+from central.config import CentralConfig, CentralConfigError, InfluxConfig, registry_location
 from central.metrics import CentralMetrics
 from central.retention import Retention
 from central.workers import StoreWorkers
@@ -33,6 +32,7 @@ from ingest.store.base import Store
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
 from ingest.store.sqlite import SqliteStore
+from registry.db import RegistryFollower, RegistryStore, Sightings, open_registry
 from runtime.ops_server import OpsServer
 from telemetry.clock import Clock
 
@@ -51,9 +51,13 @@ class CentralProcess:
                                      "or share_group (the partitions split the load)")
         self.cfg = cfg
         self.clock = clock
-        self.registry = registry_module.load(Path(cfg.registry))
+        # the registry is kept in the database (the file seeds it the first time); a
+        # change made there reaches this process's registry within a second
         self.data = Path(cfg.data_dir)
         self.data.mkdir(parents=True, exist_ok=True)
+        self.registry_db = RegistryStore(registry_location(cfg))
+        self.registry = open_registry(self.registry_db, Path(cfg.registry))
+        self.sightings = Sightings()  # devices gateways report that it does not know
         self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
             else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
@@ -70,7 +74,8 @@ class CentralProcess:
                                    self.alerts.core.policies, clock, store=self.store,
                                    health=self.alerts.bank.health,
                                    secure_cookies=cfg.dashboard.secure_cookies,
-                                   policy_path=Path(cfg.alerts.policy) if cfg.alerts else None)
+                                   policy_path=Path(cfg.alerts.policy) if cfg.alerts else None,
+                                   registry_db=self.registry_db)
             self.alerts.core.listeners.append(alert_listener(ctx))
             self.dashboard = DashboardServer(create_app(ctx), cfg.dashboard.host,
                                              cfg.dashboard.port)
@@ -82,7 +87,8 @@ class CentralProcess:
             client_id=cfg.client_id, share_group=cfg.share_group,
             username=cfg.broker.username, password=cfg.broker.password(),
             role=ProcessRole.ALERTS if cfg.store_workers else cfg.role,
-            partitioned=cfg.cluster is not None, also=cfg.broker.addresses()[1:])
+            partitioned=cfg.cluster is not None, also=cfg.broker.addresses()[1:],
+            on_unknown_device=self.sightings.note)
         self.cluster = None if cfg.cluster is None or self.alerts is None else ClusterNode(
             cfg.cluster, self.alerts, self.ingest, clock)
         self.feed: AlertFeed | None = None
@@ -114,6 +120,11 @@ class CentralProcess:
             self.metrics = CentralMetrics(self.ingest, self.alerts, clock, self.cluster)
             self.ops = OpsServer(self.metrics.registry, self.metrics.checks,
                                  cfg.metrics.host, cfg.metrics.port)
+        alerts = self.alerts
+        self.registry_follower = RegistryFollower(
+            self.registry_db, self.registry,
+            alerts.registry_changed if alerts is not None else lambda: None,
+            sightings=self.sightings)
         # A store worker leaves tidying to the process that started it.
         self.retention = None if cfg.role is ProcessRole.STORE else Retention(
             cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
@@ -143,6 +154,7 @@ class CentralProcess:
         return spooled
 
     def start(self) -> None:
+        self.registry_follower.start()
         if self.alerts is not None:
             self.alerts.start()
         if self.dashboard is not None:
@@ -177,4 +189,6 @@ class CentralProcess:
             self.alerts.close()
         if self.accounts is not None:
             self.accounts.close()
+        self.registry_follower.stop()
+        self.registry_db.close()
         self.store.close()

@@ -16,6 +16,7 @@ from dashboard.live import Broadcaster
 from dashboard.queries import AlertQueries
 from ingest.store.base import Store
 from registry import Registry
+from registry.db import RegistryStore
 from telemetry.clock import Clock
 
 
@@ -46,6 +47,7 @@ class DashboardContext:
     secure_cookies: bool = False  # True behind TLS
     policy_path: Path | None = None  # where a changed policy is saved
     status: Callable[[], dict[str, object]] | None = None  # ingest's view of the alert core
+    registry_db: RegistryStore | None = None  # where the registry is changed (the desk's pages)
 
     def __post_init__(self) -> None:
         self.throttle = LoginThrottle(store=self.accounts)

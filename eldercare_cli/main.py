@@ -14,6 +14,7 @@ from eldercare_cli import (
     eval_cmd,
     ingest_cmd,
     install_cmd,
+    registry_cmd,
     simulate_cmd,
     users_cmd,
 )
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.register(sub)
     ingest_cmd.register(sub)
     install_cmd.register(sub)
+    registry_cmd.register(sub)
     simulate_cmd.register(sub)
     users_cmd.register(sub)
     return parser

@@ -42,9 +42,9 @@ def _accounts(config_path: Path) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from alerts.store.backends import StateError
     from central.config import CentralConfigError
     from dashboard.accounts.model import AccountError, Role
+    from runtime.sql import StateError
     from telemetry.clock import SystemClock
 
     generated = not args.password_stdin
@@ -63,8 +63,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from alerts.store.backends import StateError
     from central.config import CentralConfigError
+    from runtime.sql import StateError
 
     try:
         accounts = _accounts(args.config)

@@ -6,6 +6,7 @@ and validated, replays dropped. Every refusal says why, in the one vocabulary
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 import msgspec
@@ -35,14 +36,30 @@ class Status(NamedTuple):
     refused: Refused | None
 
 
+UnknownDevice = Callable[[str, str, str, float, int], None]
+
+
 class Acceptor:
     """Thread-safe: the lanes of the consumer share it (and its dedup)."""
 
-    def __init__(self, registry: Registry, dedup: Dedup) -> None:
+    def __init__(self, registry: Registry, dedup: Dedup,
+                 on_unknown: UnknownDevice | None = None) -> None:
+        """``on_unknown``: told of each reading of a device the registry does not know
+        from a gateway it does (gateway, device, kind, value, time): a device to pair."""
         self.registry = registry
+        self.on_unknown = on_unknown
         self.dedup = dedup
         self._lock = threading.Lock()  # the dedup's
-        self._device_ids = {device_id for _, device_id in registry.devices}
+        self._ids_of: object = None  # the registry's device table the ids were taken from
+        self._ids: set[str] = set()
+
+    def _device_ids(self) -> set[str]:
+        """Every device id the registry knows, behind any gateway (taken again when the
+        registry changed: ``Registry.apply`` swaps its tables)."""
+        devices = self.registry.devices
+        if devices is not self._ids_of:
+            self._ids, self._ids_of = {device_id for _, device_id in devices}, devices
+        return self._ids
 
     def _gateway(self, topic: str) -> Gateway | Refused:
         try:
@@ -80,9 +97,12 @@ class Acceptor:
         for reading in batch.readings:
             device = device_of((gateway.gateway_id, reading.device_id))
             if device is None and reading.device_id not in GATEWAY_PARTS:
-                refused.append(Refused(Refusal.FOREIGN_DEVICE
-                                       if reading.device_id in self._device_ids
+                foreign = reading.device_id in self._device_ids()
+                refused.append(Refused(Refusal.FOREIGN_DEVICE if foreign
                                        else Refusal.UNKNOWN_DEVICE, reading.device_id))
+                if self.on_unknown is not None:  # known elsewhere or not: new here
+                    self.on_unknown(gateway.gateway_id, reading.device_id, reading.kind.value,
+                                    reading.value, now_ms)
                 continue
             if reading.site_id != gateway.site_id:
                 refused.append(Refused(Refusal.SITE_MISMATCH, reading.site_id))

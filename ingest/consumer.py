@@ -24,7 +24,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest.accept import Acceptor
+from ingest.accept import Acceptor, UnknownDevice
 from ingest.deadletter import DeadLetters
 from ingest.dedup import Dedup
 from ingest.handoff import Consumer, Handoff
@@ -74,7 +74,8 @@ class Ingest:
                  on_stored: Callable[[int], None] | None = None,
                  status_consumers: list[StatusConsumer] | None = None,
                  role: ProcessRole = ProcessRole.ALL, partitioned: bool = False,
-                 also: list[tuple[str, int]] | None = None) -> None:
+                 also: list[tuple[str, int]] | None = None,
+                 on_unknown_device: UnknownDevice | None = None) -> None:
         # the broker, then the other nodes of a clustered one: a lane that loses its
         # node reconnects to the next
         self._addresses = [(host, port), *(also or [])]
@@ -92,7 +93,7 @@ class Ingest:
         self._share = share_group
         self.role = role
         self.dedup = Dedup()
-        self.accept = Acceptor(registry, self.dedup)
+        self.accept = Acceptor(registry, self.dedup, on_unknown_device)
         if role is not ProcessRole.ALERTS:
             # A process that stores warms its memory from the store. One that leaves storing
             # to the workers must not: their keys say what was stored, not what our

@@ -4,7 +4,9 @@ resident a device belongs to)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -83,26 +85,173 @@ class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     devices: list[Device]
 
 
-class Registry:
-    def __init__(self, data: RegistryFile) -> None:
-        self.sites = {s.site_id: s for s in data.sites}
-        self.gateways = {g.gateway_id: g for g in data.gateways}
-        self.residents = {r.resident_id: r for r in data.residents}
-        self.devices = {(d.gateway_id, d.device_id): d for d in data.devices}
-        for g in data.gateways:
+Kind = Literal["site", "gateway", "resident", "device"]
+KINDS: tuple[Kind, ...] = ("site", "gateway", "resident", "device")  # parents first
+Record = Site | Gateway | Resident | Device
+_TYPES: dict[str, type[Record]] = {"site": Site, "gateway": Gateway, "resident": Resident,
+                                   "device": Device}
+
+
+class Change(NamedTuple):
+    """One record of the registry put (``doc``: its JSON) or removed (``doc`` None)."""
+
+    kind: Kind
+    key: str
+    doc: bytes | None
+
+
+def key_of(record: Record) -> tuple[Kind, str]:
+    """The kind and key a record is stored under (a device's: its gateway and its id)."""
+    if isinstance(record, Site):
+        return "site", record.site_id
+    if isinstance(record, Gateway):
+        return "gateway", record.gateway_id
+    if isinstance(record, Resident):
+        return "resident", record.resident_id
+    return "device", device_key(record.gateway_id, record.device_id)
+
+
+def device_key(gateway_id: str, device_id: str) -> str:
+    return f"{gateway_id}|{device_id}"  # a gateway id never holds "|" (topics.check_id)
+
+
+def put(record: Record) -> Change:
+    kind, key = key_of(record)
+    return Change(kind, key, msgspec.json.encode(record))
+
+
+def decode(change: Change) -> Record:
+    """The record a change puts (``RegistryError`` if its JSON is not one)."""
+    assert change.doc is not None
+    try:
+        return msgspec.json.decode(change.doc, type=_TYPES[change.kind])
+    except (KeyError, msgspec.DecodeError) as exc:
+        raise RegistryError(f"{change.kind} {change.key}: {exc}") from exc
+
+
+class _Tables(NamedTuple):
+    sites: dict[str, Site]
+    gateways: dict[str, Gateway]
+    residents: dict[str, Resident]
+    devices: dict[tuple[str, str], Device]
+
+
+def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
+    """Every inconsistency of the registry, each in a line (none: it is sound)."""
+    found = list(duplicates)
+    for g in tables.gateways.values():
+        try:
             topics.check_id(g.gateway_id, "gateway id")
-            if g.site_id not in self.sites:
-                raise RegistryError(f"gateway {g.gateway_id} is at unknown site {g.site_id}")
-        for d in data.devices:
-            if d.gateway_id not in self.gateways:
-                raise RegistryError(f"device {d.device_id} is behind unknown gateway")
-            if d.resident_id is not None and d.resident_id not in self.residents:
-                raise RegistryError(f"device {d.device_id} belongs to an unknown resident")
-        if len(self.devices) != len(data.devices):
-            raise RegistryError("a (gateway, device) pair appears twice")
+        except topics.TopicError as exc:
+            found.append(str(exc))
+        if g.site_id not in tables.sites:
+            found.append(f"gateway {g.gateway_id} is at unknown site {g.site_id}")
+    for r in tables.residents.values():
+        if r.site_id not in tables.sites:
+            found.append(f"resident {r.resident_id} lives at unknown site {r.site_id}")
+    for d in tables.devices.values():
+        if d.gateway_id not in tables.gateways:
+            found.append(f"device {d.device_id} is behind unknown gateway {d.gateway_id}")
+        if d.resident_id is not None and d.resident_id not in tables.residents:
+            found.append(f"device {d.device_id} belongs to an unknown resident "
+                         f"{d.resident_id}")
+    return found
+
+
+def _twice(kind: str, ids: list[str]) -> list[str]:
+    return [f"{kind} {i} appears twice" for i, n in sorted(Counter(ids).items()) if n > 1]
+
+
+class Registry:
+    """The checked registry, looked up in memory. ``apply`` changes it record by record
+    (a device paired, a resident moved) without reading it whole again: the four tables
+    are swapped at once, so a reader sees the registry before a change or after it."""
+
+    def __init__(self, data: RegistryFile) -> None:
+        tables = _Tables({s.site_id: s for s in data.sites},
+                         {g.gateway_id: g for g in data.gateways},
+                         {r.resident_id: r for r in data.residents},
+                         {(d.gateway_id, d.device_id): d for d in data.devices})
+        duplicates = [*_twice("site", [s.site_id for s in data.sites]),
+                      *_twice("gateway", [g.gateway_id for g in data.gateways]),
+                      *_twice("resident", [r.resident_id for r in data.residents]),
+                      *_twice("device", [device_key(d.gateway_id, d.device_id)
+                                         for d in data.devices])]
+        found = problems(tables, duplicates)
+        if found:
+            raise RegistryError("; ".join(found))
+        self._t = tables
+        self.version = 0  # the store's sequence this registry is at (``registry.db``)
+
+    @property
+    def sites(self) -> dict[str, Site]:
+        return self._t.sites
+
+    @property
+    def gateways(self) -> dict[str, Gateway]:
+        return self._t.gateways
+
+    @property
+    def residents(self) -> dict[str, Resident]:
+        return self._t.residents
+
+    @property
+    def devices(self) -> dict[tuple[str, str], Device]:
+        return self._t.devices
 
     def device(self, gateway_id: str, device_id: str) -> Device | None:
-        return self.devices.get((gateway_id, device_id))
+        return self._t.devices.get((gateway_id, device_id))
+
+    def apply(self, changes: list[Change], version: int | None = None) -> None:
+        """Put and remove records; ``RegistryError`` (listing every problem, nothing
+        changed) if the registry would not be sound after them."""
+        tables = self.changed(changes)
+        self._t = tables
+        if version is not None:
+            self.version = version
+
+    def replace_with(self, other: Registry) -> None:
+        """Become ``other`` (read whole again), at once."""
+        self._t = other._t
+        self.version = other.version
+
+    def changed(self, changes: list[Change]) -> _Tables:
+        """The tables with ``changes`` made, checked (``RegistryError``); this registry
+        itself unchanged."""
+        touched = {c.kind for c in changes}
+        old = self._t
+        new = _Tables(dict(old.sites) if "site" in touched else old.sites,
+                      dict(old.gateways) if "gateway" in touched else old.gateways,
+                      dict(old.residents) if "resident" in touched else old.residents,
+                      dict(old.devices) if "device" in touched else old.devices)
+        errors: list[str] = []
+        for change in changes:
+            table: dict[Any, Any] = getattr(new, change.kind + "s")
+            key: Any = tuple(change.key.split("|", 1)) if change.kind == "device" \
+                else change.key
+            if change.doc is None:
+                table.pop(key, None)
+                continue
+            try:
+                record = decode(change)
+            except RegistryError as exc:
+                errors.append(str(exc))
+                continue
+            if key_of(record) != (change.kind, change.key):
+                errors.append(f"{change.kind} {change.key}: its record says "
+                              f"{key_of(record)[1]}")
+                continue
+            table[key] = record
+        errors += problems(new)
+        if errors:
+            raise RegistryError("; ".join(errors))
+        return new
+
+    def to_file(self) -> RegistryFile:
+        return RegistryFile(sites=list(self.sites.values()),
+                            gateways=list(self.gateways.values()),
+                            residents=list(self.residents.values()),
+                            devices=list(self.devices.values()))
 
     def only(self, gateway_ids: set[str]) -> Registry:
         """The part of the registry behind ``gateway_ids``: those gateways, their sites,

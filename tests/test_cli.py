@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,28 @@ def test_simulate_reports_a_json_stats_line_and_labels(mosquitto: LocalMosquitto
     assert stats["readings"] > 1000 and stats["readings_per_s"] > 0
     assert stats["messages_per_s"] > 0
     assert len(labels.read_text().splitlines()) == stats["incidents"] > 0
+
+
+def test_registry_import_and_export_round_trip_and_a_bad_file_changes_nothing(
+        tmp_path: Path) -> None:
+    import registry
+    from central import config
+    from registry.db import read_file
+
+    cfg = tmp_path / "central.toml"
+    cfg.write_bytes(config.dump(config.CentralConfig(data_dir=str(tmp_path / "data"),
+                                                     registry=str(registry.SAMPLE))))
+    done = _run("registry", "import", "--config", str(cfg), str(registry.SAMPLE))
+    assert done.returncode == 0, done.stderr
+    assert "2 sites, 2 gateways, 2 residents" in done.stdout
+    out = tmp_path / "out.yaml"
+    assert _run("registry", "export", "--config", str(cfg), str(out)).returncode == 0
+    assert read_file(out) == read_file(registry.SAMPLE)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(registry.SAMPLE.read_text().replace("site_id: site-000}",
+                                                       "site_id: site-404}"))
+    refused = _run("registry", "import", "--config", str(cfg), str(bad))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.count("unknown site site-404") == 2  # both gateways named
+    again = _run("registry", "export", "--config", str(cfg))
+    assert again.returncode == 0 and again.stdout == out.read_text()  # nothing changed

@@ -53,12 +53,13 @@ class _Resident:
     """One resident's detectors, and which of them take each kind (shared by every
     resident whose detectors are of the same kinds)."""
 
-    __slots__ = ("detectors", "routes")
+    __slots__ = ("detectors", "record", "routes")
 
-    def __init__(self, detectors: list[Detector],
-                 routes: dict[Kind, tuple[int, ...]]) -> None:
+    def __init__(self, detectors: list[Detector], routes: dict[Kind, tuple[int, ...]],
+                 record: Resident | None = None) -> None:
         self.detectors = detectors
         self.routes = routes
+        self.record = record  # the registry's record they were built from
 
 
 def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: str,
@@ -94,24 +95,80 @@ class DetectorBank:
         self._residents: dict[str, _Resident] = {}
         self._armed: set[str] = set()  # residents with a fast timer running
         self._slow: list[Detector] = []  # every resident's slow-timer detectors
-        doors: dict[str, tuple[str, str]] = {}  # resident -> (gateway, first door-ish device)
-        for d in registry.devices.values():
-            if d.resident_id and "door" in d.device_id and d.resident_id not in doors:
-                doors[d.resident_id] = (d.gateway_id, d.device_id)
-        any_gateway: dict[str, str] = {d.resident_id: d.gateway_id
-                                       for d in registry.devices.values() if d.resident_id}
+        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s}
+        self._shapes: dict[tuple[tuple[type, frozenset[Kind]], ...],
+                           dict[Kind, tuple[int, ...]]] = {}
+        self._homes: dict[str, tuple[str, str]] = {}  # resident -> (gateway, main door)
+        homes = _homes(registry)
         for d in registry.devices.values():
             site_id = registry.gateways[d.gateway_id].site_id
             self.health.expect(site_id, d.gateway_id, d.device_id, start_ms)
-        shapes: dict[tuple[tuple[type, frozenset[Kind]], ...], dict[Kind, tuple[int, ...]]] = {}
+        self._expected = set(registry.devices)  # the registry's devices health expects
         for r in registry.residents.values():
-            gateway, door = doors.get(r.resident_id, (any_gateway.get(r.resident_id, ""), ""))
-            detectors = resident_detectors(r, offset_min=offsets[r.site_id],
-                                           start_ms=start_ms, gateway=gateway,
-                                           main_door=door, confirm_fall_s=confirm_fall_s,
-                                           bed_return_s=bed_return_s)
-            self._residents[r.resident_id] = _Resident(detectors, _routes(detectors, shapes))
-            self._slow += [d for d in detectors if d.timer is Timer.SLOW]
+            self._watch(r, offsets[r.site_id], homes.get(r.resident_id, ("", "")), start_ms)
+
+    def _watch(self, r: Resident, offset_min: int, home: tuple[str, str],
+               start_ms: int) -> None:
+        gateway, door = home
+        detectors = resident_detectors(r, offset_min=offset_min, start_ms=start_ms,
+                                       gateway=gateway, main_door=door, **self._options)
+        self._residents[r.resident_id] = _Resident(detectors,
+                                                   _routes(detectors, self._shapes), r)
+        self._homes[r.resident_id] = home
+        self._slow = [*self._slow, *(d for d in detectors if d.timer is Timer.SLOW)]
+
+    def _unwatch(self, resident_id: str) -> list[Snapshot]:
+        """Stop watching a resident; what their detectors had learned."""
+        gone = self._residents.pop(resident_id, None)
+        self._homes.pop(resident_id, None)
+        self._armed.discard(resident_id)
+        if gone is None:
+            return []
+        mine = {id(d) for d in gone.detectors}
+        self._slow = [d for d in self._slow if id(d) not in mine]
+        return [Snapshot(resident_id, d.learned_as, d.learned_version, 0, d.snapshot())
+                for d in gone.detectors if isinstance(d, Learner)]
+
+    def enrol(self, registry: Registry, now_ms: int, gateways: set[str] | None = None
+              ) -> tuple[int, int, int]:
+        """The registry changed (a resident admitted, moved or discharged, a device paired
+        or removed): watch it as it is now, without a restart. A resident new here is
+        watched from ``now_ms``; one whose record or home devices changed is watched anew
+        with what their detectors had learned; one no longer in ``registry`` (or not in
+        behind ``gateways``, this bank's share as ``Registry.only`` gives it) is dropped;
+        a new device is expected from ``now_ms``, a removed one no longer. How many
+        residents were (added, rewatched, dropped)."""
+        expected = {key: d for key, d in registry.devices.items()
+                    if gateways is None or d.gateway_id in gateways}
+        share = {d.resident_id for d in expected.values()}
+        wanted = {r.resident_id: r for r in registry.residents.values()
+                  if gateways is None or r.resident_id in share}
+        homes = _homes(registry)
+        for key in self._expected - expected.keys():
+            self.health.forget(*key)
+        for key, d in expected.items():
+            gateway = registry.gateways.get(d.gateway_id)
+            if gateway is not None and key not in self._expected:
+                self.health.expect(gateway.site_id, d.gateway_id, d.device_id, now_ms)
+        self._expected = set(expected)
+        added = rewatched = dropped = 0
+        for resident_id in [r for r in self._residents if r not in wanted]:
+            self._unwatch(resident_id)
+            dropped += 1
+        for r in wanted.values():
+            site = registry.sites.get(r.site_id)
+            offset = utc_offset_min(site.timezone, now_ms) if site else 0
+            home = homes.get(r.resident_id, ("", ""))
+            current = self._residents.get(r.resident_id)
+            if current is None:
+                self._watch(r, offset, home, now_ms)
+                added += 1
+            elif home != self._homes.get(r.resident_id) or current.record is not r:
+                learned = self._unwatch(r.resident_id)
+                self._watch(r, offset, home, now_ms)
+                self.restore(learned)
+                rewatched += 1
+        return added, rewatched, dropped
 
     def __len__(self) -> int:
         return len(self._residents)
@@ -271,6 +328,18 @@ class DetectorBank:
         for detector in self.fleet:
             out += detector.unlocked(now_ms)
         return out
+
+
+def _homes(registry: Registry) -> dict[str, tuple[str, str]]:
+    """Resident -> the gateway of their home and its main door (the first door-ish device
+    of theirs; "" if none)."""
+    doors: dict[str, tuple[str, str]] = {}
+    for d in registry.devices.values():
+        if d.resident_id and "door" in d.device_id and d.resident_id not in doors:
+            doors[d.resident_id] = (d.gateway_id, d.device_id)
+    any_gateway: dict[str, str] = {d.resident_id: d.gateway_id
+                                   for d in registry.devices.values() if d.resident_id}
+    return {r: doors.get(r, (g, "")) for r, g in any_gateway.items()}
 
 
 def _routes(detectors: list[Detector],

@@ -108,6 +108,13 @@ class HealthMonitor(FleetBase):
             self._devices[key] = d = _Device(site_id, gateway_id, since_ms)
             self._index(key, d)
 
+    def forget(self, gateway_id: str, device_id: str) -> None:
+        """A device taken out of the registry (removed, replaced): no longer expected."""
+        key = (gateway_id, device_id)
+        d = self._devices.pop(key, None)
+        if d is not None and d.bucket >= 0:
+            self._unindex(key, d)
+
     def _index(self, key: tuple[str, str], d: _Device) -> None:
         bucket = d.last_ms // BUCKET_MS
         if bucket == d.bucket:

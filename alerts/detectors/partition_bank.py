@@ -47,6 +47,19 @@ class PartitionBank:
                 prepare(bank)
             self.banks[part] = bank
 
+    def enrol(self, registry: Registry, now_ms: int) -> tuple[int, int, int]:
+        """The registry changed: each partition held watches its share as it is now
+        (``DetectorBank.enrol``); a new gateway joins its partition. Totals."""
+        self.registry = registry
+        self._members = defaultdict(set)
+        for gateway_id in registry.gateways:
+            self._members[partition_of(gateway_id, self.partitions)].add(gateway_id)
+        totals = (0, 0, 0)
+        for part, bank in list(self.banks.items()):
+            counts = bank.enrol(registry, now_ms, self._members[part])
+            totals = (totals[0] + counts[0], totals[1] + counts[1], totals[2] + counts[2])
+        return totals
+
     def drop(self, part: int) -> DetectorBank | None:
         """Stop watching ``part`` (its lease was lost or handed over); its bank."""
         return self.banks.pop(part, None)

@@ -19,8 +19,6 @@ from pathlib import Path
 from alerts.model import AlertState
 from alerts.store.alerts import AlertTable
 from alerts.store.answers import Answers
-from alerts.store.backends import StateError as StateError  # what every method raises
-from alerts.store.backends import connect
 from alerts.store.dispatches import Dispatches
 from alerts.store.escalation import Escalation
 from alerts.store.learned import Learned
@@ -30,6 +28,8 @@ from alerts.store.reports import Reports
 from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
 from alerts.store.silences import Silences
 from alerts.store.timeline import Timeline
+from runtime.sql import StateError as StateError  # what every method raises
+from runtime.sql import connect
 
 
 class AlertStore:

@@ -13,7 +13,7 @@ from alerts.model import (
     NoticeState,
     Silence,
 )
-from alerts.store.backends import AddedColumns
+from runtime.sql import AddedColumns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from alerts.store.backends import Backend, Result
+from runtime.sql import Backend, Result
 
 
 class Table:

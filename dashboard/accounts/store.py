@@ -19,7 +19,6 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from alerts.store.backends import AddedColumns, connect
 from dashboard.accounts.model import (
     MIN_PASSWORD,
     SESSION_MS,
@@ -28,6 +27,7 @@ from dashboard.accounts.model import (
     Role,
     Session,
 )
+from runtime.sql import AddedColumns, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

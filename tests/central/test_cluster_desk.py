@@ -19,6 +19,7 @@ from firmware_stubs.dialects import Message
 from firmware_stubs.mqtt_out import Publisher
 from harness.nats import NatsCluster
 from harness.process import free_port
+from registry.model import put
 from runtime.broker import BrokerConnection
 from telemetry import codec, topics
 from telemetry.clock import SystemClock
@@ -100,6 +101,53 @@ def test_a_fall_raised_on_one_node_is_pushed_to_the_desk_on_the_other(
         b.alerts.core.acknowledge(alert_id, "nurse-b", "on my way")
         acked = a.alerts.db.alerts.get(alert_id)
         assert acked is not None and acked.state.value == "acknowledged"
+    finally:
+        b.close()
+        a.close()
+
+
+def test_a_resident_admitted_on_one_node_s_desk_is_watched_by_the_node_holding_them(
+        tmp_path: Path, nats: NatsCluster, fresh_database: str) -> None:
+    """The registry is in the shared store: a resident and their fall sensor enrolled
+    through node A reach node B, which holds their gateway's partition, within 5 s, and
+    their fall raises an alarm there, without a restart of either node."""
+    a = _node("node-a", tmp_path, nats, fresh_database, desk=False)
+    b = _node("node-b", tmp_path, nats, fresh_database, desk=False)
+    node_a, node_b = a.cluster, b.cluster
+    assert node_a and node_b and b.alerts is not None
+    a.start()
+    b.start()
+    try:
+        wait_until(lambda: len(node_a.leases.held) == len(node_b.leases.held) == 1,
+                   20, "one partition each")
+        held = next(iter(node_b.leases.held))
+        gateway_id = next(g for g in (f"gw-1{i:04d}" for i in range(100))
+                          if topics.partition_of(g, PARTITIONS) == held)
+        resident = registry.Resident("res-10000", "site-001", "flat-9", "Test Resident New")
+        radar = registry.Device("radar", gateway_id, resident.resident_id)
+        enrolled = SystemClock().now_ms()
+        a.registry_db.write([put(resident), put(registry.Gateway(gateway_id, "site-001")),
+                             put(radar)], a.registry)
+        wait_until(lambda: b.registry.device(gateway_id, "radar") is not None, 5,
+                   "the new sensor known to node B within 5 s")
+        print(f"change on node A known to node B after "
+              f"{(SystemClock().now_ms() - enrolled) / 1000:.2f} s")
+        wait_until(lambda: bool(b.alerts and b.alerts.bank.detectors_of("res-10000")), 5,
+                   "the new resident watched on node B")
+        now = SystemClock().now_ms()
+        fall = Reading("site-001", gateway_id, "radar", Kind.FALL, float(FallStatus.FALL),
+                       unit_of(Kind.FALL), now, now, 1)
+        gateway_out = Publisher(f"mqtt://127.0.0.1:{nats.nodes[0].mqtt_port}", "test-gateway")
+        try:
+            gateway_out.publish([Message(topics.central(gateway_id, Channel.URGENT),
+                                         codec.encode(gateway_id, "site-001", now, [fall]),
+                                         False)])
+            assert gateway_out.flush(10)
+        finally:
+            gateway_out.close()
+        wait_until(lambda: any(al.subject == "res-10000" and al.condition.value == "fall"
+                               for al in b.alerts.db.alerts.find(open_only=True)), 10,
+                   "the new resident's fall raised")
     finally:
         b.close()
         a.close()

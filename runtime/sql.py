@@ -1,8 +1,9 @@
-"""The two databases the alert store runs on, behind one small interface: SQLite in a
+"""The two databases the central's state runs on, behind one small interface: SQLite in a
 file (the embedded default, one process) and PostgreSQL (shared by the alert nodes of a
-multi-node deployment). The store (``alerts.store``) writes its SQL once, with ``?``
-placeholders, in the subset both engines speak; a backend runs it and turns the engine's
-errors into ``StateError``."""
+multi-node deployment). The alert store (``alerts.store``), the registry
+(``registry.db``) and the desk's accounts write their SQL once, with ``?`` placeholders,
+in the subset both engines speak; a backend runs it and turns the engine's errors into
+``StateError``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
-from alerts.errors import AlertsError
+from telemetry.errors import EldercareError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-class StateError(AlertsError):
-    """The alert database cannot be opened or written."""
+class StateError(EldercareError):
+    """The database cannot be opened or written."""
 
 
 class Result(Protocol):
@@ -86,7 +87,7 @@ class Sqlite:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open alert state {path}: {exc}") from exc
+            raise StateError(f"cannot open the database {path}: {exc}") from exc
 
     def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
         try:
@@ -174,7 +175,7 @@ class Postgres:
             self.conn.close()
             if isinstance(exc, StateError):
                 raise
-            raise StateError(f"cannot create the alert schema: {exc}") from exc
+            raise StateError(f"cannot create the schema: {exc}") from exc
 
     def _bound(self) -> None:
         """With ``timeout_s``, every statement on the connection ends within it."""
@@ -196,7 +197,7 @@ class Postgres:
         try:
             return self._psycopg.connect(self.dsn, autocommit=True, **options)
         except self._psycopg.Error as exc:
-            raise StateError(f"cannot connect to the alert database: {exc}") from exc
+            raise StateError(f"cannot connect to the database: {exc}") from exc
 
     def _translate(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -235,7 +236,7 @@ class Postgres:
     def end(self, commit: bool) -> None:
         self._in_transaction = False
         if self.conn.closed:
-            raise StateError("the alert database connection was lost in a transaction")
+            raise StateError("the database connection was lost in a transaction")
         self.execute("COMMIT" if commit else "ROLLBACK")
 
     def close(self) -> None:
