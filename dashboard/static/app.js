@@ -41,6 +41,7 @@
   function translate() {
     document.documentElement.lang = state.lang;
     document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-ph]").forEach((n) => { n.placeholder = t(n.dataset.i18nPh); n.setAttribute("aria-label", t(n.dataset.i18nPh)); });
     document.querySelectorAll(".lang-toggle").forEach((b) => { b.textContent = state.lang === "zh" ? "English" : "中文"; });
     $("sound").textContent = state.sound ? t("sound_off") : t("sound_on");
     const pill = $("connection");
@@ -68,6 +69,7 @@
     state.conditions = await api("/api/conditions");
     state.outcomes = await api("/api/outcomes");
     state.sites = await api("/api/sites");
+    $("open-enrol").hidden = state.me.role !== "admin";
     fillFilters(); translate();
     await reload();
     connect();
@@ -280,7 +282,8 @@
       el("h3", {}, t("devices")), devices,
       el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))),
       el("h3", {}, t("plan")), await planOf(id),
-      ...(state.me.role !== "viewer" ? [el("h3", {}, t("new_request")), await requestForm(id, r.site_id)] : []));
+      ...(state.me.role !== "viewer" ? [el("h3", {}, t("new_request")), await requestForm(id, r.site_id)] : []),
+      ...(state.me.role === "admin" ? window.Enrol.residentActions(id) : []));
     $("resident").hidden = false;
     draw();
   }
@@ -406,6 +409,8 @@
   $("close-help").addEventListener("click", () => { $("help").hidden = true; });
   $("close-report").addEventListener("click", () => { $("report").hidden = true; });
   $("report-month").addEventListener("change", () => openReport($("report-month").value));
+  // what the enrolment panel (enrol.js) uses of this page
+  window.Desk = { $, el, api, t, state, reloadRooms, openResident: (id) => openResident(id) };
   setInterval(tickTimers, 1000);
   setInterval(beep, 2000);
   setInterval(checkStatus, 5000);

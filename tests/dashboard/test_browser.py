@@ -345,3 +345,70 @@ def test_on_a_phone_a_nurse_takes_and_sends_without_scrolling_sideways(stack: St
         finally:
             context.close()
             browser.close()
+
+
+def _report(stack: Stack, gateway: str, device: str, kind: Kind, value: float,
+            channel: Channel = Channel.READINGS) -> None:
+    """A gateway's message with one reading of ``device``."""
+    now = SystemClock().now_ms()
+    stack.seq += 1
+    reading = Reading("site-000", gateway, device, kind, value, unit_of(kind), now, now,
+                      1000 + stack.seq)
+    stack.publisher.publish(topics.central(gateway, channel),
+                            codec.encode(gateway, "site-000", now, [reading]),
+                            qos=1).wait_for_publish(5)
+
+
+def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resident(
+        stack: Stack, page: Page) -> None:
+    """Enrolment from the desk: a gateway reports a sensor nobody paired; the admin sees
+    it with its battery and pairs it to a resident in two clicks; its fall then reaches
+    the desk. A resident admitted from the form appears in the grid, is moved to another
+    room and discharged. In Chinese, then the panel in English."""
+    admin = "admin-1"
+    stack.accounts.create_user(admin, PASSWORD, Role.ADMIN, stack.clock.now_ms())
+    _report(stack, "gw-00000", "radar-new", Kind.BATTERY, 97)
+    wait_until(lambda: bool(stack.central.registry_db.unpaired(stack.central.registry)), 10,
+               "the unknown sensor recorded for pairing")
+    page.goto(stack.url)
+    page.fill("#username", admin)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#connection")).to_have_text("实时")
+    page.click("#open-enrol")
+    item = page.locator("li.unpaired[data-device='gw-00000/radar-new']")
+    expect(item).to_contain_text("电量 97%")
+    _shot(page, "7-new-device")
+    item.locator("select.assign").select_option("res-00000")  # click one
+    item.locator("button.pair").click()  # click two
+    expect(page.locator("li.unpaired")).to_have_count(0)
+    _report(stack, "gw-00000", "radar-new", Kind.FALL, float(FallStatus.FALL),
+            Channel.URGENT)
+    fall = page.locator("li.alarm[data-condition=fall]")
+    expect(fall).to_be_visible(timeout=5000)
+    expect(fall).to_contain_text("Test Resident A")
+
+    page.fill("#admit-id", "res-00042")
+    page.locator("#admit-site").select_option("site-000")
+    page.fill("#admit-name", "Test Resident N")
+    page.fill("#admit-room", "room-108")
+    page.fill("#admit-floor", "1")
+    page.fill("#admit-contact", "Test Family N")
+    page.fill("#admit-phone", "+86000000000042")
+    page.click("#admit button[type=submit]")
+    room = page.locator(".room[data-resident-id=res-00042]")
+    expect(room).to_contain_text("room-108")
+    page.click("#close-enrol")
+    room.click()
+    page.locator("#resident .move-room").fill("room-109")
+    page.locator("#resident button.move").click()
+    expect(room).to_contain_text("room-109")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#resident button.discharge").click()
+    expect(room).to_have_count(0)
+    assert "res-00042" not in stack.central.registry.residents
+    page.click("header .lang-toggle")
+    expect(page.locator("#open-enrol")).to_have_text("Enrolment")
+    log = [(e.action, e.target) for e in stack.accounts.audit_log()]
+    assert ("registry_pair", "device gw-00000/radar-new") in log
+    assert ("registry_discharge", "resident res-00042") in log

@@ -1,0 +1,268 @@
+"""Enrolling and running homes from the desk: the unknown devices gateways report, pairing
+one to a resident (or a room), reassigning and removing a device, admitting a resident,
+changing their record (another room, the response plan), discharging them (their alarms
+and history stay; their devices are released), adding a site or a gateway.
+
+The registry is in the central's database (``registry.db``): a change here is the
+registry's at once on this process and on every other within a second. Every change is
+an admin's, within the sites the admin sees (an admin of every site adds sites), is
+audited without personal data, and is checked: a bad field is a 422 with its reason, a
+change the registry would not be sound after (a device already paired, a resident of
+another site, a gateway of an unknown site) a 409 naming every problem."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
+
+from dashboard.deps import Admin, Ctx, User
+from dashboard.errors import SIGNED_IN, answers
+from registry import Contact, Device, Gateway, Resident, Site
+from registry.db import RegistryStore
+from registry.model import Change, Record, RegistryError, device_key, put
+
+router = APIRouter(prefix="/api/registry", tags=["registry"], responses=SIGNED_IN)
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # ids as the topics allow them
+PHONE = r"^\+?[0-9]{6,15}$"
+
+
+class ContactIn(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    phone: str = Field(pattern=PHONE, description="digits, optionally after a +")
+    language: Literal["zh", "en"] = "zh"
+    relation: str = Field("", max_length=40)
+    role: Literal["family", "keyholder", "staff", "community_worker"] = "family"
+
+
+class ResidentIn(BaseModel):
+    site_id: str = Field(pattern=ID)
+    room: str = Field(min_length=1, max_length=40)
+    display_name: str = Field(min_length=1, max_length=80)
+    floor: str = Field("", max_length=20)
+    medical_notes: str = Field("", max_length=500)
+    wandering_risk: bool = False
+    night: str = Field("22:00-06:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=10)
+    access_notes: str = Field("", max_length=300)
+    key_safe: str = Field("", max_length=20)
+    fall_risk: str = Field("", max_length=20)
+    preferred_hospital: str = Field("", max_length=120)
+    arrive_within_min: float | None = Field(None, gt=0, le=24 * 60)
+
+
+class NewResidentIn(ResidentIn):
+    resident_id: str = Field(pattern=ID)
+
+
+class DeviceIn(BaseModel):
+    resident_id: str | None = Field(None, pattern=ID, description="none: the room's")
+    room: str = Field("", max_length=40)
+
+
+class PairIn(DeviceIn):
+    gateway_id: str = Field(pattern=ID)
+    device_id: str = Field(pattern=ID)
+
+
+class SiteIn(BaseModel):
+    site_id: str = Field(pattern=ID)
+    name: str = Field(min_length=1, max_length=120)
+    address: str = Field("", max_length=200)
+    timezone: str = Field("Asia/Shanghai", max_length=64)
+    kind: Literal["home", "institution"] = "home"
+
+
+class GatewayIn(BaseModel):
+    gateway_id: str = Field(pattern=ID)
+    site_id: str = Field(pattern=ID)
+
+
+def _db(ctx: Ctx) -> RegistryStore:
+    if ctx.registry_db is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "this desk has no registry database")
+    return ctx.registry_db
+
+
+def _write(ctx: Ctx, user: User, action: str, target: str, changes: list[Change],
+           detail: str = "") -> None:
+    try:
+        _db(ctx).write(changes, ctx.registry)
+    except RegistryError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, target, detail)
+
+
+def _site(ctx: Ctx, user: User, site_id: str) -> Site:
+    site = ctx.registry.sites.get(site_id)
+    if site is None or not user.sees(site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id}")
+    return site
+
+
+def _resident(ctx: Ctx, user: User, resident_id: str) -> Resident:
+    r = ctx.registry.residents.get(resident_id)
+    if r is None or not user.sees(r.site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
+    return r
+
+
+def _gateway(ctx: Ctx, user: User, gateway_id: str) -> Gateway:
+    g = ctx.registry.gateways.get(gateway_id)
+    if g is None or not user.sees(g.site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no gateway {gateway_id}")
+    return g
+
+
+def _device_of(ctx: Ctx, user: User, gateway: Gateway, body: DeviceIn,
+               device_id: str) -> Device:
+    if body.resident_id is not None:
+        r = _resident(ctx, user, body.resident_id)
+        if r.site_id != gateway.site_id:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"resident {r.resident_id} is not at gateway "
+                                f"{gateway.gateway_id}'s site")
+    return Device(device_id, gateway.gateway_id, body.resident_id, body.room)
+
+
+def _view(device: Device) -> dict[str, Any]:
+    return {"gateway_id": device.gateway_id, "device_id": device.device_id,
+            "resident_id": device.resident_id, "room": device.room}
+
+
+def _resident_record(resident_id: str, body: ResidentIn) -> Resident:
+    data = body.model_dump()
+    data["contacts"] = [msgspec.convert(c, Contact) for c in data["contacts"]]
+    return msgspec.convert({"resident_id": resident_id, **data}, Resident)
+
+
+@router.get("/unpaired")
+def unpaired(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """Devices the gateways of the user's sites report and the registry does not know:
+    each to pair (``POST /api/registry/devices``) or to leave alone."""
+    found = _db(ctx).unpaired(ctx.registry, user.site_scope())
+    return [{**s._asdict(), "kinds": list(s.kinds),
+             "site_id": ctx.registry.gateways[s.gateway_id].site_id} for s in found]
+
+
+@router.post("/devices", status_code=201, responses=answers(404, 409))
+def pair(body: PairIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A device the registry does not know on this gateway, paired: its readings are
+    accepted from now on (on every node within a second), as the resident's or the
+    room's."""
+    gateway = _gateway(ctx, user, body.gateway_id)
+    if ctx.registry.device(body.gateway_id, body.device_id) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"device {body.device_id} is paired on {body.gateway_id} already")
+    device = _device_of(ctx, user, gateway, body, body.device_id)
+    _write(ctx, user, "registry_pair", f"device {body.gateway_id}/{body.device_id}",
+           [put(device)], f"to {body.resident_id or 'room ' + body.room}")
+    _db(ctx).forget_unpaired(body.gateway_id, body.device_id)
+    return _view(device)
+
+
+@router.put("/devices/{gateway_id}/{device_id}", responses=answers(404, 409))
+def reassign(gateway_id: str, device_id: str, body: DeviceIn, ctx: Ctx,
+             user: Admin) -> dict[str, Any]:
+    """A paired device given to another resident or room (its readings so far stay with
+    whom they were of)."""
+    gateway = _gateway(ctx, user, gateway_id)
+    if ctx.registry.device(gateway_id, device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id}")
+    device = _device_of(ctx, user, gateway, body, device_id)
+    _write(ctx, user, "registry_reassign", f"device {gateway_id}/{device_id}",
+           [put(device)], f"to {body.resident_id or 'room ' + body.room}")
+    return _view(device)
+
+
+@router.delete("/devices/{gateway_id}/{device_id}", status_code=204,
+               responses=answers(404, 409))
+def remove(gateway_id: str, device_id: str, ctx: Ctx, user: Admin) -> None:
+    """A device taken down: no longer expected (no "silent" alarm for it), its readings
+    refused from now on; what it sent stays."""
+    _gateway(ctx, user, gateway_id)
+    if ctx.registry.device(gateway_id, device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id}")
+    _write(ctx, user, "registry_remove", f"device {gateway_id}/{device_id}",
+           [Change("device", device_key(gateway_id, device_id), None)])
+
+
+@router.post("/residents", status_code=201, responses=answers(404, 409))
+def admit(body: NewResidentIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A resident admitted (then their devices paired): watched from now on."""
+    _site(ctx, user, body.site_id)
+    if body.resident_id in ctx.registry.residents:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"resident {body.resident_id} exists already")
+    record = _resident_record(body.resident_id, body)
+    _write(ctx, user, "registry_admit", f"resident {body.resident_id}", [put(record)],
+           f"site {body.site_id}, room {body.room}")
+    return {"resident_id": record.resident_id}
+
+
+@router.get("/residents/{resident_id}/record", responses=answers(404))
+def record(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A resident's record as ``PUT`` takes it (to change a field and send it back)."""
+    r = _resident(ctx, user, resident_id)
+    data: dict[str, Any] = msgspec.to_builtins(r)
+    data.pop("resident_id")
+    data.pop("limits", None)  # a nurse's vital limits are not changed here
+    data.pop("key_safe", None)  # read on its own, audited (``/residents/{id}/key-safe``)
+    return data
+
+
+@router.put("/residents/{resident_id}", responses=answers(404, 409))
+def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A resident's record as it is now: another room (a move), the response plan, the
+    contacts (a key-safe code left empty is kept). What their detectors had learned is
+    kept."""
+    was = _resident(ctx, user, resident_id)
+    _site(ctx, user, body.site_id)
+    record = msgspec.structs.replace(  # a key-safe code left out is kept
+        _resident_record(resident_id, body), limits=was.limits,
+        key_safe=body.key_safe or was.key_safe)
+    moved = f"room {was.room} -> {record.room}" if record.room != was.room else "record"
+    _write(ctx, user, "registry_change", f"resident {resident_id}", [put(record)], moved)
+    return {"resident_id": resident_id}
+
+
+@router.post("/residents/{resident_id}/discharge", responses=answers(404, 409))
+def discharge(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """Discharged: no longer watched; their devices released (kept, belonging to nobody,
+    for the next resident); their alarms and history stay."""
+    _resident(ctx, user, resident_id)
+    released = [msgspec.structs.replace(d, resident_id=None)
+                for d in ctx.registry.devices.values() if d.resident_id == resident_id]
+    changes: list[Change] = [put(d) for d in released]
+    _write(ctx, user, "registry_discharge", f"resident {resident_id}",
+           [*changes, Change("resident", resident_id, None)],
+           f"{len(released)} devices released")
+    return {"resident_id": resident_id, "devices_released": len(released)}
+
+
+@router.post("/sites", status_code=201, responses=answers(403, 409))
+def add_site(body: SiteIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A new site (an admin of every site only)."""
+    if user.site_scope():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "an admin of every site adds sites")
+    if body.site_id in ctx.registry.sites:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"site {body.site_id} exists already")
+    site = msgspec.convert(body.model_dump(), Site)
+    _write(ctx, user, "registry_site", f"site {body.site_id}", [put(site)])
+    return {"site_id": body.site_id}
+
+
+@router.post("/gateways", status_code=201, responses=answers(404, 409))
+def add_gateway(body: GatewayIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A gateway installed at a site the admin sees."""
+    _site(ctx, user, body.site_id)
+    if body.gateway_id in ctx.registry.gateways:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"gateway {body.gateway_id} exists already")
+    record: Record = Gateway(body.gateway_id, body.site_id)
+    _write(ctx, user, "registry_gateway", f"gateway {body.gateway_id}", [put(record)])
+    return {"gateway_id": body.gateway_id}
