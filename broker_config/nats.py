@@ -25,7 +25,7 @@ _DELIVERY = "$MQTT.sub.>"
 # partition go while the state store switched primaries) comes again after this long:
 # NATS's default, 30 s, is what such a fall then waited before reaching the desk. The
 # duplicate it may make of a slow acknowledgement is dropped by the consumer's dedup.
-MQTT_ACK_WAIT = "10s"
+MQTT_ACK_WAIT = "5s"
 
 
 class NodeAddress(NamedTuple):
