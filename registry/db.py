@@ -12,6 +12,7 @@ nothing changed if any) and export (``export_file``).
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Callable
@@ -266,6 +267,8 @@ def _lean(value: object) -> object:
         return [_lean(v) for v in value]
     if isinstance(value, dict):
         return {k: _lean(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
     return value
 
 

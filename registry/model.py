@@ -12,6 +12,7 @@ import msgspec
 
 from telemetry import topics
 from telemetry.errors import EldercareError
+from telemetry.kinds import Kind
 
 
 class RegistryError(EldercareError):
@@ -61,7 +62,8 @@ class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     device_id: str
     gateway_id: str
     resident_id: str | None = None
-    room: str = ""
+    room: str = ""  # where it is: living, bedroom, bathroom, hall (the main door), kitchen
+    kinds: list[Kind] = []  # what it reports (paired: what it sent); what it can detect
 
 
 class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -85,8 +87,8 @@ class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     devices: list[Device]
 
 
-Kind = Literal["site", "gateway", "resident", "device"]
-KINDS: tuple[Kind, ...] = ("site", "gateway", "resident", "device")  # parents first
+RecordKind = Literal["site", "gateway", "resident", "device"]
+KINDS: tuple[RecordKind, ...] = ("site", "gateway", "resident", "device")  # parents first
 Record = Site | Gateway | Resident | Device
 _TYPES: dict[str, type[Record]] = {"site": Site, "gateway": Gateway, "resident": Resident,
                                    "device": Device}
@@ -95,12 +97,12 @@ _TYPES: dict[str, type[Record]] = {"site": Site, "gateway": Gateway, "resident":
 class Change(NamedTuple):
     """One record of the registry put (``doc``: its JSON) or removed (``doc`` None)."""
 
-    kind: Kind
+    kind: RecordKind
     key: str
     doc: bytes | None
 
 
-def key_of(record: Record) -> tuple[Kind, str]:
+def key_of(record: Record) -> tuple[RecordKind, str]:
     """The kind and key a record is stored under (a device's: its gateway and its id)."""
     if isinstance(record, Site):
         return "site", record.site_id
@@ -182,6 +184,8 @@ class Registry:
             raise RegistryError("; ".join(found))
         self._t = tables
         self.version = 0  # the store's sequence this registry is at (``registry.db``)
+        self._by_resident: tuple[dict[tuple[str, str], Device], dict[str, list[Device]]] \
+            | None = None
 
     @property
     def sites(self) -> dict[str, Site]:
@@ -201,6 +205,18 @@ class Registry:
 
     def device(self, gateway_id: str, device_id: str) -> Device | None:
         return self._t.devices.get((gateway_id, device_id))
+
+    def devices_of(self, resident_id: str) -> list[Device]:
+        """A resident's devices (indexed once per version of the device table)."""
+        devices = self._t.devices
+        index = self._by_resident
+        if index is None or index[0] is not devices:
+            grouped: dict[str, list[Device]] = {}
+            for d in devices.values():
+                if d.resident_id:
+                    grouped.setdefault(d.resident_id, []).append(d)
+            index = self._by_resident = (devices, grouped)
+        return list(index[1].get(resident_id, ()))
 
     def apply(self, changes: list[Change], version: int | None = None) -> None:
         """Put and remove records; ``RegistryError`` (listing every problem, nothing

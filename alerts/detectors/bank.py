@@ -99,6 +99,7 @@ class DetectorBank:
         self._shapes: dict[tuple[tuple[type, frozenset[Kind]], ...],
                            dict[Kind, tuple[int, ...]]] = {}
         self._homes: dict[str, tuple[str, str]] = {}  # resident -> (gateway, main door)
+        self.refused_records = 0  # residents ``enrol`` could not watch (logged)
         homes = _homes(registry)
         for d in registry.devices.values():
             site_id = registry.gateways[d.gateway_id].site_id
@@ -160,14 +161,18 @@ class DetectorBank:
             offset = utc_offset_min(site.timezone, now_ms) if site else 0
             home = homes.get(r.resident_id, ("", ""))
             current = self._residents.get(r.resident_id)
-            if current is None:
-                self._watch(r, offset, home, now_ms)
-                added += 1
-            elif home != self._homes.get(r.resident_id) or current.record is not r:
-                learned = self._unwatch(r.resident_id)
-                self._watch(r, offset, home, now_ms)
-                self.restore(learned)
-                rewatched += 1
+            try:
+                if current is None:
+                    self._watch(r, offset, home, now_ms)
+                    added += 1
+                elif home != self._homes.get(r.resident_id) or current.record is not r:
+                    learned = self._unwatch(r.resident_id)
+                    self._watch(r, offset, home, now_ms)
+                    self.restore(learned)
+                    rewatched += 1
+            except ValueError as exc:  # a record the detectors cannot take (a bad night)
+                self.refused_records += 1
+                log.error("resident %s not watched: %s", r.resident_id, exc)
         return added, rewatched, dropped
 
     def __len__(self) -> int:

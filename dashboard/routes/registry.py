@@ -12,22 +12,29 @@ another site, a gateway of an unknown site) a 409 naming every problem."""
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from dashboard.deps import Admin, Ctx, User
 from dashboard.errors import SIGNED_IN, answers
 from registry import Contact, Device, Gateway, Resident, Site
 from registry.db import RegistryStore
 from registry.model import Change, Record, RegistryError, device_key, put
+from telemetry.kinds import Kind
 
 router = APIRouter(prefix="/api/registry", tags=["registry"], responses=SIGNED_IN)
 
+_ZONES = frozenset(zoneinfo.available_timezones())
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # ids as the topics allow them
 PHONE = r"^\+?[0-9]{6,15}$"
+# what a device can be said to report (a sighting's link quality or availability is the
+# radio's, not the device's)
+KINDS_OF_DEVICES = frozenset(k.value for k in Kind) - {Kind.LINK_QUALITY.value,
+                                                       Kind.AVAILABILITY.value}
 
 
 class ContactIn(BaseModel):
@@ -45,7 +52,7 @@ class ResidentIn(BaseModel):
     floor: str = Field("", max_length=20)
     medical_notes: str = Field("", max_length=500)
     wandering_risk: bool = False
-    night: str = Field("22:00-06:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    night: str = Field("22:00-06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
     contacts: list[ContactIn] = Field(default_factory=list, max_length=10)
     access_notes: str = Field("", max_length=300)
     key_safe: str = Field("", max_length=20)
@@ -66,14 +73,24 @@ class DeviceIn(BaseModel):
 class PairIn(DeviceIn):
     gateway_id: str = Field(pattern=ID)
     device_id: str = Field(pattern=ID)
+    kinds: list[Kind] | None = Field(None, max_length=len(Kind),
+                                     description="what it reports (none: what it sent)")
 
 
 class SiteIn(BaseModel):
     site_id: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=120)
     address: str = Field("", max_length=200)
-    timezone: str = Field("Asia/Shanghai", max_length=64)
+    timezone: str = Field("Asia/Shanghai", description="an IANA time zone",
+                          json_schema_extra={"enum": list[JsonValue](sorted(_ZONES))})
     kind: Literal["home", "institution"] = "home"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        if zone not in _ZONES:
+            raise ValueError(f"unknown time zone {zone!r}")
+        return zone
 
 
 class GatewayIn(BaseModel):
@@ -119,19 +136,20 @@ def _gateway(ctx: Ctx, user: User, gateway_id: str) -> Gateway:
 
 
 def _device_of(ctx: Ctx, user: User, gateway: Gateway, body: DeviceIn,
-               device_id: str) -> Device:
+               device_id: str, kinds: list[Kind]) -> Device:
     if body.resident_id is not None:
         r = _resident(ctx, user, body.resident_id)
         if r.site_id != gateway.site_id:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"resident {r.resident_id} is not at gateway "
                                 f"{gateway.gateway_id}'s site")
-    return Device(device_id, gateway.gateway_id, body.resident_id, body.room)
+    return Device(device_id, gateway.gateway_id, body.resident_id, body.room, kinds)
 
 
 def _view(device: Device) -> dict[str, Any]:
     return {"gateway_id": device.gateway_id, "device_id": device.device_id,
-            "resident_id": device.resident_id, "room": device.room}
+            "resident_id": device.resident_id, "room": device.room,
+            "kinds": [k.value for k in device.kinds]}
 
 
 def _resident_record(resident_id: str, body: ResidentIn) -> Resident:
@@ -158,7 +176,12 @@ def pair(body: PairIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     if ctx.registry.device(body.gateway_id, body.device_id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"device {body.device_id} is paired on {body.gateway_id} already")
-    device = _device_of(ctx, user, gateway, body, body.device_id)
+    kinds = body.kinds
+    if kinds is None:  # what the gateway reported of it
+        seen = [s for s in _db(ctx).unpaired(ctx.registry)
+                if (s.gateway_id, s.device_id) == (body.gateway_id, body.device_id)]
+        kinds = sorted({Kind(k) for s in seen for k in s.kinds if k in KINDS_OF_DEVICES})
+    device = _device_of(ctx, user, gateway, body, body.device_id, kinds)
     _write(ctx, user, "registry_pair", f"device {body.gateway_id}/{body.device_id}",
            [put(device)], f"to {body.resident_id or 'room ' + body.room}")
     _db(ctx).forget_unpaired(body.gateway_id, body.device_id)
@@ -171,9 +194,10 @@ def reassign(gateway_id: str, device_id: str, body: DeviceIn, ctx: Ctx,
     """A paired device given to another resident or room (its readings so far stay with
     whom they were of)."""
     gateway = _gateway(ctx, user, gateway_id)
-    if ctx.registry.device(gateway_id, device_id) is None:
+    was = ctx.registry.device(gateway_id, device_id)
+    if was is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id}")
-    device = _device_of(ctx, user, gateway, body, device_id)
+    device = _device_of(ctx, user, gateway, body, device_id, was.kinds)
     _write(ctx, user, "registry_reassign", f"device {gateway_id}/{device_id}",
            [put(device)], f"to {body.resident_id or 'room ' + body.room}")
     return _view(device)

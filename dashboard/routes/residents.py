@@ -13,6 +13,7 @@ from dashboard.deps import Ctx, Millis, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone, room_states
 from registry import Resident
+from registry.coverage import coverage
 from telemetry.kinds import Kind, unit_of
 from telemetry.parts import GATEWAY_PARTS
 
@@ -53,7 +54,8 @@ def residents(ctx: Ctx, user: User, site_id: str | None = None,
                 or not user.sees(r.site_id):
             continue
         out.append({"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
-                    "floor": r.floor, "site_id": r.site_id, "state": states[r.resident_id]})
+                    "floor": r.floor, "site_id": r.site_id, "state": states[r.resident_id],
+                    "reduced_coverage": coverage(ctx.registry, r.resident_id).reduced})
     out.sort(key=lambda x: (x["site_id"], x["floor"], x["room"]))
     return out
 
@@ -99,7 +101,28 @@ def resident(resident_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
             "floor": r.floor, "site_id": r.site_id,
             "medical_notes": r.medical_notes if user.role is not Role.VIEWER else "",
             "wandering_risk": r.wandering_risk, "vitals": vitals, "devices": devices,
-            "alerts": recent, "contacts": contacts}
+            "alerts": recent, "contacts": contacts,
+            "coverage": {**coverage(ctx.registry, resident_id)._asdict(),
+                         "never_heard": sorted(d["device_id"] for d in devices
+                                               if d["last_seen_ms"] is None
+                                               and not d["gateway_offline"])}}
+
+
+@router.get("/coverage")
+def coverage_check(ctx: Ctx, user: User, site_id: str | None = None) -> list[dict[str, Any]]:
+    """Residents whose devices cannot do all the checks (the site's or all the user
+    sees): what each can detect and what is missing; elders at home without the
+    inactivity check's minimum kit (main door + living-room motion) are ``reduced``."""
+    out = []
+    for r in ctx.registry.residents.values():
+        if (site_id and r.site_id != site_id) or not user.sees(r.site_id):
+            continue
+        c = coverage(ctx.registry, r.resident_id)
+        if c.missing or not c.fall:
+            out.append({"resident_id": r.resident_id, "name": r.display_name,
+                        "room": r.room, "site_id": r.site_id, **c._asdict()})
+    out.sort(key=lambda x: (not x["reduced"], x["site_id"], x["room"]))
+    return out
 
 
 def _from_store(ctx: Ctx, gateway_id: str) -> tuple[list[DeviceHealth], bool, bool]:

@@ -250,7 +250,8 @@
     $("legend").replaceChildren(...["normal", "warning", "alarm", "device_problem", "offline"].map((s) => el("span", { class: `pill state-${s}` }, t("state_" + s))));
     $("grid").replaceChildren(...state.residents.map((r) => el("button", {
       class: `room state-${r.state}`, "data-resident-id": r.resident_id, onclick: () => openResident(r.resident_id),
-    }, el("span", { class: "room-name" }, r.room), el("span", {}, r.name), el("span", { class: "room-state" }, t("state_" + r.state)))));
+    }, el("span", { class: "room-name" }, r.room), el("span", {}, r.name), el("span", { class: "room-state" }, t("state_" + r.state)),
+      ...(r.reduced_coverage ? [el("span", { class: "reduced" }, t("reduced_coverage"))] : []))));
   }
 
   async function openResident(id) {
@@ -279,13 +280,27 @@
       el("h3", {}, t("vitals")), vitals,
       el("h3", {}, t("history")), el("div", { class: "chart-controls" }, kind, range(86400000, "h24"), range(7 * 86400000, "d7")), chart,
       el("h3", {}, t("recent_alerts")), alerts,
-      el("h3", {}, t("devices")), devices,
+      el("h3", {}, t("devices")), devices, coverageOf(r.coverage),
       el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))),
       el("h3", {}, t("plan")), await planOf(id),
       ...(state.me.role !== "viewer" ? [el("h3", {}, t("new_request")), await requestForm(id, r.site_id)] : []),
       ...(state.me.role === "admin" ? window.Enrol.residentActions(id) : []));
     $("resident").hidden = false;
     draw();
+  }
+
+  // What the installed devices can detect, and what the minimum kit lacks.
+  function coverageOf(c) {
+    const yes = (ok) => (ok ? "✓" : "✗");
+    const list = el("ul", { class: "coverage" + (c.reduced ? " reduced" : "") },
+      el("li", {}, `${t("cov_fall")} ${yes(c.fall)}`),
+      el("li", {}, `${t("cov_inactivity")} ${yes(c.inactivity)}` + (c.missing.length ? ` (${t("cov_missing")}: ${c.missing.map((m) => t("cov_" + m)).join(", ")})` : "")),
+      el("li", {}, `${t("cov_night")} ${yes(c.night)}`),
+      el("li", {}, `${t("cov_sos")} ${yes(c.sos)}`),
+      el("li", {}, `${t("cov_vitals")}: ${c.vitals.map((v) => t(v)).join(", ") || "—"}`));
+    if (c.reduced) list.prepend(el("li", { class: "warn" }, t("reduced_coverage_note")));
+    if (c.never_heard.length) list.append(el("li", { class: "warn" }, `${t("cov_never_heard")}: ${c.never_heard.join(", ")}`));
+    return list;
   }
 
   async function requestForm(id, siteId) {

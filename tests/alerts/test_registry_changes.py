@@ -81,3 +81,14 @@ def test_a_node_watches_what_its_partitions_gain() -> None:
     added, _, _ = bank.enrol(reg, T0 + 1000)
     assert added == 1 and bank.detectors_of(NEW.resident_id)
     assert bank.bank_of(NEW_GW.gateway_id) is bank.banks[part]
+
+
+def test_a_record_the_detectors_cannot_take_is_refused_and_the_others_still_watched(
+        ) -> None:
+    reg = registry.load(registry.SAMPLE)
+    bank = DetectorBank(reg, T0)
+    bad = msgspec.structs.replace(NEW, night="25:00-06:00")
+    reg.apply([put(bad), put(NEW_GW), *(put(d) for d in NEW_DEVICES)])
+    assert bank.enrol(reg, T0 + HOUR_MS) == (0, 0, 0)
+    assert bank.refused_records == 1 and bank.detectors_of(NEW.resident_id) == []
+    assert bank.detectors_of("res-00000")  # the others go on

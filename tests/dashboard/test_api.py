@@ -20,6 +20,7 @@ from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from ingest.store.sqlite import SqliteStore
+from registry.db import RegistryStore, open_registry
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind
 from telemetry.parts import ZIGBEE_COORDINATOR
@@ -32,7 +33,8 @@ PASSWORD = "correct horse battery"
 class Desk:
     def __init__(self, tmp: Path) -> None:
         self.clock = FakeClock(T0)
-        self.registry = registry_module.load(registry_module.SAMPLE)
+        self.registry_db = RegistryStore(tmp / "registry.db")
+        self.registry = open_registry(self.registry_db, registry_module.SAMPLE)
         self.db = AlertStore(tmp / "alerts.db")
         self.core = AlertCore(self.db, self.registry,
                               Policies(msgspec.convert(POLICY, PolicyFile)), self.clock)
@@ -43,7 +45,8 @@ class Desk:
             self.accounts.create_user(name, PASSWORD, role, T0)
         self.ctx = DashboardContext(self.accounts, self.registry, self.core,
                                     StoreQueries(self.db),
-                                    self.core.policies, self.clock, store=self.store)
+                                    self.core.policies, self.clock, store=self.store,
+                                    registry_db=self.registry_db)
         self.core.listeners.append(alert_listener(self.ctx))
         self.client = TestClient(create_app(self.ctx))
 

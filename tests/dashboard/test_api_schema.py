@@ -53,3 +53,4 @@ def test_every_operation_answers_as_documented(tmp_path: Path) -> None:
         desk.store.close()
         desk.accounts.close()
         desk.db.close()
+        desk.registry_db.close()

@@ -363,8 +363,9 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
         stack: Stack, page: Page) -> None:
     """Enrolment from the desk: a gateway reports a sensor nobody paired; the admin sees
     it with its battery and pairs it to a resident in two clicks; its fall then reaches
-    the desk. A resident admitted from the form appears in the grid, is moved to another
-    room and discharged. In Chinese, then the panel in English."""
+    the desk. An elder at home admitted from the form appears in the grid flagged
+    "reduced coverage" (no door contact, no motion yet), is moved to another room and
+    discharged. In Chinese, then the panel in English."""
     admin = "admin-1"
     stack.accounts.create_user(admin, PASSWORD, Role.ADMIN, stack.clock.now_ms())
     _report(stack, "gw-00000", "radar-new", Kind.BATTERY, 97)
@@ -389,7 +390,7 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     expect(fall).to_contain_text("Test Resident A")
 
     page.fill("#admit-id", "res-00042")
-    page.locator("#admit-site").select_option("site-000")
+    page.locator("#admit-site").select_option("site-001")  # an elder at home
     page.fill("#admit-name", "Test Resident N")
     page.fill("#admit-room", "room-108")
     page.fill("#admit-floor", "1")
@@ -398,8 +399,10 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     page.click("#admit button[type=submit]")
     room = page.locator(".room[data-resident-id=res-00042]")
     expect(room).to_contain_text("room-108")
+    expect(room.locator(".reduced")).to_have_text("覆盖不足")  # no door, no motion yet
     page.click("#close-enrol")
     room.click()
+    expect(page.locator("#resident .coverage .warn").first).to_contain_text("入户门磁")
     page.locator("#resident .move-room").fill("room-109")
     page.locator("#resident button.move").click()
     expect(room).to_contain_text("room-109")

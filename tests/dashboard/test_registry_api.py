@@ -200,3 +200,36 @@ def test_a_move_keeps_the_key_safe_code_which_the_record_never_shows(desk: Desk)
     log = desk.client.get("/api/audit", headers=headers).json()
     assert any(e["action"] == "registry_change" and e["detail"] == "room room-101 -> room-105"
                for e in log)
+
+
+def test_a_doors_only_home_is_flagged_until_living_room_motion_is_paired(desk: Desk) -> None:
+    """The coverage check through the API: a home with only a door contact is listed as
+    reduced coverage, missing living-room motion; a motion sensor the gateway reported,
+    paired in the living room with the kinds it sent, completes the inactivity kit (the
+    home stays listed for what it still cannot detect: falls)."""
+    headers = desk.login("admin")
+    home = {**PLAN, "site_id": "site-001", "room": "flat-8", "resident_id": "res-00080"}
+    assert desk.client.post("/api/registry/gateways", headers=headers, json={
+        "gateway_id": "gw-00080", "site_id": "site-001"}).status_code == 201
+    assert desk.client.post("/api/registry/residents", headers=headers,
+                            json=home).status_code == 201
+    assert desk.client.post("/api/registry/devices", headers=headers, json={
+        "gateway_id": "gw-00080", "device_id": "front-door", "resident_id": "res-00080",
+        "room": "hall", "kinds": ["door"]}).status_code == 201
+    (flagged,) = desk.client.get("/api/coverage").json()
+    assert (flagged["resident_id"], flagged["reduced"], flagged["missing"]) == \
+        ("res-00080", True, ["living_motion"])
+    grid = {r["resident_id"]: r["reduced_coverage"]
+            for r in desk.client.get("/api/residents").json()}
+    assert grid == {"res-00000": False, "res-00001": False, "res-00080": True}
+    desk.report("gw-00080", "pir-new", Kind.MOTION, 1, 1)  # reported, not yet paired
+    desk.report("gw-00080", "pir-new", Kind.LINK_QUALITY, 80, 2)
+    desk.follower.follow_once()
+    paired = desk.client.post("/api/registry/devices", headers=headers, json={
+        "gateway_id": "gw-00080", "device_id": "pir-new", "resident_id": "res-00080",
+        "room": "living"})
+    assert paired.json()["kinds"] == ["motion"]  # what it sent (its radio's aside)
+    (still,) = desk.client.get("/api/coverage").json()  # listed: no fall sensor yet
+    assert (still["reduced"], still["missing"], still["fall"]) == (False, [], False)
+    resident = desk.client.get("/api/residents/res-00080").json()
+    assert resident["coverage"]["inactivity"] and not resident["coverage"]["reduced"]

@@ -16,6 +16,7 @@ import yaml
 from firmware_stubs import layout
 from firmware_stubs.routine import Profiles
 from registry import Registry, RegistryFile
+from telemetry.kinds import Kind
 
 
 def registry_data(homes: int, seed: int) -> dict[str, Any]:
@@ -34,7 +35,8 @@ def registry_data(homes: int, seed: int) -> dict[str, Any]:
                           "phone": f"+8600000{h:05d}{k:03d}", "language": "zh"}
                          for k in range(2)]} for h in range(homes)],
         "devices": [{"device_id": d.device_id, "gateway_id": layout.gateway_id(h),
-                     "resident_id": layout.resident_id(h), "room": d.room.value}
+                     "resident_id": layout.resident_id(h), "room": d.room.value,
+                     "kinds": [k.value for k in d.kinds if k is not Kind.LINK_QUALITY]}
                     for h in range(homes) for d in layout.DEVICES],
     }
 
