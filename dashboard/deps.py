@@ -34,6 +34,8 @@ def session(request: Request, ctx: Ctx) -> Session:
     if request.method not in ("GET", "HEAD", "OPTIONS") \
             and request.headers.get(CSRF_HEADER) != found.csrf:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    if found.org:  # a supervisor or an institution's staff: the sites below their node now
+        return found.below(ctx.registry.sites_under(found.org))
     return found
 
 

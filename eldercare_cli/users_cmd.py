@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
     a.add_argument("--role", default="admin", choices=["admin", "nurse", "viewer"])
     a.add_argument("--site", action="append", default=[], metavar="SITE_ID",
                    help="a site this user sees (repeat for several; none: every site)")
+    a.add_argument("--org", default="", metavar="ORG_ID",
+                   help="the node of the supervising tree (city, district, street, community) "
+                        "this user belongs to: they see every site below it")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input")
     a.set_defaults(handler=_add)
@@ -52,7 +55,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         accounts = _accounts(args.config)
         accounts.create_user(args.username, password, Role(args.role), SystemClock().now_ms(),
-                             tuple(args.site))
+                             tuple(args.site), args.org)
     except (AccountError, CentralConfigError, StateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -193,7 +193,8 @@ class RegistryStore:
         it has no record yet (several nodes starting together seed it once); else the
         version it is at."""
         wanted = Registry(data)  # checks the whole file, every problem listed
-        records: list[Record] = [*wanted.sites.values(), *wanted.gateways.values(),
+        records: list[Record] = [*wanted.orgs.values(), *wanted.sites.values(),
+                                 *wanted.gateways.values(),
                                  *wanted.residents.values(), *wanted.devices.values()]
         keep = {key_of(r) for r in records}
         removed: list[Change] = []

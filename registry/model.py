@@ -71,6 +71,17 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str
 
 
+class Org(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A node of the supervising tree: a city, a district, a street, a community. Sites
+    (a care institution, a community's homes) hang below one; a desk user who belongs to
+    a node sees every site below it and nothing beside it."""
+
+    org_id: str
+    name: str
+    level: Literal["city", "district", "street", "community"] = "community"
+    parent: str | None = None
+
+
 class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str
     name: str
@@ -78,6 +89,7 @@ class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     timezone: str = "Asia/Shanghai"
     kind: Literal["home", "institution"] = "home"  # a flat or house; a care home
     responders: list[Contact] = []  # staff on duty, community workers, to send to alarms
+    org: str = ""  # the node of the supervising tree it is under ("" none)
 
 
 class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -85,13 +97,14 @@ class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gateways: list[Gateway]
     residents: list[Resident]
     devices: list[Device]
+    orgs: list[Org] = []
 
 
-RecordKind = Literal["site", "gateway", "resident", "device"]
-KINDS: tuple[RecordKind, ...] = ("site", "gateway", "resident", "device")  # parents first
-Record = Site | Gateway | Resident | Device
-_TYPES: dict[str, type[Record]] = {"site": Site, "gateway": Gateway, "resident": Resident,
-                                   "device": Device}
+RecordKind = Literal["org", "site", "gateway", "resident", "device"]
+KINDS: tuple[RecordKind, ...] = ("org", "site", "gateway", "resident", "device")  # parents 1st
+Record = Org | Site | Gateway | Resident | Device
+_TYPES: dict[str, type[Record]] = {"org": Org, "site": Site, "gateway": Gateway,
+                                   "resident": Resident, "device": Device}
 
 
 class Change(NamedTuple):
@@ -104,6 +117,8 @@ class Change(NamedTuple):
 
 def key_of(record: Record) -> tuple[RecordKind, str]:
     """The kind and key a record is stored under (a device's: its gateway and its id)."""
+    if isinstance(record, Org):
+        return "org", record.org_id
     if isinstance(record, Site):
         return "site", record.site_id
     if isinstance(record, Gateway):
@@ -132,6 +147,7 @@ def decode(change: Change) -> Record:
 
 
 class _Tables(NamedTuple):
+    orgs: dict[str, Org]
     sites: dict[str, Site]
     gateways: dict[str, Gateway]
     residents: dict[str, Resident]
@@ -141,6 +157,22 @@ class _Tables(NamedTuple):
 def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
     """Every inconsistency of the registry, each in a line (none: it is sound)."""
     found = list(duplicates)
+    for o in tables.orgs.values():
+        seen = {o.org_id}
+        up = o.parent
+        while up is not None:
+            parent = tables.orgs.get(up)
+            if parent is None:
+                found.append(f"org {o.org_id} is under unknown org {up}")
+                break
+            if up in seen:
+                found.append(f"org {o.org_id} is under itself")
+                break
+            seen.add(up)
+            up = parent.parent
+    for site in tables.sites.values():
+        if site.org and site.org not in tables.orgs:
+            found.append(f"site {site.site_id} is under unknown org {site.org}")
     for g in tables.gateways.values():
         try:
             topics.check_id(g.gateway_id, "gateway id")
@@ -170,11 +202,13 @@ class Registry:
     are swapped at once, so a reader sees the registry before a change or after it."""
 
     def __init__(self, data: RegistryFile) -> None:
-        tables = _Tables({s.site_id: s for s in data.sites},
+        tables = _Tables({o.org_id: o for o in data.orgs},
+                         {s.site_id: s for s in data.sites},
                          {g.gateway_id: g for g in data.gateways},
                          {r.resident_id: r for r in data.residents},
                          {(d.gateway_id, d.device_id): d for d in data.devices})
-        duplicates = [*_twice("site", [s.site_id for s in data.sites]),
+        duplicates = [*_twice("org", [o.org_id for o in data.orgs]),
+                      *_twice("site", [s.site_id for s in data.sites]),
                       *_twice("gateway", [g.gateway_id for g in data.gateways]),
                       *_twice("resident", [r.resident_id for r in data.residents]),
                       *_twice("device", [device_key(d.gateway_id, d.device_id)
@@ -186,6 +220,10 @@ class Registry:
         self.version = 0  # the store's sequence this registry is at (``registry.db``)
         self._by_resident: tuple[dict[tuple[str, str], Device], dict[str, list[Device]]] \
             | None = None
+
+    @property
+    def orgs(self) -> dict[str, Org]:
+        return self._t.orgs
 
     @property
     def sites(self) -> dict[str, Site]:
@@ -205,6 +243,22 @@ class Registry:
 
     def device(self, gateway_id: str, device_id: str) -> Device | None:
         return self._t.devices.get((gateway_id, device_id))
+
+    def sites_under(self, org_id: str) -> frozenset[str]:
+        """The sites below org ``org_id`` (at any depth; none if it is unknown)."""
+        orgs = self._t.orgs
+        below: set[str] = set()
+        for site in self._t.sites.values():
+            up: str | None = site.org
+            hops = 0
+            while up and hops <= len(orgs):
+                if up == org_id:
+                    below.add(site.site_id)
+                    break
+                parent = orgs.get(up)
+                up = parent.parent if parent is not None else None
+                hops += 1
+        return frozenset(below)
 
     def devices_of(self, resident_id: str) -> list[Device]:
         """A resident's devices (indexed once per version of the device table)."""
@@ -236,7 +290,8 @@ class Registry:
         itself unchanged."""
         touched = {c.kind for c in changes}
         old = self._t
-        new = _Tables(dict(old.sites) if "site" in touched else old.sites,
+        new = _Tables(dict(old.orgs) if "org" in touched else old.orgs,
+                      dict(old.sites) if "site" in touched else old.sites,
                       dict(old.gateways) if "gateway" in touched else old.gateways,
                       dict(old.residents) if "resident" in touched else old.residents,
                       dict(old.devices) if "device" in touched else old.devices)
@@ -264,7 +319,7 @@ class Registry:
         return new
 
     def to_file(self) -> RegistryFile:
-        return RegistryFile(sites=list(self.sites.values()),
+        return RegistryFile(orgs=list(self.orgs.values()), sites=list(self.sites.values()),
                             gateways=list(self.gateways.values()),
                             residents=list(self.residents.values()),
                             devices=list(self.devices.values()))
@@ -277,6 +332,7 @@ class Registry:
         gateways = [g for g in self.gateways.values() if g.gateway_id in gateway_ids]
         sites = {g.site_id for g in gateways}
         return Registry(RegistryFile(
+            orgs=list(self.orgs.values()),
             sites=[s for s in self.sites.values() if s.site_id in sites], gateways=gateways,
             residents=[r for r in self.residents.values() if r.resident_id in residents],
             devices=devices))

@@ -26,11 +26,15 @@ class AccountError(DeskError):
     """A bad username, password or role."""
 
 
+NO_SITE = ""  # in a scope: matches no site (a scope never empty means "every site")
+
+
 class Session(msgspec.Struct, frozen=True):
     username: str
     role: Role
     csrf: str
     sites: frozenset[str] = frozenset()  # the sites this user may see; empty: every site
+    org: str = ""  # the supervising node they belong to: ``sites`` is what is below it
 
     def sees(self, site_id: str) -> bool:
         return not self.sites or site_id in self.sites
@@ -38,6 +42,11 @@ class Session(msgspec.Struct, frozen=True):
     def site_scope(self) -> tuple[str, ...]:
         """The sites a query must keep to (empty: no restriction)."""
         return tuple(sorted(self.sites))
+
+    def below(self, sites: frozenset[str]) -> Session:
+        """This session seeing ``sites`` (those below its org, as the registry is now):
+        never every site, also when nothing is below it yet."""
+        return msgspec.structs.replace(self, sites=sites | {NO_SITE})
 
 
 class AuditEntry(msgspec.Struct, frozen=True):

@@ -46,8 +46,9 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT NOT NULL, detail TEXT NOT NULL
 );
 """
-# the sites a user may see, comma-separated (NULL or empty: every site)
-_ADDED_COLUMNS: AddedColumns = [("users", "sites", "TEXT")]
+# the sites a user may see, comma-separated (NULL or empty: every site); the node of the
+# supervising tree the user belongs to (NULL or empty: none; with one, the sites below it)
+_ADDED_COLUMNS: AddedColumns = [("users", "sites", "TEXT"), ("users", "org", "TEXT")]
 class Accounts:
     def __init__(self, location: Path | str) -> None:
         """``location``: an SQLite file or a PostgreSQL DSN (``StateError`` if it cannot
@@ -61,21 +62,24 @@ class Accounts:
             self._db.close()
 
     def create_user(self, username: str, password: str, role: Role, now_ms: int,
-                    sites: tuple[str, ...] = ()) -> None:
+                    sites: tuple[str, ...] = (), org: str = "") -> None:
         """A user of the desk; ``sites``: the only sites they see (none named: every
-        site, as for the operator's own staff)."""
+        site, as for the operator's own staff); ``org``: the node of the supervising tree
+        they belong to (they see the sites below it, and nothing beside it)."""
         if not username.isidentifier() and not username.replace("-", "_").isidentifier():
             raise AccountError("a username is letters, digits, - and _")
         if any(not site or "," in site for site in sites):
             raise AccountError("a site id is not empty and has no comma")
+        if org and sites:
+            raise AccountError("a user belongs to an org or to named sites, not both")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
         digest = self._hasher.hash(password)
         with self._lock:
             added = self._db.execute(
-                "INSERT INTO users (username, password_hash, role, created_ms, sites) VALUES "
-                "(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING username",
-                (username, digest, role.value, now_ms, ",".join(sites))).fetchone()
+                "INSERT INTO users (username, password_hash, role, created_ms, sites, org) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING username",
+                (username, digest, role.value, now_ms, ",".join(sites), org)).fetchone()
         if added is None:
             raise AccountError(f"user {username} exists")
 
@@ -87,7 +91,7 @@ class Accounts:
     def login(self, username: str, password: str, now_ms: int) -> tuple[str, Session] | None:
         """A new session token and the session, or None for a wrong name or password."""
         with self._lock:
-            row = self._db.execute("SELECT password_hash, role, sites FROM users WHERE "
+            row = self._db.execute("SELECT password_hash, role, sites, org FROM users WHERE "
                                    "username = ?", (username,)).fetchone()
         if row is None:
             self._hasher.hash(password)  # the same work either way: no user enumeration
@@ -102,15 +106,16 @@ class Accounts:
             self._db.execute("INSERT INTO sessions (token_hash, username, csrf, expires_ms) "
                              "VALUES (?, ?, ?, ?)",
                              (_digest(token), username, csrf, now_ms + SESSION_MS))
-        return token, Session(username, Role(row[1]), csrf, _sites(row[2]))
+        return token, Session(username, Role(row[1]), csrf, _sites(row[2]), row[3] or "")
 
     def session(self, token: str, now_ms: int) -> Session | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT s.username, u.role, s.csrf, u.sites FROM sessions s JOIN users u USING "
-                "(username) WHERE s.token_hash = ? AND s.expires_ms > ?",
+                "SELECT s.username, u.role, s.csrf, u.sites, u.org FROM sessions s JOIN users u "
+                "USING (username) WHERE s.token_hash = ? AND s.expires_ms > ?",
                 (_digest(token), now_ms)).fetchone()
-        return Session(row[0], Role(row[1]), row[2], _sites(row[3])) if row else None
+        return Session(row[0], Role(row[1]), row[2], _sites(row[3]), row[4] or "") \
+            if row else None
 
     def logout(self, token: str) -> None:
         with self._lock:

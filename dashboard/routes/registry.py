@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from dashboard.deps import Admin, Ctx, User
 from dashboard.errors import SIGNED_IN, answers
-from registry import Contact, Device, Gateway, Resident, Site
+from registry import Contact, Device, Gateway, Org, Resident, Site
 from registry.db import RegistryStore
 from registry.model import Change, Record, RegistryError, device_key, put
 from telemetry.kinds import Kind
@@ -84,6 +84,7 @@ class SiteIn(BaseModel):
     timezone: str = Field("Asia/Shanghai", description="an IANA time zone",
                           json_schema_extra={"enum": list[JsonValue](sorted(_ZONES))})
     kind: Literal["home", "institution"] = "home"
+    org: str = Field("", pattern=r"^$|" + ID[1:], description="the node it is under")
 
     @field_validator("timezone")
     @classmethod
@@ -91,6 +92,13 @@ class SiteIn(BaseModel):
         if zone not in _ZONES:
             raise ValueError(f"unknown time zone {zone!r}")
         return zone
+
+
+class OrgIn(BaseModel):
+    org_id: str = Field(pattern=ID)
+    name: str = Field(min_length=1, max_length=120)
+    level: Literal["city", "district", "street", "community"] = "community"
+    parent: str | None = Field(None, pattern=ID)
 
 
 class GatewayIn(BaseModel):
@@ -278,6 +286,20 @@ def add_site(body: SiteIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     site = msgspec.convert(body.model_dump(), Site)
     _write(ctx, user, "registry_site", f"site {body.site_id}", [put(site)])
     return {"site_id": body.site_id}
+
+
+@router.post("/orgs", status_code=201, responses=answers(403, 409))
+def add_org(body: OrgIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A node of the supervising tree (a city, district, street or community), under its
+    parent (an admin of every site only)."""
+    if user.site_scope():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "an admin of every site adds orgs")
+    if body.org_id in ctx.registry.orgs:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"org {body.org_id} exists already")
+    record: Record = Org(body.org_id, body.name, body.level, body.parent)
+    _write(ctx, user, "registry_org", f"org {body.org_id}", [put(record)],
+           f"under {body.parent or '-'}")
+    return {"org_id": body.org_id}
 
 
 @router.post("/gateways", status_code=201, responses=answers(404, 409))

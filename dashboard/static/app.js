@@ -70,6 +70,7 @@
     state.outcomes = await api("/api/outcomes");
     state.sites = await api("/api/sites");
     $("open-enrol").hidden = state.me.role !== "admin";
+    $("open-supervision").hidden = !(state.me.org || state.me.role === "admin");
     fillFilters(); translate();
     await reload();
     connect();
@@ -119,7 +120,21 @@
     const list = $("alarm-list");
     const items = [...state.alerts.values()].filter(visible)
       .sort((a, b) => b.severity_level - a.severity_level || a.opened_ms - b.opened_ms);
+    // what the user was typing or choosing survives an update of the list (a live
+    // change of another alarm, or of this one, redraws every item)
+    const typed = new Map([...list.querySelectorAll("li.alarm")].map((li) => [li.dataset.alertId, {
+      note: (li.querySelector("input.note") || {}).value || "",
+      outcome: (li.querySelector("select.outcome") || {}).value || "",
+      focused: li.contains(document.activeElement) ? document.activeElement.className : "" }]));
     list.replaceChildren(...items.map(alertItem));
+    for (const li of list.querySelectorAll("li.alarm")) {
+      const was = typed.get(li.dataset.alertId);
+      if (!was) continue;
+      const note = li.querySelector("input.note"), outcome = li.querySelector("select.outcome");
+      if (note) note.value = was.note;
+      if (outcome && was.outcome) { outcome.value = was.outcome; li.querySelector("button.resolve").disabled = !outcome.value; }
+      if (was.focused) { const f = li.querySelector("." + was.focused.split(" ")[0]); if (f) f.focus(); }
+    }
     $("no-alarms").hidden = items.length > 0;
     const unacked = items.filter((a) => a.state === "open" && a.severity_level >= 3);
     $("banner").hidden = unacked.length === 0;
@@ -133,6 +148,7 @@
     const post = async (path, body) => {
       try {
         const updated = await api(path, { method: "POST", body: JSON.stringify(body) });
+        note.value = "";  // said with this action
         if (updated && updated.alert_id && updated.condition) state.alerts.set(updated.alert_id, updated);
         renderAlerts(); reloadRooms();
         return updated;
@@ -425,7 +441,7 @@
   $("close-report").addEventListener("click", () => { $("report").hidden = true; });
   $("report-month").addEventListener("change", () => openReport($("report-month").value));
   // what the enrolment panel (enrol.js) uses of this page
-  window.Desk = { $, el, api, t, state, reloadRooms, openResident: (id) => openResident(id) };
+  window.Desk = { $, el, api, t, state, reloadRooms, elapsed, openResident: (id) => openResident(id) };
   setInterval(tickTimers, 1000);
   setInterval(beep, 2000);
   setInterval(checkStatus, 5000);

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 import yaml
 from playwright.sync_api import Locator, Page, expect, sync_playwright
@@ -235,6 +236,11 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
     _shot(page, "4-responder-arrived")
     expect(alarm.locator("button.resolve")).to_be_disabled()  # an outcome first
     alarm.locator("select.outcome").select_option("no_injury_helped_up")
+    # a live update redraws the list while the nurse is closing it: the choice stays
+    alarm.evaluate("li => li.dataset.mark = 'before'")
+    stack.kannel.reply(staff, "she is fine, helped her up")
+    expect(page.locator("li.alarm[data-condition=fall]:not([data-mark])")).to_have_count(1)
+    expect(alarm.locator("select.outcome")).to_have_value("no_injury_helped_up")
     alarm.locator("button.resolve").click()
     expect(page.locator("li.alarm[data-condition=fall]")).to_have_count(0)
     (closed,) = stack.alerts.db.alerts.find()
@@ -415,3 +421,50 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     log = [(e.action, e.target) for e in stack.accounts.audit_log()]
     assert ("registry_pair", "device gw-00000/radar-new") in log
     assert ("registry_discharge", "resident res-00042") in log
+
+
+def test_a_district_supervisor_sees_its_institutions_on_a_phone_and_nothing_beside(
+        stack: Stack) -> None:
+    """A district's supervisor (a viewer belonging to the district's node) on a phone:
+    the supervision table lists the district's two sites with the open fall, and not the
+    site of the other district; nothing scrolls sideways on the page."""
+    from registry import Org, Site
+    from registry.model import put
+
+    reg = stack.central.registry
+    stack.central.registry_db.write([
+        put(Org("district-1", "Test District 1", "district")),
+        put(Org("district-2", "Test District 2", "district")),
+        put(msgspec.structs.replace(reg.sites["site-000"], org="district-1")),
+        put(msgspec.structs.replace(reg.sites["site-001"], org="district-1")),
+        put(Site("site-002", "Test Home Site 2", org="district-2"))], reg)
+    stack.accounts.create_user("supervisor-1", PASSWORD, Role.VIEWER, stack.clock.now_ms(),
+                               org="district-1")
+    stack.fall("gw-00001")
+    wait_until(lambda: bool(stack.alerts.db.alerts.find(open_only=True)), 10,
+               "the fall recorded")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        try:
+            page.goto(stack.url)
+            page.fill("#username", "supervisor-1")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            expect(page.locator("#connection")).to_have_text("实时")
+            page.locator("#open-supervision").tap()
+            rows = page.locator("#supervision-table tbody tr")
+            expect(rows).to_have_count(2)
+            expect(page.locator("#supervision-table tr[data-site=site-000] td").nth(3)) \
+                .to_have_text("1")  # the open fall
+            expect(page.locator("#supervision-table thead th").first).to_have_text("机构")
+            box = rows.first.bounding_box()  # one card per site, within the width
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            assert page.locator("#supervision-table tr[data-site=site-002]").count() == 0
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+            _shot(page, "8-supervision-phone")
+        finally:
+            context.close()
+            browser.close()
