@@ -88,6 +88,12 @@ class Accounts:
             rows = self._db.execute("SELECT username, role FROM users ORDER BY username")
             return [(u, Role(r)) for u, r in rows.fetchall()]
 
+    def scopes(self) -> dict[str, tuple[frozenset[str], str]]:
+        """Each user's named sites and org (both empty: every site)."""
+        with self._lock:
+            rows = self._db.execute("SELECT username, sites, org FROM users").fetchall()
+        return {u: (_sites(sites), org or "") for u, sites, org in rows}
+
     def login(self, username: str, password: str, now_ms: int) -> tuple[str, Session] | None:
         """A new session token and the session, or None for a wrong name or password."""
         with self._lock:

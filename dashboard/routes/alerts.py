@@ -224,5 +224,17 @@ def change_policy(site_id: str, body: PolicyIn, ctx: Ctx, user: Admin) -> dict[s
 
 @router.get("/audit")
 def audit(ctx: Ctx, user: Admin, limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """What was done, the newest first. An admin of some sites sees what the users of
+    those sites did (a user who sees any site beyond them is not theirs to watch)."""
+    entries = ctx.accounts.audit_log(limit)
+    if user.site_scope():
+        mine = set(user.sites)
+        scopes = ctx.accounts.scopes()
+
+        def within(username: str) -> bool:
+            sites, org = scopes.get(username, (frozenset(), ""))
+            seen = ctx.registry.sites_under(org) if org else sites
+            return bool(seen) and seen <= mine
+        entries = [e for e in entries if within(e.username)]
     return [{"t_ms": e.t_ms, "username": e.username, "action": e.action, "target": e.target,
-             "detail": e.detail} for e in ctx.accounts.audit_log(limit)]
+             "detail": e.detail} for e in entries]

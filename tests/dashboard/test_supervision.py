@@ -101,3 +101,20 @@ def test_the_supervisor_s_figures_and_a_site_added_below_them_later(desk: Desk) 
     home = desk.client.get("/api/supervision").json()["sites"][0]
     assert (home["site_id"], home["reduced_coverage"], home["open_alarms"]) == \
         ("site-002", 1, 1)  # a doors-only home
+
+
+def test_an_admin_of_one_node_reads_only_the_audit_of_users_below_it(desk: Desk) -> None:
+    desk.accounts.create_user("admin-c1", PASSWORD, Role.ADMIN, T0, org="community-1")
+    nurse = desk.login("nurse-a")  # community-1
+    alarm = next(a for a in desk.db.alerts.find(open_only=True) if a.site_id == "site-000")
+    assert desk.client.post(f"/api/alerts/{alarm.alert_id}/take", json={"note": ""},
+                            headers=nurse).status_code == 200
+    far = desk.login("nurse-2")  # district-2
+    other = next(a for a in desk.db.alerts.find(open_only=True) if a.site_id == "site-002")
+    assert desk.client.post(f"/api/alerts/{other.alert_id}/take", json={"note": ""},
+                            headers=far).status_code == 200
+    desk.login("admin-c1")
+    users = {e["username"] for e in desk.client.get("/api/audit").json()}
+    assert "nurse-a" in users and "nurse-2" not in users and "admin" not in users
+    desk.login("admin")  # an admin of every site reads it all
+    assert {"nurse-a", "nurse-2"} <= {e["username"] for e in desk.client.get("/api/audit").json()}
