@@ -43,7 +43,7 @@ User = Annotated[Session, Depends(session)]
 
 
 def nurse(user: User) -> Session:
-    if user.role not in (Role.NURSE, Role.ADMIN):
+    if user.role not in (Role.NURSE, Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a viewer cannot change alerts")
     return user
 
@@ -58,3 +58,12 @@ def admin(user: User) -> Session:
 
 
 Admin = Annotated[Session, Depends(admin)]
+
+
+def manager(user: User) -> Session:
+    if user.role not in (Role.MANAGER, Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "site managers and admins only")
+    return user
+
+
+Manager = Annotated[Session, Depends(manager)]

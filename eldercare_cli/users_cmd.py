@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
                                      "--password-stdin")
     a.add_argument("--config", required=True, type=Path, help="the central TOML config")
     a.add_argument("--username", required=True)
-    a.add_argument("--role", default="admin", choices=["admin", "nurse", "viewer"])
+    a.add_argument("--role", default="admin", choices=["admin", "manager", "nurse", "viewer"])
     a.add_argument("--site", action="append", default=[], metavar="SITE_ID",
                    help="a site this user sees (repeat for several; none: every site)")
     a.add_argument("--org", default="", metavar="ORG_ID",

@@ -45,6 +45,7 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     room: str
     display_name: str
     floor: str = ""
+    bed: str = ""  # in a room of several beds: which one (one resident per bed)
     medical_notes: str = ""
     wandering_risk: bool = False
     night: str = "22:00-06:00"  # local time; the night rules (bed exit, wandering) use it
@@ -180,9 +181,14 @@ def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
             found.append(str(exc))
         if g.site_id not in tables.sites:
             found.append(f"gateway {g.gateway_id} is at unknown site {g.site_id}")
+    beds: dict[tuple[str, str, str], str] = {}
     for r in tables.residents.values():
         if r.site_id not in tables.sites:
             found.append(f"resident {r.resident_id} lives at unknown site {r.site_id}")
+        if r.bed:
+            taken = beds.setdefault((r.site_id, r.room, r.bed), r.resident_id)
+            if taken != r.resident_id:
+                found.append(f"bed {r.bed} of {r.room} is taken by {taken}")
     for d in tables.devices.values():
         if d.gateway_id not in tables.gateways:
             found.append(f"device {d.device_id} is behind unknown gateway {d.gateway_id}")

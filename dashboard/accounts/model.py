@@ -18,6 +18,7 @@ MIN_PASSWORD = 10
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
+    MANAGER = "manager"  # a site's manager: a nurse's actions, and enrols within the sites
     NURSE = "nurse"  # acknowledges, resolves, silences
     VIEWER = "viewer"  # reads only
 

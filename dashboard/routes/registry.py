@@ -1,14 +1,14 @@
 """Enrolling and running homes from the desk: the unknown devices gateways report, pairing
 one to a resident (or a room), reassigning and removing a device, admitting a resident,
-changing their record (another room, the response plan), discharging them (their alarms
-and history stay; their devices are released), adding a site or a gateway.
+changing their record (another room or bed, the response plan), discharging them (their
+alarms and history stay; their devices are released), adding a site, an org or a gateway.
 
 The registry is in the central's database (``registry.db``): a change here is the
-registry's at once on this process and on every other within a second. Every change is
-an admin's, within the sites the admin sees (an admin of every site adds sites), is
-audited without personal data, and is checked: a bad field is a 422 with its reason, a
-change the registry would not be sound after (a device already paired, a resident of
-another site, a gateway of an unknown site) a 409 naming every problem."""
+registry's at once on this process and on every other within a second. Every change is a
+site manager's or an admin's, within the sites they see (an admin of every site adds sites
+and orgs), is audited without personal data, and is checked: a bad field is a 422 with
+its reason, a change the registry would not be sound after (a device already paired, a
+bed already taken, a resident of another site) a 409 naming every problem."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, JsonValue, field_validator
 
-from dashboard.deps import Admin, Ctx, User
+from dashboard.deps import Admin, Ctx, Manager, User
 from dashboard.errors import SIGNED_IN, answers
 from registry import Contact, Device, Gateway, Org, Resident, Site
 from registry.db import RegistryStore
@@ -48,6 +48,7 @@ class ContactIn(BaseModel):
 class ResidentIn(BaseModel):
     site_id: str = Field(pattern=ID)
     room: str = Field(min_length=1, max_length=40)
+    bed: str = Field("", max_length=20, description="in a shared room: which bed")
     display_name: str = Field(min_length=1, max_length=80)
     floor: str = Field("", max_length=20)
     medical_notes: str = Field("", max_length=500)
@@ -176,7 +177,7 @@ def unpaired(ctx: Ctx, user: User) -> list[dict[str, Any]]:
 
 
 @router.post("/devices", status_code=201, responses=answers(404, 409))
-def pair(body: PairIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def pair(body: PairIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A device the registry does not know on this gateway, paired: its readings are
     accepted from now on (on every node within a second), as the resident's or the
     room's."""
@@ -198,7 +199,7 @@ def pair(body: PairIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
 
 @router.put("/devices/{gateway_id}/{device_id}", responses=answers(404, 409))
 def reassign(gateway_id: str, device_id: str, body: DeviceIn, ctx: Ctx,
-             user: Admin) -> dict[str, Any]:
+             user: Manager) -> dict[str, Any]:
     """A paired device given to another resident or room (its readings so far stay with
     whom they were of)."""
     gateway = _gateway(ctx, user, gateway_id)
@@ -213,7 +214,7 @@ def reassign(gateway_id: str, device_id: str, body: DeviceIn, ctx: Ctx,
 
 @router.delete("/devices/{gateway_id}/{device_id}", status_code=204,
                responses=answers(404, 409))
-def remove(gateway_id: str, device_id: str, ctx: Ctx, user: Admin) -> None:
+def remove(gateway_id: str, device_id: str, ctx: Ctx, user: Manager) -> None:
     """A device taken down: no longer expected (no "silent" alarm for it), its readings
     refused from now on; what it sent stays."""
     _gateway(ctx, user, gateway_id)
@@ -224,7 +225,7 @@ def remove(gateway_id: str, device_id: str, ctx: Ctx, user: Admin) -> None:
 
 
 @router.post("/residents", status_code=201, responses=answers(404, 409))
-def admit(body: NewResidentIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def admit(body: NewResidentIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A resident admitted (then their devices paired): watched from now on."""
     _site(ctx, user, body.site_id)
     if body.resident_id in ctx.registry.residents:
@@ -237,7 +238,7 @@ def admit(body: NewResidentIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
 
 
 @router.get("/residents/{resident_id}/record", responses=answers(404))
-def record(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def record(resident_id: str, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A resident's record as ``PUT`` takes it (to change a field and send it back)."""
     r = _resident(ctx, user, resident_id)
     data: dict[str, Any] = msgspec.to_builtins(r)
@@ -248,7 +249,7 @@ def record(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
 
 
 @router.put("/residents/{resident_id}", responses=answers(404, 409))
-def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A resident's record as it is now: another room (a move), the response plan, the
     contacts (a key-safe code left empty is kept). What their detectors had learned is
     kept."""
@@ -263,7 +264,7 @@ def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Admin) -> dict[st
 
 
 @router.post("/residents/{resident_id}/discharge", responses=answers(404, 409))
-def discharge(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def discharge(resident_id: str, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """Discharged: no longer watched; their devices released (kept, belonging to nobody,
     for the next resident); their alarms and history stay."""
     _resident(ctx, user, resident_id)
@@ -303,7 +304,7 @@ def add_org(body: OrgIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
 
 
 @router.post("/gateways", status_code=201, responses=answers(404, 409))
-def add_gateway(body: GatewayIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
+def add_gateway(body: GatewayIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A gateway installed at a site the admin sees."""
     _site(ctx, user, body.site_id)
     if body.gateway_id in ctx.registry.gateways:

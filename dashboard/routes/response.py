@@ -107,7 +107,7 @@ def take(alert_id: AlertId, body: TakeIn, ctx: Ctx, user: Nurse) -> dict[str, An
 def assign(alert_id: AlertId, body: AssignIn, ctx: Ctx, user: Nurse) -> dict[str, Any]:
     """Hand the alarm to another desk user (a nurse or an admin)."""
     _alert(ctx, user, alert_id)
-    if dict(ctx.accounts.users()).get(body.to) not in (Role.NURSE, Role.ADMIN):
+    if dict(ctx.accounts.users()).get(body.to) not in (Role.NURSE, Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"{body.to!r} is not a nurse or an admin (no_such_user)")
     return _act(ctx, user, alert_id, "assign", f"to {body.to}",

@@ -69,7 +69,7 @@
     state.conditions = await api("/api/conditions");
     state.outcomes = await api("/api/outcomes");
     state.sites = await api("/api/sites");
-    $("open-enrol").hidden = state.me.role !== "admin";
+    $("open-enrol").hidden = !["admin", "manager"].includes(state.me.role);
     $("open-supervision").hidden = !(state.me.org || state.me.role === "admin");
     fillFilters(); translate();
     await reload();
@@ -300,7 +300,7 @@
       el("h3", {}, t("contacts")), el("ul", {}, ...r.contacts.map((c) => el("li", {}, `${c.name} ${c.relation || ""} ${c.phone}`))),
       el("h3", {}, t("plan")), await planOf(id),
       ...(state.me.role !== "viewer" ? [el("h3", {}, t("new_request")), await requestForm(id, r.site_id)] : []),
-      ...(state.me.role === "admin" ? window.Enrol.residentActions(id) : []));
+      ...(["admin", "manager"].includes(state.me.role) ? window.Enrol.residentActions(id) : []));
     $("resident").hidden = false;
     draw();
   }

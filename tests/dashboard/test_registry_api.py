@@ -233,3 +233,21 @@ def test_a_doors_only_home_is_flagged_until_living_room_motion_is_paired(desk: D
     assert (still["reduced"], still["missing"], still["fall"]) == (False, [], False)
     resident = desk.client.get("/api/residents/res-00080").json()
     assert resident["coverage"]["inactivity"] and not resident["coverage"]["reduced"]
+
+
+def test_a_site_manager_enrols_in_their_site_and_a_bed_is_one_resident_s(desk: Desk) -> None:
+    desk.accounts.create_user("manager-0", PASSWORD, Role.MANAGER, T0, ("site-000",))
+    headers = desk.login("manager-0")
+    first = {**PLAN, "resident_id": "res-00090", "room": "room-110", "bed": "A"}
+    assert desk.client.post("/api/registry/residents", headers=headers,
+                            json=first).status_code == 201
+    taken = desk.client.post("/api/registry/residents", headers=headers,
+                             json={**first, "resident_id": "res-00091"})
+    assert taken.status_code == 409 and "bed A of room-110 is taken" in taken.json()["detail"]
+    assert desk.client.post("/api/registry/residents", headers=headers, json={
+        **first, "resident_id": "res-00091", "bed": "B"}).status_code == 201
+    assert desk.client.post("/api/registry/sites", headers=headers, json={
+        "site_id": "site-009", "name": "Test Site"}).status_code == 403  # admins only
+    assert desk.client.post("/api/registry/residents", headers=headers, json={
+        **first, "resident_id": "res-00092", "site_id": "site-001"}).status_code == 404
+    assert desk.client.get("/api/me").json()["role"] == "manager"
