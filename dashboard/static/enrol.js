@@ -42,7 +42,7 @@
     const contacts = $("admit-contact").value && $("admit-phone").value
       ? [{ name: $("admit-contact").value, phone: $("admit-phone").value, role: "keyholder" }] : [];
     const body = { resident_id: $("admit-id").value, site_id: $("admit-site").value,
-      display_name: $("admit-name").value, room: $("admit-room").value,
+      display_name: $("admit-name").value, room: $("admit-room").value, bed: $("admit-bed").value,
       floor: $("admit-floor").value, contacts };
     try {
       await api("/api/registry/residents", { method: "POST", body: JSON.stringify(body) });

@@ -399,6 +399,7 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     page.locator("#admit-site").select_option("site-001")  # an elder at home
     page.fill("#admit-name", "Test Resident N")
     page.fill("#admit-room", "room-108")
+    page.fill("#admit-bed", "A")
     page.fill("#admit-floor", "1")
     page.fill("#admit-contact", "Test Family N")
     page.fill("#admit-phone", "+86000000000042")
@@ -406,6 +407,7 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     room = page.locator(".room[data-resident-id=res-00042]")
     expect(room).to_contain_text("room-108")
     expect(room.locator(".reduced")).to_have_text("覆盖不足")  # no door, no motion yet
+    assert stack.central.registry.residents["res-00042"].bed == "A"
     page.click("#close-enrol")
     room.click()
     expect(page.locator("#resident .coverage .warn").first).to_contain_text("入户门磁")
@@ -416,6 +418,8 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     page.locator("#resident button.discharge").click()
     expect(room).to_have_count(0)
     assert "res-00042" not in stack.central.registry.residents
+    assert ("registry_admit", "resident res-00042") in [
+        (e.action, e.target) for e in stack.accounts.audit_log()]
     page.click("header .lang-toggle")
     expect(page.locator("#open-enrol")).to_have_text("Enrolment")
     log = [(e.action, e.target) for e in stack.accounts.audit_log()]
