@@ -4,6 +4,7 @@ resident a device belongs to)."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -226,6 +227,7 @@ class Registry:
         self.version = 0  # the store's sequence this registry is at (``registry.db``)
         self._by_resident: tuple[dict[tuple[str, str], Device], dict[str, list[Device]]] \
             | None = None
+        self._applying = threading.Lock()  # a follower and a writer change it one at a time
 
     @property
     def orgs(self) -> dict[str, Org]:
@@ -280,15 +282,21 @@ class Registry:
 
     def apply(self, changes: list[Change], version: int | None = None) -> None:
         """Put and remove records; ``RegistryError`` (listing every problem, nothing
-        changed) if the registry would not be sound after them."""
-        tables = self.changed(changes)
-        self._t = tables
-        if version is not None:
-            self.version = version
+        changed) if the registry would not be sound after them. With ``version`` (the
+        store's sequence the changes bring it to), a batch no newer than what this
+        registry has is skipped: the follower read it before this process's own write
+        went in, which had it already."""
+        with self._applying:
+            if version is not None and version <= self.version and changes:
+                return
+            self._t = self.changed(changes)
+            if version is not None:
+                self.version = max(self.version, version)
 
     def replace_with(self, other: Registry) -> None:
         """Become ``other`` (read whole again), at once."""
-        self._t = other._t
+        with self._applying:
+            self._t = other._t
         self.version = other.version
 
     def changed(self, changes: list[Change]) -> _Tables:

@@ -184,3 +184,26 @@ def test_nodes_starting_together_seed_the_registry_once(fresh_database: str) -> 
     assert opened == [1, 1, 1]  # one commit seeded it; the others found it there
     for store in stores:
         store.close()
+
+
+def test_a_batch_read_before_this_process_s_own_write_does_not_undo_it(
+        location: Path | str) -> None:
+    """The follower read changes up to N while this process wrote N+1 and applied it:
+    the follower's older batch, applied late, is skipped (it would put back the record
+    as it was before the write)."""
+    desk, other = _stores(location, 2)
+    try:
+        import_file(desk, SAMPLE)
+        registry = desk.load()
+        follower = RegistryFollower(desk, registry)
+        other.write([put(Device("pir-a", "gw-00000", "res-00000", "hall"))], other.load())
+        stale, seq = desk.since(registry.version)  # read by the follower ...
+        desk.write([put(Device("pir-a", "gw-00000", "res-00000", "living"))], registry)
+        registry.apply(stale, seq)  # ... applied after the desk's own write went in
+        assert registry.device("gw-00000", "pir-a").room == "living"  # type: ignore[union-attr]
+        follower.follow_once()
+        assert registry.device("gw-00000", "pir-a").room == "living"  # type: ignore[union-attr]
+        assert registry.version == desk.version()
+    finally:
+        desk.close()
+        other.close()
