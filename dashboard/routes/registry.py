@@ -255,6 +255,10 @@ def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Manager) -> dict[
     kept."""
     was = _resident(ctx, user, resident_id)
     _site(ctx, user, body.site_id)
+    if body.site_id != was.site_id and ctx.registry.devices_of(resident_id):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"resident {resident_id} still has devices at {was.site_id}: "
+                            "reassign or remove them first")
     record = msgspec.structs.replace(  # a key-safe code left out is kept
         _resident_record(resident_id, body), limits=was.limits,
         key_safe=body.key_safe or was.key_safe)

@@ -251,3 +251,12 @@ def test_a_site_manager_enrols_in_their_site_and_a_bed_is_one_resident_s(desk: D
     assert desk.client.post("/api/registry/residents", headers=headers, json={
         **first, "resident_id": "res-00092", "site_id": "site-001"}).status_code == 404
     assert desk.client.get("/api/me").json()["role"] == "manager"
+
+
+def test_a_resident_with_devices_is_not_moved_to_another_site(desk: Desk) -> None:
+    headers = desk.login("admin")
+    record = desk.client.get("/api/registry/residents/res-00001/record").json()
+    moved = desk.client.put("/api/registry/residents/res-00001", headers=headers,
+                            json={**record, "site_id": "site-001"})
+    assert moved.status_code == 409 and "still has devices" in moved.json()["detail"]
+    assert desk.registry.residents["res-00001"].site_id == "site-000"
