@@ -472,3 +472,40 @@ def test_a_district_supervisor_sees_its_institutions_on_a_phone_and_nothing_besi
         finally:
             context.close()
             browser.close()
+
+
+def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
+    """An installer (a site manager) in the elder's flat, on a phone (390x844): the new
+    sensor is listed, paired in two taps, and nothing scrolls sideways."""
+    stack.accounts.create_user("installer-1", PASSWORD, Role.MANAGER, stack.clock.now_ms(),
+                               ("site-000",))
+    _report(stack, "gw-00001", "door-new", Kind.DOOR, 1)
+    wait_until(lambda: bool(stack.central.registry_db.unpaired(stack.central.registry)), 10,
+               "the unknown sensor recorded for pairing")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        try:
+            page.goto(stack.url)
+            page.fill("#username", "installer-1")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            expect(page.locator("#connection")).to_have_text("实时")
+            page.locator("#open-enrol").tap()
+            item = page.locator("li.unpaired[data-device='gw-00001/door-new']")
+            item.locator("select.assign").select_option("res-00001")
+            for selector in ("select.assign", "button.pair"):
+                box = item.locator(selector).bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+            _shot(page, "9-pair-phone")
+            item.locator("button.pair").tap()
+            expect(page.locator("li.unpaired")).to_have_count(0)
+            paired = stack.central.registry.device("gw-00001", "door-new")
+            assert paired is not None and paired.resident_id == "res-00001"
+            assert paired.kinds == [Kind.DOOR]
+        finally:
+            context.close()
+            browser.close()
