@@ -13,6 +13,9 @@ COOKIE = "eldercare_session"
 # Integers the API takes are stored as SQLite integers: bounded in the schema, so an
 # absurd one is a 422 with a reason, never a server error.
 MAX_INT = 2**63 - 1
+# A time the API takes in a JSON body: no later than the last millisecond of year 9999 (a
+# number near 2**63 does not survive JSON's doubles: 2**63 - 1 arrives as 2**63).
+MAX_TIME_MS = 253_402_300_799_999
 AlertId = Annotated[int, Path(ge=1, le=MAX_INT)]
 Millis = Annotated[int, Query(ge=0, le=MAX_INT, description="UTC milliseconds")]
 CSRF_HEADER = "X-CSRF-Token"

@@ -61,7 +61,7 @@ FOLLOW_EVERY_S = 1.0  # how often a process looks for changes another process ma
 MAX_SIGHTINGS = 10_000  # unknown devices gathered between two writes
 
 
-class _SeededError(Exception):
+class _SeededError(RegistryError):
     """Another process seeded the registry first."""
 
 

@@ -22,7 +22,7 @@ from alerts.model import REQUESTS, Alert, Condition, Dispatch, DispatchState, Ou
 from alerts.notify import texts
 from alerts.response import ResponseError
 from dashboard.accounts.model import Role
-from dashboard.deps import MAX_INT, AlertId, Ctx, Nurse, User
+from dashboard.deps import MAX_TIME_MS, AlertId, Ctx, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.views import alert_view, masked_phone
 from registry.model import Resident
@@ -53,7 +53,7 @@ class DispatchIn(BaseModel):
 class RequestIn(BaseModel):
     type: Condition = Field(description="a request_* condition the site takes "
                                         "(GET /api/request-types)")
-    wanted_ms: int | None = Field(None, ge=0, le=MAX_INT,
+    wanted_ms: int | None = Field(None, ge=0, le=MAX_TIME_MS,
                                   description="when the resident wants it (UTC ms)")
     note: str = Field("", max_length=200)
 
