@@ -90,13 +90,21 @@ class AlertCore:
                  now_ms: int) -> list[int]:
         return self.escalator.take(store, alert, step_index, 0, now_ms, self._claim_for)
 
-    def _emit(self, change: Change, alert: Alert, signal_t_ms: int | None = None) -> None:
-        """Tell the listeners, with the alert as the store has it now: read again and told
-        under the store's lock, so two threads that changed it one after the other cannot
-        tell the desk in the other order (an open alert shown as still taken)."""
+    def _emit(self, change: Change, alert: Alert | int,
+              signal_t_ms: int | None = None) -> Alert:
+        """Tell the listeners, with the alert (or the alert of that id) as the store has it
+        now: read again and told under the store's lock, so two threads that changed it
+        one after the other cannot tell the desk in the other order (an open alert shown
+        as still taken). The alert told."""
         with self.db.lock:
-            with contextlib.suppress(StateError):  # gone since the commit: what it committed
-                alert = self.db.alerts.get(alert.alert_id) or alert
+            if isinstance(alert, int):
+                found = self.db.alerts.get(alert)
+                if found is None:
+                    raise AlertError(f"no alert {alert}")
+                alert = found
+            else:
+                with contextlib.suppress(StateError):  # gone since the commit: as committed
+                    alert = self.db.alerts.get(alert.alert_id) or alert
             event = AlertChange(change, alert, self.clock.now_ms(), signal_t_ms)
             for listener in self.listeners:
                 try:
@@ -104,6 +112,7 @@ class AlertCore:
                 except Exception:  # a broken page feed must not stop the alert core
                     log.exception("alert listener %r failed on %s of alert %d", listener,
                                   change.value, alert.alert_id)
+        return alert
 
     # --- signals and timers ----------------------------------------------------------
 

@@ -110,10 +110,7 @@ class Response:
         return alert
 
     def _emit(self, alert_id: int) -> Alert:
-        alert = self.db.alerts.get(alert_id)
-        assert alert is not None
-        self.core._emit(Change.UPDATED, alert)
-        return alert
+        return self.core._emit(Change.UPDATED, alert_id)
 
     def ack_timeout_ms(self, alert: Alert, now_ms: int) -> int | None:
         timeout = self.policies.for_site(alert.site_id).response.ack_timeout_for(

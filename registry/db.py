@@ -12,10 +12,11 @@ nothing changed if any) and export (``export_file``).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -80,6 +81,18 @@ class RegistryStore:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Backend]:
+        """One commit on the connection, or none if anything raised in it."""
+        with self._lock:
+            self._backend.begin()
+            committed = False
+            try:
+                yield self._backend
+                committed = True
+            finally:
+                self._backend.end(commit=committed)
+
     # --- reading -----------------------------------------------------------------------
 
     def version(self) -> int:
@@ -138,34 +151,27 @@ class RegistryStore:
         was seen of them before."""
         if not sightings:
             return
-        with self._lock:
-            backend = self._backend
-            backend.begin()
-            try:
-                for s in sightings:
-                    row = backend.execute(
-                        "SELECT kinds, battery, first_ms, readings FROM unpaired_devices "
-                        "WHERE gateway_id = ? AND device_id = ?",
-                        (s.gateway_id, s.device_id)).fetchone()
-                    if row is not None:
-                        kinds = sorted(set(row[0].split(",")) | set(s.kinds))
-                        s = Sighting(s.gateway_id, s.device_id, tuple(kinds),
-                                     s.battery if s.battery is not None else row[1],
-                                     min(int(row[2]), s.first_ms), s.last_ms,
-                                     int(row[3]) + s.readings)
-                    backend.execute(
-                        "INSERT INTO unpaired_devices (gateway_id, device_id, kinds, battery, "
-                        "first_ms, last_ms, readings) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (gateway_id, device_id) DO UPDATE SET kinds = "
-                        "excluded.kinds, battery = excluded.battery, first_ms = "
-                        "excluded.first_ms, last_ms = excluded.last_ms, readings = "
-                        "excluded.readings",
-                        (s.gateway_id, s.device_id, ",".join(s.kinds), s.battery,
-                         s.first_ms, s.last_ms, s.readings))
-            except BaseException:
-                backend.end(commit=False)
-                raise
-            backend.end(commit=True)
+        with self._transaction() as backend:
+            for s in sightings:
+                row = backend.execute(
+                    "SELECT kinds, battery, first_ms, readings FROM unpaired_devices "
+                    "WHERE gateway_id = ? AND device_id = ?",
+                    (s.gateway_id, s.device_id)).fetchone()
+                if row is not None:
+                    kinds = sorted(set(row[0].split(",")) | set(s.kinds))
+                    s = Sighting(s.gateway_id, s.device_id, tuple(kinds),
+                                 s.battery if s.battery is not None else row[1],
+                                 min(int(row[2]), s.first_ms), s.last_ms,
+                                 int(row[3]) + s.readings)
+                backend.execute(
+                    "INSERT INTO unpaired_devices (gateway_id, device_id, kinds, battery, "
+                    "first_ms, last_ms, readings) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (gateway_id, device_id) DO UPDATE SET kinds = "
+                    "excluded.kinds, battery = excluded.battery, first_ms = "
+                    "excluded.first_ms, last_ms = excluded.last_ms, readings = "
+                    "excluded.readings",
+                    (s.gateway_id, s.device_id, ",".join(s.kinds), s.battery,
+                     s.first_ms, s.last_ms, s.readings))
 
     def forget_unpaired(self, gateway_id: str, device_id: str) -> None:
         with self._lock:
@@ -224,31 +230,24 @@ class RegistryStore:
         at a time so that sequence order is commit order; ``check(seq)`` runs first,
         inside, and may refuse. A new record goes after the others (``in_order``: every
         record takes its place in ``changes``, a file's order)."""
-        with self._lock:
-            backend = self._backend
-            backend.begin()
-            try:
-                if backend.name == "postgresql":
-                    backend.execute("LOCK TABLE registry_records IN SHARE ROW EXCLUSIVE MODE")
-                row = backend.execute("SELECT MAX(seq), MAX(pos) FROM registry_records"
-                                      ).fetchone()
-                seq = (0 if row is None or row[0] is None else int(row[0])) + 1
-                pos = 0 if in_order or row is None or row[1] is None else int(row[1]) + 1
-                check(seq)
-                # an update keeps its record's place, unless the file's order is given
-                new_pos = ", pos = excluded.pos" if in_order else ""
-                for change in [*changes, *(more or [])]:
-                    backend.execute(
-                        "INSERT INTO registry_records (kind, key, doc, seq, pos) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
-                        f"doc = excluded.doc, seq = excluded.seq{new_pos}",
-                        (change.kind, change.key,
-                         None if change.doc is None else change.doc.decode(), seq, pos))
-                    pos += 1
-            except BaseException:
-                backend.end(commit=False)
-                raise
-            backend.end(commit=True)
+        with self._transaction() as backend:
+            if backend.name == "postgresql":
+                backend.execute("LOCK TABLE registry_records IN SHARE ROW EXCLUSIVE MODE")
+            row = backend.execute("SELECT MAX(seq), MAX(pos) FROM registry_records"
+                                  ).fetchone()
+            seq = (0 if row is None or row[0] is None else int(row[0])) + 1
+            pos = 0 if in_order or row is None or row[1] is None else int(row[1]) + 1
+            check(seq)
+            # an update keeps its record's place, unless the file's order is given
+            new_pos = ", pos = excluded.pos" if in_order else ""
+            for change in [*changes, *(more or [])]:
+                backend.execute(
+                    "INSERT INTO registry_records (kind, key, doc, seq, pos) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
+                    f"doc = excluded.doc, seq = excluded.seq{new_pos}",
+                    (change.kind, change.key,
+                     None if change.doc is None else change.doc.decode(), seq, pos))
+                pos += 1
         return seq
 
 

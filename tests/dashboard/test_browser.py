@@ -5,6 +5,7 @@ Screenshots go to ``artifacts/`` (or ``$ELDERCARE_ARTIFACTS``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import time
@@ -199,6 +200,28 @@ def test_the_page_recovers_by_itself_after_a_server_restart(
     _shot(page, "3-after-restart")
 
 
+@contextlib.contextmanager
+def _phone() -> Iterator[Page]:
+    """A page in real Chromium as on a phone (390x844, touch)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def _sign_in(stack: Stack, page: Page, username: str) -> None:
+    page.goto(stack.url)
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#connection")).to_have_text("实时")
+
+
 def _signed_in_with_a_fall(stack: Stack, page: Page) -> Locator:
     """Signed in as the nurse, live; a fall of Test Resident B on the list."""
     page.goto(stack.url)
@@ -330,27 +353,19 @@ def test_a_fall_is_taken_a_responder_sent_arrives_and_it_is_closed_with_an_outco
 def test_on_a_phone_a_nurse_takes_and_sends_without_scrolling_sideways(stack: Stack) -> None:
     """A nurse on a phone (390x844): the alarm, take, send someone and resolve fit the
     width; nothing scrolls sideways."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 390, "height": 844},
-                                      is_mobile=True, has_touch=True)
-        page = context.new_page()
-        try:
-            alarm = _signed_in_with_a_fall(stack, page)
-            alarm.locator("button.ack").tap()
-            expect(alarm.locator(".acked")).to_be_visible()
-            alarm.locator("button.send").tap()
-            expect(alarm.locator("button.responder[data-ref=s0]")).to_be_visible()
-            for selector in ("button.send", "select.outcome", "button.resolve",
-                             "button.responder[data-ref=s0]"):
-                box = alarm.locator(selector).bounding_box()
-                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, \
-                    selector
-            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
-            _shot(page, "6-phone-take")
-        finally:
-            context.close()
-            browser.close()
+    with _phone() as page:
+        alarm = _signed_in_with_a_fall(stack, page)
+        alarm.locator("button.ack").tap()
+        expect(alarm.locator(".acked")).to_be_visible()
+        alarm.locator("button.send").tap()
+        expect(alarm.locator("button.responder[data-ref=s0]")).to_be_visible()
+        for selector in ("button.send", "select.outcome", "button.resolve",
+                         "button.responder[data-ref=s0]"):
+            box = alarm.locator(selector).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, \
+                selector
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        _shot(page, "6-phone-take")
 
 
 def _report(stack: Stack, gateway: str, device: str, kind: Kind, value: float,
@@ -447,31 +462,19 @@ def test_a_district_supervisor_sees_its_institutions_on_a_phone_and_nothing_besi
     stack.fall("gw-00001")
     wait_until(lambda: bool(stack.alerts.db.alerts.find(open_only=True)), 10,
                "the fall recorded")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 390, "height": 844},
-                                      is_mobile=True, has_touch=True)
-        page = context.new_page()
-        try:
-            page.goto(stack.url)
-            page.fill("#username", "supervisor-1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-button")
-            expect(page.locator("#connection")).to_have_text("实时")
-            page.locator("#open-supervision").tap()
-            rows = page.locator("#supervision-table tbody tr")
-            expect(rows).to_have_count(2)
-            expect(page.locator("#supervision-table tr[data-site=site-000] td").nth(3)) \
-                .to_have_text("1")  # the open fall
-            expect(page.locator("#supervision-table thead th").first).to_have_text("机构")
-            box = rows.first.bounding_box()  # one card per site, within the width
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-            assert page.locator("#supervision-table tr[data-site=site-002]").count() == 0
-            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
-            _shot(page, "8-supervision-phone")
-        finally:
-            context.close()
-            browser.close()
+    with _phone() as page:
+        _sign_in(stack, page, "supervisor-1")
+        page.locator("#open-supervision").tap()
+        rows = page.locator("#supervision-table tbody tr")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#supervision-table tr[data-site=site-000] td").nth(3)) \
+            .to_have_text("1")  # the open fall
+        expect(page.locator("#supervision-table thead th").first).to_have_text("机构")
+        box = rows.first.bounding_box()  # one card per site, within the width
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert page.locator("#supervision-table tr[data-site=site-002]").count() == 0
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        _shot(page, "8-supervision-phone")
 
 
 def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
@@ -482,30 +485,18 @@ def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
     _report(stack, "gw-00001", "door-new", Kind.DOOR, 1)
     wait_until(lambda: bool(stack.central.registry_db.unpaired(stack.central.registry)), 10,
                "the unknown sensor recorded for pairing")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 390, "height": 844},
-                                      is_mobile=True, has_touch=True)
-        page = context.new_page()
-        try:
-            page.goto(stack.url)
-            page.fill("#username", "installer-1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-button")
-            expect(page.locator("#connection")).to_have_text("实时")
-            page.locator("#open-enrol").tap()
-            item = page.locator("li.unpaired[data-device='gw-00001/door-new']")
-            item.locator("select.assign").select_option("res-00001")
-            for selector in ("select.assign", "button.pair"):
-                box = item.locator(selector).bounding_box()
-                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
-            _shot(page, "9-pair-phone")
-            item.locator("button.pair").tap()
-            expect(page.locator("li.unpaired")).to_have_count(0)
-            paired = stack.central.registry.device("gw-00001", "door-new")
-            assert paired is not None and paired.resident_id == "res-00001"
-            assert paired.kinds == [Kind.DOOR]
-        finally:
-            context.close()
-            browser.close()
+    with _phone() as page:
+        _sign_in(stack, page, "installer-1")
+        page.locator("#open-enrol").tap()
+        item = page.locator("li.unpaired[data-device='gw-00001/door-new']")
+        item.locator("select.assign").select_option("res-00001")
+        for selector in ("select.assign", "button.pair"):
+            box = item.locator(selector).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        _shot(page, "9-pair-phone")
+        item.locator("button.pair").tap()
+        expect(page.locator("li.unpaired")).to_have_count(0)
+        paired = stack.central.registry.device("gw-00001", "door-new")
+        assert paired is not None and paired.resident_id == "res-00001"
+        assert paired.kinds == [Kind.DOOR]
