@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# How long a node of several waits at start for its shared store's primary (a site powered
+# up at once, or a switch of primaries under way) before it gives up.
+STATE_STORE_WAIT_S = 300.0
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
@@ -32,12 +36,17 @@ def _handle(args: argparse.Namespace) -> int:
     from runtime import logs
     from runtime.secrets import SecretError
     from runtime.shutdown import StopRequest, bounded
+    from runtime.sql import is_postgres, wait_writable
     from telemetry.clock import SystemClock
 
     logs.setup("central")
     stop = StopRequest().install()  # before anything starts: SIGINT or SIGTERM stops it
     try:
-        process = CentralProcess(config.load(args.config), SystemClock())
+        cfg = config.load(args.config)
+        if cfg.cluster is not None and is_postgres(cfg.cluster.state) \
+                and not wait_writable(cfg.cluster.state, STATE_STORE_WAIT_S, stop.event):
+            return 0  # asked to stop while it waited
+        process = CentralProcess(cfg, SystemClock())
         process.start()
     except (config.CentralConfigError, registry.RegistryError, StoreError, OSError, PolicyError,
             SettingsError, SecretError, StateError, ValueError, RuntimeError) as exc:

@@ -7,15 +7,19 @@ in the subset both engines speak; a backend runs it and turns the engine's error
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from telemetry.errors import EldercareError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+log = logging.getLogger(__name__)
 
 
 class StateError(EldercareError):
@@ -49,6 +53,35 @@ class Backend(Protocol):
 
 def is_postgres(location: Path | str) -> bool:
     return str(location).startswith(POSTGRES_SCHEMES)
+
+
+def wait_writable(dsn: str, timeout_s: float, stop: threading.Event,
+                  every_s: float = 1.0) -> bool:
+    """Wait until the PostgreSQL at ``dsn`` takes writes (its primary answers): a node
+    started with its store (a site powering up) or during a switch of primaries waits for
+    it rather than failing. False if ``stop`` was set first; ``StateError`` after
+    ``timeout_s`` without one, with the last reason."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout_s
+    told = 0.0
+    while True:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as conn:
+                if conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,):
+                    return True
+                why = "only a standby answers"
+        except psycopg.Error as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        now = time.monotonic()
+        if now >= deadline:
+            raise StateError(f"the shared state store took no writes for {timeout_s:.0f} s: "
+                             f"{why}")
+        if now - told >= 10.0:
+            told = now
+            log.warning("waiting for the shared state store to take writes (%s)", why)
+        if stop.wait(every_s):
+            return False
 
 
 # Columns added to a table after it was first shipped: (table, column, SQL type).

@@ -60,6 +60,12 @@ class AlertNode:
             if line.startswith("ingest running"):
                 self.ready.set()
 
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the process wrote to its log (why it did not start)."""
+        self.log.flush()
+        text = (self.path.parent / f"{self.node_id}.log").read_text(errors="replace")
+        return " | ".join(text.splitlines()[-lines:])
+
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
@@ -132,10 +138,14 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
             cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn, partitions=partitions,
                                     lease_ttl_s=LEASE_TTL_S))
         nodes.append(AlertNode(i, work, cfg))
-    if not all(n.ready.wait(READY_S) for n in nodes):
+    if not wait_for(lambda: all(n.ready.is_set() or n.process.poll() is not None
+                                for n in nodes), READY_S, 0.2) \
+            or not all(n.ready.is_set() for n in nodes):
+        why = "; ".join(f"{n.node_id} (exit {n.process.poll()}): {n.log_tail()}"
+                        for n in nodes if not n.ready.is_set())
         for node in nodes:
             node.stop()
-        raise RuntimeError(f"an alert node did not start; logs in {work}")
+        raise RuntimeError(f"an alert node did not start: {why}")
     return nodes
 
 
