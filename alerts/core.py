@@ -218,6 +218,11 @@ class AlertCore:
         """Silence a resident, gateway or site (optionally one condition) until a time."""
         return self.db.silences.add(subject, condition, until_ms, who, reason)
 
+    def erase(self, subject: str) -> int | None:
+        """A data-protection erase of a discharged resident's alarms (``Erasure``): how
+        many were anonymised, or None while one is still unresolved (nothing changed)."""
+        return self.db.erase_subject(subject)
+
     def sms_reply(self, phone: str, text: str) -> SmsReply:
         """A family member answered an SMS about an open alert we texted them.
 

@@ -43,10 +43,13 @@ class RetentionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     raw_days: float = 30.0  # raw readings; older ones are rolled into hourly aggregates
     rollup_days: float = 730.0  # the hourly aggregates
     resolved_alert_days: float = 365.0  # resolved alerts, their timeline and notices
+    # a discharged resident's data, before an admin may erase it (a data-protection request)
+    discharged_days: float = 90.0
     every_s: float = 3600.0
 
     def __post_init__(self) -> None:  # msgspec turns a ValueError here into a load error
-        if min(self.raw_days, self.rollup_days, self.resolved_alert_days, self.every_s) <= 0:
+        if min(self.raw_days, self.rollup_days, self.resolved_alert_days, self.every_s,
+               self.discharged_days) <= 0:
             raise ValueError("[retention]: every period must be positive")
         if self.rollup_days < self.raw_days:
             raise ValueError("[retention]: rollup_days must be at least raw_days")

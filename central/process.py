@@ -75,7 +75,8 @@ class CentralProcess:
                                    health=self.alerts.bank.health,
                                    secure_cookies=cfg.dashboard.secure_cookies,
                                    policy_path=Path(cfg.alerts.policy) if cfg.alerts else None,
-                                   registry_db=self.registry_db)
+                                   registry_db=self.registry_db,
+                                   discharged_keep_days=cfg.retention.discharged_days)
             self.alerts.core.listeners.append(alert_listener(ctx))
             self.dashboard = DashboardServer(create_app(ctx), cfg.dashboard.host,
                                              cfg.dashboard.port)

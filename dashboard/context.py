@@ -48,6 +48,7 @@ class DashboardContext:
     policy_path: Path | None = None  # where a changed policy is saved
     status: Callable[[], dict[str, object]] | None = None  # ingest's view of the alert core
     registry_db: RegistryStore | None = None  # where the registry is changed (the desk's pages)
+    discharged_keep_days: float = 90.0  # a discharged resident's data is erasable after it
 
     def __post_init__(self) -> None:
         self.throttle = LoginThrottle(store=self.accounts)

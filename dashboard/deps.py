@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 
 from dashboard.accounts.model import Role, Session
 from dashboard.context import DashboardContext
+from registry.db import RegistryStore
 
 COOKIE = "eldercare_session"
 # Integers the API takes are stored as SQLite integers: bounded in the schema, so an
@@ -70,3 +71,11 @@ def manager(user: User) -> Session:
 
 
 Manager = Annotated[Session, Depends(manager)]
+
+
+def registry_db(ctx: DashboardContext) -> RegistryStore:
+    """Where the registry is read page by page and changed (503 on a desk without one)."""
+    if ctx.registry_db is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "this desk has no registry database")
+    return ctx.registry_db

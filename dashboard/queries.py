@@ -35,6 +35,11 @@ class AlertQueries(Protocol):
         """Alarms closed with an outcome as labels for the detectors' evaluation."""
         ...
 
+    def answered_60s_by_site(self, from_ms: int, to_ms: int,
+                             sites: tuple[str, ...]) -> dict[str, float]:
+        """Per site with alarms opened in the span, the share answered within 60 s."""
+        ...
+
     def report(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
                offset_min: int) -> dict[str, Any]:
         """The response report (``alerts.store.reports``)."""

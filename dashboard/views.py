@@ -5,6 +5,7 @@ and the open alerts."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 from alerts.model import REQUESTS, Alert, AlertState, Condition, Severity
@@ -58,14 +59,15 @@ def alert_view(registry: Registry, alert: Alert) -> dict[str, Any]:
     }
 
 
-def room_states(registry: Registry, open_alerts: list[Alert]) -> dict[str, RoomState]:
-    gateways_of: dict[str, set[str]] = {}
-    for device in registry.devices.values():
-        if device.resident_id:
-            gateways_of.setdefault(device.resident_id, set()).add(device.gateway_id)
+def room_states(registry: Registry, open_alerts: list[Alert],
+                residents: Iterable[str] | None = None) -> dict[str, RoomState]:
+    """Each resident's room as the desk colours it (of ``residents`` only, if given: a
+    page of a long list)."""
+    ids = list(registry.residents if residents is None else residents)
+    gateways_of = {rid: {d.gateway_id for d in registry.devices_of(rid)} for rid in ids}
     rank = {RoomState.NORMAL: 0, RoomState.DEVICE: 1, RoomState.OFFLINE: 2,
             RoomState.WARNING: 3, RoomState.ALARM: 4}
-    states = dict.fromkeys(registry.residents, RoomState.NORMAL)
+    states = dict.fromkeys(ids, RoomState.NORMAL)
 
     def raise_to(resident_id: str, state: RoomState) -> None:
         if rank[state] > rank[states[resident_id]]:

@@ -81,6 +81,13 @@ def register(sub: Any) -> None:
     so.add_argument("--warm-up-days", type=float, default=3.0,
                     help="incidents before this day are not scored (3: the detectors learn)")
     so.set_defaults(handler=_soak)
+    rg = which.add_parser("registry", help="the registry at a city's size: the desk's list "
+                                           "and supervisor pages, a change reaching another "
+                                           "node, the registry's memory")
+    rg.add_argument("--residents", type=int, default=100_000)
+    rg.add_argument("--sites", type=int, default=2_000)
+    rg.add_argument("--reads", type=int, default=200, help="list pages read (200)")
+    rg.set_defaults(handler=_registry)
 
 
 def _edge(args: argparse.Namespace) -> int:
@@ -134,6 +141,14 @@ def _failover(args: argparse.Namespace) -> int:
     ok = all(r["lost"] == 0 and r["lost_falls"] == 0 and r["duplicate_sms"] == 0
              and r["falls_not_pushed"] == 0 for r in results)
     return 0 if ok else 1
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from bench import registry
+
+    result = registry.run(residents=args.residents, sites=args.sites, reads=args.reads)
+    print(json.dumps(result), flush=True)
+    return 0
 
 
 def _stores(args: argparse.Namespace) -> int:

@@ -26,10 +26,14 @@ import yaml
 from registry.model import (
     KINDS,
     Change,
+    Gateway,
     Record,
     Registry,
     RegistryError,
     RegistryFile,
+    Resident,
+    Site,
+    decode,
     key_of,
     put,
 )
@@ -44,9 +48,14 @@ CREATE TABLE IF NOT EXISTS registry_records (
     doc TEXT,
     seq INTEGER NOT NULL,
     pos INTEGER NOT NULL,
+    site_id TEXT,
+    floor TEXT,
+    room TEXT,
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS registry_records_seq ON registry_records (seq);
+CREATE INDEX IF NOT EXISTS registry_records_place
+    ON registry_records (kind, site_id, floor, room, key);
 CREATE TABLE IF NOT EXISTS unpaired_devices (
     gateway_id TEXT NOT NULL,
     device_id TEXT NOT NULL,
@@ -56,6 +65,12 @@ CREATE TABLE IF NOT EXISTS unpaired_devices (
     last_ms INTEGER NOT NULL,
     readings INTEGER NOT NULL,
     PRIMARY KEY (gateway_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS discharged (
+    resident_id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    discharged_ms INTEGER NOT NULL,
+    erased_ms INTEGER
 );
 """
 FOLLOW_EVERY_S = 1.0  # how often a process looks for changes another process made
@@ -127,6 +142,22 @@ class RegistryStore:
         registry.version = version
         return registry
 
+    def residents(self, sites: tuple[str, ...] = (), site_id: str | None = None,
+                  floor: str | None = None, limit: int = 1000, offset: int = 0) -> Page:
+        """Residents by site, floor and room (at ``sites`` only, if given), ``limit`` of
+        them from ``offset``, and how many match: filtered and paged by the database."""
+        clause, args = _where(["kind = 'resident'", "doc IS NOT NULL"], sites,
+                              site_id=site_id, floor=floor)
+        with self._lock:
+            total = self._backend.execute(
+                f"SELECT COUNT(*) FROM registry_records WHERE {clause}", tuple(args)).fetchone()
+            rows = self._backend.execute(
+                f"SELECT doc FROM registry_records WHERE {clause} "
+                "ORDER BY site_id, floor, room, key LIMIT ? OFFSET ?",
+                (*args, limit, offset)).fetchall()
+        return Page([msgspec.json.decode(doc, type=Resident) for (doc,) in rows],
+                    int(total[0]) if total else 0)
+
     def unpaired(self, registry: Registry, sites: tuple[str, ...] = ()) -> list[Sighting]:
         """Devices gateways have reported that the registry does not know (yet), the
         latest first; only at ``sites`` if given."""
@@ -143,6 +174,24 @@ class RegistryStore:
             out.append(Sighting(gateway_id, device_id, tuple(kinds.split(",")),
                                 battery, first_ms, last_ms, readings))
         return out
+
+    def discharged(self, sites: tuple[str, ...] = (),
+                   resident_id: str | None = None) -> list[Discharge]:
+        """Residents discharged (at ``sites`` only, if given; one, if ``resident_id``),
+        the latest first."""
+        clause, args = _where([], sites, resident_id=resident_id)
+        with self._lock:
+            rows = self._backend.execute(
+                "SELECT resident_id, site_id, discharged_ms, erased_ms FROM discharged "
+                f"WHERE {clause} ORDER BY discharged_ms DESC LIMIT 1000",
+                tuple(args)).fetchall()
+        return [Discharge(r, s, int(d), None if e is None else int(e)) for r, s, d, e in rows]
+
+    def erased(self, resident_id: str, t_ms: int) -> None:
+        """A discharged resident's data was erased at ``t_ms``."""
+        with self._lock:
+            self._backend.execute("UPDATE discharged SET erased_ms = ? WHERE resident_id = ?",
+                                  (t_ms, resident_id))
 
     # --- writing -----------------------------------------------------------------------
 
@@ -179,16 +228,24 @@ class RegistryStore:
                                   "device_id = ?", (gateway_id, device_id))
 
 
-    def write(self, changes: list[Change], current: Registry) -> int:
+    def write(self, changes: list[Change], current: Registry,
+              discharged: tuple[str, str, int] | None = None) -> int:
         """Commit ``changes`` as one step, checked against the registry as the database
         has it (``current``, brought up to date first, in the same commit):
         ``RegistryError`` listing every problem, and nothing written. The new sequence
-        number; ``current`` has the changes."""
+        number; ``current`` has the changes. ``discharged``: (resident, site, when) noted
+        in the same commit, for a data-protection erase after the retention period."""
         def check(seq: int) -> None:
             behind, _ = self._since(current.version)
             if behind:
                 current.apply(behind, seq - 1)
             current.changed(changes)  # raises before anything is written
+            if discharged is not None:
+                self._backend.execute(
+                    "INSERT INTO discharged (resident_id, site_id, discharged_ms) "
+                    "VALUES (?, ?, ?) ON CONFLICT (resident_id) DO UPDATE SET site_id = "
+                    "excluded.site_id, discharged_ms = excluded.discharged_ms, "
+                    "erased_ms = NULL", discharged)
         seq = self._commit(changes, check)
         current.apply(changes, seq)
         return seq
@@ -242,13 +299,59 @@ class RegistryStore:
             new_pos = ", pos = excluded.pos" if in_order else ""
             for change in [*changes, *(more or [])]:
                 backend.execute(
-                    "INSERT INTO registry_records (kind, key, doc, seq, pos) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
-                    f"doc = excluded.doc, seq = excluded.seq{new_pos}",
+                    "INSERT INTO registry_records (kind, key, doc, seq, pos, site_id, floor, "
+                    "room) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE "
+                    "SET doc = excluded.doc, seq = excluded.seq, site_id = excluded.site_id, "
+                    f"floor = excluded.floor, room = excluded.room{new_pos}",
                     (change.kind, change.key,
-                     None if change.doc is None else change.doc.decode(), seq, pos))
+                     None if change.doc is None else change.doc.decode(), seq, pos,
+                     *_place(change)))
                 pos += 1
         return seq
+
+
+def _place(change: Change) -> tuple[str | None, str | None, str | None]:
+    """Where a record is (site, floor, room), kept beside its JSON so that the desk's
+    lists are filtered, sorted and paged by the database."""
+    if change.doc is None or change.kind not in ("resident", "site", "gateway"):
+        return None, None, None
+    record = decode(change)
+    if isinstance(record, Resident):
+        return record.site_id, record.floor, record.room
+    if isinstance(record, Site | Gateway):
+        return record.site_id, None, None
+    return None, None, None
+
+
+def _where(conditions: list[str], sites: tuple[str, ...],
+           **equal: str | None) -> tuple[str, list[object]]:
+    """An SQL condition: ``conditions``, at one of ``sites`` (if any), and each column of
+    ``equal`` given a value equal to it; with its arguments."""
+    where, args = list(conditions), list[object]()
+    if sites:
+        where.append(f"site_id IN ({', '.join('?' * len(sites))})")
+        args.extend(sites)
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    return " AND ".join(where) or "1 = 1", args
+
+
+class Discharge(NamedTuple):
+    """A resident discharged: where from, when, and whether their data was erased."""
+
+    resident_id: str
+    site_id: str
+    discharged_ms: int
+    erased_ms: int | None
+
+
+class Page(NamedTuple):
+    """One page of a list, and how many there are in all."""
+
+    residents: list[Resident]
+    total: int
 
 
 def _lean(value: object) -> object:

@@ -7,7 +7,8 @@ DSN shared by the nodes of a several-node deployment) with a family of tables on
 a small class of its own: ``alerts``, ``timeline``, ``silences``, ``steps`` (escalation
 timers), ``outbox`` and ``notices``, ``answers`` (who has an alert, how it ended),
 ``dispatches`` (responders sent), ``reports`` (the response report's figures, by SQL),
-``nodes`` and ``leases``, ``learned`` (what the detectors learned). A ``transaction()``
+``nodes`` and ``leases``, ``learned`` (what the detectors learned), ``erasure`` (a
+data-protection erase of one subject across them). A ``transaction()``
 covers every call made inside it, whichever family.
 """
 
@@ -20,6 +21,7 @@ from alerts.model import AlertState
 from alerts.store.alerts import AlertTable
 from alerts.store.answers import Answers
 from alerts.store.dispatches import Dispatches
+from alerts.store.erasure import Erasure
 from alerts.store.escalation import Escalation
 from alerts.store.learned import Learned
 from alerts.store.nodes import Leases, Nodes
@@ -52,6 +54,7 @@ class AlertStore:
         self.dispatches = Dispatches(self.backend, self.lock)
         self.answers = Answers(self.backend, self.lock)
         self.reports = Reports(self.backend, self.lock)
+        self.erasure = Erasure(self.backend, self.lock)
 
     def close(self) -> None:
         with self.lock:
@@ -82,6 +85,11 @@ class AlertStore:
             self.outbox.cancel(alert_id, responders_too=state is AlertState.RESOLVED)
             if state is AlertState.RESOLVED:
                 self.dispatches.cancel(alert_id, now_ms)
+
+    def erase_subject(self, subject: str) -> int | None:
+        """A data-protection erase of ``subject``, in one commit (``Erasure.subject``)."""
+        with self.transaction():
+            return self.erasure.subject(subject)
 
     def purge_resolved(self, before_ms: int) -> int:
         """Retention: alerts resolved before ``before_ms``, with all that hangs on them."""

@@ -52,6 +52,10 @@ class StoreQueries:
     def dispatch(self, dispatch_id: int) -> Dispatch | None:
         return self._store.dispatches.get(dispatch_id)
 
+    def answered_60s_by_site(self, from_ms: int, to_ms: int,
+                             sites: tuple[str, ...]) -> dict[str, float]:
+        return self._store.reports.answered_60s_by_site(from_ms, to_ms, sites)
+
     def report(self, from_ms: int, to_ms: int, sites: tuple[str, ...],
                offset_min: int) -> dict[str, Any]:
         """The response report over alarms opened in [``from_ms``, ``to_ms``) on

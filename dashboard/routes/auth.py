@@ -25,6 +25,7 @@ class Me(BaseModel):
     csrf: str
     server_time_ms: int  # the page's timers run on the server's (possibly simulated) clock
     org: str = ""  # the supervising node the user belongs to ("" none)
+    every_site: bool = False  # sees every site (not kept to some, nor to an org's)
 
 
 @router.post("/login", response_model=Me, responses=answers(401, 429))
@@ -48,7 +49,8 @@ def login(body: Credentials, request: Request, response: Response, ctx: Ctx) -> 
                         samesite="strict", secure=ctx.secure_cookies, path="/")
     ctx.accounts.audit(now, session.username, "login", "", "")
     return Me(username=session.username, role=session.role.value, csrf=session.csrf,
-              server_time_ms=now, org=session.org)
+              server_time_ms=now, org=session.org,
+              every_site=not session.sites and not session.org)
 
 
 @router.post("/logout", status_code=204, responses=SIGNED_IN)
@@ -64,4 +66,5 @@ def logout(request: Request, response: Response, user: User, ctx: Ctx) -> None:
 @router.get("/me", response_model=Me, responses=SIGNED_IN)
 def me(user: User, ctx: Ctx) -> Me:
     return Me(username=user.username, role=user.role.value, csrf=user.csrf,
-              server_time_ms=ctx.clock.now_ms(), org=user.org)
+              server_time_ms=ctx.clock.now_ms(), org=user.org,
+              every_site=not user.site_scope() and not user.org)

@@ -17,13 +17,16 @@ from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue, field_validator
 
-from dashboard.deps import Admin, Ctx, Manager, User
+from dashboard.deps import Admin, Ctx, Manager, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
+from dashboard.views import alert_view
+from ingest.store.base import StoreError
 from registry import Contact, Device, Gateway, Org, Resident, Site
-from registry.db import RegistryStore
 from registry.model import Change, Record, RegistryError, device_key, put
+from telemetry.clock import DAY_MS, HOUR_MS
 from telemetry.kinds import Kind
 
 router = APIRouter(prefix="/api/registry", tags=["registry"], responses=SIGNED_IN)
@@ -31,6 +34,7 @@ router = APIRouter(prefix="/api/registry", tags=["registry"], responses=SIGNED_I
 _ZONES = frozenset(zoneinfo.available_timezones())
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # ids as the topics allow them
 PHONE = r"^\+?[0-9]{6,15}$"
+EXPORT_READINGS_DAYS = 30  # a data-protection export: hourly summaries this far back
 # what a device can be said to report (a sighting's link quality or availability is the
 # radio's, not the device's)
 KINDS_OF_DEVICES = frozenset(k.value for k in Kind) - {Kind.LINK_QUALITY.value,
@@ -107,17 +111,10 @@ class GatewayIn(BaseModel):
     site_id: str = Field(pattern=ID)
 
 
-def _db(ctx: Ctx) -> RegistryStore:
-    if ctx.registry_db is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "this desk has no registry database")
-    return ctx.registry_db
-
-
 def _write(ctx: Ctx, user: User, action: str, target: str, changes: list[Change],
-           detail: str = "") -> None:
+           detail: str = "", discharged: tuple[str, str, int] | None = None) -> None:
     try:
-        _db(ctx).write(changes, ctx.registry)
+        registry_db(ctx).write(changes, ctx.registry, discharged)
     except RegistryError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, target, detail)
@@ -171,7 +168,7 @@ def _resident_record(resident_id: str, body: ResidentIn) -> Resident:
 def unpaired(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """Devices the gateways of the user's sites report and the registry does not know:
     each to pair (``POST /api/registry/devices``) or to leave alone."""
-    found = _db(ctx).unpaired(ctx.registry, user.site_scope())
+    found = registry_db(ctx).unpaired(ctx.registry, user.site_scope())
     return [{**s._asdict(), "kinds": list(s.kinds),
              "site_id": ctx.registry.gateways[s.gateway_id].site_id} for s in found]
 
@@ -187,13 +184,13 @@ def pair(body: PairIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
                             f"device {body.device_id} is paired on {body.gateway_id} already")
     kinds = body.kinds
     if kinds is None:  # what the gateway reported of it
-        seen = [s for s in _db(ctx).unpaired(ctx.registry)
+        seen = [s for s in registry_db(ctx).unpaired(ctx.registry)
                 if (s.gateway_id, s.device_id) == (body.gateway_id, body.device_id)]
         kinds = sorted({Kind(k) for s in seen for k in s.kinds if k in KINDS_OF_DEVICES})
     device = _device_of(ctx, user, gateway, body, body.device_id, kinds)
     _write(ctx, user, "registry_pair", f"device {body.gateway_id}/{body.device_id}",
            [put(device)], f"to {body.resident_id or 'room ' + body.room}")
-    _db(ctx).forget_unpaired(body.gateway_id, body.device_id)
+    registry_db(ctx).forget_unpaired(body.gateway_id, body.device_id)
     return _view(device)
 
 
@@ -248,6 +245,45 @@ def record(resident_id: str, ctx: Ctx, user: Manager) -> dict[str, Any]:
     return data
 
 
+@router.get("/residents/{resident_id}/export", responses=answers(404))
+def export(resident_id: str, ctx: Ctx, user: Admin) -> JSONResponse:
+    """Everything kept of one resident (a data-protection request; admins only, audited):
+    the record with its contacts and notes, the devices, every alarm of theirs with its
+    timeline, notices and dispatches, and hourly summaries of their readings over the
+    last ``EXPORT_READINGS_DAYS`` days. A key-safe code is said to be set, never given."""
+    r = _resident(ctx, user, resident_id)
+    record: dict[str, Any] = msgspec.to_builtins(r)
+    record["key_safe"] = "(set)" if r.key_safe else ""
+    devices = ctx.registry.devices_of(resident_id)
+    subjects = (resident_id, *(f"{d.gateway_id}/{d.device_id}" for d in devices))
+    alerts = []
+    for a in ctx.queries.alerts(subjects=subjects, limit=1_000_000):
+        alerts.append({
+            **alert_view(ctx.registry, a),
+            "timeline": [msgspec.to_builtins(e) for e in ctx.queries.timeline(a.alert_id)],
+            "notices": [{"channel": n.channel, "recipient": n.recipient, "state": n.state,
+                         "created_ms": n.created_ms, "text": n.body}
+                        for n in ctx.queries.notices(a.alert_id)],
+            "dispatches": [{"role": d.role, "state": d.state, "sent_ms": d.sent_ms,
+                            "arrived_ms": d.arrived_ms, "ended_ms": d.ended_ms}
+                           for d in ctx.queries.dispatches(a.alert_id)]})
+    now = ctx.clock.now_ms()
+    readings: dict[str, list[dict[str, Any]]] = {}
+    if ctx.store is not None:
+        start = now - EXPORT_READINGS_DAYS * DAY_MS
+        for kind in sorted({k for d in devices for k in d.kinds}):
+            buckets = ctx.store.buckets(resident_id, kind, start, now + 1, HOUR_MS)
+            if buckets:
+                readings[kind.value] = [b._asdict() for b in buckets]
+    ctx.accounts.audit(now, user.username, "registry_export", f"resident {resident_id}",
+                       f"{len(alerts)} alarms")
+    body = {"exported_ms": now, "exported_by": user.username, "resident": record,
+            "devices": [_view(d) for d in devices], "alerts": alerts,
+            "readings_hourly": readings}
+    return JSONResponse(msgspec.to_builtins(body), headers={
+        "Content-Disposition": f'attachment; filename="{resident_id}-export.json"'})
+
+
 @router.put("/residents/{resident_id}", responses=answers(404, 409))
 def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """A resident's record as it is now: another room (a move), the response plan, the
@@ -271,14 +307,63 @@ def change(resident_id: str, body: ResidentIn, ctx: Ctx, user: Manager) -> dict[
 def discharge(resident_id: str, ctx: Ctx, user: Manager) -> dict[str, Any]:
     """Discharged: no longer watched; their devices released (kept, belonging to nobody,
     for the next resident); their alarms and history stay."""
-    _resident(ctx, user, resident_id)
+    r = _resident(ctx, user, resident_id)
     released = [msgspec.structs.replace(d, resident_id=None)
                 for d in ctx.registry.devices.values() if d.resident_id == resident_id]
     changes: list[Change] = [put(d) for d in released]
     _write(ctx, user, "registry_discharge", f"resident {resident_id}",
            [*changes, Change("resident", resident_id, None)],
-           f"{len(released)} devices released")
+           f"{len(released)} devices released",
+           discharged=(resident_id, r.site_id, ctx.clock.now_ms()))
     return {"resident_id": resident_id, "devices_released": len(released)}
+
+
+@router.get("/discharged")
+def discharged(ctx: Ctx, user: Admin) -> list[dict[str, Any]]:
+    """Residents discharged from the user's sites: when, from when their data may be
+    erased, and whether it was."""
+    keep = int(ctx.discharged_keep_days * DAY_MS)
+    return [{**d._asdict(), "erasable_from_ms": d.discharged_ms + keep}
+            for d in registry_db(ctx).discharged(user.site_scope())]
+
+
+@router.post("/discharged/{resident_id}/erase", responses=answers(404, 409))
+def erase(resident_id: str, ctx: Ctx, user: Admin) -> dict[str, Any]:
+    """A data-protection erase of a resident discharged longer than the retention period
+    (admins of their site; audited): their readings deleted, their alarms kept only as
+    anonymous counts (``alerts.store.erasure``), what the detectors learned of them gone.
+    Refused while they are enrolled again, before the period ends, or while one of their
+    alarms is unresolved."""
+    db = registry_db(ctx)
+    found = db.discharged(user.site_scope(), resident_id)
+    if not found or not user.sees(found[0].site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no discharged resident {resident_id}")
+    gone = found[0]
+    now = ctx.clock.now_ms()
+    if resident_id in ctx.registry.residents:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"resident {resident_id} is enrolled again")
+    if gone.erased_ms is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"resident {resident_id} was erased "
+                                                      "already")
+    if now < gone.discharged_ms + ctx.discharged_keep_days * DAY_MS:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"resident {resident_id}'s data is kept "
+                            f"{ctx.discharged_keep_days:g} days after the discharge")
+    alarms = ctx.core.erase(resident_id)
+    if alarms is None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"an alarm of resident {resident_id} is unresolved")
+    if ctx.store is not None:
+        try:
+            ctx.store.erase_resident(resident_id)
+        except StoreError as exc:  # the alarms are done; the readings are asked again
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                f"readings not erased yet: {exc}") from exc
+    db.erased(resident_id, now)
+    ctx.accounts.audit(now, user.username, "registry_erase", f"resident {resident_id}",
+                       f"{alarms} alarms anonymised, readings deleted")
+    return {"resident_id": resident_id, "alarms_anonymised": alarms}
 
 
 @router.post("/sites", status_code=201, responses=answers(403, 409))
@@ -291,6 +376,31 @@ def add_site(body: SiteIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     site = msgspec.convert(body.model_dump(), Site)
     _write(ctx, user, "registry_site", f"site {body.site_id}", [put(site)])
     return {"site_id": body.site_id}
+
+
+@router.get("/orgs")
+def orgs(ctx: Ctx, user: Manager) -> list[dict[str, Any]]:
+    """The organisations a site may be put under: all of them for a user of every site,
+    the user's own node and those below it for a user of a node, none otherwise."""
+    every = ctx.registry.orgs
+    if not user.org:
+        return [] if user.site_scope() else [_org_view(o) for o in every.values()]
+
+    def below_mine(org: Org) -> bool:
+        up: str | None = org.org_id
+        for _ in range(len(every) + 1):
+            if up is None:
+                return False
+            if up == user.org:
+                return True
+            parent = every.get(up)
+            up = parent.parent if parent is not None else None
+        return False
+    return [_org_view(o) for o in every.values() if below_mine(o)]
+
+
+def _org_view(org: Org) -> dict[str, Any]:
+    return {"org_id": org.org_id, "name": org.name, "level": org.level, "parent": org.parent}
 
 
 @router.post("/orgs", status_code=201, responses=answers(403, 409))

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from alerts.detectors.health import HEALTH_CONDITIONS, DeviceHealth
 from alerts.model import Condition
 from dashboard.accounts.model import Role
-from dashboard.deps import Ctx, Millis, User
+from dashboard.deps import Ctx, Millis, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
-from dashboard.views import alert_view, masked_phone, room_states
+from dashboard.views import RoomState, alert_view, masked_phone, room_states
 from registry import Resident
 from registry.coverage import coverage
 from telemetry.kinds import Kind, unit_of
 from telemetry.parts import GATEWAY_PARTS
 
 MAX_RANGE_MS = 31 * 86_400_000
+PAGE_MAX = 1000  # residents in one page of the list
 
 router = APIRouter(prefix="/api", tags=["residents"], responses=SIGNED_IN)
 
@@ -44,20 +45,21 @@ def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
 
 
 @router.get("/residents")
-def residents(ctx: Ctx, user: User, site_id: str | None = None,
-              floor: str | None = None) -> list[dict[str, Any]]:
+def residents(ctx: Ctx, user: User, response: Response, site_id: str | None = None,
+              floor: str | None = None, limit: int = Query(PAGE_MAX, ge=1, le=PAGE_MAX),
+              offset: int = Query(0, ge=0, le=10_000_000)) -> list[dict[str, Any]]:
+    """Residents by site, floor and room with their room's state, a page at a time
+    (``X-Total-Count``: how many match), filtered and paged by the registry's database."""
+    page = registry_db(ctx).residents(user.site_scope(), site_id, floor, limit, offset)
+    response.headers["X-Total-Count"] = str(page.total)
+    ids = [r.resident_id for r in page.residents]
     states = room_states(ctx.registry, ctx.queries.alerts(
-        open_only=True, sites=user.site_scope(), limit=1_000_000))
-    out = []
-    for r in ctx.registry.residents.values():
-        if (site_id and r.site_id != site_id) or (floor and r.floor != floor) \
-                or not user.sees(r.site_id):
-            continue
-        out.append({"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
-                    "floor": r.floor, "site_id": r.site_id, "state": states[r.resident_id],
-                    "reduced_coverage": coverage(ctx.registry, r.resident_id).reduced})
-    out.sort(key=lambda x: (x["site_id"], x["floor"], x["room"]))
-    return out
+        open_only=True, sites=user.site_scope(), limit=1_000_000), ids)
+    return [{"resident_id": r.resident_id, "name": r.display_name, "room": r.room,
+             "floor": r.floor, "site_id": r.site_id,
+             "state": states.get(r.resident_id, RoomState.NORMAL),
+             "reduced_coverage": coverage(ctx.registry, r.resident_id).reduced}
+            for r in page.residents]
 
 
 @router.get("/residents/{resident_id}", responses=answers(404))

@@ -34,7 +34,12 @@
     if (state.me) headers["X-CSRF-Token"] = state.me.csrf;
     const response = await fetch(path, { credentials: "same-origin", headers, ...options });
     if (response.status === 401 && path !== "/api/login") { showLogin(); throw new Error("401"); }
-    if (!response.ok) throw Object.assign(new Error(response.statusText), { status: response.status });
+    if (!response.ok) {
+      // the API's reason (e.g. "site x exists already") for the person to read
+      const body = await response.json().catch(() => ({}));
+      throw Object.assign(new Error(response.statusText), {
+        status: response.status, detail: typeof body.detail === "string" ? body.detail : "" });
+    }
     return response.status === 204 ? null : response.json();
   }
 
@@ -441,7 +446,7 @@
   $("close-report").addEventListener("click", () => { $("report").hidden = true; });
   $("report-month").addEventListener("change", () => openReport($("report-month").value));
   // what the enrolment panel (enrol.js) uses of this page
-  window.Desk = { $, el, api, t, state, reloadRooms, elapsed, openResident: (id) => openResident(id) };
+  window.Desk = { $, el, api, t, state, reloadRooms, elapsed, fillFilters, openResident: (id) => openResident(id) };
   setInterval(tickTimers, 1000);
   setInterval(beep, 2000);
   setInterval(checkStatus, 5000);

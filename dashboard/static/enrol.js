@@ -7,13 +7,16 @@
   const { $, el, api, t, state } = window.Desk;
 
   async function open() {
-    const [unpaired, residents] = await Promise.all([
-      api("/api/registry/unpaired"), api("/api/residents")]);
+    const unpaired = await api("/api/registry/unpaired");
+    // each new device's choices: the residents of its gateway's site (one page per site)
+    const sites = [...new Set(unpaired.map((d) => d.site_id))];
+    const bySite = new Map(await Promise.all(sites.map(async (s) =>
+      [s, await api("/api/residents?site_id=" + encodeURIComponent(s))])));
     const list = $("unpaired");
     list.replaceChildren(...unpaired.map((d) => {
       const who = el("select", { class: "assign", "aria-label": t("assign_to") },
         el("option", { value: "" }, t("choose_resident")),
-        ...residents.filter((r) => r.site_id === d.site_id)
+        ...(bySite.get(d.site_id) || [])
           .map((r) => el("option", { value: r.resident_id }, `${r.name} · ${r.room}`)));
       const battery = d.battery == null ? "" : ` · ${t("battery")} ${Math.round(d.battery)}%`;
       const pair = el("button", { class: "pair", disabled: "" }, t("pair"));
@@ -32,10 +35,49 @@
       return item;
     }));
     $("no-unpaired").hidden = unpaired.length > 0;
-    const site = $("admit-site");
-    site.replaceChildren(...state.sites.map((s) => el("option", { value: s.site_id }, s.name)));
+    fillSites();
+    // sites and orgs are added by an admin of every site
+    const everySite = state.me.role === "admin" && state.me.every_site;
+    $("add-places").hidden = !everySite;
+    if (everySite) {
+      const orgs = await api("/api/registry/orgs");
+      $("site-org").replaceChildren(el("option", { value: "" }, t("no_org")),
+        ...orgs.map((o) => el("option", { value: o.org_id }, o.name)));
+    }
     $("enrol").hidden = false;
   }
+
+  function fillSites() {
+    for (const id of ["admit-site", "gateway-site"]) {
+      $(id).replaceChildren(...state.sites.map((s) => el("option", { value: s.site_id }, s.name)));
+    }
+  }
+
+  const refusal = (err) => t("refused") + (err.detail ? ": " + err.detail : ` (${err.status})`);
+
+  $("add-site").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { site_id: $("site-id").value, name: $("site-name").value, kind: $("site-kind").value,
+      address: $("site-address").value, org: $("site-org").value };
+    try {
+      await api("/api/registry/sites", { method: "POST", body: JSON.stringify(body) });
+      $("site-error").textContent = t("added") + ": " + body.site_id;
+      e.target.reset();
+      state.sites = await api("/api/sites");
+      fillSites();
+      window.Desk.fillFilters();
+    } catch (err) { $("site-error").textContent = refusal(err); }
+  });
+
+  $("add-gateway").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { site_id: $("gateway-site").value, gateway_id: $("gateway-id").value };
+    try {
+      await api("/api/registry/gateways", { method: "POST", body: JSON.stringify(body) });
+      $("gateway-error").textContent = t("added") + ": " + body.gateway_id;
+      $("gateway-id").value = "";
+    } catch (err) { $("gateway-error").textContent = refusal(err); }
+  });
 
   $("admit").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -49,7 +91,7 @@
       $("admit-error").textContent = "";
       e.target.reset();
       await window.Desk.reloadRooms();
-    } catch (err) { $("admit-error").textContent = t("refused") + ` (${err.status})`; }
+    } catch (err) { $("admit-error").textContent = refusal(err); }
   });
 
   // In a resident's panel: another room, or discharge (asks first).

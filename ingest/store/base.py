@@ -58,6 +58,11 @@ class Store(Protocol):
         how many raw points were removed."""
         ...
 
+    def erase_resident(self, resident_id: str) -> None:
+        """Delete every reading of a resident, raw and rolled up (a data-protection erase
+        after their discharge)."""
+        ...
+
     def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
         """(gateway, seq) of at most ``limit`` of the newest points from ``since_ms`` on,
         oldest first, to warm ingest's dedup (may be empty where storage is idempotent by

@@ -225,6 +225,10 @@ class InfluxStore:
         self._query(f"DELETE FROM {RAW} WHERE time < {cutoff}ms")
         return removed
 
+    def erase_resident(self, resident_id: str) -> None:
+        for measurement in (RAW, HOURLY):
+            self._query(f"DELETE FROM {measurement} WHERE resident = {_literal(resident_id)}")
+
     def close(self) -> None:
         if self._v2 is not None:
             self._client.close()

@@ -187,6 +187,11 @@ class SpooledStore:
     def recent_keys(self, since_ms: int, limit: int) -> list[tuple[str, int]]:
         return self.store.recent_keys(since_ms, limit)
 
+    def erase_resident(self, resident_id: str) -> None:
+        """In the store (what the spool holds is minutes old, never a discharged
+        resident's past the retention period)."""
+        self.store.erase_resident(resident_id)
+
     def count(self) -> int:
         return self.store.count()
 

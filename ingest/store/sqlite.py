@@ -146,6 +146,18 @@ class SqliteStore:
                 raise StoreError(f"retention failed: {exc}") from exc
         return removed
 
+    def erase_resident(self, resident_id: str) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute("DELETE FROM raw WHERE resident = ?", (resident_id,))
+                self._db.execute("DELETE FROM hourly WHERE resident = ?", (resident_id,))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"erase failed: {exc}") from exc
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -369,14 +369,14 @@ def test_on_a_phone_a_nurse_takes_and_sends_without_scrolling_sideways(stack: St
 
 
 def _report(stack: Stack, gateway: str, device: str, kind: Kind, value: float,
-            channel: Channel = Channel.READINGS) -> None:
+            channel: Channel = Channel.READINGS, site: str = "site-000") -> None:
     """A gateway's message with one reading of ``device``."""
     now = SystemClock().now_ms()
     stack.seq += 1
-    reading = Reading("site-000", gateway, device, kind, value, unit_of(kind), now, now,
+    reading = Reading(site, gateway, device, kind, value, unit_of(kind), now, now,
                       1000 + stack.seq)
     stack.publisher.publish(topics.central(gateway, channel),
-                            codec.encode(gateway, "site-000", now, [reading]),
+                            codec.encode(gateway, site, now, [reading]),
                             qos=1).wait_for_publish(5)
 
 
@@ -410,8 +410,24 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     expect(fall).to_be_visible(timeout=5000)
     expect(fall).to_contain_text("Test Resident A")
 
+    # a new community's homes, with a gateway in an elder's flat
+    page.fill("#site-id", "site-077")
+    page.fill("#site-name", "Test Home Site 77")
+    page.locator("#site-kind").select_option("home")
+    page.click("#add-site button[type=submit]")
+    expect(page.locator("#site-error")).to_contain_text("site-077")
+    page.fill("#site-id", "site-077")  # twice: refused, and the page says why
+    page.fill("#site-name", "Test Home Site 77")
+    page.click("#add-site button[type=submit]")
+    expect(page.locator("#site-error")).to_contain_text("exists already")
+    page.locator("#gateway-site").select_option("site-077")
+    page.fill("#gateway-id", "gw-07700")
+    page.click("#add-gateway button[type=submit]")
+    expect(page.locator("#gateway-error")).to_contain_text("gw-07700")
+    assert stack.central.registry.gateways["gw-07700"].site_id == "site-077"
+
     page.fill("#admit-id", "res-00042")
-    page.locator("#admit-site").select_option("site-001")  # an elder at home
+    page.locator("#admit-site").select_option("site-077")  # an elder at home
     page.fill("#admit-name", "Test Resident N")
     page.fill("#admit-room", "room-108")
     page.fill("#admit-bed", "A")
@@ -423,6 +439,21 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     expect(room).to_contain_text("room-108")
     expect(room.locator(".reduced")).to_have_text("覆盖不足")  # no door, no motion yet
     assert stack.central.registry.residents["res-00042"].bed == "A"
+    # the new gateway reports a pendant nobody paired; paired, its fall reaches the desk
+    _report(stack, "gw-07700", "pendant-77", Kind.BATTERY, 88, site="site-077")
+    wait_until(lambda: any(s.device_id == "pendant-77" for s in
+                           stack.central.registry_db.unpaired(stack.central.registry)), 10,
+               "the new gateway's pendant recorded for pairing")
+    page.click("#close-enrol")
+    page.click("#open-enrol")
+    item = page.locator("li.unpaired[data-device='gw-07700/pendant-77']")
+    item.locator("select.assign").select_option("res-00042")
+    item.locator("button.pair").click()
+    expect(page.locator("li.unpaired")).to_have_count(0)
+    _report(stack, "gw-07700", "pendant-77", Kind.FALL, float(FallStatus.FALL),
+            Channel.URGENT, site="site-077")
+    expect(page.locator("li.alarm[data-condition=fall]", has_text="Test Resident N")
+           ).to_be_visible(timeout=5000)
     page.click("#close-enrol")
     room.click()
     expect(page.locator("#resident .coverage .warn").first).to_contain_text("入户门磁")
@@ -440,6 +471,8 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     log = [(e.action, e.target) for e in stack.accounts.audit_log()]
     assert ("registry_pair", "device gw-00000/radar-new") in log
     assert ("registry_discharge", "resident res-00042") in log
+    assert ("registry_site", "site site-077") in log
+    assert ("registry_gateway", "gateway gw-07700") in log
 
 
 def test_a_district_supervisor_sees_its_institutions_on_a_phone_and_nothing_beside(

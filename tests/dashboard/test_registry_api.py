@@ -260,3 +260,28 @@ def test_a_resident_with_devices_is_not_moved_to_another_site(desk: Desk) -> Non
                             json={**record, "site_id": "site-001"})
     assert moved.status_code == 409 and "still has devices" in moved.json()["detail"]
     assert desk.registry.residents["res-00001"].site_id == "site-000"
+
+
+def test_the_resident_list_is_paged_in_room_order_with_its_total(desk: Desk) -> None:
+    desk.login("admin")
+    whole = desk.client.get("/api/residents")
+    everyone = [r["resident_id"] for r in whole.json()]
+    assert int(whole.headers["X-Total-Count"]) == len(everyone) == len(desk.registry.residents)
+    assert [(r["site_id"], r["floor"], r["room"]) for r in whole.json()] == sorted(
+        (r["site_id"], r["floor"], r["room"]) for r in whole.json())
+    pages = []
+    for offset in range(0, len(everyone), 7):
+        page = desk.client.get(f"/api/residents?limit=7&offset={offset}")
+        assert page.headers["X-Total-Count"] == str(len(everyone))
+        pages += [r["resident_id"] for r in page.json()]
+    assert pages == everyone  # each once, in the same order
+    # a move shows at once in the database's order, not only in memory
+    headers = desk.login("admin")
+    last_room = max(r["room"] for r in whole.json())
+    moved = desk.client.put(f"/api/registry/residents/{everyone[0]}", headers=headers,
+                            json={**PLAN, "room": last_room + "-z"})
+    assert moved.status_code == 200, moved.text
+    after = [r["resident_id"] for r in desk.client.get("/api/residents").json()]
+    assert after[-1] == everyone[0]
+    assert desk.client.get("/api/residents?limit=0").status_code == 422
+    assert desk.client.get("/api/residents?limit=1001").status_code == 422

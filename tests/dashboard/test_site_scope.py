@@ -63,6 +63,9 @@ def test_a_user_of_one_site_gets_nothing_of_another_through_the_api(desk: Desk) 
     assert get("/api/alerts?site_id=site-001").json() == []
     assert [s["site_id"] for s in get("/api/sites").json()] == ["site-000"]
     assert [r["resident_id"] for r in get("/api/residents").json()] == ["res-00000"]
+    mine = get("/api/residents?limit=1&offset=0")  # the total counts only what is theirs
+    assert mine.headers["X-Total-Count"] == "1"
+    assert get("/api/residents?site_id=site-001").json() == []
     for path in (f"/api/alerts/{theirs}", f"/api/alerts/{theirs}/timeline",
                  f"/api/alerts/{theirs}/notices", "/api/residents/res-00001",
                  "/api/residents/res-00001/readings?kind=heart_rate&start_ms=0&end_ms=1",

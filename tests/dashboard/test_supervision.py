@@ -93,6 +93,16 @@ def test_the_supervisor_s_figures_and_a_site_added_below_them_later(desk: Desk) 
         ("Test Community 1", 2, 1, 1)
     assert care["oldest_open_ms"] == T0 and care["reduced_coverage"] == 0
     assert rows["site-001"]["open_alarms"] == 0
+    # the alarm not answered yet counts against the share; a site without alarms has none
+    assert care["answered_60s_share_30d"] == 0.0
+    assert rows["site-001"]["answered_60s_share_30d"] is None
+    nurse = desk.login("nurse-a")
+    alarm = next(a for a in desk.db.alerts.find(open_only=True) if a.site_id == "site-000")
+    assert desk.client.post(f"/api/alerts/{alarm.alert_id}/take", json={"note": ""},
+                            headers=nurse).status_code == 200
+    desk.login("supervisor-1")
+    rows = {s["site_id"]: s for s in desk.client.get("/api/supervision").json()["sites"]}
+    assert rows["site-000"]["answered_60s_share_30d"] == 1.0  # taken at once
     desk.registry_db.write([put(Site("site-003", "Test Home Site 3", org="street-1"))],
                            desk.registry)
     later = [s["site_id"] for s in desk.client.get("/api/supervision").json()["sites"]]

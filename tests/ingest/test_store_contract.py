@@ -112,6 +112,19 @@ def test_retention_drops_aggregates_past_their_own_keep(store: Store) -> None:
     assert [b.start_ms for b in kept] == [T0 + h * HOUR_MS for h in (3, 4, 5)]
 
 
+def test_erasing_a_resident_deletes_their_readings_raw_and_rolled_up_and_no_other(
+        store: Store) -> None:
+    for resident, first in (("res-00001", 1), ("res-00002", 1000)):
+        store.write([reading(first + i, T0 + i * HOUR_MS, 60.0, resident=resident,
+                             gateway=f"gw-{resident}") for i in range(6)])
+    store.apply_retention(now_ms=T0 + 6 * HOUR_MS, raw_keep_ms=2 * HOUR_MS)  # 0-3 rolled
+    store.erase_resident("res-00001")
+    span = (Kind.HEART_RATE, T0, T0 + 6 * HOUR_MS, HOUR_MS)
+    assert store.buckets("res-00001", *span) == []
+    assert store.latest("res-00001", Kind.HEART_RATE) is None
+    assert [b.samples for b in store.buckets("res-00002", *span)] == [1] * 6
+
+
 def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         store.buckets("res-00001", Kind.HEART_RATE, T0, T0, 1000)
