@@ -38,7 +38,8 @@
       // the API's reason (e.g. "site x exists already") for the person to read
       const body = await response.json().catch(() => ({}));
       throw Object.assign(new Error(response.statusText), {
-        status: response.status, detail: typeof body.detail === "string" ? body.detail : "" });
+        status: response.status, detail: typeof body.detail === "string" ? body.detail
+          : Array.isArray(body.detail) ? body.detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ") : "" });
     }
     return response.status === 204 ? null : response.json();
   }

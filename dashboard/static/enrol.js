@@ -44,7 +44,34 @@
       $("site-org").replaceChildren(el("option", { value: "" }, t("no_org")),
         ...orgs.map((o) => el("option", { value: o.org_id }, o.name)));
     }
+    $("discharged-box").hidden = state.me.role !== "admin";
+    if (state.me.role === "admin") await listDischarged();
     $("enrol").hidden = false;
+  }
+
+  // Discharged residents: their personal data erased on request after the retention period.
+  async function listDischarged() {
+    const day = (ms) => new Date(ms).toLocaleDateString(state.lang === "zh" ? "zh-CN" : "en-GB");
+    const rows = await api("/api/registry/discharged");
+    $("discharged").replaceChildren(...rows.map((d) => {
+      const now = Date.now() + state.skew;
+      const error = el("span", { class: "error", role: "alert" });
+      const item = el("li", { class: "discharged", "data-resident-id": d.resident_id },
+        el("span", {}, `${d.resident_id} · ${t("discharged_on")} ${day(d.discharged_ms)} · ` +
+          (d.erased_ms ? `${t("erased")} ${day(d.erased_ms)}` : `${t("erasable_from")} ${day(d.erasable_from_ms)}`)));
+      if (!d.erased_ms) {
+        const button = el("button", { class: "erase", ...(now < d.erasable_from_ms ? { disabled: "" } : {}) }, t("erase"));
+        button.addEventListener("click", async () => {
+          if (!window.confirm(t("erase_confirm"))) return;
+          try {
+            await api(`/api/registry/discharged/${encodeURIComponent(d.resident_id)}/erase`, { method: "POST" });
+            await listDischarged();
+          } catch (err) { error.textContent = refusal(err); }
+        });
+        item.append(button, error);
+      }
+      return item;
+    }));
   }
 
   function fillSites() {
@@ -113,7 +140,56 @@
       $("resident").hidden = true;
       await window.Desk.reloadRooms();
     } }, t("discharge"));
-    return [el("h3", {}, t("enrol")), el("div", { class: "resident-admin" }, room, move, discharge, error)];
+    return [el("h3", {}, t("enrol")), el("div", { class: "resident-admin" }, room, move, discharge, error),
+      el("h3", {}, t("plan_and_contacts")), planForm(id)];
+  }
+
+  // The response plan and the contacts, as the desk changes them (a family's new phone).
+  function planForm(id) {
+    const form = el("form", { class: "plan-edit" });
+    const url = "/api/registry/residents/" + encodeURIComponent(id);
+    const field = (name, value, attrs = {}) => el("input", { class: name, value: value ?? "",
+      placeholder: t(name), "aria-label": t(name), ...attrs });
+    const option = (value, label, chosen) => el("option", { value, ...(value === chosen ? { selected: "" } : {}) }, label);
+    const contactRow = (c = {}) => {
+      const row = el("div", { class: "contact-edit" },
+        field("contact_name", c.name, { required: "" }),
+        field("contact_phone", c.phone, { required: "", pattern: "\\+?[0-9]{6,15}", inputmode: "tel" }),
+        el("select", { class: "contact_role", "aria-label": t("contact_role") },
+          ...["family", "keyholder", "staff", "community_worker"].map((r) => option(r, t("role_" + r), c.role || "family"))),
+        el("select", { class: "contact_language", "aria-label": t("language") },
+          option("zh", "中文", c.language || "zh"), option("en", "English", c.language || "zh")));
+      row.append(el("button", { type: "button", class: "remove-contact", onclick: () => row.remove() }, t("remove")));
+      return row;
+    };
+    (async () => {
+      const r = await api(url + "/record");
+      const contacts = el("div", { class: "contacts-edit" }, ...r.contacts.map(contactRow));
+      const error = el("p", { class: "error", role: "alert" });
+      form.replaceChildren(
+        field("access_notes", r.access_notes), field("preferred_hospital", r.preferred_hospital),
+        field("fall_risk", r.fall_risk),
+        field("arrive_within_min", r.arrive_within_min, { type: "number", min: "1", max: "1440" }),
+        field("key_safe", "", { type: "password", autocomplete: "off", placeholder: t("key_safe_keep") }),
+        contacts,
+        el("button", { type: "button", class: "add-contact", onclick: () => contacts.append(contactRow()) }, t("add_contact")),
+        el("button", { type: "submit", class: "save-plan" }, t("save")), error);
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const value = (name) => form.querySelector("." + name).value;
+        const body = { ...r, access_notes: value("access_notes"), preferred_hospital: value("preferred_hospital"),
+          fall_risk: value("fall_risk"), key_safe: value("key_safe"),
+          arrive_within_min: value("arrive_within_min") ? Number(value("arrive_within_min")) : null,
+          contacts: [...contacts.querySelectorAll(".contact-edit")].map((row) => ({
+            name: row.querySelector(".contact_name").value, phone: row.querySelector(".contact_phone").value,
+            role: row.querySelector(".contact_role").value, language: row.querySelector(".contact_language").value })) };
+        try {
+          await api(url, { method: "PUT", body: JSON.stringify(body) });
+          error.textContent = t("saved");
+        } catch (err) { error.textContent = refusal(err); }
+      });
+    })();
+    return form;
   }
 
   window.Enrol = { residentActions };

@@ -464,6 +464,11 @@ def test_an_admin_pairs_a_reported_device_and_admits_moves_and_discharges_a_resi
     page.locator("#resident button.discharge").click()
     expect(room).to_have_count(0)
     assert "res-00042" not in stack.central.registry.residents
+    page.click("#open-enrol")  # listed as discharged: erasable only after the period
+    gone = page.locator("li.discharged[data-resident-id=res-00042]")
+    expect(gone).to_contain_text("可删除自")
+    expect(gone.locator("button.erase")).to_be_disabled()
+    page.click("#close-enrol")
     assert ("registry_admit", "resident res-00042") in [
         (e.action, e.target) for e in stack.accounts.audit_log()]
     page.click("header .lang-toggle")
@@ -533,3 +538,33 @@ def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
         paired = stack.central.registry.device("gw-00001", "door-new")
         assert paired is not None and paired.resident_id == "res-00001"
         assert paired.kinds == [Kind.DOOR]
+
+
+def test_a_manager_changes_a_family_phone_and_adds_a_key_holder(stack: Stack,
+                                                                 page: Page) -> None:
+    """A family's phone number changed: the site manager opens the resident, changes it in
+    the response plan's contacts and adds a key-holder; the registry has both at once, and
+    the change is audited."""
+    stack.accounts.create_user("manager-1", PASSWORD, Role.MANAGER, stack.clock.now_ms())
+    _sign_in(stack, page, "manager-1")
+    page.locator(".room[data-resident-id=res-00000]").click()
+    form = page.locator("#resident form.plan-edit")
+    first = form.locator(".contact-edit").first
+    expect(first.locator(".contact_phone")).to_have_value("+86000000000000")
+    first.locator(".contact_phone").fill("+86000000000099")
+    form.locator("button.add-contact").click()
+    added = form.locator(".contact-edit").last
+    added.locator(".contact_name").fill("Test Neighbour K")
+    added.locator(".contact_phone").fill("+86000000000098")
+    added.locator(".contact_role").select_option("keyholder")
+    form.locator(".access_notes").fill("ring twice; key with the neighbour")
+    form.locator("button.save-plan").click()
+    expect(form.locator(".error")).to_have_text("已保存")
+    resident = stack.central.registry.residents["res-00000"]
+    assert [(c.name, c.phone, c.role) for c in resident.contacts][0][1] == "+86000000000099"
+    assert ("Test Neighbour K", "+86000000000098", "keyholder") in [
+        (c.name, c.phone, c.role) for c in resident.contacts]
+    assert resident.access_notes == "ring twice; key with the neighbour"
+    assert resident.key_safe == "0000"  # left empty on the form: kept
+    assert ("manager-1", "registry_change", "resident res-00000") in [
+        (e.username, e.action, e.target) for e in stack.accounts.audit_log()]
