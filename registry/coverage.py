@@ -36,13 +36,16 @@ def _is_main_door(d: Device) -> bool:
     return Kind.DOOR in d.kinds and (d.room in MAIN_DOOR_ROOMS or "door" in d.device_id)
 
 
+def _is_living_motion(d: Device) -> bool:
+    return Kind.MOTION in d.kinds and d.room in LIVING_ROOMS
+
+
 def coverage(registry: Registry, resident_id: str) -> Coverage:
     mine = registry.devices_of(resident_id)
     kinds = {k for d in mine for k in d.kinds}
     missing = tuple(name for name, have in (
         ("main_door", any(_is_main_door(d) for d in mine)),
-        ("living_motion", any(Kind.MOTION in d.kinds and d.room in LIVING_ROOMS
-                              for d in mine))) if not have)
+        ("living_motion", any(_is_living_motion(d) for d in mine))) if not have)
     resident = registry.residents.get(resident_id)
     site = registry.sites.get(resident.site_id) if resident else None
     at_home = site is not None and site.kind == "home"
@@ -52,3 +55,28 @@ def coverage(registry: Registry, resident_id: str) -> Coverage:
             Kind.MOTION in d.kinds and d.room == "bedroom" for d in mine),
         sos=Kind.SOS in kinds, vitals=tuple(k.value for k in VITALS if k in kinds),
         missing=missing, reduced=at_home and bool(missing))
+
+
+def per_site(registry: Registry) -> dict[str, tuple[int, int]]:
+    """Per site: its residents, and how many of them have reduced coverage (worked out
+    once per version of the registry: a supervisor's page over thousands of sites)."""
+    def count(reg: Registry) -> dict[str, tuple[int, int]]:
+        # one pass over the devices, one over the residents: ``coverage``'s rule for
+        # "reduced", without building each resident's whole coverage
+        door: set[str] = set()
+        living: set[str] = set()
+        for d in reg.devices.values():
+            if d.resident_id:
+                if _is_main_door(d):
+                    door.add(d.resident_id)
+                if _is_living_motion(d):
+                    living.add(d.resident_id)
+        homes = {s.site_id for s in reg.sites.values() if s.kind == "home"}
+        out: dict[str, list[int]] = {}
+        for r in reg.residents.values():
+            row = out.setdefault(r.site_id, [0, 0])
+            row[0] += 1
+            row[1] += r.site_id in homes and not (r.resident_id in door
+                                                   and r.resident_id in living)
+        return {site: (n, reduced) for site, (n, reduced) in out.items()}
+    return registry.memo("coverage.per_site", count)

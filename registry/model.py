@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import msgspec
 
 from telemetry import topics
 from telemetry.errors import EldercareError
 from telemetry.kinds import Kind
+
+T = TypeVar("T")
 
 
 class RegistryError(EldercareError):
@@ -228,6 +230,7 @@ class Registry:
         self._by_resident: tuple[dict[tuple[str, str], Device], dict[str, list[Device]]] \
             | None = None
         self._applying = threading.Lock()  # a follower and a writer change it one at a time
+        self._memo: dict[str, tuple[_Tables, object]] = {}
 
     @property
     def orgs(self) -> dict[str, Org]:
@@ -267,6 +270,17 @@ class Registry:
                 up = parent.parent if parent is not None else None
                 hops += 1
         return frozenset(below)
+
+    def memo(self, key: str, compute: Callable[[Registry], T]) -> T:
+        """``compute(self)``, worked out once per version of the registry (a figure over
+        every resident, read by page after page until something changes)."""
+        tables = self._t
+        held = self._memo.get(key)
+        if held is not None and held[0] is tables:
+            return cast(T, held[1])
+        value = compute(self)
+        self._memo[key] = (tables, value)
+        return value
 
     def devices_of(self, resident_id: str) -> list[Device]:
         """A resident's devices (indexed once per version of the device table)."""

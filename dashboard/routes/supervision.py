@@ -15,7 +15,7 @@ from alerts.detectors.health import HEALTH_CONDITIONS
 from alerts.model import REQUESTS, Condition
 from dashboard.deps import Ctx, User
 from dashboard.errors import SIGNED_IN
-from registry.coverage import coverage
+from registry.coverage import per_site
 
 router = APIRouter(prefix="/api", tags=["supervision"], responses=SIGNED_IN)
 
@@ -45,24 +45,19 @@ def supervision(ctx: Ctx, user: User) -> dict[str, Any]:
             battery[a.site_id] += 1
     week = Counter(a.site_id for a in recent
                    if a.condition not in NOT_ALARMS and a.opened_ms >= now - 7 * DAY_MS)
-    residents: Counter[str] = Counter()
-    reduced: Counter[str] = Counter()
-    for r in ctx.registry.residents.values():
-        if user.sees(r.site_id):
-            residents[r.site_id] += 1
-            reduced[r.site_id] += coverage(ctx.registry, r.resident_id).reduced
+    kit = per_site(ctx.registry)
     answered = ctx.queries.answered_60s_by_site(now - 30 * DAY_MS, now + 1, scope)
     out = []
     for s in sorted(sites, key=lambda s: (s.org, s.site_id)):
         org = ctx.registry.orgs.get(s.org)
         out.append({"site_id": s.site_id, "name": s.name, "kind": s.kind,
                     "org": s.org, "org_name": org.name if org else "",
-                    "residents": residents[s.site_id],
+                    "residents": kit.get(s.site_id, (0, 0))[0],
                     "open_alarms": alarms_open[s.site_id],
                     "oldest_open_ms": oldest.get(s.site_id),
                     "alarms_7d": week[s.site_id],
                     "answered_60s_share_30d": answered.get(s.site_id),
                     "devices_offline": offline[s.site_id],
                     "battery_low": battery[s.site_id],
-                    "reduced_coverage": reduced[s.site_id]})
+                    "reduced_coverage": kit.get(s.site_id, (0, 0))[1]})
     return {"now_ms": now, "org": user.org, "sites": out}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import registry
 from registry import Device, Resident
-from registry.coverage import coverage
+from registry.coverage import coverage, per_site
 from registry.model import put
 from telemetry.kinds import Kind
 
@@ -46,3 +46,16 @@ def test_motion_in_the_living_room_completes_the_kit_and_the_bedroom_covers_the_
                 Device("pendant-5", "gw-00001", HOME.resident_id, "", [Kind.FALL]))
     c = coverage(reg, HOME.resident_id)
     assert c.inactivity and c.night and c.fall and not c.reduced and c.missing == ()
+
+
+def test_the_per_site_count_agrees_with_each_resident_s_coverage_and_follows_changes() -> None:
+    reg = _with(Device("front-door-5", "gw-00001", "res-00050", "hall", [Kind.DOOR]),
+                Device("front-door-6", "gw-00000", "res-00051", "hall", [Kind.DOOR]))
+    expected: dict[str, tuple[int, int]] = {}
+    for r in reg.residents.values():
+        n, reduced = expected.get(r.site_id, (0, 0))
+        expected[r.site_id] = (n + 1, reduced + coverage(reg, r.resident_id).reduced)
+    assert per_site(reg) == expected
+    assert expected["site-001"][1] == 1  # the doors-only home
+    reg.apply([put(Device("living-pir-5", "gw-00001", "res-00050", "living", [Kind.MOTION]))])
+    assert per_site(reg)["site-001"][1] == 0  # a new version: worked out again
