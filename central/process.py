@@ -17,6 +17,7 @@ from alerts.model import AlertChange
 from alerts.service import AlertService
 from alerts.store.queries import StoreQueries
 from central.cluster import ClusterNode
+from central.commands import Commander
 from central.config import CentralConfig, CentralConfigError, InfluxConfig, registry_location
 from central.metrics import CentralMetrics
 from central.retention import Retention
@@ -32,6 +33,7 @@ from ingest.store.base import Store
 from ingest.store.influx import InfluxStore
 from ingest.store.spool import SpooledStore
 from ingest.store.sqlite import SqliteStore
+from registry.commands import CommandStore
 from registry.db import RegistryFollower, RegistryStore, Sightings, open_registry
 from runtime.ops_server import OpsServer
 from telemetry.clock import Clock
@@ -58,6 +60,15 @@ class CentralProcess:
         self.registry_db = RegistryStore(registry_location(cfg))
         self.registry = open_registry(self.registry_db, Path(cfg.registry))
         self.sightings = Sightings()  # devices gateways report that it does not know
+        # commands to gateways (their device lists, a link test), sent by the alert
+        # process; a store worker sends none
+        self.commands: CommandStore | None = None
+        self.commander: Commander | None = None
+        if cfg.role is not ProcessRole.STORE:
+            self.commands = CommandStore(registry_location(cfg))
+            # a session of its own on each node (a shared client id would take turns)
+            self.commander = Commander(self.commands, cfg.broker, clock, cfg.client_id + (
+                f"-{cfg.cluster.node_id}" if cfg.cluster is not None else ""))
         self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
             else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
@@ -76,6 +87,9 @@ class CentralProcess:
                                    secure_cookies=cfg.dashboard.secure_cookies,
                                    policy_path=Path(cfg.alerts.policy) if cfg.alerts else None,
                                    registry_db=self.registry_db,
+                                   commands=self.commands,
+                                   commands_queued=self.commander.wake
+                                   if self.commander else None,
                                    discharged_keep_days=cfg.retention.discharged_days)
             self.alerts.core.listeners.append(alert_listener(ctx))
             self.dashboard = DashboardServer(create_app(ctx), cfg.dashboard.host,
@@ -156,6 +170,8 @@ class CentralProcess:
 
     def start(self) -> None:
         self.registry_follower.start()
+        if self.commander is not None:
+            self.commander.start()
         if self.alerts is not None:
             self.alerts.start()
         if self.dashboard is not None:
@@ -191,5 +207,9 @@ class CentralProcess:
         if self.accounts is not None:
             self.accounts.close()
         self.registry_follower.stop()
+        if self.commander is not None:
+            self.commander.stop()
+        if self.commands is not None:
+            self.commands.close()
         self.registry_db.close()
         self.store.close()

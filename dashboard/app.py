@@ -11,7 +11,16 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts.model import AlertChange
 from dashboard.context import DashboardContext
-from dashboard.routes import alerts, auth, live, registry, residents, response, supervision
+from dashboard.routes import (
+    alerts,
+    auth,
+    commands,
+    live,
+    registry,
+    residents,
+    response,
+    supervision,
+)
 from dashboard.views import alert_view
 
 STATIC = Path(__file__).with_name("static")
@@ -22,7 +31,7 @@ CHART_JS = Path("/usr/share/javascript/chart.js/chart.min.js")
 def create_app(ctx: DashboardContext) -> FastAPI:
     app = FastAPI(title="Eldercare duty desk", version="1")
     app.state.ctx = ctx
-    for module in (auth, alerts, response, residents, registry, supervision, live):
+    for module in (auth, alerts, response, residents, registry, commands, supervision, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -16,6 +16,7 @@ from dashboard.live import Broadcaster
 from dashboard.queries import AlertQueries
 from ingest.store.base import Store
 from registry import Registry
+from registry.commands import CommandStore
 from registry.db import RegistryStore
 from telemetry.clock import Clock
 
@@ -49,6 +50,8 @@ class DashboardContext:
     status: Callable[[], dict[str, object]] | None = None  # ingest's view of the alert core
     registry_db: RegistryStore | None = None  # where the registry is changed (the desk's pages)
     discharged_keep_days: float = 90.0  # a discharged resident's data is erasable after it
+    commands: CommandStore | None = None  # commands to gateways (``central.commands``)
+    commands_queued: Callable[[], None] | None = None  # tells the sender to send now
 
     def __post_init__(self) -> None:
         self.throttle = LoginThrottle(store=self.accounts)

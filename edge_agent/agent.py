@@ -23,6 +23,7 @@ from edge_agent.adapters import Adapter, AdapterError, Observation
 from edge_agent.adapters.esphome import EsphomeAdapter
 from edge_agent.adapters.native import NativeAdapter
 from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
+from edge_agent.commands import CommandHandler
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
 from edge_agent.outbox import Outbox, OutboxError
@@ -56,8 +57,10 @@ class Agent:
         data.mkdir(parents=True, exist_ok=True)
         self._data = data
         self.outbox = Outbox(data / "outbox.db", cfg.outbox_max_bytes)
+        self.commands = CommandHandler(cfg.gateway_id, clock, data)
         self.uplink = Uplink(cfg.gateway_id, cfg.site_id, cfg.uplink, self.outbox, clock,
-                             batch_window_s=batch_window_s, backoff=uplink_backoff)
+                             batch_window_s=batch_window_s, backoff=uplink_backoff,
+                             on_command=self.commands)
         self.watchdog = Watchdog(cfg.devices, clock, battery_budget_s=battery_budget_s,
                                  mains_budget_s=mains_budget_s)
         self._devices = {d.device_id: d for d in cfg.devices}

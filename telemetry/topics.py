@@ -8,6 +8,7 @@ Mosquitto ACL pattern isolates gateways from each other::
     eldercare/v1/<gateway_id>/status        retained "online" / "offline" (birth, will)
     eldercare/v1/<gateway_id>/heartbeat     gateway health
     eldercare/v1/<gateway_id>/cmd/<name>    commands from the centre to one gateway
+    eldercare/v1/<gateway_id>/result        the gateway's answers to them
     eldercare/probe/<probe_id>              an alert node asking a clustered broker which
                                             partition an id falls in (its mapping's count)
 
@@ -58,6 +59,7 @@ class Channel(enum.StrEnum):
     URGENT = "urgent"
     STATUS = "status"
     HEARTBEAT = "heartbeat"
+    RESULT = "result"  # a gateway's answer to a command (``telemetry.commands``)
 
 
 class CentralTopic(NamedTuple):
@@ -80,6 +82,11 @@ def central(gateway_id: str, channel: Channel) -> str:
 def command(gateway_id: str, name: str) -> str:
     """The topic on which the centre sends command ``name`` to one gateway."""
     return f"{CENTRAL_ROOT}/{check_id(gateway_id, 'gateway id')}/cmd/{check_id(name, 'command')}"
+
+
+def command_filter(gateway_id: str) -> str:
+    """What one gateway subscribes to: every command sent to it."""
+    return f"{CENTRAL_ROOT}/{check_id(gateway_id, 'gateway id')}/cmd/+"
 
 
 def partition_of(gateway_id: str, partitions: int) -> int:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from dashboard.deps import Admin, Ctx, Manager, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
+from dashboard.routes.commands import send_device_lists
 from dashboard.views import alert_view
 from ingest.store.base import StoreError
 from registry import Contact, Device, Gateway, Org, Resident, Site
@@ -118,6 +119,7 @@ def _write(ctx: Ctx, user: User, action: str, target: str, changes: list[Change]
     except RegistryError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     ctx.accounts.audit(ctx.clock.now_ms(), user.username, action, target, detail)
+    send_device_lists(ctx, changes)
 
 
 def _site(ctx: Ctx, user: User, site_id: str) -> Site:

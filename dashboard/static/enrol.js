@@ -44,6 +44,12 @@
       $("site-org").replaceChildren(el("option", { value: "" }, t("no_org")),
         ...orgs.map((o) => el("option", { value: o.org_id }, o.name)));
     }
+    // commands a gateway refused or never answered (its device list, a link test)
+    const problems = await api("/api/registry/commands/not-done");
+    $("commands-not-done").replaceChildren(...problems.map((c) => el("li", {
+      class: "command-problem", "data-gateway": c.gateway_id, "data-command": c.name },
+      `${c.gateway_id} · ${t("cmd_" + c.name)} · ${t("cmd_" + c.state)}: ${c.reason}`)));
+    $("no-commands-not-done").hidden = problems.length > 0;
     $("discharged-box").hidden = state.me.role !== "admin";
     if (state.me.role === "admin") await listDischarged();
     $("enrol").hidden = false;

@@ -17,6 +17,7 @@ import select
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -28,7 +29,7 @@ from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
-from telemetry import health, topics
+from telemetry import commands, health, topics
 from telemetry.clock import Clock
 from telemetry.topics import Channel
 
@@ -40,7 +41,10 @@ class Uplink(threading.Thread):
     def __init__(self, gateway_id: str, site_id: str, broker: BrokerConnection, outbox: Outbox,
                  clock: Clock, *, batch_max: int = 500, batch_window_s: float = 1.0,
                  max_inflight: int = 64, keepalive_s: int = 30,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None,
+                 on_command: Callable[[bytes], commands.Result | None] | None = None) -> None:
+        """``on_command``: a command's bytes from the centre, to its answer (sent back on
+        the result channel)."""
         super().__init__(name="uplink", daemon=True)
         self.gateway_id = gateway_id
         self.site_id = site_id
@@ -54,6 +58,7 @@ class Uplink(threading.Thread):
         self.max_inflight = max_inflight
         self._keepalive_s = keepalive_s
         self._backoff = backoff or retry_policy.reconnect()
+        self._on_command = on_command
         self._stopping = threading.Event()
         # made when the thread starts (and closed when it ends): a wake-up pair
         self._wake_r: socket.socket | None = None
@@ -75,6 +80,7 @@ class Uplink(threading.Thread):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     # --- callbacks, all on this thread -------------------------------------------------
@@ -87,12 +93,27 @@ class Uplink(threading.Thread):
         self._backoff.reset()
         client.publish(topics.central(self.gateway_id, Channel.STATUS), health.ONLINE,
                        qos=1, retain=True)
+        if self._on_command is not None:  # the persistent session keeps what came meanwhile
+            client.subscribe(topics.command_filter(self.gateway_id), qos=1)
         self.connected.set()
         self.wake_up()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
         self.connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        if self._on_command is None:
+            return
+        try:
+            result = self._on_command(bytes(msg.payload))
+        except Exception:  # a handler's bug must not stop the uplink
+            log.exception("command handler failed on %s", msg.topic)
+            return
+        if result is not None:
+            self.sender.side(Channel.RESULT, commands.encode(result))
+            self.wake_up()
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason: ReasonCode, props: object) -> None:

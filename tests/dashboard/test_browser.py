@@ -32,6 +32,7 @@ from harness.process import free_port
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
+from telemetry import commands as wire
 from telemetry.clock import FakeClock, SystemClock
 from telemetry.kinds import FallStatus, Kind, unit_of
 from telemetry.reading import Reading
@@ -538,6 +539,23 @@ def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
         paired = stack.central.registry.device("gw-00001", "door-new")
         assert paired is not None and paired.resident_id == "res-00001"
         assert paired.kinds == [Kind.DOOR]
+        # the gateway is sent its new device list; it refuses it, and the desk shows why
+        commands = stack.central.commands
+        assert commands is not None
+        wait_until(lambda: [c.state for c in commands.of(("gw-00001",))] == ["sent"], 10,
+                   "the device list sent to the gateway")
+        (sent,) = commands.of(("gw-00001",))
+        refused = wire.Result(sent.command_id, "gw-00001", False, stack.clock.now_ms(),
+                              "cannot keep it: disk full")
+        stack.publisher.publish(topics.central("gw-00001", Channel.RESULT),
+                                wire.encode(refused), qos=1).wait_for_publish(5)
+        wait_until(lambda: commands.of(("gw-00001",))[0].state == "failed", 10,
+                   "the refusal recorded")
+        page.locator("#close-enrol").tap()
+        page.locator("#open-enrol").tap()
+        problem = page.locator("li.command-problem[data-gateway=gw-00001]")
+        expect(problem).to_contain_text("设备清单 · 被网关拒绝: cannot keep it: disk full")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
 
 
 def test_a_manager_changes_a_family_phone_and_adds_a_key_holder(stack: Stack,

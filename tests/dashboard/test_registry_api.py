@@ -25,8 +25,10 @@ from dashboard.app import create_app
 from dashboard.context import DashboardContext
 from ingest.accept import Acceptor
 from ingest.dedup import Dedup
+from registry.commands import EXPIRED, QUEUED, CommandStore
 from registry.db import RegistryFollower, RegistryStore, Sightings, open_registry
 from telemetry import codec, topics
+from telemetry import commands as wire
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading
@@ -57,9 +59,10 @@ class Desk:
         for name, role, sites in (("admin", Role.ADMIN, ()), ("nurse", Role.NURSE, ()),
                                   ("admin-b", Role.ADMIN, ("site-001",))):
             self.accounts.create_user(name, PASSWORD, role, T0, sites)
+        self.commands = CommandStore(tmp / "registry.db")
         self.ctx = DashboardContext(self.accounts, self.registry, self.core,
                                     StoreQueries(self.db), self.core.policies, self.clock,
-                                    registry_db=self.registry_db)
+                                    registry_db=self.registry_db, commands=self.commands)
         self.client = TestClient(create_app(self.ctx))
 
     def login(self, name: str) -> dict[str, str]:
@@ -81,6 +84,7 @@ class Desk:
         self.accounts.close()
         self.db.close()
         self.registry_db.close()
+        self.commands.close()
 
 
 @pytest.fixture
@@ -285,3 +289,33 @@ def test_the_resident_list_is_paged_in_room_order_with_its_total(desk: Desk) -> 
     assert after[-1] == everyone[0]
     assert desk.client.get("/api/residents?limit=0").status_code == 422
     assert desk.client.get("/api/residents?limit=1001").status_code == 422
+
+
+def test_a_paired_device_sends_its_gateway_the_new_list_and_the_desk_sees_commands(
+        desk: Desk) -> None:
+    headers = desk.login("admin")
+    assert desk.client.post("/api/registry/devices", headers=headers, json={
+        "gateway_id": "gw-00001", "device_id": "pendant-9", "resident_id": "res-00001"}
+    ).status_code == 201
+    (sent,) = desk.client.get("/api/registry/gateways/gw-00001/commands").json()
+    assert (sent["name"], sent["state"]) == ("devices", QUEUED)
+    (command,) = [c for _, c in desk.commands.claim_queued()]
+    assert "pendant-9" in {d.device_id for d in wire.devices_of(command)}
+    ping = desk.client.post("/api/registry/gateways/gw-00001/commands", headers=headers,
+                            json={"name": "ping"})
+    assert ping.status_code == 201
+    desk.clock.advance(25 * 3600)  # nobody answered within a day
+    desk.commands.expire(desk.clock.now_ms())
+    desk.login("admin")  # a day on: signed in again
+    not_done = desk.client.get("/api/registry/commands/not-done").json()
+    assert {(c["name"], c["state"], c["site_id"]) for c in not_done} == {
+        ("devices", EXPIRED, "site-000"), ("ping", EXPIRED, "site-000")}
+    assert ("admin", "gateway_command", "gateway gw-00001") in [
+        (e.username, e.action, e.target) for e in desk.accounts.audit_log()]
+    # a nurse may look but not send; an admin of another site sees nothing of it
+    nurse = desk.login("nurse")
+    assert desk.client.post("/api/registry/gateways/gw-00001/commands", headers=nurse,
+                            json={"name": "ping"}).status_code == 403
+    desk.login("admin-b")
+    assert desk.client.get("/api/registry/gateways/gw-00001/commands").status_code == 404
+    assert desk.client.get("/api/registry/commands/not-done").json() == []

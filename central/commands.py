@@ -1,0 +1,132 @@
+"""The centre's side of the command path (``telemetry.commands``), kept by
+``registry.commands.CommandStore``. ``Commander`` is a thread with its own MQTT session: it
+sends what is queued (on several nodes, each command by the one node that claims it first), marks
+what has gone unanswered past its expiry, and records each gateway's answers. A gateway's
+answer only ever touches a command sent to that gateway (the topic it came on names it,
+and the broker lets a gateway publish on its own topics only). A command queued while its
+gateway is offline waits in the gateway's persistent session at the broker until it
+connects; unanswered by its expiry it is marked expired, with the reason, for the desk."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from registry.commands import CommandStore
+from runtime.broker import BrokerConnection
+from runtime.mqtt import MQTTv311, new_client
+from runtime.sql import StateError
+from telemetry import commands as wire
+from telemetry import topics
+from telemetry.clock import Clock
+from telemetry.topics import Channel, TopicError
+
+log = logging.getLogger(__name__)
+
+ROUND_S = 0.5  # how often it expires and sends, when nothing wakes it sooner
+
+class Commander(threading.Thread):
+    """Sends queued commands and takes the gateways' answers (see the module)."""
+
+    def __init__(self, store: CommandStore, broker: BrokerConnection, clock: Clock,
+                 client_id: str) -> None:
+        """``client_id``: this process's own (a node's, on several), for its session."""
+        super().__init__(name="commander", daemon=True)
+        self.store = store
+        self.clock = clock
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self.connected = threading.Event()
+        # a persistent session: answers that come while it reconnects wait for it
+        self._client = new_client(client_id=f"{client_id}-commands", clean_session=False,
+                                  protocol=MQTTv311)
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password())
+        if broker.ca_file:
+            self._client.tls_set(ca_certs=broker.ca_file, certfile=broker.cert_file,
+                                 keyfile=broker.key_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = lambda *_: self.connected.clear()
+        self._client.on_message = self._on_message
+        self._broker = broker
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, props: object) -> None:
+        if reason.is_failure:
+            log.warning("commands: the broker refused the connection: %s", reason)
+            return
+        # as one broker delivers them, and as a clustered one does (under a partition)
+        client.subscribe([(topics.central_filter(Channel.RESULT), 1),
+                          (f"{topics.PARTITION_ROOT}/+/{topics.central_filter(Channel.RESULT)}",
+                           1)])
+        self.connected.set()
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        try:
+            gateway_id = topics.parse_central(msg.topic).gateway_id
+            result = wire.decode_result(bytes(msg.payload))
+            if result.gateway_id != gateway_id:
+                raise wire.CommandError(f"an answer on {gateway_id}'s topic names "
+                                        f"{result.gateway_id}")
+            if self.store.answered(gateway_id, result, self.clock.now_ms()):
+                self.counts["answered"] += 1
+            else:
+                self.counts["answer_unmatched"] += 1
+                log.info("commands: %s answered %s, which is not open for it", gateway_id,
+                         result.id)
+        except (TopicError, wire.CommandError) as exc:
+            self.counts["answer_refused"] += 1
+            log.warning("commands: an answer refused: %s", exc)
+        except StateError as exc:  # the gateway's copy stays with it; it answers a repeat
+            self.counts["store_errors"] += 1
+            log.error("commands: an answer not recorded: %s", exc)
+
+    def wake(self) -> None:
+        """Something was queued: send it now rather than at the next round."""
+        self._wake.set()
+
+    def round(self) -> None:
+        """Expire what went unanswered; send what is queued (while connected)."""
+        now = self.clock.now_ms()
+        expired = self.store.expire(now)
+        if expired:
+            self.counts["expired"] += expired
+            log.warning("commands: %d expired unanswered", expired)
+        if not self.connected.is_set():
+            return
+        for gateway_id, command in self.store.claim_queued():
+            info = self._client.publish(topics.command(gateway_id, command.name),
+                                        wire.encode(command), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self.store.unsend(command.id)
+                return
+            self.counts["sent"] += 1
+
+    def run(self) -> None:
+        host, port = self._broker.addresses()[0]
+        self._client.connect_async(host, port, keepalive=30)
+        self._client.loop_start()
+        while not self._stopping.is_set():
+            try:
+                self.round()
+            except StateError as exc:
+                self.counts["store_errors"] += 1
+                log.error("commands: round failed (tried again): %s", exc)
+            self._wake.wait(ROUND_S)
+            self._wake.clear()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self.is_alive():
+            self.join(5)
