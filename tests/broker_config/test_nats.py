@@ -162,3 +162,31 @@ def test_the_alert_nodes_user_may_probe_the_partition_count_and_a_gateway_may_no
     with pytest.raises(PartitionCountError, match="probes"):  # its permissions deny them
         check_partitions(address, 4, username="gw-00000", password=PASSWORDS["gw-00000"],
                          timeout_s=2)
+
+
+def test_only_the_centre_commands_a_gateway_and_a_gateway_answers_only_for_itself(
+        node: NatsCluster) -> None:
+    """Commands (``telemetry.commands``) behind the clustered broker: gateway 0 can
+    neither command gateway 1 nor answer on its topic; the centre can command it."""
+    port = node.nodes[0].mqtt_port
+    heard_by_1 = Recorder(port, [topics.command_filter("gw-00001")], client_id="gw-00001",
+                          username="gw-00001", password=PASSWORDS["gw-00001"])
+    answers = Recorder(port, [f"part/+/{topics.central_filter(Channel.RESULT)}"],
+                       client_id="test-commands", username="ingest",
+                       password=PASSWORDS["ingest"])
+    try:
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.command("gw-00001", "ping"))  # acknowledged, then dropped
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.central("gw-00001", Channel.RESULT))
+        assert _publish(port, "gw-00000", PASSWORDS["gw-00000"],
+                        topics.central("gw-00000", Channel.RESULT))
+        assert _publish(port, "ingest", PASSWORDS["ingest"], topics.command("gw-00001", "ping"))
+        wait_until(lambda: heard_by_1.count() == 1 and answers.count() == 1, 10,
+                   "the centre's command and gateway 0's own answer")
+    finally:
+        heard_by_1.close()
+        answers.close()
+    assert [topics.parse_central(m.topic).gateway_id for m in answers.snapshot()] == \
+        ["gw-00000"]
+    assert [m.topic for m in heard_by_1.snapshot()] == [topics.command("gw-00001", "ping")]
