@@ -25,7 +25,13 @@ from edge_agent.adapters.native import NativeAdapter
 from edge_agent.adapters.zigbee2mqtt import Zigbee2mqttAdapter
 from edge_agent.commands import CommandHandler
 from edge_agent.config import GatewayConfig
-from edge_agent.local_rules import LocalAlarm, alarm_for, encode_alarm
+from edge_agent.local_rules import (
+    CENTRE_UNREACHABLE,
+    LocalAlarm,
+    alarm_for,
+    encode_alarm,
+    is_alarm,
+)
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.uplink.session import Uplink
 from edge_agent.watchdog import Watchdog
@@ -72,6 +78,8 @@ class Agent:
         self.refused: collections.Counter[str] = collections.Counter()
         self.readings_total = 0
         self.alarms_raised = 0
+        self.fallback_alarms = 0
+        self._fell_back: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._started_s = clock.monotonic_s()
         self._stop = threading.Event()
         self.local_ready = threading.Event()  # subscribed on the local broker
@@ -205,10 +213,36 @@ class Agent:
             readings_total=total, refused=refused)
 
     def tick(self) -> None:
-        """Periodic work: the watchdog."""
+        """Periodic work: the watchdog, and the fallback alarm."""
         silent = self.watchdog.check()
         if silent:
             self._writer.submit(self._readings(silent))
+        self._fall_back()
+
+    def _fall_back(self) -> None:
+        """A fall or SOS still in the outbox ``fallback_after_s`` after it came (the
+        centre's broker has not taken it: the uplink is down) sounds the fallback alarm,
+        once per alarm."""
+        now = self.clock.now_ms()
+        try:
+            waiting = self.outbox.unsent_urgent(now - int(self.cfg.fallback_after_s * 1000))
+        except OutboxError as exc:  # the outbox's own trouble is counted where it writes
+            log.error("the outbox cannot be read for the fallback alarm: %s", exc)
+            return
+        for r in waiting:
+            if r.seq in self._fell_back or not is_alarm(r.kind, r.value):
+                continue
+            self._fell_back[r.seq] = None
+            while len(self._fell_back) > 1000:
+                self._fell_back.popitem(last=False)
+            device = self._devices.get(r.device_id)
+            alarm = LocalAlarm(r.device_id, device.room if device else "", r.kind, now,
+                               fallback=True, reason=CENTRE_UNREACHABLE)
+            self._local.publish(self.cfg.local_alarm_topic, encode_alarm(alarm), qos=1)
+            with self._lock:
+                self.fallback_alarms += 1
+            log.warning("the centre has not taken the %s of %s after %.0f s: fallback alarm",
+                        r.kind, r.device_id, self.cfg.fallback_after_s)
 
     def run(self) -> None:
         """Run until ``stop()``: the watchdog every second, the heartbeat periodically."""

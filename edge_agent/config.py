@@ -46,6 +46,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     z2m_base: str = topics.Z2M_DEFAULT_BASE
     outbox_max_bytes: int = 64 * 1024 * 1024
     local_alarm_topic: str = topics.LOCAL_ALARM
+    # a fall or SOS the centre's broker has not taken by then (the uplink is down): the
+    # fallback alarm sounds in the home
+    fallback_after_s: float = 30.0
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 

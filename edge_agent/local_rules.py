@@ -7,21 +7,31 @@ import msgspec
 from edge_agent.adapters import Observation
 from telemetry.kinds import FallStatus, Kind
 
+CENTRE_UNREACHABLE = "centre_unreachable"  # why a fallback alarm sounds
 
-class LocalAlarm(msgspec.Struct, frozen=True):
-    """Published on the gateway's local alarm topic (a siren, a smart speaker)."""
+
+class LocalAlarm(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Published on the gateway's local alarm topic (a siren, a smart speaker). The first
+    goes off at once; a ``fallback`` one when the centre has not taken the alarm in time
+    (``reason``): louder, spoken, for whoever is near (and the local modem, where fitted)."""
 
     device_id: str
     room: str
     kind: Kind
     time_ms: int
+    fallback: bool = False
+    reason: str = ""
+
+
+def is_alarm(kind: Kind, value: float) -> bool:
+    """True for a confirmed fall or a pressed SOS button."""
+    if kind is Kind.FALL:
+        return value >= FallStatus.FALL
+    return kind is Kind.SOS and value > 0
 
 
 def alarm_for(observation: Observation) -> bool:
-    """True for a confirmed fall or a pressed SOS button."""
-    if observation.kind is Kind.FALL:
-        return observation.value >= FallStatus.FALL
-    return observation.kind is Kind.SOS and observation.value > 0
+    return is_alarm(observation.kind, observation.value)
 
 
 def encode_alarm(alarm: LocalAlarm) -> bytes:

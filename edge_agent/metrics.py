@@ -44,6 +44,10 @@ class EdgeCollector(Collector):
         yield CounterMetricFamily(_PREFIX + "local_alarms",
                                   "alarms raised on the home's own siren or light",
                                   value=self.agent.alarms_raised)
+        yield CounterMetricFamily(_PREFIX + "fallback_alarms",
+                                  "falls and SOS the centre did not take in time: the home's "
+                                  "fallback alarm sounded",
+                                  value=self.agent.fallback_alarms)
         yield GaugeMetricFamily(_PREFIX + "uplink_connected",
                                 "1 while connected to the central broker",
                                 value=int(self.agent.uplink.connected.is_set()))

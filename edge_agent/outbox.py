@@ -190,6 +190,17 @@ class Outbox:
             count: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
             return count
 
+    def unsent_urgent(self, received_before_ms: int, limit: int = 50) -> list[Reading]:
+        """Urgent readings received before then and not yet taken by the centre's broker."""
+        try:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT body FROM outbox WHERE urgent = 1 AND received_time_ms < ? "
+                    "ORDER BY seq LIMIT ?", (received_before_ms, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot read the urgent lane: {exc}") from exc
+        return [_decoder.decode(body) for (body,) in rows]
+
     def oldest_received_ms(self) -> int | None:
         with self._lock:
             value: int | None = self._db.execute(
