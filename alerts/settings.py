@@ -77,10 +77,15 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     # How often what the detectors learned is written to the store (also at a clean stop
     # and when a node lets a partition go); a crash loses at most this much of it.
     learned_every_s: float = 600.0
+    # A fall or SOS nobody at the desk has taken or acknowledged by then: the home's gateway
+    # is told to sound its fallback alarm (``telemetry.commands.SOUND``); 0: never.
+    sound_home_after_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not self.learned_every_s > 0:
             raise ValueError("[alerts] learned_every_s must be more than 0")
+        if self.sound_home_after_s < 0:
+            raise ValueError("[alerts] sound_home_after_s must be 0 (never) or more")
         if self.kannel is not None and self.callback_host in WILDCARDS \
                 and not self.callback_url:
             raise ValueError(f"[alerts] callback_host = {self.callback_host!r} listens on every "

@@ -13,10 +13,13 @@ import collections
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 
+import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from alerts.model import Alert, AlertState, Condition
 from registry.commands import CommandStore
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
@@ -29,16 +32,35 @@ from telemetry.topics import Channel, TopicError
 log = logging.getLogger(__name__)
 
 ROUND_S = 0.5  # how often it expires and sends, when nothing wakes it sooner
+UNANSWERED_EVERY_S = 5.0  # how often it looks for falls and SOS nobody at the desk took
+SOUND_TTL_MS = 10 * 60_000  # a home's siren hours late helps nobody: it expires
+
+# the open falls and SOS nobody at the desk took in time at ``now_ms``: (gateway, what)
+Unanswered = Callable[[int], list[tuple[str, wire.Sound]]]
+SOUNDED = (Condition.FALL, Condition.SOS)  # what a home's fallback alarm sounds for
+
+
+def unanswered_alarms(alerts: list[Alert], now_ms: int,
+                      after_ms: int) -> list[tuple[str, wire.Sound]]:
+    """Of ``alerts``, the falls and SOS still open, neither taken nor acknowledged at the
+    desk, ``after_ms`` after they opened: (their gateway, what to sound for)."""
+    return [(a.gateway_id, wire.Sound(a.alert_id, a.condition.value, a.device_id))
+            for a in alerts
+            if a.condition in SOUNDED and a.state is AlertState.OPEN and a.owner is None
+            and now_ms - a.opened_ms >= after_ms]
 
 class Commander(threading.Thread):
     """Sends queued commands and takes the gateways' answers (see the module)."""
 
     def __init__(self, store: CommandStore, broker: BrokerConnection, clock: Clock,
-                 client_id: str) -> None:
-        """``client_id``: this process's own (a node's, on several), for its session."""
+                 client_id: str, unanswered: Unanswered | None = None) -> None:
+        """``client_id``: this process's own (a node's, on several), for its session.
+        ``unanswered``: the alarms whose home's gateway is to sound its fallback alarm."""
         super().__init__(name="commander", daemon=True)
         self.store = store
         self.clock = clock
+        self._unanswered = unanswered
+        self._looked_s = float("-inf")
         self.counts: collections.Counter[str] = collections.Counter()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -93,8 +115,27 @@ class Commander(threading.Thread):
         """Something was queued: send it now rather than at the next round."""
         self._wake.set()
 
+    def sound_unanswered(self) -> int:
+        """Tell the gateway of each fall or SOS nobody at the desk took in time to sound
+        its fallback alarm: once per alarm, whichever node sees it first. How many."""
+        if self._unanswered is None:
+            return 0
+        now = self.clock.now_ms()
+        queued = 0
+        for gateway_id, sound in self._unanswered(now):
+            if self.store.queue(gateway_id, wire.SOUND, msgspec.to_builtins(sound), now,
+                                ttl_ms=SOUND_TTL_MS, command_id=f"sound-{sound.alert_id}"):
+                queued += 1
+                log.warning("commands: alert %d not taken at the desk: %s told to sound",
+                            sound.alert_id, gateway_id)
+        self.counts["sound"] += queued
+        return queued
+
     def round(self) -> None:
         """Expire what went unanswered; send what is queued (while connected)."""
+        if self.clock.monotonic_s() - self._looked_s >= UNANSWERED_EVERY_S:
+            self._looked_s = self.clock.monotonic_s()
+            self.sound_unanswered()
         now = self.clock.now_ms()
         expired = self.store.expire(now)
         if expired:

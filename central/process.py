@@ -17,7 +17,7 @@ from alerts.model import AlertChange
 from alerts.service import AlertService
 from alerts.store.queries import StoreQueries
 from central.cluster import ClusterNode
-from central.commands import Commander
+from central.commands import SOUNDED, Commander, unanswered_alarms
 from central.config import CentralConfig, CentralConfigError, InfluxConfig, registry_location
 from central.metrics import CentralMetrics
 from central.retention import Retention
@@ -37,6 +37,7 @@ from registry.commands import CommandStore
 from registry.db import RegistryFollower, RegistryStore, Sightings, open_registry
 from runtime.ops_server import OpsServer
 from telemetry.clock import Clock
+from telemetry.commands import Sound
 
 
 class CentralProcess:
@@ -68,7 +69,9 @@ class CentralProcess:
             self.commands = CommandStore(registry_location(cfg))
             # a session of its own on each node (a shared client id would take turns)
             self.commander = Commander(self.commands, cfg.broker, clock, cfg.client_id + (
-                f"-{cfg.cluster.node_id}" if cfg.cluster is not None else ""))
+                f"-{cfg.cluster.node_id}" if cfg.cluster is not None else ""),
+                unanswered=self._unanswered if cfg.alerts is not None
+                and cfg.alerts.sound_home_after_s > 0 else None)
         self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
             else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
@@ -143,6 +146,15 @@ class CentralProcess:
         # A store worker leaves tidying to the process that started it.
         self.retention = None if cfg.role is ProcessRole.STORE else Retention(
             cfg.retention, self.store, self.alerts.db if self.alerts else None, clock)
+
+    def _unanswered(self, now_ms: int) -> list[tuple[str, Sound]]:
+        """Falls and SOS still open, neither taken nor acknowledged at the desk,
+        ``sound_home_after_s`` after they opened: their homes' gateways sound."""
+        if self.alerts is None or self.cfg.alerts is None:
+            return []
+        return unanswered_alarms(self.alerts.db.alerts.find(
+            open_only=True, conditions=SOUNDED, limit=10_000),
+            now_ms, int(self.cfg.alerts.sound_home_after_s * 1000))
 
     def status(self) -> dict[str, object]:
         """What the desk's banner and operators read: the intake's, and on a node of

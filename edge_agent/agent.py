@@ -39,9 +39,10 @@ from runtime.backoff import Backoff
 from runtime.group_commit import GroupWriter
 from runtime.limits import EDGE_MAX_INFLIGHT
 from runtime.mqtt import MQTTv311, new_client
+from telemetry import commands as wire
 from telemetry import health, topics
 from telemetry.clock import Clock
-from telemetry.kinds import is_urgent, unit_of
+from telemetry.kinds import Kind, is_urgent, unit_of
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
 from telemetry.refusal import Refusal
@@ -63,7 +64,8 @@ class Agent:
         data.mkdir(parents=True, exist_ok=True)
         self._data = data
         self.outbox = Outbox(data / "outbox.db", cfg.outbox_max_bytes)
-        self.commands = CommandHandler(cfg.gateway_id, clock, data)
+        self.commands = CommandHandler(cfg.gateway_id, clock, data,
+                                       on_sound=self._sound_for_centre)
         self.uplink = Uplink(cfg.gateway_id, cfg.site_id, cfg.uplink, self.outbox, clock,
                              batch_window_s=batch_window_s, backoff=uplink_backoff,
                              on_command=self.commands)
@@ -219,6 +221,21 @@ class Agent:
             self._writer.submit(self._readings(silent))
         self._fall_back()
 
+    def _sound_for_centre(self, sound: wire.Sound) -> None:
+        """The centre says nobody at the desk took this home's fall or SOS in time."""
+        device = self._devices.get(sound.device_id)
+        kind = Kind(sound.kind) if sound.kind in {k.value for k in Kind} else Kind.SOS
+        self._sound_fallback(LocalAlarm(sound.device_id, device.room if device else "", kind,
+                                        self.clock.now_ms(), fallback=True,
+                                        reason=wire.NO_ANSWER_AT_DESK))
+
+    def _sound_fallback(self, alarm: LocalAlarm) -> None:
+        self._local.publish(self.cfg.local_alarm_topic, encode_alarm(alarm), qos=1)
+        with self._lock:
+            self.fallback_alarms += 1
+        log.warning("fallback alarm for %s of %s: %s", alarm.kind, alarm.device_id,
+                    alarm.reason)
+
     def _fall_back(self) -> None:
         """A fall or SOS still in the outbox ``fallback_after_s`` after it came (the
         centre's broker has not taken it: the uplink is down) sounds the fallback alarm,
@@ -236,13 +253,9 @@ class Agent:
             while len(self._fell_back) > 1000:
                 self._fell_back.popitem(last=False)
             device = self._devices.get(r.device_id)
-            alarm = LocalAlarm(r.device_id, device.room if device else "", r.kind, now,
-                               fallback=True, reason=CENTRE_UNREACHABLE)
-            self._local.publish(self.cfg.local_alarm_topic, encode_alarm(alarm), qos=1)
-            with self._lock:
-                self.fallback_alarms += 1
-            log.warning("the centre has not taken the %s of %s after %.0f s: fallback alarm",
-                        r.kind, r.device_id, self.cfg.fallback_after_s)
+            self._sound_fallback(LocalAlarm(r.device_id, device.room if device else "",
+                                            r.kind, now, fallback=True,
+                                            reason=CENTRE_UNREACHABLE))
 
     def run(self) -> None:
         """Run until ``stop()``: the watchdog every second, the heartbeat periodically."""

@@ -5,8 +5,10 @@ or one whose arguments are wrong is answered with the reason. Bytes that are not
 at all cannot be answered (no id): they are counted and logged. Nothing here raises into
 the uplink's thread.
 
-Known commands: ``ping``, and ``devices``, the gateway's devices as the registry has them
-(kept in ``devices.json`` in the agent's data folder, for the next start too)."""
+Known commands: ``ping``; ``devices``, the gateway's devices as the registry has them
+(kept in ``devices.json`` in the agent's data folder, for the next start too); and
+``sound``, nobody at the desk took a fall or SOS in time: the home's fallback alarm
+(``on_sound``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from telemetry import commands as wire
@@ -26,8 +29,10 @@ REMEMBERED = 256  # command ids whose answers are kept for a repeat
 
 
 class CommandHandler:
-    def __init__(self, gateway_id: str, clock: Clock, data_dir: Path) -> None:
+    def __init__(self, gateway_id: str, clock: Clock, data_dir: Path,
+                 on_sound: Callable[[wire.Sound], None] | None = None) -> None:
         self.gateway_id = gateway_id
+        self._on_sound = on_sound
         self.clock = clock
         self._devices_file = data_dir / "devices.json"
         self._done: collections.OrderedDict[str, wire.Result] = collections.OrderedDict()
@@ -77,6 +82,9 @@ class CommandHandler:
                 return self._answer(command)
             if command.name == wire.DEVICES:
                 self._keep_devices(wire.devices_of(command))
+                return self._answer(command)
+            if command.name == wire.SOUND and self._on_sound is not None:
+                self._on_sound(wire.sound_of(command))
                 return self._answer(command)
         except wire.CommandError as exc:
             return self._answer(command, f"{wire.BAD}: {exc}")

@@ -60,11 +60,13 @@ class CommandStore:
             self._backend.close()
 
     def queue(self, gateway_id: str, name: str, args: dict[str, Any], now_ms: int,
-              ttl_ms: int = DEFAULT_TTL_MS) -> wire.Command:
+              ttl_ms: int = DEFAULT_TTL_MS, command_id: str | None = None
+              ) -> wire.Command | None:
         """A command for ``gateway_id``. A newer ``devices`` command supersedes one not
-        yet answered: only the latest list matters."""
-        command = wire.Command(f"c-{secrets.token_hex(8)}", name, now_ms, now_ms + ttl_ms,
-                               args)
+        yet answered: only the latest list matters. With ``command_id``, once only: None
+        if a command of that id was queued before (by this node or another)."""
+        command = wire.Command(command_id or f"c-{secrets.token_hex(8)}", name, now_ms,
+                               now_ms + ttl_ms, args)
         with self._lock:
             self._backend.begin()
             ok = False
@@ -74,15 +76,15 @@ class CommandStore:
                         "UPDATE gateway_commands SET state = ?, reason = ? WHERE "
                         "gateway_id = ? AND name = ? AND state IN (?, ?)",
                         (SUPERSEDED, "a newer list was sent", gateway_id, name, *OPEN))
-                self._backend.execute(
+                added = self._backend.execute(
                     f"INSERT INTO gateway_commands ({_COLS}, body) VALUES "
-                    "(?, ?, ?, ?, ?, ?, NULL, '', ?)",
+                    "(?, ?, ?, ?, ?, ?, NULL, '', ?) ON CONFLICT (command_id) DO NOTHING",
                     (command.id, gateway_id, name, QUEUED, now_ms, command.expires_ms,
-                     wire.encode(command).decode()))
+                     wire.encode(command).decode())).rowcount
                 ok = True
             finally:
                 self._backend.end(commit=ok)
-        return command
+        return command if added == 1 else None
 
     def claim_queued(self, limit: int = 200) -> list[tuple[str, wire.Command]]:
         """Queued commands, each now marked sent by this caller (on several nodes, the

@@ -25,7 +25,11 @@ MAX_COMMAND_BYTES: Final = 64 * 1024
 
 PING: Final = "ping"  # answered at once: the command path works end to end
 DEVICES: Final = "devices"  # the gateway's devices as the registry has them
-NAMES: Final = (PING, DEVICES)
+# nobody at the desk has taken a fall or SOS of this home in time: sound the home's
+# fallback alarm (args: ``Sound``)
+SOUND: Final = "sound"
+NAMES: Final = (PING, DEVICES, SOUND)
+NO_ANSWER_AT_DESK: Final = "no_answer_at_desk"  # why a ``sound`` command sounds
 
 # reasons a gateway gives for not doing a command
 EXPIRED: Final = "expired"
@@ -62,10 +66,19 @@ class DeviceEntry(msgspec.Struct, frozen=True):
     resident_id: str | None = None
 
 
+class Sound(msgspec.Struct, frozen=True):
+    """What a ``sound`` command says: the alarm nobody took, and of which device."""
+
+    alert_id: int
+    kind: str
+    device_id: str
+
+
 _ENCODER = msgspec.json.Encoder()
 _COMMAND = msgspec.json.Decoder(Command)
 _RESULT = msgspec.json.Decoder(Result)
 _DEVICES = msgspec.json.Decoder(list[DeviceEntry])
+_SOUND = msgspec.json.Decoder(Sound)
 
 
 def encode(message: Command | Result) -> bytes:
@@ -95,3 +108,11 @@ def devices_of(command: Command) -> list[DeviceEntry]:
         return _DEVICES.decode(_ENCODER.encode(command.args.get("devices", None)))
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CommandError(f"devices: {exc}") from exc
+
+
+def sound_of(command: Command) -> Sound:
+    """What a ``sound`` command carries (``CommandError`` if it is not that)."""
+    try:
+        return _SOUND.decode(_ENCODER.encode(command.args))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CommandError(f"sound: {exc}") from exc

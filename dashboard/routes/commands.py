@@ -36,7 +36,7 @@ def _queue(ctx: DashboardContext, gateway_id: str, name: str) -> wire.Command | 
     if ctx.commands is None:
         return None
     args = {"devices": device_list(ctx.registry, gateway_id)} if name == wire.DEVICES else {}
-    command = ctx.commands.queue(gateway_id, name, args, ctx.clock.now_ms())
+    command = ctx.commands.queue(gateway_id, name, args, ctx.clock.now_ms())  # a fresh id
     if ctx.commands_queued is not None:
         ctx.commands_queued()
     return command

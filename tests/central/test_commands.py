@@ -12,8 +12,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from alerts.model import Alert, AlertState, Condition, Severity
 from broker_config.acl import acl_text, write_password_file
-from central.commands import Commander
+from central.commands import Commander, unanswered_alarms
 from edge_agent.commands import CommandHandler
 from edge_agent.outbox import Outbox
 from edge_agent.uplink.session import Uplink
@@ -126,5 +127,57 @@ def test_commands_reach_their_gateway_only_and_each_is_answered_or_expires(
         spy_b.disconnect()
         uplink.stop()
         commander.stop()
+        outbox.close()
+        store.close()
+
+
+def _alert(alert_id: int, condition: Condition, state: AlertState, opened_ms: int,
+           owner: str | None = None) -> Alert:
+    return Alert(alert_id, condition, "res-00001", "site-000", "gw-a", "sos-pendant",
+                 Severity.CRITICAL, state, True, opened_ms, opened_ms, 0, 0, False, "",
+                 owner=owner)
+
+
+def test_only_falls_and_sos_nobody_took_in_time_sound_the_home() -> None:
+    now = 1_000_000
+    alerts = [_alert(1, Condition.SOS, AlertState.OPEN, now - 120_000),  # due
+              _alert(2, Condition.FALL, AlertState.OPEN, now - 119_000),  # not yet
+              _alert(3, Condition.FALL, AlertState.OPEN, now - 600_000, owner="nurse-1"),
+              _alert(4, Condition.FALL, AlertState.ACKNOWLEDGED, now - 600_000),
+              _alert(5, Condition.WATER_LEAK, AlertState.OPEN, now - 600_000)]
+    assert unanswered_alarms(alerts, now, 120_000) == [
+        ("gw-a", wire.Sound(1, "sos", "sos-pendant"))]
+
+
+def test_a_home_is_told_to_sound_once_per_alarm_whichever_node_sees_it(
+        broker: LocalMosquitto, tmp_path: Path) -> None:
+    """Two alert nodes on one store both see the SOS nobody took: the gateway is told
+    once, sounds its fallback alarm once, and says so."""
+    clock = SystemClock()
+    store = CommandStore(tmp_path / "registry.db")
+    due = [("gw-a", wire.Sound(7, "sos", "sos-pendant"))]
+    ingest = BrokerConnection(port=broker.port, username="ingest",
+                              password_file=_secret(tmp_path, "ingest"))
+    nodes = [Commander(store, ingest, clock, f"node-{i}", unanswered=lambda _now: due)
+             for i in (1, 2)]
+    sounded: list[wire.Sound] = []
+    handler = CommandHandler("gw-a", clock, tmp_path, on_sound=sounded.append)
+    outbox = Outbox(tmp_path / "outbox.db", 10_000_000)
+    uplink = Uplink("gw-a", "site-000", BrokerConnection(
+        port=broker.port, username="gw-a", password_file=_secret(tmp_path, "gw-a")),
+        outbox, clock, on_command=handler)
+    uplink.start()
+    for node in nodes:
+        node.start()
+    try:
+        wait_until(lambda: [c.state for c in store.of(("gw-a",))] == [DONE], 10,
+                   "the sound command done by the gateway")
+        assert sum(node.counts["sound"] for node in nodes) == 1
+        assert nodes[0].sound_unanswered() + nodes[1].sound_unanswered() == 0  # still once
+        assert sounded == [due[0][1]]
+    finally:
+        for node in nodes:
+            node.stop()
+        uplink.stop()
         outbox.close()
         store.close()

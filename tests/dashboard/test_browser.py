@@ -29,6 +29,7 @@ from dashboard.settings import DashboardSettings
 from harness.kannel import LocalKannel, reply_url
 from harness.mosquitto import LocalMosquitto
 from harness.process import free_port
+from registry.commands import CommandRow
 from runtime.broker import BrokerConnection
 from runtime.mqtt import MQTTv311, new_client
 from telemetry import codec, topics
@@ -542,15 +543,16 @@ def test_an_installer_pairs_a_sensor_on_a_phone(stack: Stack) -> None:
         # the gateway is sent its new device list; it refuses it, and the desk shows why
         commands = stack.central.commands
         assert commands is not None
-        wait_until(lambda: [c.state for c in commands.of(("gw-00001",))] == ["sent"], 10,
+        def lists() -> list[CommandRow]:
+            return [c for c in commands.of(("gw-00001",)) if c.name == "devices"]
+        wait_until(lambda: [c.state for c in lists()] == ["sent"], 10,
                    "the device list sent to the gateway")
-        (sent,) = commands.of(("gw-00001",))
+        (sent,) = lists()
         refused = wire.Result(sent.command_id, "gw-00001", False, stack.clock.now_ms(),
                               "cannot keep it: disk full")
         stack.publisher.publish(topics.central("gw-00001", Channel.RESULT),
                                 wire.encode(refused), qos=1).wait_for_publish(5)
-        wait_until(lambda: commands.of(("gw-00001",))[0].state == "failed", 10,
-                   "the refusal recorded")
+        wait_until(lambda: lists()[0].state == "failed", 10, "the refusal recorded")
         page.locator("#close-enrol").tap()
         page.locator("#open-enrol").tap()
         problem = page.locator("li.command-problem[data-gateway=gw-00001]")

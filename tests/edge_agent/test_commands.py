@@ -55,3 +55,14 @@ def test_a_device_list_that_cannot_be_kept_is_answered_not_raised(tmp_path: Path
     handler = CommandHandler("gw-1", FakeClock(NOW), gone)  # its folder does not exist
     answer = handler(_command("c-6", wire.DEVICES, {"devices": []}))
     assert answer is not None and not answer.ok and "cannot keep it" in answer.reason
+
+
+def test_a_sound_command_sounds_the_home_and_a_bad_one_is_answered(tmp_path: Path) -> None:
+    sounded: list[wire.Sound] = []
+    handler = CommandHandler("gw-1", FakeClock(NOW), tmp_path, on_sound=sounded.append)
+    ok = handler(_command("sound-7", wire.SOUND, {"alert_id": 7, "kind": "fall",
+                                                   "device_id": "bathroom-radar"}))
+    assert ok is not None and ok.ok and sounded == [wire.Sound(7, "fall", "bathroom-radar")]
+    bad = handler(_command("sound-8", wire.SOUND, {"alert_id": "eight"}))
+    assert bad is not None and not bad.ok and bad.reason.startswith(wire.BAD)
+    assert len(sounded) == 1

@@ -11,10 +11,15 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import CENTRE_UNREACHABLE
 from harness.mosquitto import LocalMosquitto
 from runtime.mqtt import MQTTv311, new_client
+from telemetry import commands as wire
+from telemetry import topics
+from telemetry.clock import SystemClock
+from telemetry.topics import Channel
 from tests.edge_agent.conftest import running_agent
 from tests.support.mqtt import Recorder
 from tests.support.wait import wait_until
@@ -64,3 +69,35 @@ def test_an_sos_the_centre_cannot_take_sounds_the_fallback_alarm_once(
             assert agent.fallback_alarms == n == 1 and alarms.count() == 3
     finally:
         alarms.close()
+
+
+def test_the_centre_s_sound_command_sounds_the_home_and_is_answered(
+        agent: Agent, edge_broker: LocalMosquitto, central_broker: LocalMosquitto,
+        gateway_config: GatewayConfig) -> None:
+    """Nobody at the desk took the fall in time: the centre tells the gateway, which sounds
+    the fallback alarm (saying why) and answers."""
+    alarms = Recorder(edge_broker.port, [gateway_config.local_alarm_topic])
+    answers = Recorder(central_broker.port, [topics.central_filter(Channel.RESULT)])
+    centre = new_client(protocol=MQTTv311)
+    try:
+        wait_until(lambda: agent.uplink.connected.is_set(), 10, "the uplink connected")
+        now = SystemClock().now_ms()
+        command = wire.Command("sound-41", wire.SOUND, now, now + 60_000, {
+            "alert_id": 41, "kind": "fall", "device_id": "bathroom-radar"})
+        centre.connect("127.0.0.1", central_broker.port)
+        centre.loop_start()
+        centre.publish(topics.command(gateway_config.gateway_id, wire.SOUND),
+                       wire.encode(command), qos=1).wait_for_publish(5)
+        wait_until(lambda: alarms.count() == 1 and answers.count() == 1, 10,
+                   "the home sounded and the gateway answered")
+        sounded = json.loads(alarms.snapshot()[0].payload)
+        assert (sounded["fallback"], sounded["reason"], sounded["kind"]) == (
+            True, wire.NO_ANSWER_AT_DESK, "fall")
+        answer = wire.decode_result(answers.snapshot()[0].payload)
+        assert (answer.id, answer.ok) == ("sound-41", True)
+        assert agent.fallback_alarms == 1
+    finally:
+        centre.disconnect()
+        centre.loop_stop()
+        alarms.close()
+        answers.close()
