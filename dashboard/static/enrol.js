@@ -59,6 +59,7 @@
   async function listDischarged() {
     const day = (ms) => new Date(ms).toLocaleDateString(state.lang === "zh" ? "zh-CN" : "en-GB");
     const rows = await api("/api/registry/discharged");
+    $("no-discharged").hidden = rows.length > 0;
     $("discharged").replaceChildren(...rows.map((d) => {
       const now = Date.now() + state.skew;
       const error = el("span", { class: "error", role: "alert" });
@@ -154,8 +155,11 @@
   function planForm(id) {
     const form = el("form", { class: "plan-edit" });
     const url = "/api/registry/residents/" + encodeURIComponent(id);
-    const field = (name, value, attrs = {}) => el("input", { class: name, value: value ?? "",
+    const input = (name, value, attrs = {}) => el("input", { class: name, value: value ?? "",
       placeholder: t(name), "aria-label": t(name), ...attrs });
+    // a field keeps its name above it once filled (a placeholder alone goes away)
+    const field = (name, value, attrs = {}) => el("label", { class: "field" },
+      el("span", {}, t(name)), input(name, value, attrs));
     const option = (value, label, chosen) => el("option", { value, ...(value === chosen ? { selected: "" } : {}) }, label);
     const contactRow = (c = {}) => {
       const row = el("div", { class: "contact-edit" },
@@ -177,6 +181,7 @@
         field("fall_risk", r.fall_risk),
         field("arrive_within_min", r.arrive_within_min, { type: "number", min: "1", max: "1440" }),
         field("key_safe", "", { type: "password", autocomplete: "off", placeholder: t("key_safe_keep") }),
+        el("h4", {}, t("contacts")),
         contacts,
         el("button", { type: "button", class: "add-contact", onclick: () => contacts.append(contactRow()) }, t("add_contact")),
         el("button", { type: "submit", class: "save-plan" }, t("save")), error);
