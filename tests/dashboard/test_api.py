@@ -20,6 +20,7 @@ from dashboard.accounts.store import Accounts
 from dashboard.app import alert_listener, create_app
 from dashboard.context import DashboardContext
 from ingest.store.sqlite import SqliteStore
+from registry.commands import CommandStore
 from registry.db import RegistryStore, open_registry
 from telemetry.clock import FakeClock
 from telemetry.kinds import Kind
@@ -43,10 +44,11 @@ class Desk:
         for name, role in (("admin", Role.ADMIN), ("nurse", Role.NURSE),
                            ("viewer", Role.VIEWER)):
             self.accounts.create_user(name, PASSWORD, role, T0)
+        self.commands = CommandStore(tmp / "registry.db")  # as a desk has it
         self.ctx = DashboardContext(self.accounts, self.registry, self.core,
                                     StoreQueries(self.db),
                                     self.core.policies, self.clock, store=self.store,
-                                    registry_db=self.registry_db)
+                                    registry_db=self.registry_db, commands=self.commands)
         self.core.listeners.append(alert_listener(self.ctx))
         self.client = TestClient(create_app(self.ctx))
 
