@@ -25,6 +25,7 @@ from dashboard.app import alert_listener, create_app, resync_listener
 from dashboard.context import DashboardContext
 from dashboard.server import DashboardServer
 from harness.process import free_port
+from registry.db import RegistryStore, open_registry
 from telemetry.clock import SystemClock
 from tests.alerts.conftest import POLICY
 from tests.dashboard.test_browser import CHROMIUM
@@ -39,7 +40,8 @@ class NodeA:
     server, and its feed of the other nodes' alerts."""
 
     def __init__(self, dsn: str) -> None:
-        self.registry = registry_module.load(registry_module.SAMPLE)
+        self.registry_db = RegistryStore(dsn)  # the registry in the shared database
+        self.registry = open_registry(self.registry_db, registry_module.SAMPLE)
         self.policies = Policies(msgspec.convert(POLICY, PolicyFile))
         self.db = AlertStore(dsn)
         self.accounts = Accounts(dsn)
@@ -47,7 +49,7 @@ class NodeA:
         core = AlertCore(self.db, self.registry, self.policies, SystemClock())
         self.ctx = DashboardContext(self.accounts, self.registry, core,
                                     StoreQueries(self.db), self.policies,
-                                    SystemClock())
+                                    SystemClock(), registry_db=self.registry_db)
         self.port = free_port()
         self.server = DashboardServer(create_app(self.ctx), "127.0.0.1", self.port)
         self.feed = AlertFeed(dsn, "node-a", alert_listener(self.ctx),
@@ -63,6 +65,7 @@ class NodeA:
         self.server.close()
         self.accounts.close()
         self.db.close()
+        self.registry_db.close()
 
 
 @pytest.fixture
