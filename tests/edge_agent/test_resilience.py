@@ -13,6 +13,7 @@ import pytest
 from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
+from edge_agent.local_rules import CENTRE_UNREACHABLE
 from edge_agent.outbox import EPOCH_SHIFT
 from firmware_stubs import incidents as inc
 from firmware_stubs.dialects import Message
@@ -91,7 +92,9 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
             assert publisher.flush(30)
         finally:
             publisher.close()
-        wait_until(lambda: alarms.count() == 1, 5, "the local alarm")
+        # the fall came 15 s into the 60 s outage: the local alarm at once, and, the centre
+        # not having taken it after fallback_after_s (30 s), the fallback alarm
+        wait_until(lambda: alarms.count() == 2, 5, "the local alarm and the fallback one")
         stored_during_outage = agent.outbox.depth()
         assert not agent.uplink.connected.is_set()
         central_broker.start()  # back
@@ -104,7 +107,7 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
         wait_until(arrived, 30, "every reading at the centre")
         urgent, routine = central_readings(ingest)
         fall_seen_at = next(m.at_s for m in radar.snapshot() if b'"fall"' in m.payload)
-        alarm_at = alarms.snapshot()[0].at_s
+        alarm_at, fallback_at = (m.at_s for m in alarms.snapshot())
     finally:
         ingest.close()
         alarms.close()
@@ -116,6 +119,9 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
     assert _in_order_per_device(_dedup(routine)[0])
     assert [r.kind for r in urgent] == [Kind.FALL, Kind.FALL]
     assert alarm_at - fall_seen_at < 1.0  # the local alarm went off at once, offline
+    at_once, fallback = (msgspec.json.decode(m.payload) for m in alarms.snapshot())
+    assert not at_once.get("fallback") and fallback["reason"] == CENTRE_UNREACHABLE
+    assert fallback_at - fall_seen_at >= gateway_config.fallback_after_s
     # At-least-once: only what was in flight when the link dropped may come twice. The link
     # dropped before the traffic began, so at most a few side messages' worth, never the
     # outbox (the old bound, max_inflight * 500 = 32,000, could not fail in a 2,700 run).
