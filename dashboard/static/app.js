@@ -95,7 +95,12 @@
   async function reload() {
     const query = state.site ? "&site_id=" + encodeURIComponent(state.site) : "";
     const alerts = await api("/api/alerts?open_only=true&limit=1000" + query);
-    state.alerts = new Map(alerts.map((a) => [a.alert_id, a]));
+    // a live update that came while this list was on its way is newer: it stays
+    const was = state.alerts;
+    state.alerts = new Map(alerts.map((a) => {
+      const live = was.get(a.alert_id);
+      return [a.alert_id, live && live.updated_ms > a.updated_ms ? live : a];
+    }));
     await reloadRooms();
     renderAlerts();
     await checkStatus();
@@ -161,7 +166,11 @@
       try {
         const updated = await api(path, { method: "POST", body: JSON.stringify(body) });
         note.value = "";  // said with this action
-        if (updated && updated.alert_id && updated.condition) state.alerts.set(updated.alert_id, updated);
+        // the answer may come after a newer live update of the same alarm (a re-open
+        // pushed while this request was on its way back): the newer one stays
+        const have = updated && state.alerts.get(updated.alert_id);
+        if (updated && updated.alert_id && updated.condition
+            && !(have && have.updated_ms > updated.updated_ms)) state.alerts.set(updated.alert_id, updated);
         renderAlerts(); reloadRooms();
         return updated;
       } catch (e) { if (e.status === 409) reload(); return null; }

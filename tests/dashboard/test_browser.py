@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 import yaml
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import APIResponse, Locator, Page, Route, expect, sync_playwright
 
 import registry
 from alerts.model import AlertState
@@ -588,3 +589,24 @@ def test_a_manager_changes_a_family_phone_and_adds_a_key_holder(stack: Stack,
     assert resident.key_safe == "0000"  # left empty on the form: kept
     assert ("manager-1", "registry_change", "resident res-00000") in [
         (e.username, e.action, e.target) for e in stack.accounts.audit_log()]
+
+
+def test_a_late_answer_to_a_take_does_not_hide_the_alarm_opening_again(stack: Stack,
+                                                                         page: Page) -> None:
+    """The nurse takes the fall; the answer to that click is slow to come back (a loaded
+    machine), and meanwhile the alarm opens again (left 15 minutes) and the page is told
+    live. The late answer says "taken": the page keeps the newer "open"."""
+    alarm = _signed_in_with_a_fall(stack, page)
+    held: list[tuple[Route, APIResponse]] = []
+    page.route("**/api/alerts/*/take", lambda route: held.append((route, route.fetch())))
+    alarm.locator("button.ack").click()
+    wait_until(lambda: page.evaluate("1") == 1 and bool(held), 10,
+               "the take done at the server, its answer held back")
+    stack.clock.advance(901)  # taken and left: its follow-up is due
+    stack.alerts.run_once()
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible(timeout=5000)
+    route, answer = held[0]
+    with page.expect_request("**/api/residents*"):  # the page has handled the answer
+        route.fulfill(response=answer)
+    expect(page.locator("li.alarm[data-condition=fall].st-open")).to_be_visible()
+    assert json.loads(answer.text())["state"] == "acknowledged"  # it was the older news
