@@ -94,7 +94,7 @@ def test_commands_reach_their_gateway_only_and_each_is_answered_or_expires(
 
         # B is offline to the centre (its raw client takes no commands): B's command
         # expires with the reason, for the desk
-        lost = store.queue("gw-b", wire.PING, {}, clock.now_ms(), ttl_ms=1500)
+        store.queue("gw-b", wire.PING, {}, clock.now_ms(), ttl_ms=1500)
         commander.wake()
         wait_until(lambda: store.of(("gw-b",))[0].state == EXPIRED, 10, "expired")
         assert store.of(("gw-b",))[0].reason == NO_ANSWER
@@ -121,7 +121,6 @@ def test_commands_reach_their_gateway_only_and_each_is_answered_or_expires(
         assert len(heard_by_b) == before  # the forged command never reached B
         gw_a.loop_stop()
         gw_a.disconnect()
-        assert lost.id != open_b.id
     finally:
         spy_b.loop_stop()
         spy_b.disconnect()
