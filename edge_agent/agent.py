@@ -27,9 +27,12 @@ from edge_agent.commands import CommandHandler
 from edge_agent.config import GatewayConfig
 from edge_agent.local_rules import (
     CENTRE_UNREACHABLE,
+    POSSIBLE_FALL_UNANSWERED,
     LocalAlarm,
+    PromptOut,
     alarm_for,
     encode_alarm,
+    encode_prompt,
     is_alarm,
 )
 from edge_agent.outbox import Outbox, OutboxError
@@ -42,7 +45,7 @@ from runtime.mqtt import MQTTv311, new_client
 from telemetry import commands as wire
 from telemetry import health, topics
 from telemetry.clock import Clock
-from telemetry.kinds import Kind, is_urgent, unit_of
+from telemetry.kinds import FallStatus, Kind, is_urgent, unit_of
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
 from telemetry.refusal import Refusal
@@ -65,7 +68,8 @@ class Agent:
         self._data = data
         self.outbox = Outbox(data / "outbox.db", cfg.outbox_max_bytes)
         self.commands = CommandHandler(cfg.gateway_id, clock, data,
-                                       on_sound=self._sound_for_centre)
+                                       on_sound=self._sound_for_centre,
+                                       on_prompt=self._prompt_for_centre)
         self.uplink = Uplink(cfg.gateway_id, cfg.site_id, cfg.uplink, self.outbox, clock,
                              batch_window_s=batch_window_s, backoff=uplink_backoff,
                              on_command=self.commands)
@@ -81,6 +85,12 @@ class Agent:
         self.readings_total = 0
         self.alarms_raised = 0
         self.fallback_alarms = 0
+        self.prompts = 0  # questions played on the prompt device
+        self.last_tick_ms = 0  # when the periodic round last finished
+        # the prompt device: the first zigbee2mqtt device whose button answers
+        self._prompter = next((d for d in cfg.devices if Kind.ANSWER in d.kinds
+                               and d.dialect is Dialect.ZIGBEE2MQTT), None)
+        self._possible: dict[str, int] = {}  # device -> when its possible fall was asked
         self._fell_back: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._started_s = clock.monotonic_s()
         self._stop = threading.Event()
@@ -149,6 +159,19 @@ class Agent:
         for observation in observations:
             if alarm_for(observation):
                 self._raise_local_alarm(client, observation)
+                self._possible.pop(observation.device_id, None)
+                if observation.kind is Kind.SOS:  # a press by mistake may be cancelled
+                    self._ask(wire.ASK_SOS, self.cfg.sos_cancel_s)
+            elif observation.kind is Kind.FALL and observation.value == FallStatus.MAYBE_FALL:
+                with self._lock:
+                    self._possible.setdefault(observation.device_id, self.clock.now_ms())
+                self._ask(wire.ASK_POSSIBLE_FALL, self.cfg.possible_fall_s)
+            elif observation.kind is Kind.FALL and observation.value == FallStatus.NONE:
+                with self._lock:  # the radar withdrew it
+                    self._possible.pop(observation.device_id, None)
+            elif observation.kind is Kind.ANSWER and observation.value > 0:
+                with self._lock:
+                    self._possible.clear()
             elif observation.device_id == ZIGBEE_COORDINATOR:
                 self.watchdog.hold(self._z2m.zigbee_devices(), held=observation.value == 0)
         revived = [o for ob in observations for o in self.watchdog.seen(ob.device_id)]
@@ -220,6 +243,8 @@ class Agent:
         if silent:
             self._writer.submit(self._readings(silent))
         self._fall_back()
+        self._possible_unanswered()
+        self.last_tick_ms = self.clock.now_ms()
 
     def _sound_for_centre(self, sound: wire.Sound) -> None:
         """The centre says nobody at the desk took this home's fall or SOS in time."""
@@ -228,6 +253,37 @@ class Agent:
         self._sound_fallback(LocalAlarm(sound.device_id, device.room if device else "", kind,
                                         self.clock.now_ms(), fallback=True,
                                         reason=wire.NO_ANSWER_AT_DESK))
+
+    def _ask(self, reason: str, within_s: float, language: str | None = None) -> bool:
+        """Play a question on the prompt device (False: the home has none)."""
+        if self._prompter is None:
+            return False
+        prompt = PromptOut(reason, language or self.cfg.language, within_s)
+        self._local.publish(topics.z2m_set(self._prompter.local_name, self.cfg.z2m_base),
+                            encode_prompt(prompt), qos=1)
+        with self._lock:
+            self.prompts += 1
+        log.info("asked the resident (%s)", reason)
+        return True
+
+    def _prompt_for_centre(self, prompt: wire.Prompt) -> None:
+        """The centre asks the resident (a check before it reaches the desk)."""
+        if not self._ask(prompt.reason, prompt.answer_within_s, prompt.language):
+            raise wire.CommandError("this home has no prompt device")
+
+    def _possible_unanswered(self) -> None:
+        """A possible fall nobody answered in ``possible_fall_s``: the home's alarm sounds,
+        with or without the centre (which confirms it to the desk on its own clock)."""
+        due = self.clock.now_ms() - int(self.cfg.possible_fall_s * 1000)
+        with self._lock:
+            late = [d for d, asked in self._possible.items() if asked <= due]
+            for device_id in late:
+                del self._possible[device_id]
+        for device_id in late:
+            device = self._devices.get(device_id)
+            self._sound_fallback(LocalAlarm(device_id, device.room if device else "",
+                                            Kind.FALL, self.clock.now_ms(), fallback=True,
+                                            reason=POSSIBLE_FALL_UNANSWERED))
 
     def _sound_fallback(self, alarm: LocalAlarm) -> None:
         self._local.publish(self.cfg.local_alarm_topic, encode_alarm(alarm), qos=1)

@@ -8,7 +8,8 @@ the uplink's thread.
 Known commands: ``ping``; ``devices``, the gateway's devices as the registry has them
 (kept in ``devices.json`` in the agent's data folder, for the next start too); and
 ``sound``, nobody at the desk took a fall or SOS in time: the home's fallback alarm
-(``on_sound``)."""
+(``on_sound``); ``prompt``, the centre asks the resident before a check reaches the desk
+(``on_prompt``; refused with the reason if the home has no prompt device)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ REMEMBERED = 256  # command ids whose answers are kept for a repeat
 
 class CommandHandler:
     def __init__(self, gateway_id: str, clock: Clock, data_dir: Path,
-                 on_sound: Callable[[wire.Sound], None] | None = None) -> None:
+                 on_sound: Callable[[wire.Sound], None] | None = None,
+                 on_prompt: Callable[[wire.Prompt], None] | None = None) -> None:
         self.gateway_id = gateway_id
         self._on_sound = on_sound
+        self._on_prompt = on_prompt
         self.clock = clock
         self._devices_file = data_dir / "devices.json"
         self._done: collections.OrderedDict[str, wire.Result] = collections.OrderedDict()
@@ -85,6 +88,9 @@ class CommandHandler:
                 return self._answer(command)
             if command.name == wire.SOUND and self._on_sound is not None:
                 self._on_sound(wire.sound_of(command))
+                return self._answer(command)
+            if command.name == wire.PROMPT and self._on_prompt is not None:
+                self._on_prompt(wire.prompt_of(command))
                 return self._answer(command)
         except wire.CommandError as exc:
             return self._answer(command, f"{wire.BAD}: {exc}")

@@ -49,6 +49,11 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     # a fall or SOS the centre's broker has not taken by then (the uplink is down): the
     # fallback alarm sounds in the home
     fallback_after_s: float = 30.0
+    # a possible fall (a fall detector unsure) the resident has not answered by then: the
+    # home's alarm sounds (the centre confirms it to the desk on the same minute)
+    possible_fall_s: float = 60.0
+    sos_cancel_s: float = 30.0  # how long a mistaken SOS press may be cancelled
+    language: str = "zh"  # the home's: the prompts the gateway plays itself
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 

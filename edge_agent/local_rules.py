@@ -8,6 +8,17 @@ from edge_agent.adapters import Observation
 from telemetry.kinds import FallStatus, Kind
 
 CENTRE_UNREACHABLE = "centre_unreachable"  # why a fallback alarm sounds
+POSSIBLE_FALL_UNANSWERED = "possible_fall_unanswered"  # why the home's alarm sounds
+
+
+class PromptOut(msgspec.Struct, frozen=True):
+    """Published on the prompt device's ``set`` topic: it plays the question in
+    ``language`` and listens for its button (the answer comes back as an ANSWER
+    reading) for ``answer_within_s``."""
+
+    reason: str
+    language: str
+    answer_within_s: float
 
 
 class LocalAlarm(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -36,3 +47,7 @@ def alarm_for(observation: Observation) -> bool:
 
 def encode_alarm(alarm: LocalAlarm) -> bytes:
     return msgspec.json.encode(alarm)
+
+
+def encode_prompt(prompt: PromptOut) -> bytes:
+    return msgspec.json.encode({"prompt": prompt})

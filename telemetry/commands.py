@@ -28,8 +28,15 @@ DEVICES: Final = "devices"  # the gateway's devices as the registry has them
 # nobody at the desk has taken a fall or SOS of this home in time: sound the home's
 # fallback alarm (args: ``Sound``)
 SOUND: Final = "sound"
-NAMES: Final = (PING, DEVICES, SOUND)
+# ask the resident "are you all right?" on the home's prompt device (args: ``Prompt``)
+PROMPT: Final = "prompt"
+NAMES: Final = (PING, DEVICES, SOUND, PROMPT)
 NO_ANSWER_AT_DESK: Final = "no_answer_at_desk"  # why a ``sound`` command sounds
+
+# why a resident is asked (a prompt's ``reason``, also the words the prompt device plays)
+ASK_INACTIVITY: Final = "inactivity_check"  # the centre: less activity than usual
+ASK_POSSIBLE_FALL: Final = "possible_fall"  # the gateway: a fall detector is unsure
+ASK_SOS: Final = "sos_cancel"  # the gateway: help is called, a mistaken press may cancel
 
 # reasons a gateway gives for not doing a command
 EXPIRED: Final = "expired"
@@ -74,11 +81,22 @@ class Sound(msgspec.Struct, frozen=True):
     device_id: str
 
 
+class Prompt(msgspec.Struct, frozen=True):
+    """What a ``prompt`` command says: why, in which language, and how long the home
+    unit waits for the resident's answer (it is worth nothing later)."""
+
+    resident_id: str
+    reason: str
+    language: str
+    answer_within_s: float
+
+
 _ENCODER = msgspec.json.Encoder()
 _COMMAND = msgspec.json.Decoder(Command)
 _RESULT = msgspec.json.Decoder(Result)
 _DEVICES = msgspec.json.Decoder(list[DeviceEntry])
 _SOUND = msgspec.json.Decoder(Sound)
+_PROMPT = msgspec.json.Decoder(Prompt)
 
 
 def encode(message: Command | Result) -> bytes:
@@ -116,3 +134,11 @@ def sound_of(command: Command) -> Sound:
         return _SOUND.decode(_ENCODER.encode(command.args))
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CommandError(f"sound: {exc}") from exc
+
+
+def prompt_of(command: Command) -> Prompt:
+    """What a ``prompt`` command carries (``CommandError`` if it is not that)."""
+    try:
+        return _PROMPT.decode(_ENCODER.encode(command.args))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CommandError(f"prompt: {exc}") from exc

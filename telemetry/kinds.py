@@ -31,6 +31,9 @@ class Kind(enum.StrEnum):
     TAMPER = "tamper"
     SEAT_OCCUPANCY = "seat_occupancy"
     APPLIANCE = "appliance"  # an appliance or fixture in use: cooker, microwave, flush
+    # the resident answered the home unit ("I am all right", "cancel"): the SOS button's
+    # second action or the prompt device's button
+    ANSWER = "answer"
 
 
 class FallStatus(enum.IntEnum):
@@ -72,10 +75,14 @@ SPECS: dict[Kind, Spec] = {
     Kind.TAMPER: _BINARY,
     Kind.SEAT_OCCUPANCY: _BINARY,
     Kind.APPLIANCE: _BINARY,
+    Kind.ANSWER: _BINARY,
 }
 
-# Life-safety events: sent alone and at once, never dropped from an outbox.
-URGENT_KINDS: frozenset[Kind] = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER})
+# Life-safety events: sent alone and at once, never dropped from an outbox. A resident's
+# answer travels the same way: it cancels a possible fall within the minute, or holds a
+# check back from the desk, only if it arrives in time.
+URGENT_KINDS: frozenset[Kind] = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
+                                           Kind.ANSWER})
 
 
 def unit_of(kind: Kind) -> str:

@@ -89,6 +89,23 @@ def command_filter(gateway_id: str) -> str:
     return f"{CENTRAL_ROOT}/{check_id(gateway_id, 'gateway id')}/cmd/+"
 
 
+def command_to_any(name: str) -> str:
+    """Command ``name`` to any gateway: what a simulation of many homes listens to."""
+    return f"{CENTRAL_ROOT}/+/cmd/{check_id(name, 'command')}"
+
+
+def parse_command(topic: str) -> tuple[str, str]:
+    """(gateway id, command name) of a command topic.
+
+    Raises:
+        TopicError: not a command topic.
+    """
+    parts = topic.split("/")
+    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != CENTRAL_ROOT or parts[3] != "cmd":
+        raise TopicError(f"not a command topic: {topic!r}")
+    return check_id(parts[2], "gateway id"), check_id(parts[4], "command")
+
+
 def partition_of(gateway_id: str, partitions: int) -> int:
     """The partition of ``gateway_id``: the clustered broker's own hash (32-bit FNV-1a of
     the id, modulo ``partitions``), so both sides agree on who takes a gateway."""
@@ -180,6 +197,11 @@ def z2m_state(friendly_name: str, base: str = Z2M_DEFAULT_BASE) -> str:
 def z2m_availability(friendly_name: str, base: str = Z2M_DEFAULT_BASE) -> str:
     """``<base>/<friendly_name>/availability``: retained online/offline."""
     return f"{z2m_state(friendly_name, base)}/availability"
+
+
+def z2m_set(friendly_name: str, base: str = Z2M_DEFAULT_BASE) -> str:
+    """``<base>/<friendly_name>/set``: what a zigbee2mqtt device is told to do."""
+    return f"{z2m_state(friendly_name, base)}/set"
 
 
 def z2m_bridge_state(base: str = Z2M_DEFAULT_BASE) -> str:

@@ -76,5 +76,7 @@ class NativeAdapter:
             return []
         step_ms = 1000.0 / block.hz
         t = block.t0 + np.round(np.arange(len(block.xyz)) * step_ms).astype(np.int64)
-        return [Observation(device_id, Kind.FALL, float(FallStatus.FALL), alert.impact_ms)
+        return [Observation(device_id, Kind.FALL, float(FallStatus.MAYBE_FALL if alert.possible
+                                                         else FallStatus.FALL),
+                            alert.impact_ms)
                 for alert in detector.feed(t, np.asarray(block.xyz, dtype=np.float64))]

@@ -25,6 +25,9 @@ from telemetry.kinds import FallStatus, Kind
 from telemetry.parts import ZIGBEE_COORDINATOR
 from telemetry.refusal import Refusal
 
+# the resident's answer to the home unit: the SOS button's second action (a double
+# press) or the prompt device's own button
+ANSWER_ACTIONS = frozenset({"double", "answer"})
 _FALL = {"none": FallStatus.NONE, "maybe_fall": FallStatus.MAYBE_FALL,
          "fall": FallStatus.FALL}
 
@@ -104,8 +107,11 @@ class Zigbee2mqttAdapter:
             raise AdapterError(Refusal.MALFORMED, f"{topic}: state is not a JSON object")
         out: list[Observation] = []
         wanted = set(device.kinds)
-        if body.get("action") == "emergency" and Kind.SOS in wanted:
+        action = body.get("action")
+        if action == "emergency" and Kind.SOS in wanted:
             out.append(Observation(device.device_id, Kind.SOS, 1.0))
+        elif isinstance(action, str) and action in ANSWER_ACTIONS and Kind.ANSWER in wanted:
+            out.append(Observation(device.device_id, Kind.ANSWER, 1.0))
         for field, (kind, convert) in _FIELDS.items():
             if field not in body or kind not in wanted:
                 continue

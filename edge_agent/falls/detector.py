@@ -16,14 +16,18 @@ class FallAlert(NamedTuple):
     impact_ms: int
     alert_ms: int
     score: float
+    possible: bool = False  # the lower tier: ask the resident first
 
 
 class FallDetector:
     """Keeps the last few seconds of samples; decides on each candidate once its post-impact
-    window is complete. One alert per ``REFRACTORY_S`` at most."""
+    window is complete. One fall alert per ``REFRACTORY_S`` at most, and one possible fall
+    (the scorer's ``possible_threshold`` tier), which never holds back a fall after it."""
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
+        self._possible_at = scorer.possible_threshold
+        self._last_possible_ms = -(10**15)
         self._keep = PRE + POST + int(HZ) + 1
         self._xyz = np.zeros((0, 3))
         self._t = np.zeros(0, dtype=np.int64)
@@ -48,11 +52,18 @@ class FallDetector:
                 continue
             features = window_features(self._xyz, mag, i)
             alert_ms = int(self._t[i + POST])
-            if self.scorer.is_fall(features) and alert_ms - self._last_alert_ms > \
-                    REFRACTORY_S * 1000:
+            if alert_ms - self._last_alert_ms <= REFRACTORY_S * 1000:
+                continue
+            if self.scorer.is_fall(features):
                 self._last_alert_ms = alert_ms
                 alerts.append(FallAlert(int(self._t[i]), alert_ms,
                                         self.scorer.score(features)))
+            elif self._possible_at is not None \
+                    and alert_ms - self._last_possible_ms > REFRACTORY_S * 1000:
+                score = self.scorer.score(features)
+                if score >= self._possible_at:
+                    self._last_possible_ms = alert_ms
+                    alerts.append(FallAlert(int(self._t[i]), alert_ms, score, True))
         if n > self._keep:
             self._xyz = self._xyz[-self._keep:]
             self._t = self._t[-self._keep:]

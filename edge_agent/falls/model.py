@@ -19,6 +19,11 @@ class Scorer(Protocol):
     @property
     def floor_g(self) -> float: ...
 
+    @property
+    def possible_threshold(self) -> float | None:
+        """A score from here up to a fall is a possible fall: the resident is asked."""
+        ...
+
     def is_fall(self, features: np.ndarray) -> bool: ...
 
     def score(self, features: np.ndarray) -> float: ...
@@ -32,6 +37,7 @@ class ThresholdRule(msgspec.Struct, frozen=True):
     still_g: float
     tilt_deg: float
     floor_g: float = 1.5
+    possible_threshold: float | None = None  # (the rule has no second tier)
 
     def score(self, features: np.ndarray) -> float:
         f = dict(zip(NAMES, features, strict=True))
@@ -67,6 +73,9 @@ class ForestModel(msgspec.Struct, frozen=True):
     threshold: float
     floor_g: float
     position: str = ""
+    # the second, lower tier: a score from here up to ``threshold`` is a possible fall
+    # (the home unit asks; it alarms unless the resident cancels); None: no such tier
+    possible_threshold: float | None = None
 
     def score(self, features: np.ndarray) -> float:
         x = [float(v) for v in features]

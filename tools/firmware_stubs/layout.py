@@ -51,8 +51,10 @@ DEVICES: Final[tuple[Device, ...]] = (
            (Kind.MOTION, Kind.BATTERY, Kind.LINK_QUALITY), True),
     Device("bathroom-radar", Dialect.ZIGBEE2MQTT, "MIR-HE200-TY_fall", Room.BATHROOM,
            "bathroom_radar", (Kind.FALL, Kind.PRESENCE, Kind.LINK_QUALITY), False),
+    # the SOS pendant's second action (a double press) is the resident's answer: the
+    # home unit's prompts are asked through the gateway and answered on it
     Device("sos-button", Dialect.ZIGBEE2MQTT, "TS0215A_sos", Room.LIVING, "sos_pendant",
-           (Kind.SOS, Kind.BATTERY, Kind.LINK_QUALITY), True),
+           (Kind.SOS, Kind.ANSWER, Kind.BATTERY, Kind.LINK_QUALITY), True),
     Device("bathroom-leak", Dialect.ZIGBEE2MQTT, "SJCGQ11LM", Room.BATHROOM, "bathroom_leak",
            (Kind.WATER_LEAK, Kind.BATTERY, Kind.LINK_QUALITY), True),
     Device("bed-vitals", Dialect.ESPHOME, "MR60BHA2", Room.BEDROOM, "bed-vitals",

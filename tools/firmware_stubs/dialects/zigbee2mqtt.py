@@ -126,6 +126,8 @@ class Z2mDevice:
         elif model == "TS0215A_sos":
             if kind is Kind.SOS and on:
                 return {"action": "emergency"}
+            if kind is Kind.ANSWER and on:  # the second action: "I am all right"
+                return {"action": "double"}
         elif model == "SJCGQ11LM":
             if kind is Kind.WATER_LEAK:
                 return {"water_leak": on}
