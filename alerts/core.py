@@ -17,6 +17,8 @@ from alerts.errors import AlertsError
 from alerts.model import (
     REQUEST_OUTCOMES,
     REQUESTS,
+    SYSTEM_OUTCOMES,
+    TIMELINE_ONLY,
     Alert,
     AlertChange,
     AlertState,
@@ -130,6 +132,8 @@ class AlertCore:
                 if p.change is Change.OPENED:
                     log.info("alert %d opened: %s of %s", p.alert.alert_id,
                              p.alert.condition.value, p.alert.subject)
+                if signal.condition in TIMELINE_ONLY:
+                    continue  # its end, a moment later, is what the desk hears of it
                 self._emit(p.change, p.alert, signal.t_ms)
                 if p.claimed and self._on_claimed is not None:
                     self._on_claimed(p.claimed, p.now_ms)
@@ -179,6 +183,9 @@ class AlertCore:
     def resolve(self, alert_id: int, who: str, note: str = "", *,
                 outcome: Outcome) -> Alert:
         """Closed, with how it ended (``OTHER`` needs a note saying what)."""
+        if outcome in SYSTEM_OUTCOMES:
+            self._count("refused:system_outcome")
+            raise AlertError(f"{outcome.value} is set by the system, not chosen")
         if outcome is Outcome.OTHER and not note.strip():
             self._count("refused:outcome_without_note")
             raise AlertError("the outcome 'other' needs a note saying what happened")

@@ -43,7 +43,13 @@ class Condition(enum.StrEnum):
     VITALS_ANOMALY = "vitals_anomaly"
     INACTIVITY = "inactivity"  # the alarm tier: far beyond any silence the routine showed
     INACTIVITY_CHECK = "inactivity_check"  # longer than the routine makes likely: desk only
+    # the resident was asked at home before a check, and answered (or moved) in time: on
+    # the timeline, opened and resolved at once, never on the desk's queue
+    INACTIVITY_ANSWERED = "inactivity_answered"
+    # a possible fall the resident answered in time ("I am all right"): the same
+    POSSIBLE_FALL_ANSWERED = "possible_fall_answered"
     DEVICE_SILENT = "device_silent"
+    NO_VITAL_SIGNS = "no_vital_signs"  # in bed, breathing seen, then none: at once
     LOW_BATTERY = "low_battery"
     GATEWAY_OFFLINE = "gateway_offline"
     ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
@@ -59,6 +65,11 @@ class Condition(enum.StrEnum):
 
 REQUESTS: frozenset[Condition] = frozenset(c for c in Condition
                                            if c.value.startswith("request_"))
+
+# Opened and resolved in one go, for the timeline: the desk is told only of its end (a
+# check the resident answered at home never pops up on the queue, even for a moment).
+TIMELINE_ONLY: frozenset[Condition] = frozenset({Condition.INACTIVITY_ANSWERED,
+                                                Condition.POSSIBLE_FALL_ANSWERED})
 
 # A person's own call for help or fall is never muted by a silence on their whole site or
 # gateway (maintenance on a floor, a fire drill): only by one on the resident.
@@ -89,7 +100,10 @@ PROFILES: dict[Condition, Profile] = {
     Condition.INACTIVITY: Profile(Severity.ALARM, True),
     # the desk phones or visits; a check never texts the family or calls rescue
     Condition.INACTIVITY_CHECK: Profile(Severity.WARNING, True),
+    Condition.INACTIVITY_ANSWERED: Profile(Severity.INFO, True),
+    Condition.POSSIBLE_FALL_ANSWERED: Profile(Severity.INFO, True),
     Condition.DEVICE_SILENT: Profile(Severity.WARNING, True),
+    Condition.NO_VITAL_SIGNS: Profile(Severity.CRITICAL, False),
     Condition.LOW_BATTERY: Profile(Severity.INFO, True),
     Condition.GATEWAY_OFFLINE: Profile(Severity.WARNING, True),
     Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
@@ -114,6 +128,9 @@ class Signal(NamedTuple):
     gateway_id: str
     detail: str = ""
     device_id: str = ""
+    # ended because the resident cancelled it (an SOS pressed by mistake): resolved as
+    # such if nobody at the desk has taken it yet
+    cancelled: bool = False
 
 
 LOCAL_NODE = "local"  # the one node of a single-process deployment
@@ -183,10 +200,15 @@ class Outcome(enum.StrEnum):
     REQUEST_PARTLY_DONE = "request_partly_done"
     REQUEST_DECLINED = "request_declined"  # the resident did not want it after all
     REQUEST_CANCELLED = "request_cancelled"
+    # set by the system, never chosen on the desk: the resident cancelled an SOS pressed
+    # by mistake in time, before anyone at the desk had taken it
+    CANCELLED_BY_RESIDENT = "cancelled_by_resident"
 
 
 REQUEST_OUTCOMES: frozenset[Outcome] = frozenset(o for o in Outcome
                                                  if o.value.startswith("request_"))
+# outcomes only the system sets (the desk's list does not offer them, nor may it set them)
+SYSTEM_OUTCOMES: frozenset[Outcome] = frozenset({Outcome.CANCELLED_BY_RESIDENT})
 # outcomes that say the alarm's event was real (a detector's true positive)
 CONFIRMED: frozenset[Outcome] = frozenset({Outcome.INJURED_HOSPITAL, Outcome.INJURED_TREATED,
                                            Outcome.HELPED_UP})

@@ -101,11 +101,15 @@ class AlertService:
         self._due = threading.Event()  # the notices thread: the store changed, look now
         self._notice_rounds = _Rounds()
         self.store_looks = 0  # rounds of the notices thread that queried the store
+        cfg = settings
         self.bank: DetectorBank | PartitionBank = DetectorBank(
-            registry, clock.now_ms(), confirm_fall_s=settings.confirm_fall_s,
-            bed_return_s=settings.bed_return_s) if cluster is None else PartitionBank(
-            registry, cluster.partitions, confirm_fall_s=settings.confirm_fall_s,
-            bed_return_s=settings.bed_return_s)
+            registry, clock.now_ms(), confirm_fall_s=cfg.confirm_fall_s,
+            bed_return_s=cfg.bed_return_s, sos_cancel_s=cfg.sos_cancel_s,
+            prompt_s=cfg.prompt_answer_s, no_vitals_s=cfg.no_vital_signs_s
+        ) if cluster is None else PartitionBank(
+            registry, cluster.partitions, confirm_fall_s=cfg.confirm_fall_s,
+            bed_return_s=cfg.bed_return_s, sos_cancel_s=cfg.sos_cancel_s,
+            prompt_s=cfg.prompt_answer_s, no_vitals_s=cfg.no_vital_signs_s)
         # (outcome, detector) -> snapshots: restored, refused (version, corrupt, unknown),
         # written, write_failed, read_failed (the detector "" when it is every one)
         self.learned_counts: dict[tuple[str, str], int] = {}
@@ -171,6 +175,12 @@ class AlertService:
             log.info("registry changed: %d residents watched anew, %d rewatched, %d dropped",
                      *counts)
         return counts
+
+    def asking(self) -> list[tuple[str, str, int]]:
+        """The residents the home unit is to ask before a check reaches the desk:
+        (resident, gateway, since when)."""
+        with self._lock.hold(False):
+            return self.bank.asking()
 
     def look_again(self) -> None:
         """Something may be due in the store that the notices thread does not know of (a

@@ -80,12 +80,26 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     # A fall or SOS nobody at the desk has taken or acknowledged by then: the home's gateway
     # is told to sound its fallback alarm (``telemetry.commands.SOUND``); 0: never.
     sound_home_after_s: float = 120.0
+    # A resident whose home unit can ask (a device that answers, ``Kind.ANSWER``) is asked
+    # before an inactivity check reaches the desk; answered within this, the check is on
+    # the timeline only. 0: never ask.
+    prompt_answer_s: float = 120.0
+    sos_cancel_s: float = 30.0  # an SOS pressed by mistake may be cancelled this long
+    # In bed, breathing seen, then no breathing or heart rate reading for this long: an
+    # alarm at once (``alerts.detectors.sleep``)
+    no_vital_signs_s: float = 180.0
 
     def __post_init__(self) -> None:
         if not self.learned_every_s > 0:
             raise ValueError("[alerts] learned_every_s must be more than 0")
         if self.sound_home_after_s < 0:
             raise ValueError("[alerts] sound_home_after_s must be 0 (never) or more")
+        if not 0 <= self.prompt_answer_s <= 600:
+            raise ValueError("[alerts] prompt_answer_s must be 0 (never ask) to 600")
+        if not 60 <= self.no_vital_signs_s <= 1800:
+            raise ValueError("[alerts] no_vital_signs_s must be 60 to 1800")
+        if not 0 <= self.sos_cancel_s <= 120:
+            raise ValueError("[alerts] sos_cancel_s must be 0 (no cancel) to 120")
         if self.kannel is not None and self.callback_host in WILDCARDS \
                 and not self.callback_url:
             raise ValueError(f"[alerts] callback_host = {self.callback_host!r} listens on every "

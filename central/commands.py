@@ -37,6 +37,8 @@ SOUND_TTL_MS = 10 * 60_000  # a home's siren hours late helps nobody: it expires
 
 # the open falls and SOS nobody at the desk took in time at ``now_ms``: (gateway, what)
 Unanswered = Callable[[int], list[tuple[str, wire.Sound]]]
+# the residents to ask at home now: (gateway, command id, what to ask, until when)
+Asking = Callable[[], list[tuple[str, str, wire.Prompt, int]]]
 SOUNDED = (Condition.FALL, Condition.SOS)  # what a home's fallback alarm sounds for
 
 
@@ -53,13 +55,17 @@ class Commander(threading.Thread):
     """Sends queued commands and takes the gateways' answers (see the module)."""
 
     def __init__(self, store: CommandStore, broker: BrokerConnection, clock: Clock,
-                 client_id: str, unanswered: Unanswered | None = None) -> None:
+                 client_id: str, unanswered: Unanswered | None = None,
+                 asking: Asking | None = None) -> None:
         """``client_id``: this process's own (a node's, on several), for its session.
-        ``unanswered``: the alarms whose home's gateway is to sound its fallback alarm."""
+        ``unanswered``: the alarms whose home's gateway is to sound its fallback alarm.
+        ``asking``: the residents whose home unit is to ask them before a check."""
         super().__init__(name="commander", daemon=True)
         self.store = store
         self.clock = clock
         self._unanswered = unanswered
+        self._asking = asking
+        self._asked: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._looked_s = float("-inf")
         self.counts: collections.Counter[str] = collections.Counter()
         self._stopping = threading.Event()
@@ -131,11 +137,34 @@ class Commander(threading.Thread):
         self.counts["sound"] += queued
         return queued
 
+    def ask(self) -> int:
+        """Queue the question for each resident held back from the desk while asked:
+        once per held check (its id names the resident and when), whichever node first.
+        It expires when the centre stops waiting for the answer. How many."""
+        if self._asking is None:
+            return 0
+        now = self.clock.now_ms()
+        queued = 0
+        for gateway_id, command_id, prompt, until_ms in self._asking():
+            if command_id in self._asked:
+                continue
+            self._asked[command_id] = None
+            while len(self._asked) > 10_000:
+                self._asked.popitem(last=False)
+            if until_ms > now and self.store.queue(gateway_id, wire.PROMPT,
+                                                   msgspec.to_builtins(prompt), now,
+                                                   ttl_ms=until_ms - now,
+                                                   command_id=command_id):
+                queued += 1
+        self.counts["prompt"] += queued
+        return queued
+
     def round(self) -> None:
         """Expire what went unanswered; send what is queued (while connected)."""
         if self.clock.monotonic_s() - self._looked_s >= UNANSWERED_EVERY_S:
             self._looked_s = self.clock.monotonic_s()
             self.sound_unanswered()
+        self.ask()
         now = self.clock.now_ms()
         expired = self.store.expire(now)
         if expired:

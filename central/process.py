@@ -37,7 +37,7 @@ from registry.commands import CommandStore
 from registry.db import RegistryFollower, RegistryStore, Sightings, open_registry
 from runtime.ops_server import OpsServer
 from telemetry.clock import Clock
-from telemetry.commands import Sound
+from telemetry.commands import ASK_INACTIVITY, Prompt, Sound
 
 
 class CentralProcess:
@@ -71,7 +71,9 @@ class CentralProcess:
             self.commander = Commander(self.commands, cfg.broker, clock, cfg.client_id + (
                 f"-{cfg.cluster.node_id}" if cfg.cluster is not None else ""),
                 unanswered=self._unanswered if cfg.alerts is not None
-                and cfg.alerts.sound_home_after_s > 0 else None)
+                and cfg.alerts.sound_home_after_s > 0 else None,
+                asking=self._asking if cfg.alerts is not None
+                and cfg.alerts.prompt_answer_s > 0 else None)
         self.store: Store = SqliteStore(self.data / "store.db") if cfg.influx is None \
             else self._influx(cfg.influx)
         self.alerts = None if cfg.alerts is None else AlertService(
@@ -155,6 +157,21 @@ class CentralProcess:
         return unanswered_alarms(self.alerts.db.alerts.find(
             open_only=True, conditions=SOUNDED, limit=10_000),
             now_ms, int(self.cfg.alerts.sound_home_after_s * 1000))
+
+    def _asking(self) -> list[tuple[str, str, Prompt, int]]:
+        """The residents whose check is held while their home unit asks them, in their
+        language: (gateway, command id, the question, until when it is worth asking)."""
+        if self.alerts is None or self.cfg.alerts is None:
+            return []
+        within_s = self.cfg.alerts.prompt_answer_s
+        out = []
+        for resident_id, gateway_id, since_ms in self.alerts.asking():
+            resident = self.registry.residents.get(resident_id)
+            prompt = Prompt(resident_id, ASK_INACTIVITY,
+                            resident.language if resident else "zh", within_s)
+            out.append((gateway_id, f"prompt-{resident_id}-{since_ms}", prompt,
+                        since_ms + int(within_s * 1000)))
+        return out
 
     def status(self) -> dict[str, object]:
         """What the desk's banner and operators read: the intake's, and on a node of

@@ -131,13 +131,20 @@ def _train_falls(args: argparse.Namespace) -> int:
     metrics = {"position": args.position, "trained_on_trials": len(trials),
                "trained_on_subjects": len({t.subject for t in trials}),
                "threshold": forest.threshold,
+               "possible_threshold": forest.possible_threshold,
                "leave_one_subject_out": {"sensitivity": round(scores.sensitivity, 3),
                                          "specificity": round(scores.specificity, 3),
                                          "false_alarms_per_hour_elders":
                                              round(scores.false_alarms_per_hour_elders, 2),
                                          "false_alarms_per_hour":
                                              round(scores.false_alarms_per_hour, 2),
-                                         "delay_ms_p50": scores.delay_ms_p50}}
+                                         "delay_ms_p50": scores.delay_ms_p50,
+                                         "possible_fall_sensitivity":
+                                             round(scores.possible_fall_sensitivity, 3),
+                                         "falls_added": scores.falls_added,
+                                         "prompts_per_hour": round(scores.prompts_per_hour, 2),
+                                         "prompts_per_hour_elders":
+                                             round(scores.prompts_per_hour_elders, 2)}}
     out.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes) and its metrics")
     print(json.dumps(metrics))

@@ -60,6 +60,7 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fall_risk: str = ""  # the fall-risk assessment's level (MZ/T 185), as assessed
     preferred_hospital: str = ""
     arrive_within_min: float | None = None  # a responder on site by then (else the policy's)
+    language: str = "zh"  # what the home unit asks them in ("zh", "en")
 
 
 class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -26,6 +26,7 @@ from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
+from alerts.detectors.sleep import NO_VITALS_S, BedVitalsRule
 from alerts.detectors.snapshot import (
     FLEET,
     FleetLearner,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 SLOW_CHUNK = 250  # residents per chunk of the slow sweep: about 1 ms of the service's lock
 RESTORED = "restored"
 OTHER = "other"  # a detector named in a snapshot that this bank does not have
+NO_HOME = ("", "", False)  # a resident with no device yet
 
 
 class _Resident:
@@ -63,21 +65,26 @@ class _Resident:
 
 
 def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: str,
-                       main_door: str, confirm_fall_s: float,
-                       bed_return_s: float) -> list[Detector]:
-    """The detectors one resident is watched by, in the order their signals are raised."""
+                       main_door: str, confirm_fall_s: float, bed_return_s: float,
+                       sos_cancel_s: float = 30.0, prompt_s: float = 0.0,
+                       no_vitals_s: float = NO_VITALS_S) -> list[Detector]:
+    """The detectors one resident is watched by, in the order their signals are raised.
+    ``prompt_s``: the home has a prompt device; a check waits that long for the
+    resident's answer before it reaches the desk (0: it reaches it at once)."""
     return [EventRules(r.resident_id, night=NightSchedule.parse(r.night, offset_min),
                        wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
-                       bed_return_s=bed_return_s),
+                       bed_return_s=bed_return_s, sos_cancel_s=sos_cancel_s),
             VitalRules(r.resident_id, overrides_from(r.limits)),
+            BedVitalsRule(r.resident_id, no_vitals_s),
             InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=main_door,
-                           utc_offset_ms=offset_min * 60_000)]
+                           utc_offset_ms=offset_min * 60_000, prompt_s=prompt_s)]
 
 
 class DetectorBank:
     def __init__(self, registry: Registry, start_ms: int, *, confirm_fall_s: float = 60.0,
                  bed_return_s: float = 1800.0, slow_every_s: float = 30.0,
-                 fleet_subject: str = FLEET) -> None:
+                 fleet_subject: str = FLEET, sos_cancel_s: float = 30.0,
+                 prompt_s: float = 0.0, no_vitals_s: float = NO_VITALS_S) -> None:
         """``fleet_subject``: the subject the fleet detectors' own snapshots are kept
         under (a bank of one partition of several has its own)."""
         self.fleet_subject = fleet_subject
@@ -95,10 +102,14 @@ class DetectorBank:
         self._residents: dict[str, _Resident] = {}
         self._armed: set[str] = set()  # residents with a fast timer running
         self._slow: list[Detector] = []  # every resident's slow-timer detectors
-        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s}
+        self._asking: dict[str, InactivityRule] = {}  # whose check may be held (asked)
+        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s,
+                         "sos_cancel_s": sos_cancel_s, "no_vitals_s": no_vitals_s}
+        self._prompt_s = prompt_s  # for the residents whose home has a prompt device
         self._shapes: dict[tuple[tuple[type, frozenset[Kind]], ...],
                            dict[Kind, tuple[int, ...]]] = {}
-        self._homes: dict[str, tuple[str, str]] = {}  # resident -> (gateway, main door)
+        # resident -> (gateway, main door, a prompt device at home)
+        self._homes: dict[str, tuple[str, str, bool]] = {}
         self.refused_records = 0  # residents ``enrol`` could not watch (logged)
         homes = _homes(registry)
         for d in registry.devices.values():
@@ -106,13 +117,15 @@ class DetectorBank:
             self.health.expect(site_id, d.gateway_id, d.device_id, start_ms)
         self._expected = set(registry.devices)  # the registry's devices health expects
         for r in registry.residents.values():
-            self._watch(r, offsets[r.site_id], homes.get(r.resident_id, ("", "")), start_ms)
+            self._watch(r, offsets[r.site_id], homes.get(r.resident_id, NO_HOME), start_ms)
 
-    def _watch(self, r: Resident, offset_min: int, home: tuple[str, str],
+    def _watch(self, r: Resident, offset_min: int, home: tuple[str, str, bool],
                start_ms: int) -> None:
-        gateway, door = home
+        gateway, door, asks = home
         detectors = resident_detectors(r, offset_min=offset_min, start_ms=start_ms,
-                                       gateway=gateway, main_door=door, **self._options)
+                                       gateway=gateway, main_door=door,
+                                       prompt_s=self._prompt_s if asks else 0.0,
+                                       **self._options)
         self._residents[r.resident_id] = _Resident(detectors,
                                                    _routes(detectors, self._shapes), r)
         self._homes[r.resident_id] = home
@@ -159,7 +172,7 @@ class DetectorBank:
         for r in wanted.values():
             site = registry.sites.get(r.site_id)
             offset = utc_offset_min(site.timezone, now_ms) if site else 0
-            home = homes.get(r.resident_id, ("", ""))
+            home = homes.get(r.resident_id, NO_HOME)
             current = self._residents.get(r.resident_id)
             try:
                 if current is None:
@@ -177,6 +190,18 @@ class DetectorBank:
 
     def __len__(self) -> int:
         return len(self._residents)
+
+    def asking(self) -> list[tuple[str, str, int]]:
+        """The residents whose check is held while the home unit asks them:
+        (resident, gateway, since when)."""
+        out = []
+        for resident_id, rule in list(self._asking.items()):
+            if rule.asking_ms is None or resident_id not in self._residents:
+                del self._asking[resident_id]  # answered, sent on, or no longer watched
+            else:
+                out.append((resident_id, self._homes.get(resident_id, NO_HOME)[0],
+                            rule.asking_ms))
+        return out
 
     def detectors_of(self, resident_id: str) -> list[Detector]:
         """The detectors watching ``resident_id`` (none if not here)."""
@@ -322,6 +347,8 @@ class DetectorBank:
             out: list[Signal] = []
             for d in slow[lo:lo + chunk]:
                 out += d.tick(now_ms)
+                if isinstance(d, InactivityRule) and d.asking_ms is not None:
+                    self._asking[d.resident_id] = d
             yield out
         for detector in self.fleet:
             yield from detector.slow_chunks(now_ms)
@@ -335,16 +362,20 @@ class DetectorBank:
         return out
 
 
-def _homes(registry: Registry) -> dict[str, tuple[str, str]]:
-    """Resident -> the gateway of their home and its main door (the first door-ish device
-    of theirs; "" if none)."""
+def _homes(registry: Registry) -> dict[str, tuple[str, str, bool]]:
+    """Resident -> the gateway of their home, its main door (the first door-ish device
+    of theirs; "" if none), and whether a device of theirs answers a prompt (the home unit
+    can ask them)."""
     doors: dict[str, tuple[str, str]] = {}
+    asks: set[str] = set()
     for d in registry.devices.values():
         if d.resident_id and "door" in d.device_id and d.resident_id not in doors:
             doors[d.resident_id] = (d.gateway_id, d.device_id)
+        if d.resident_id and Kind.ANSWER in d.kinds:
+            asks.add(d.resident_id)
     any_gateway: dict[str, str] = {d.resident_id: d.gateway_id
                                    for d in registry.devices.values() if d.resident_id}
-    return {r: doors.get(r, (g, "")) for r, g in any_gateway.items()}
+    return {r: (*doors.get(r, (g, "")), r in asks) for r, g in any_gateway.items()}
 
 
 def _routes(detectors: list[Detector],

@@ -1,8 +1,11 @@
 """Life-safety events of one resident: fall, SOS, water leak, tamper, and the night rules.
 
-* A fall report (``FallStatus.FALL``) opens a fall at once. A radar's ``MAYBE_FALL`` is a
-  question: it is confirmed when nothing cancels it within ``confirm_s`` (the radar saying
-  ``NONE`` again, or the resident getting into bed or a chair), and dropped otherwise.
+* A fall report (``FallStatus.FALL``) opens a fall at once. A ``MAYBE_FALL`` (a radar's
+  first stage, a wearable's lower tier) is a question: it is confirmed when nothing cancels
+  it within ``confirm_s`` (the radar saying ``NONE`` again, the resident getting into bed
+  or a chair, or answering the home unit's "are you all right?"), and dropped otherwise.
+* An SOS opens at once. The resident's answer within ``sos_cancel_s`` of the press
+  cancels it (pressed by mistake): the desk still sees it, resolved as cancelled.
 * Night rules (night as the resident's schedule says, local time): leaving the bed and not
   returning within ``bed_return_s``; a door opened by a resident at risk of wandering.
 """
@@ -51,7 +54,8 @@ class NightSchedule(NamedTuple):
 
 
 EVENT_KINDS = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
-                         Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR})
+                         Kind.BED_OCCUPANCY, Kind.SEAT_OCCUPANCY, Kind.DOOR, Kind.ANSWER})
+CANCELLED = "cancelled by the resident"
 
 
 class EventRules:
@@ -61,12 +65,15 @@ class EventRules:
     timer = Timer.FAST
 
     def __init__(self, resident_id: str, *, night: NightSchedule, wandering_risk: bool,
-                 confirm_s: float = 60.0, bed_return_s: float = 1800.0) -> None:
+                 confirm_s: float = 60.0, bed_return_s: float = 1800.0,
+                 sos_cancel_s: float = 30.0) -> None:
         self.resident_id = resident_id
         self.night = night
         self.wandering_risk = wandering_risk
         self.confirm_s = confirm_s
         self.bed_return_s = bed_return_s
+        self.sos_cancel_s = sos_cancel_s
+        self._sos: Reading | None = None  # the last press, while it may still be cancelled
         self._maybe_fall: dict[str, Reading] = {}  # device -> its unconfirmed report
         self._bed_left: Reading | None = None
         self._bed_alarm = False
@@ -80,6 +87,10 @@ class EventRules:
         kind, on = reading.kind, reading.value > 0
         if kind is Kind.FALL:
             return self._fall(reading)
+        if kind is Kind.ANSWER:
+            return self._answer(reading) if on else []
+        if kind is Kind.SOS and on:
+            self._sos = reading
         simple = _SIMPLE.get(kind)
         if simple is not None:
             return [self._signal(simple, reading, kind.value, active=on)] \
@@ -104,6 +115,23 @@ class EventRules:
         else:
             self._maybe_fall.pop(r.device_id, None)  # the radar withdrew it
         return []
+
+    def _answer(self, r: Reading) -> list[Signal]:
+        """The resident answered the home unit: not lying on the floor (each possible fall
+        withdrawn goes on the timeline); a press just made by mistake is cancelled."""
+        out: list[Signal] = []
+        for maybe in self._maybe_fall.values():
+            what = Condition.POSSIBLE_FALL_ANSWERED
+            out += [self._signal(what, maybe, "possible fall reported, asked at home"),
+                    self._signal(what, r, "the resident answered", active=False)]
+        self._maybe_fall.clear()
+        pressed, self._sos = self._sos, None
+        if pressed is not None and 0 <= r.device_time_ms - pressed.device_time_ms \
+                <= self.sos_cancel_s * 1000:
+            out.append(Signal(Condition.SOS, self.resident_id, False, r.device_time_ms,
+                              pressed.site_id, pressed.gateway_id, CANCELLED,
+                              pressed.device_id, cancelled=True))
+        return out
 
     def _bed(self, r: Reading, occupied: bool) -> list[Signal]:
         if occupied:

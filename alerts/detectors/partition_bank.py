@@ -23,10 +23,13 @@ from telemetry.topics import partition_of
 
 class PartitionBank:
     def __init__(self, registry: Registry, partitions: int, *, confirm_fall_s: float = 60.0,
-                 bed_return_s: float = 1800.0) -> None:
+                 bed_return_s: float = 1800.0, sos_cancel_s: float = 30.0,
+                 prompt_s: float = 0.0, no_vitals_s: float = 180.0) -> None:
         self.registry = registry
         self.partitions = partitions
-        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s}
+        self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s,
+                         "sos_cancel_s": sos_cancel_s, "prompt_s": prompt_s,
+                         "no_vitals_s": no_vitals_s}
         self._members: dict[int, set[str]] = defaultdict(set)
         for gateway_id in registry.gateways:
             self._members[partition_of(gateway_id, partitions)].add(gateway_id)
@@ -71,6 +74,10 @@ class PartitionBank:
                 if self.banks.get(part) is not bank:
                     break  # let go meanwhile: its last snapshot was written then
                 yield rows
+
+    def asking(self) -> list[tuple[str, str, int]]:
+        """As ``DetectorBank.asking``, over the partitions held."""
+        return [row for bank in list(self.banks.values()) for row in bank.asking()]
 
     def bank_of(self, gateway_id: str) -> DetectorBank | None:
         return self.banks.get(partition_of(gateway_id, self.partitions))

@@ -34,7 +34,12 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.VITALS_ANOMALY: ("生命体征异常", "unusual vital signs"),
     Condition.INACTIVITY: ("长时间无活动", "no activity for a long time"),
     Condition.INACTIVITY_CHECK: ("活动少于平时，请确认", "less activity than usual: please check"),
+    Condition.INACTIVITY_ANSWERED: ("活动少于平时，已询问老人，老人已回应",
+                                    "less activity than usual: asked at home, answered"),
+    Condition.POSSIBLE_FALL_ANSWERED: ("疑似跌倒，已询问老人，老人已回应",
+                                       "a possible fall: asked at home, answered"),
     Condition.DEVICE_SILENT: ("设备离线", "a device offline"),
+    Condition.NO_VITAL_SIGNS: ("在床，未测到呼吸心跳", "in bed, no breathing or heart rate seen"),
     Condition.LOW_BATTERY: ("设备电量低", "a device battery low"),
     Condition.GATEWAY_OFFLINE: ("网关离线", "the home gateway offline"),
     Condition.ROOM_TEMPERATURE_ANOMALY: ("室温异常", "an unusual room temperature"),
@@ -174,6 +179,7 @@ _OUTCOMES: dict[str, tuple[str, str]] = {
     "request_partly_done": ("部分完成", "partly done"),
     "request_declined": ("老人不再需要", "declined by the resident"),
     "request_cancelled": ("已取消", "cancelled"),
+    "cancelled_by_resident": ("老人自行取消", "cancelled by the resident"),
 }
 
 
@@ -192,6 +198,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "door": ("门", "door"), "motion": ("活动", "motion"), "presence": ("有人", "presence"),
     "bed_occupancy": ("在床", "in bed"), "seat_occupancy": ("在座", "seated"),
     "appliance": ("电器使用", "appliance in use"), "fall": ("跌倒", "fall"),
+    "answer": ("老人回应", "the resident's answer"),
     "battery": ("电量", "battery"),
 }
 _CONTEXTS = {"active": "活动中", "seated": "坐着", "in_bed": "在床", "away": "外出"}
@@ -214,6 +221,17 @@ _DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^no activity for (\d+) min \((\w+)\)$"),
      lambda m: f"{m[1]} 分钟无活动（{_CONTEXTS.get(m[2], m[2])}）"),
     (re.compile(r"^activity again \((\w+)\)$"), lambda m: f"再次有活动（{_kind(m[1], 'zh')}）"),
+    (re.compile(r"^no activity for (\d+) min \((\w+)\); no answer at home within (\d+) s$"),
+     lambda m: f"{m[1]} 分钟无活动（{_CONTEXTS.get(m[2], m[2])}），询问老人 {m[3]} 秒内无回应"),
+    (re.compile(r"^asked at home after (\d+) min without activity$"),
+     lambda m: f"{m[1]} 分钟无活动，已询问老人"),
+    (re.compile(r"^the resident answered$"), lambda m: "老人已回应"),
+    (re.compile(r"^possible fall reported, asked at home$"), lambda m: "报告疑似跌倒，已询问老人"),
+    (re.compile(r"^in bed, no breathing or heart rate for (\d+) s$"),
+     lambda m: f"在床，{m[1]} 秒未测到呼吸心跳"),
+    (re.compile(r"^breathing seen again$"), lambda m: "重新测到呼吸"),
+    (re.compile(r"^out of bed$"), lambda m: "已离床"),
+    (re.compile(r"^cancelled by the resident$"), lambda m: "老人自行取消"),
     (re.compile(r"^reported offline by the gateway$"), lambda m: "网关报告设备离线"),
     (re.compile(r"^online again$"), lambda m: "恢复在线"),
     (re.compile(r"^heard from again$"), lambda m: "重新收到数据"),

@@ -65,6 +65,7 @@ class ResidentIn(BaseModel):
     fall_risk: str = Field("", max_length=20)
     preferred_hospital: str = Field("", max_length=120)
     arrive_within_min: float | None = Field(None, gt=0, le=24 * 60)
+    language: Literal["zh", "en"] = Field("zh", description="the home unit asks in it")
 
 
 class NewResidentIn(ResidentIn):

@@ -18,7 +18,15 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response as HttpResponse
 from pydantic import BaseModel, Field
 
-from alerts.model import REQUESTS, Alert, Condition, Dispatch, DispatchState, Outcome
+from alerts.model import (
+    REQUESTS,
+    SYSTEM_OUTCOMES,
+    Alert,
+    Condition,
+    Dispatch,
+    DispatchState,
+    Outcome,
+)
 from alerts.notify import texts
 from alerts.response import ResponseError
 from dashboard.accounts.model import Role
@@ -190,7 +198,8 @@ def _dispatches_of_user(ctx: Ctx, user: User, dispatch_id: int) -> list[Dispatch
 def outcomes(user: User) -> list[dict[str, Any]]:
     """The outcomes an alarm is resolved with, in each language the page offers."""
     return [{"outcome": o.value, **{lang: texts.outcome(o.value, lang)
-                                    for lang in texts.LANGUAGES}} for o in Outcome]
+                                    for lang in texts.LANGUAGES}}
+            for o in Outcome if o not in SYSTEM_OUTCOMES]
 
 
 def _resident(ctx: Ctx, user: User, resident_id: str) -> Resident:

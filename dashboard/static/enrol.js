@@ -181,6 +181,8 @@
         field("fall_risk", r.fall_risk),
         field("arrive_within_min", r.arrive_within_min, { type: "number", min: "1", max: "1440" }),
         field("key_safe", "", { type: "password", autocomplete: "off", placeholder: t("key_safe_keep") }),
+        el("select", { class: "resident_language", "aria-label": t("prompt_language") },
+          option("zh", "中文", r.language || "zh"), option("en", "English", r.language || "zh")),
         el("h4", {}, t("contacts")),
         contacts,
         el("button", { type: "button", class: "add-contact", onclick: () => contacts.append(contactRow()) }, t("add_contact")),
@@ -189,7 +191,7 @@
         e.preventDefault();
         const value = (name) => form.querySelector("." + name).value;
         const body = { ...r, access_notes: value("access_notes"), preferred_hospital: value("preferred_hospital"),
-          fall_risk: value("fall_risk"), key_safe: value("key_safe"),
+          fall_risk: value("fall_risk"), key_safe: value("key_safe"), language: value("resident_language"),
           arrive_within_min: value("arrive_within_min") ? Number(value("arrive_within_min")) : null,
           contacts: [...contacts.querySelectorAll(".contact-edit")].map((row) => ({
             name: row.querySelector(".contact_name").value, phone: row.querySelector(".contact_phone").value,

@@ -119,6 +119,10 @@ def test_eval_inactivity_quick_run_reports_json_over_every_home() -> None:
     assert summary["check_delay_min_p50"] < summary["alarm_delay_min_p50"] < 12 * 60
     assert summary["alarm_per_day"] <= summary["check_per_day"]
     assert 0.5 <= summary["alarm_within_4h"] <= 1.0
+    # asking first: fewer checks reach the desk, the more so the more residents answer
+    at_desk = [summary[f"check_per_day_at_desk_p{p}"] for p in (50, 80, 95)]
+    assert summary["check_per_day"] >= at_desk[0] >= at_desk[1] >= at_desk[2] >= 0
+    assert "Asking first" in done.stdout
 
 
 def test_eval_inactivity_with_restarts_from_snapshots_gives_the_same_figures() -> None:
@@ -265,3 +269,21 @@ def test_the_front_door_firing_again_as_the_resident_shuts_it_is_the_same_return
     detector.observe(Event(back + 4 * HOUR_MS, "fridge", Kind.DOOR, 1.0))
     detector.observe(Event(back + 4 * HOUR_MS + MIN_MS, "maindoor", Kind.DOOR, 1.0))
     assert detector.context(back + 5 * HOUR_MS) is Context.AWAY
+
+
+def test_asked_checks_reach_the_desk_only_unanswered_and_without_a_sign_of_life() -> None:
+    from evaluation import homes
+    from evaluation.inactivity import ASK_MS, at_desk
+
+    def interval(start_ms: int) -> homes.Interval:
+        return homes.Interval(start_ms, start_ms + 1000, "pir", Kind.MOTION)
+
+    home = homes.Home("h", [interval(T0 + 5 * HOUR_MS)], [
+        homes.Label(T0, T0 + 2 * HOUR_MS, "Sleeping"),
+        homes.Label(T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS, "Leaving")], None)
+    asleep, out = T0 + HOUR_MS, T0 + 2 * HOUR_MS + 60_000
+    moved = T0 + 5 * HOUR_MS - ASK_MS // 2  # the PIR comes on while asking
+    awake = T0 + 4 * HOUR_MS
+    assert at_desk(home, [asleep, out], 1.0) == 2  # asleep or out: nobody answers
+    assert at_desk(home, [moved], 0.0) == 0  # a sign of life closes it, answer or not
+    assert at_desk(home, [awake], 1.0) == 0 and at_desk(home, [awake], 0.0) == 1
