@@ -7,8 +7,13 @@ living alone, publishing as their gateways' edge agents do (gateway-level simula
 batched envelopes with per-gateway sequence numbers, urgent events alone), the central
 process (ingest, alert core, embedded store, duty-desk dashboard) with SMS and rescue
 notices printed to the console, and a freshly generated login. The simulated clock starts
-at 02:00 so the first incidents (a night wandering, a fall, a low SpO2) show up within the
-first two minutes.
+at 02:00 UTC so the first incidents (a night wandering, a fall, a low SpO2) show up within
+the first two minutes. The home units are simulated too: half a minute in, two elders at
+home have their pendants report a possible fall and are asked "are you all right?"; one
+answers (the possible fall closes on the timeline, never on the desk's queue), the other
+does not (a minute later it is a fall on the desk). The same two stop moving: once the
+silence outlasts what the detector allows, each is asked at home before the check reaches
+the desk, and again one answers and one does not.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ if TYPE_CHECKING:  # the simulator (numpy) loads only when this command runs
 
 NURSING_HOME = 20
 AT_HOME = 4
+AT_HOME_FIRST = NURSING_HOME  # the homes of the elders at home come after the beds
 WANDERER = 3  # the resident at risk of wandering, in the nursing home
 FALLER = 7  # the scripted fall, in the nursing home: the demo's desk answers it
+ANSWERS, SILENT = AT_HOME_FIRST + 2, AT_HOME_FIRST + 3  # asked at home: one answers
 OPERATOR = "demo-operator"
 # the demo's desk, in simulated seconds after the fall opens: take it, send the nurse on
 # duty, who replies "1" (on the way) and "2" (arrived); resolved with an outcome
@@ -66,6 +73,10 @@ def _scripted(start_ms: int) -> tuple[inc.Incident, ...]:
         inc.make(inc.IncidentKind.FALL, FALLER, start_ms + 40 * second, 30 * minute),
         inc.make(inc.IncidentKind.DESATURATION, NURSING_HOME + 1, start_ms - 60 * second,
                  20 * minute),
+        # still from a minute in: the check comes after an hour (the routine not yet
+        # learned) and is asked at home first
+        inc.make(inc.IncidentKind.INACTIVITY, ANSWERS, start_ms + 60 * second, 150 * minute),
+        inc.make(inc.IncidentKind.INACTIVITY, SILENT, start_ms + 60 * second, 150 * minute),
     )
 
 
@@ -125,6 +136,18 @@ def _answer(central: Any, clock: Any, pace: Any, stop: threading.Event) -> None:
             log.warning("demo desk stopped: %s", type(exc).__name__)
 
 
+def _ask(home_units: Any, wait: Any) -> None:
+    """Half a minute in: the two scripted pendants report a possible fall."""
+    from firmware_stubs import layout
+
+    try:
+        wait(30.0)
+    except Exception:  # stopped before
+        return
+    for home in (ANSWERS, SILENT):
+        home_units.possible_fall(layout.resident_id(home))
+
+
 def _free(port: int) -> int:
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) != 0:
@@ -142,6 +165,8 @@ def _handle(args: argparse.Namespace) -> int:
     from central.process import CentralProcess
     from dashboard.accounts.model import Role
     from dashboard.settings import DashboardSettings
+    from firmware_stubs import layout
+    from firmware_stubs.home_unit import HomeUnits
     from firmware_stubs.mqtt_out import Publisher
     from firmware_stubs.runner import Level, RunConfig, run
     from harness.amqtt_broker import EmbeddedBroker
@@ -225,6 +250,16 @@ def _handle(args: argparse.Namespace) -> int:
 
     runner = threading.Thread(target=simulate, name="simulated-homes", daemon=True)
     runner.start()
+    homes = {layout.resident_id(h): (layout.site_id(h), layout.gateway_id(h))
+             for h in range(NURSING_HOME + AT_HOME)}
+    def sim_wait(sim_s: float) -> None:  # simulated seconds
+        pace(sim_s / args.speed)
+
+    home_units = HomeUnits(broker.url, clock, homes,
+                           answers=lambda r: r == layout.resident_id(ANSWERS), wait=sim_wait)
+    asker = threading.Thread(target=_ask, args=(home_units, sim_wait), daemon=True,
+                             name="demo-home-units")
+    asker.start()
     desk = threading.Thread(target=_answer, args=(central, clock, pace, stop), daemon=True,
                             name="demo-desk")
     desk.start()
@@ -232,6 +267,7 @@ def _handle(args: argparse.Namespace) -> int:
         pass
     with bounded("eldercare demo"):
         runner.join(5)
+        home_units.close()
         publisher.close()
         central.close()
         broker.close()

@@ -1,5 +1,6 @@
 """``eldercare demo``: one command, the whole system; it prints a URL and a fresh login, and
-the first incidents reach the duty desk's API within the first two minutes. SIGINT and
+the first incidents reach the duty desk's API within the first two minutes, among them one
+possible fall answered at home and one that escalates. SIGINT and
 SIGTERM stop it cleanly within 10 s, with either broker, even when SIGINT was inherited as
 ignored (as under CI or a supervisor)."""
 
@@ -85,6 +86,19 @@ def test_demo_serves_the_desk_and_the_first_incidents_arrive(
                            for a in falls)
 
             wait_until(dispatched, 60, "the scripted fall taken and a responder sent")
+
+            # two pendants report a possible fall: one elder answers the home unit (on the
+            # timeline, resolved, never on the queue), the other does not (a fall, open)
+            def asked() -> dict[str, tuple[str, str]]:
+                return {a["subject"]: (a["condition"], a["state"])
+                        for a in client.get("/api/alerts").json()
+                        if a["subject"] in ("res-00022", "res-00023")}
+
+            wait_until(lambda: asked() == {
+                "res-00022": ("possible_fall_answered", "resolved"),
+                "res-00023": ("fall", "open")}, 90, "one possible fall answered, one not")
+            open_now = client.get("/api/alerts", params={"open_only": "true"}).json()
+            assert not any(a["condition"] == "possible_fall_answered" for a in open_now)
             rooms = client.get("/api/residents").json()
             assert len(rooms) == 24 and {r["site_id"] for r in rooms} == \
                 {"site-000", "site-001"}
