@@ -54,6 +54,7 @@ class Condition(enum.StrEnum):
     GATEWAY_OFFLINE = "gateway_offline"
     ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
     RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
+    LINK_TEST_MISSED = "link_test_missed"  # a gateway's daily test alarm did not arrive
     # requests the desk enters for a resident (by phone): never escalated, never paged
     REQUEST_MEAL = "request_meal"
     REQUEST_CLEANING = "request_cleaning"
@@ -109,6 +110,8 @@ PROFILES: dict[Condition, Profile] = {
     Condition.ROOM_TEMPERATURE_ANOMALY: Profile(Severity.WARNING, False),
     # like a gateway offline: the desk acts on it; a technical fault never calls rescue
     Condition.RADIO_OFFLINE: Profile(Severity.WARNING, True),
+    # a link fault: the desk phones the home or sends a technician; the next test ends it
+    Condition.LINK_TEST_MISSED: Profile(Severity.WARNING, True),
     **{c: Profile(Severity.INFO, False) for c in REQUESTS},  # a request: closed by a person
 }
 

@@ -41,12 +41,12 @@ from edge_agent.watchdog import Watchdog
 from runtime.backoff import Backoff
 from runtime.group_commit import GroupWriter
 from runtime.limits import EDGE_MAX_INFLIGHT
-from runtime.mqtt import MQTTv311, new_client
+from runtime.mqtt import MQTTv311, new_client, release
 from telemetry import commands as wire
 from telemetry import health, topics
-from telemetry.clock import Clock
+from telemetry.clock import DAY_MS, Clock
 from telemetry.kinds import FallStatus, Kind, is_urgent, unit_of
-from telemetry.parts import ZIGBEE_COORDINATOR
+from telemetry.parts import GATEWAY_SELF, ZIGBEE_COORDINATOR
 from telemetry.reading import Reading
 from telemetry.refusal import Refusal
 from telemetry.topics import Channel, Dialect
@@ -57,12 +57,13 @@ GROUP_WINDOW_S = 0.1  # how long a group of routine messages may gather before i
 
 
 class Agent:
-    def __init__(self, cfg: GatewayConfig, clock: Clock, *, heartbeat_s: float = 30.0,
+    def __init__(self, cfg: GatewayConfig, clock: Clock, *, heartbeat_s: float | None = None,
                  battery_budget_s: float = 2 * 3600, mains_budget_s: float = 15 * 60,
                  batch_window_s: float = 1.0, uplink_backoff: Backoff | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.heartbeat_s = heartbeat_s
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None \
+            else health.heartbeat_every_s(cfg.gateway_class)
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self._data = data
@@ -87,6 +88,8 @@ class Agent:
         self.fallback_alarms = 0
         self.prompts = 0  # questions played on the prompt device
         self.last_tick_ms = 0  # when the periodic round last finished
+        self.link_tests = 0  # daily test alarms sent
+        self._tested_day = -1  # the (UTC) day whose test alarm went
         # the prompt device: the first zigbee2mqtt device whose button answers
         self._prompter = next((d for d in cfg.devices if Kind.ANSWER in d.kinds
                                and d.dialect is Dialect.ZIGBEE2MQTT), None)
@@ -244,7 +247,26 @@ class Agent:
             self._writer.submit(self._readings(silent))
         self._fall_back()
         self._possible_unanswered()
+        self._link_test()
         self.last_tick_ms = self.clock.now_ms()
+
+    def _link_test(self) -> None:
+        """Today's test alarm, once, at its time (``telemetry.health.link_test_due_ms``):
+        committed like an alarm and sent at once, the whole way to the centre's store. An
+        agent that starts within the window after the time sends it then."""
+        if not self.cfg.link_test:
+            return
+        now = self.clock.now_ms()
+        day = now // DAY_MS
+        due = health.link_test_due_ms(self.cfg.gateway_id, day * DAY_MS)
+        if day == self._tested_day or not due <= now < due + health.LINK_TEST_WINDOW_MS:
+            return
+        self._tested_day = day
+        self._writer.submit(self._readings([Observation(GATEWAY_SELF, Kind.LINK_TEST, 1.0)]),
+                            flush=True)
+        with self._lock:
+            self.link_tests += 1
+        log.info("daily test alarm sent")
 
     def _sound_for_centre(self, sound: wire.Sound) -> None:
         """The centre says nobody at the desk took this home's fall or SOS in time."""
@@ -332,6 +354,7 @@ class Agent:
         self._local.loop_stop()
         self._writer.close()
         self._local.disconnect()
+        release(self._local)
         self.uplink.stop()
         self.outbox.close()
 

@@ -10,6 +10,7 @@ from edge_agent.errors import EdgeError
 from runtime.broker import BrokerConnection
 from runtime.metrics_config import MetricsConfig
 from telemetry import topics
+from telemetry.health import GatewayClass
 from telemetry.kinds import Kind
 from telemetry.topics import Dialect
 
@@ -54,6 +55,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     possible_fall_s: float = 60.0
     sos_cancel_s: float = 30.0  # how long a mistaken SOS press may be cancelled
     language: str = "zh"  # the home's: the prompts the gateway plays itself
+    # its heartbeat tier (``telemetry.health.HEARTBEAT_S``)
+    gateway_class: GatewayClass = GatewayClass.HOME_UNIT
+    link_test: bool = True  # the daily test alarm (``telemetry.health.link_test_due_ms``)
     metrics: MetricsConfig | None = None  # Prometheus metrics and health; off without it
 
 

@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--config", required=True, type=Path,
                    help=f"gateway TOML config (sample: {config.SAMPLE})")
-    p.add_argument("--heartbeat", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--heartbeat", type=float, default=None,
+                   help="seconds (default: a third of the gateway class's tier, "
+                        "telemetry.health.HEARTBEAT_S: 30 for a home unit)")
     p.add_argument("--batch-window", type=float, default=1.0,
                    help="seconds routine readings wait to share an envelope (default 1)")
     p.set_defaults(handler=_handle)

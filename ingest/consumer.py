@@ -35,7 +35,7 @@ from ingest.store.spool import SpooledStore
 from registry import Registry
 from runtime import backoff as retry_policy
 from runtime.group_commit import GroupWriter
-from runtime.mqtt import MQTTv311, new_client
+from runtime.mqtt import MQTTv311, new_client, release
 from telemetry import topics
 from telemetry.clock import Clock
 from telemetry.reading import Reading
@@ -286,6 +286,7 @@ class Ingest:
             client.loop_stop()
             writer.close()
             client.disconnect()
+            release(client)
 
     def close(self) -> None:
         with self._lock:

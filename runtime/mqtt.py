@@ -22,3 +22,10 @@ def new_client(client_id: str = "", *, clean_session: bool | None = None,
     if username:
         client.username_pw_set(username, password)
     return client
+
+
+def release(client: mqtt.Client) -> None:
+    """Close whatever a client that is not used again still holds: its socket and the
+    socket pair ``loop_start`` made (paho leaves both open after ``loop_stop`` and
+    ``disconnect``, to the garbage collector)."""
+    client.reinitialise()

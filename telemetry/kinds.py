@@ -34,6 +34,8 @@ class Kind(enum.StrEnum):
     # the resident answered the home unit ("I am all right", "cancel"): the SOS button's
     # second action or the prompt device's button
     ANSWER = "answer"
+    # a gateway's daily test alarm: it travels the alarm's whole path to the centre's store
+    LINK_TEST = "link_test"
 
 
 class FallStatus(enum.IntEnum):
@@ -76,13 +78,15 @@ SPECS: dict[Kind, Spec] = {
     Kind.SEAT_OCCUPANCY: _BINARY,
     Kind.APPLIANCE: _BINARY,
     Kind.ANSWER: _BINARY,
+    Kind.LINK_TEST: _BINARY,
 }
 
 # Life-safety events: sent alone and at once, never dropped from an outbox. A resident's
 # answer travels the same way: it cancels a possible fall within the minute, or holds a
-# check back from the desk, only if it arrives in time.
+# check back from the desk, only if it arrives in time. The daily test alarm too: it proves
+# the path an alarm takes.
 URGENT_KINDS: frozenset[Kind] = frozenset({Kind.FALL, Kind.SOS, Kind.WATER_LEAK, Kind.TAMPER,
-                                           Kind.ANSWER})
+                                           Kind.ANSWER, Kind.LINK_TEST})
 
 
 def unit_of(kind: Kind) -> str:

@@ -11,4 +11,7 @@ from __future__ import annotations
 # fall radar, SOS button and door contact of the home is deaf.
 ZIGBEE_COORDINATOR = "zigbee-coordinator"
 
-GATEWAY_PARTS: frozenset[str] = frozenset({ZIGBEE_COORDINATOR})
+# The gateway itself: its daily test alarm (``Kind.LINK_TEST``) comes from it.
+GATEWAY_SELF = "gateway"
+
+GATEWAY_PARTS: frozenset[str] = frozenset({ZIGBEE_COORDINATOR, GATEWAY_SELF})

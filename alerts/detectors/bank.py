@@ -24,6 +24,7 @@ from alerts.detectors.activity import InactivityRule
 from alerts.detectors.base import ALL_KINDS, Detector, FleetDetector, Timer
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
+from alerts.detectors.link import LinkTests
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
 from alerts.detectors.sleep import NO_VITALS_S, BedVitalsRule
@@ -94,8 +95,11 @@ class DetectorBank:
         self.usual = [usual_heart_rate(offsets=offsets), usual_skin_temperature(offsets=offsets)]
         self.multivariate = VitalsAnomaly()
         self.room = RoomTemperature()
+        self.link = LinkTests()
+        self.link.expect({g.gateway_id: g.site_id for g in registry.gateways.values()},
+                         start_ms)
         self.fleet: list[FleetDetector] = [self.health, *self.usual, self.multivariate,
-                                           self.room]
+                                           self.room, self.link]
         self._gathered: list[list[Reading]] = [[] for _ in self.fleet]
         self.slow_every_ms = int(slow_every_s * 1000)
         self._next_slow_ms = start_ms
@@ -158,6 +162,8 @@ class DetectorBank:
         wanted = {r.resident_id: r for r in registry.residents.values()
                   if gateways is None or r.resident_id in share}
         homes = _homes(registry)
+        self.link.expect({g.gateway_id: g.site_id for g in registry.gateways.values()
+                          if gateways is None or g.gateway_id in gateways}, now_ms)
         for key in self._expected - expected.keys():
             self.health.forget(*key)
         for key, d in expected.items():

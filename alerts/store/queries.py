@@ -71,5 +71,6 @@ class StoreQueries:
                                                   to_ms, sites),
                 "per_day": r.per_day(from_ms, to_ms, offset_min, sites),
                 "answer_ms": r.answer_times(from_ms, to_ms, sites),
+                "link_faults": r.link_faults(from_ms, to_ms, sites),
                 "requests": {"total": r.answers(from_ms, to_ms, sites, requests=True)[0],
                              "outcomes": r.outcomes(from_ms, to_ms, sites, requests=True)}}

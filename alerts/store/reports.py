@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.model import CONFIRMED, REQUESTS, Outcome, Severity
+from alerts.model import CONFIRMED, REQUESTS, Condition, Outcome, Severity
 from alerts.store.table import Table
 
 ALARM_MIN = int(Severity.ALARM)
@@ -42,11 +42,24 @@ class Reports(Table):
             args += list(sites)
         return where, args
 
+    def link_faults(self, from_ms: int, to_ms: int, sites: tuple[str, ...] = ()) -> list[str]:
+        """The gateways with a daily test alarm missed (a link fault opened) in the span."""
+        where = "opened_ms >= ? AND opened_ms < ? AND condition = ?"
+        args: list[Any] = [from_ms, to_ms, Condition.LINK_TEST_MISSED.value]
+        if sites:
+            where += f" AND site_id IN ({', '.join('?' * len(sites))})"
+            args += list(sites)
+        rows = self._run(f"SELECT DISTINCT subject FROM alerts WHERE {where}",
+                         tuple(args)).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
     def answers(self, from_ms: int, to_ms: int, sites: tuple[str, ...] = (),
                 by_operator: bool = False, requests: bool = False) -> list[dict[str, Any]]:
         """Alarms (or requests), answered, answered within 60 s and 180 s, answer time p50
         and p90 (ms); in all (``operator`` "") or per operator (of what they answered)."""
         where, args = self._scope(from_ms, to_ms, sites, requests=requests)
+        # an SOS the resident cancelled before anyone took it was not the desk's to answer
+        where += f" AND (outcome IS NULL OR outcome <> '{Outcome.CANCELLED_BY_RESIDENT.value}')"
         group = "COALESCE(answered_by, '')" if by_operator else "''"
         rows = self._run(
             f"WITH a AS (SELECT {group} AS who, answered_ms - opened_ms AS ms FROM alerts "

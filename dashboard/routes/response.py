@@ -289,6 +289,14 @@ def _span(ctx: Ctx, user: User, month: str | None,
 def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dict[str, Any]:
     from_ms, to_ms, sites, month, timezone = _span(ctx, user, month, site_id)
     out = ctx.queries.report(from_ms, to_ms, sites, utc_offset_min(timezone, from_ms))
+    # the link proof: of the gateways of these sites, those whose daily test alarm arrived
+    # every day of the month (none missed)
+    gateways = {g.gateway_id for g in ctx.registry.gateways.values()
+                if (g.site_id in sites if sites else user.sees(g.site_id))}
+    faulty = gateways & set(out.pop("link_faults"))
+    out["link_tests"] = {"gateways": len(gateways), "every_day": len(gateways - faulty),
+                         "share": round(len(gateways - faulty) / len(gateways), 4)
+                         if gateways else None}
     out.update({"month": month, "timezone": timezone, "site_id": site_id})
     return out
 

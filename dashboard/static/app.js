@@ -257,7 +257,8 @@
       ["answer_p50", secs(total.answer_ms_p50)], ["answer_p90", secs(total.answer_ms_p90)],
       ["dispatched", r.dispatches.dispatched], ["arrival_p50", secs(r.dispatches.arrival_ms_p50)],
       ["arrival_p90", secs(r.dispatches.arrival_ms_p90)], ["non_arrivals", r.dispatches.non_arrivals],
-      ["cannot_come_n", r.dispatches.cannot_come], ["ack_timeouts", r.ack_timeouts]];
+      ["cannot_come_n", r.dispatches.cannot_come], ["ack_timeouts", r.ack_timeouts],
+      ["link_tests_every_day", `${share(r.link_tests.share)} (${r.link_tests.every_day}/${r.link_tests.gateways})`]];
     $("report-table").tBodies[0].replaceChildren(...rows.map(([k, v]) =>
       el("tr", { "data-key": k }, el("th", {}, t(k)), el("td", {}, String(v)))));
     $("operator-table").tBodies[0].replaceChildren(...r.operators.map((o) =>

@@ -28,7 +28,7 @@ from edge_agent.uplink.sender import Sender
 from runtime import backoff as retry_policy
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
-from runtime.mqtt import MQTTv311, new_client
+from runtime.mqtt import MQTTv311, new_client, release
 from telemetry import commands, health, topics
 from telemetry.clock import Clock
 from telemetry.topics import Channel
@@ -249,6 +249,5 @@ class Uplink(threading.Thread):
                 if self._pump(0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             client.disconnect()
-        # reinitialise() closes whatever paho still holds (the client is not used again).
-        client.reinitialise()
+        release(client)  # (the client is not used again)
 

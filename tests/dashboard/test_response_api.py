@@ -9,7 +9,7 @@ import datetime
 import io
 from zoneinfo import ZoneInfo
 
-from alerts.model import AlertChange
+from alerts.model import AlertChange, Condition, Signal
 from tests.dashboard.test_api import Desk
 from tests.support.readings import T0
 
@@ -148,3 +148,33 @@ def test_a_request_is_entered_by_a_nurse_and_never_by_a_viewer(desk: Desk) -> No
     admin = desk.login("admin")
     assert any(e["action"] == "request" and e["target"] == "res-00000"
                for e in desk.client.get("/api/audit", headers=admin).json())
+
+
+def test_the_report_shows_the_gateways_whose_test_alarm_arrived_every_day(desk: Desk) -> None:
+    """The link proof: a gateway with a test alarm missed in the month is one whose test
+    did not arrive every day; the share counts the gateways of the sites the user sees."""
+    desk.login("nurse")
+    empty = desk.client.get(f"/api/reports/response?month={_month()}").json()
+    assert empty["link_tests"] == {"gateways": 2, "every_day": 2, "share": 1.0}
+    desk.core.handle([Signal(Condition.LINK_TEST_MISSED, "gw-00001", True, T0, "site-000",
+                             "gw-00001", "the daily test alarm due at 03:17 UTC did not "
+                             "arrive")])
+    report = desk.client.get(f"/api/reports/response?month={_month()}").json()
+    assert report["link_tests"] == {"gateways": 2, "every_day": 1, "share": 0.5}
+    assert report["total"]["alarms"] == 0  # a link fault is the desk's warning, no alarm
+
+
+def test_an_sos_the_resident_cancelled_is_not_counted_as_unanswered(desk: Desk) -> None:
+    desk.login("nurse")
+    desk.core.handle([Signal(Condition.SOS, "res-00001", True, T0, "site-000", "gw-00001",
+                             "sos", "sos-button")])
+    desk.clock.advance(20)
+    desk.core.handle([Signal(Condition.SOS, "res-00001", False, T0 + 20_000, "site-000",
+                             "gw-00001", "cancelled by the resident", "sos-button",
+                             cancelled=True)])
+    report = desk.client.get(f"/api/reports/response?month={_month()}").json()
+    assert report["total"]["alarms"] == 0
+    assert {"condition": "sos", "outcome": "cancelled_by_resident", "alarms": 1} in \
+        report["outcomes"]
+    listed = {o["outcome"] for o in desk.client.get("/api/outcomes").json()}
+    assert "cancelled_by_resident" not in listed and "resident_fine_false_alarm" in listed

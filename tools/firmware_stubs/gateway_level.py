@@ -13,8 +13,10 @@ from firmware_stubs import layout
 from firmware_stubs.dialects import Message
 from firmware_stubs.vitals import KIND_CODE, KINDS, Samples
 from telemetry import codec, topics
-from telemetry.health import ONLINE
-from telemetry.kinds import SPECS, URGENT_KINDS
+from telemetry.clock import DAY_MS
+from telemetry.health import ONLINE, link_test_due_ms
+from telemetry.kinds import SPECS, URGENT_KINDS, Kind, unit_of
+from telemetry.parts import GATEWAY_SELF
 from telemetry.reading import Reading
 from telemetry.topics import Channel
 
@@ -37,6 +39,7 @@ class GatewayRenderer:
         self.seq = np.zeros(homes, dtype=np.int64)
         self.pending: list[list[Reading]] = [[] for _ in range(homes)]
         self._step = 0
+        self._dues: dict[int, list[int]] = {}  # (UTC) day -> each home's test time
 
     def birth(self, t_ms: int) -> list[Message]:
         return [
@@ -89,6 +92,26 @@ class GatewayRenderer:
                 if len(self.pending[h]) >= self.batch_max:
                     sent += self._flush(h, now_ms, out)
         return out, sent
+
+    def link_tests(self, t0_ms: int, t1_ms: int) -> tuple[list[Message], int]:
+        """The daily test alarms due in [t0, t1), each alone and at once, as a gateway
+        sends it (``telemetry.health.link_test_due_ms``)."""
+        out: list[Message] = []
+        for day in range(t0_ms // DAY_MS, (t1_ms - 1) // DAY_MS + 1):
+            dues = self._dues.get(day)
+            if dues is None:
+                self._dues = {day: [link_test_due_ms(g, day * DAY_MS) for g in self.gateways]}
+                dues = self._dues[day]
+            for h, due in enumerate(dues):
+                if t0_ms <= due < t1_ms:
+                    self.seq[h] += 1
+                    r = Reading(self.sites[h], self.gateways[h], GATEWAY_SELF, Kind.LINK_TEST,
+                                1.0, unit_of(Kind.LINK_TEST), due, due + RECEIVE_DELAY_MS,
+                                int(self.seq[h]), None)
+                    out.append(Message(self.urgent_topic[h],
+                                       codec.encode(r.gateway_id, r.site_id, t1_ms, [r]),
+                                       False))
+        return out, len(out)
 
     def drain(self, now_ms: int) -> tuple[list[Message], int]:
         out: list[Message] = []

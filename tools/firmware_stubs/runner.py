@@ -108,6 +108,9 @@ def run(
         samples = fleet.step(t0, t0 + step_ms)
         if gateway is not None:
             out, n = gateway.render(samples, t0 + step_ms)
+            tests, m = gateway.link_tests(t0, t0 + step_ms)
+            out += tests
+            n += m
         else:
             assert device is not None
             out, n = device.render(samples, t0, t0 + step_ms)
