@@ -96,8 +96,7 @@ def _pick_threshold(scores: np.ndarray, table: Candidates, trials: Sequence[Tria
         flags = _trial_flags(scores, table, len(trials), threshold)
         hit = (scores >= threshold) & (table.label == 0)
         per_hour = _alarms(hit, table) / hours if hours else 0.0
-        return bool(1.0 - flags[adl].mean() >= TARGET_SPECIFICITY
-                    and per_hour <= TARGET_FALSE_PER_HOUR)
+        return bool(1.0 - flags[adl].mean() >= specificity and per_hour <= per_hour_at_most)
 
     levels = np.unique(np.concatenate([scores[np.isfinite(scores)], [np.inf]]))
     lo, hi = 0, len(levels) - 1  # levels[hi] (inf) always meets them
