@@ -15,7 +15,7 @@ from alerts.notify import texts
 ROOT = Path(__file__).resolve().parents[2]
 
 # one of each form the detectors write (alerts/detectors: events, activity, health, vitals,
-# usual, multivariate, room)
+# usual, multivariate, room, sleep, link)
 DETAILS = {
     "fall reported": "报告跌倒",
     "door opened at night": "夜间开门",
@@ -38,6 +38,16 @@ DETAILS = {
     "heart_rate 131 bpm": "心率 131 bpm",
     "sos": "呼叫按钮",
     "water_leak": "漏水",
+    "the resident answered": "老人已回应",
+    "possible fall reported, asked at home": "报告疑似跌倒，已询问老人",
+    "cancelled by the resident": "老人自行取消",
+    "no activity for 61 min (active); no answer at home within 120 s":
+        "61 分钟无活动（活动中），询问老人 120 秒内无回应",
+    "in bed, no breathing or heart rate for 180 s": "在床，180 秒未测到呼吸心跳",
+    "breathing seen again": "重新测到呼吸",
+    "out of bed": "已离床",
+    "the daily test alarm due at 03:17 UTC did not arrive": "每日测试报警（UTC 03:17）未到达",
+    "test alarm arrived": "测试报警已到达",
 }
 
 

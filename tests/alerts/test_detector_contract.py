@@ -17,12 +17,17 @@ from alerts.detectors.bank import DetectorBank
 from alerts.detectors.base import Detector, FleetDetector, Timer
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
+from alerts.detectors.link import LinkTests
 from alerts.detectors.multivariate import VitalsAnomaly
 from alerts.detectors.room import RoomTemperature
+from alerts.detectors.sleep import BedVitalsRule
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
 from alerts.model import Condition, Signal
+from telemetry.clock import DAY_MS
+from telemetry.health import LINK_TEST_WINDOW_MS, link_test_due_ms
 from telemetry.kinds import SPECS, FallStatus, Kind
+from telemetry.parts import GATEWAY_SELF
 from telemetry.reading import Reading
 from tests.support.readings import T0, reading
 
@@ -41,6 +46,15 @@ class Case(NamedTuple):
 def _inactivity() -> InactivityRule:
     return InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
                           utc_offset_ms=480 * 60_000)
+
+
+def _link_tests() -> LinkTests:
+    link = LinkTests()
+    link.expect({"gw-00000": "site-000"}, DAY_T)  # (today's test is due in the evening)
+    return link
+
+
+_NEXT_TEST = link_test_due_ms("gw-00000", DAY_T - DAY_T % DAY_MS)
 
 
 def _vitals_departing_together() -> list[Reading]:
@@ -92,6 +106,14 @@ CASES = {
     "vitals_anomaly": Case(lambda: VitalsAnomaly(window_s=300, train_windows=100),
                            _vitals_departing_together(), DAY_T + 181 * 60 * S,
                            Condition.VITALS_ANOMALY),
+    "sleep": Case(lambda: BedVitalsRule("res-00000"),
+                  [reading(Kind.BED_OCCUPANCY, 1, DAY_T, device_id="bed-mat"),
+                   reading(Kind.PRESENCE, 1, DAY_T, device_id="bed-vitals"),
+                   reading(Kind.RESPIRATION_RATE, 14, DAY_T + 5 * S, device_id="bed-vitals")],
+                  DAY_T + 185 * S, Condition.NO_VITAL_SIGNS),
+    "link": Case(_link_tests,
+                 [reading(Kind.LINK_TEST, 1, DAY_T, device_id=GATEWAY_SELF, resident_id=None)],
+                 _NEXT_TEST + LINK_TEST_WINDOW_MS, Condition.LINK_TEST_MISSED),
     "room": Case(RoomTemperature,
                  [reading(Kind.ROOM_TEMPERATURE, 21.5 + 0.5 * (i % 2) if i < 300 else 12.0,
                           DAY_T + i * 600 * S, device_id="front-door") for i in range(301)],

@@ -15,7 +15,8 @@ from firmware_stubs.mqtt_out import Publisher
 from firmware_stubs.runner import Level, RunConfig, run
 from harness.mosquitto import LocalMosquitto
 from telemetry import codec, topics
-from telemetry.clock import HOUR_MS, MIN_MS, FakeClock
+from telemetry.clock import DAY_MS, HOUR_MS, MIN_MS, FakeClock
+from telemetry.health import link_test_due_ms
 from telemetry.kinds import FallStatus, Kind
 from telemetry.topics import Channel
 from tests.support.mqtt import Recorder
@@ -86,6 +87,14 @@ def test_gateway_level_readings_arrive_exactly_as_labelled(mosquitto: LocalMosqu
                              label.start_ms + 8000))
         elif label.incident is IncidentKind.SOS and label.start_ms < end:
             expected.append((label.gateway_id, Kind.SOS, 1.0, label.start_ms))
+    # and each gateway's daily test alarm, at its own time, on each day the run covered
+    for h in range(cfg.homes):
+        gateway = f"gw-{h:05d}"
+        for day in range(START // DAY_MS, (end - 1) // DAY_MS + 1):
+            due = link_test_due_ms(gateway, day * DAY_MS)
+            if START <= due < end:
+                expected.append((gateway, Kind.LINK_TEST, 1.0, due))
+    assert any(kind is Kind.LINK_TEST for _, kind, _, _ in expected)
     assert sorted(urgent) == sorted(expected)
 
 

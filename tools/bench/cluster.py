@@ -126,8 +126,7 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
                 settings: Callable[[int], AlertSettings]) -> list[AlertNode]:
     """``count`` alert nodes, node i on broker node i (mod the cluster's size) with the
     others as its fallbacks, each with ``settings(i)``; returns once each is running."""
-    nodes: list[AlertNode] = []
-    for i in range(count):
+    def start(i: int) -> AlertNode:
         mine = i % len(nats.nodes)
         host, port = nats.addresses[mine]
         also = [f"{h}:{p}" for j, (h, p) in enumerate(nats.addresses) if j != mine]
@@ -137,7 +136,17 @@ def start_nodes(work: Path, nats: NatsCluster, dsn: str, count: int, partitions:
             alerts=settings(i), metrics=MetricsConfig(port=free_port()),
             cluster=ClusterSettings(node_id=f"node-{i + 1}", state=dsn, partitions=partitions,
                                     lease_ttl_s=LEASE_TTL_S))
-        nodes.append(AlertNode(i, work, cfg))
+        return AlertNode(i, work, cfg)
+
+    nodes = [start(i) for i in range(count)]
+    for _ in range(2):  # a port picked free and taken before the node bound it: again
+        if not wait_for(lambda: all(n.ready.is_set() or n.process.poll() is not None
+                                    for n in nodes), READY_S, 0.2):
+            break
+        for k, node in enumerate(nodes):
+            if not node.ready.is_set() and "Address already in use" in node.log_tail():
+                node.stop()
+                nodes[k] = start(k)
     if not wait_for(lambda: all(n.ready.is_set() or n.process.poll() is not None
                                 for n in nodes), READY_S, 0.2) \
             or not all(n.ready.is_set() for n in nodes):

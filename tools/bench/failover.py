@@ -100,7 +100,6 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
          "next_contact_after_s": ESCALATE_S}]}}}))
     token = secrets.token_urlsafe(24)
     (work / "callback.token").write_text(token)
-    callback_ports = [free_port() for _ in range(alert_nodes)]
     print(f"failover: {alert_nodes} alert nodes, 3 NATS nodes, {partitions} partitions, "
           f"{homes} homes, {falls} falls over {duration:.0f} s, {kill} at "
           f"{kill_at * duration:.0f} s", file=out, flush=True)
@@ -110,6 +109,9 @@ def run(homes: int = 2000, alert_nodes: int = 3, partitions: int = 6, falls: int
     store: LocalPostgres | HAPostgres = HAPostgres() if kill == "postgres" else LocalPostgres()
     with store as pg, NatsCluster(3, partitions) as nats:
         dsn = pg.create_database("eldercare")
+        # picked once the cluster and the store listen (a port picked before them could be
+        # one they took meanwhile: the node would not start), just before the nodes bind
+        callback_ports = [free_port() for _ in range(alert_nodes)]
         kannel = LocalKannel(reply_url(callback_ports[0], token)).start()
         (work / "kannel.password").write_text(kannel.password)
         watcher = AlertStore(dsn)
