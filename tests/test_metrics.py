@@ -71,6 +71,7 @@ def _central(tmp_path: Path, broker: LocalMosquitto) -> CentralProcess:
 def _edge(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto, port: int) -> Command:
     cfg = msgspec.structs.replace(
         edge_config.load(edge_config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
+        link_test=False,
         local=BrokerConnection(port=edge.port), uplink=BrokerConnection(port=central.port),
         metrics=MetricsConfig(port=port))
     path = tmp_path / "gateway.toml"

@@ -47,7 +47,7 @@ def test_a_gateway_goes_on_through_another_node_when_its_node_dies(
         tmp_path: Path, edge_broker: LocalMosquitto, nats: NatsCluster) -> None:
     first, *others = nats.addresses
     cfg = msgspec.structs.replace(
-        config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
+        config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"), link_test=False,
         local=BrokerConnection(port=edge_broker.port),
         uplink=BrokerConnection(host=first[0], port=first[1],
                                 also=[f"{h}:{p}" for h, p in others]))

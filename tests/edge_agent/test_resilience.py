@@ -130,7 +130,7 @@ def test_central_outage_of_60_s_under_traffic_loses_nothing(
 
 def _config_file(tmp_path: Path, edge: LocalMosquitto, central: LocalMosquitto) -> Path:
     cfg = msgspec.structs.replace(
-        config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"),
+        config.load(config.SAMPLE), data_dir=str(tmp_path / "edge-data"), link_test=False,
         local=BrokerConnection(port=edge.port), uplink=BrokerConnection(port=central.port),
         metrics=MetricsConfig(port=free_port()))
     path = tmp_path / "gateway.toml"

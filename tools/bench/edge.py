@@ -176,7 +176,7 @@ def run(rate_per_s: float = 1000.0, steady_s: float = 20.0, outage_s: float = 60
     cfg_path = work / "gateway.toml"
     sample = config.load(config.SAMPLE)
     cfg = msgspec.structs.replace(
-        sample, data_dir=str(work / "edge-data"),
+        sample, data_dir=str(work / "edge-data"), link_test=False,  # (counts every reading)
         local=BrokerConnection(port=edge.port),
         uplink=BrokerConnection(port=central.port))
     cfg_path.write_bytes(config.dump(cfg))
