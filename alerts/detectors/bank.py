@@ -18,7 +18,7 @@ back with ``restore``, which refuses, with a reason, what it cannot take back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.base import ALL_KINDS, Detector, FleetDetector, Timer
@@ -68,7 +68,8 @@ class _Resident:
 def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: str,
                        main_door: str, confirm_fall_s: float, bed_return_s: float,
                        sos_cancel_s: float = 30.0, prompt_s: float = 0.0,
-                       no_vitals_s: float = NO_VITALS_S) -> list[Detector]:
+                       no_vitals_s: float = NO_VITALS_S,
+                       heard: Callable[[], int] | None = None) -> list[Detector]:
     """The detectors one resident is watched by, in the order their signals are raised.
     ``prompt_s``: the home has a prompt device; a check waits that long for the
     resident's answer before it reaches the desk (0: it reaches it at once)."""
@@ -76,7 +77,7 @@ def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: 
                        wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
                        bed_return_s=bed_return_s, sos_cancel_s=sos_cancel_s),
             VitalRules(r.resident_id, overrides_from(r.limits)),
-            BedVitalsRule(r.resident_id, no_vitals_s),
+            BedVitalsRule(r.resident_id, no_vitals_s, heard=heard),
             InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=main_door,
                            utc_offset_ms=offset_min * 60_000, prompt_s=prompt_s)]
 
@@ -107,6 +108,9 @@ class DetectorBank:
         self._armed: set[str] = set()  # residents with a fast timer running
         self._slow: list[Detector] = []  # every resident's slow-timer detectors
         self._asking: dict[str, InactivityRule] = {}  # whose check may be held (asked)
+        # the newest reading this bank has heard of (anyone's): how far the centre's
+        # hearing has come (a sleeper's silence is judged against it, not the clock)
+        self.heard_ms = start_ms
         self._options = {"confirm_fall_s": confirm_fall_s, "bed_return_s": bed_return_s,
                          "sos_cancel_s": sos_cancel_s, "no_vitals_s": no_vitals_s}
         self._prompt_s = prompt_s  # for the residents whose home has a prompt device
@@ -129,7 +133,7 @@ class DetectorBank:
         detectors = resident_detectors(r, offset_min=offset_min, start_ms=start_ms,
                                        gateway=gateway, main_door=door,
                                        prompt_s=self._prompt_s if asks else 0.0,
-                                       **self._options)
+                                       heard=self._heard, **self._options)
         self._residents[r.resident_id] = _Resident(detectors,
                                                    _routes(detectors, self._shapes), r)
         self._homes[r.resident_id] = home
@@ -196,6 +200,9 @@ class DetectorBank:
 
     def __len__(self) -> int:
         return len(self._residents)
+
+    def _heard(self) -> int:
+        return self.heard_ms
 
     def asking(self) -> list[tuple[str, str, int]]:
         """The residents whose check is held while the home unit asks them:
@@ -301,6 +308,8 @@ class DetectorBank:
                 self._gathered[i], mine = [], gathered
             out += detector.observe_batch(mine)
         for r in readings:
+            if r.device_time_ms > self.heard_ms:
+                self.heard_ms = r.device_time_ms
             resident = self._residents.get(r.resident_id) if r.resident_id else None
             if resident is None:
                 continue

@@ -11,10 +11,15 @@ worst case of all. What a bed mat or a vitals radar sends decides it:
 sitting across the room, out of its breathing range); without a mat, the radar's presence.
 A radar reported offline says nothing: the stay is unknown until it reads again, never an
 alarm. A gateway offline hides the alarm (``alerts.pipeline.inhibit``): nothing reached the
-centre, which is not the same as no breathing.
+centre, which is not the same as no breathing. For the same reason the silence is measured
+up to what the centre has heard (``heard``: the newest reading of anyone), not up to the
+clock: while its intake stalls (a store outage, a backlog, the end of a simulation) every
+sleeper's breathing would seem to stop at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from alerts.detectors.base import Timer
 from alerts.model import Condition, Signal
@@ -23,6 +28,7 @@ from telemetry.reading import Reading
 
 VITALS = frozenset({Kind.RESPIRATION_RATE, Kind.HEART_RATE})
 NO_VITALS_S = 180.0  # the shipped default (``[alerts] no_vital_signs_s``)
+HEARD_SLACK_MS = 30_000  # how far past the newest reading heard the clock may count
 
 
 class BedVitalsRule:
@@ -31,8 +37,10 @@ class BedVitalsRule:
     kinds = frozenset({Kind.BED_OCCUPANCY, Kind.PRESENCE, Kind.AVAILABILITY, *VITALS})
     timer = Timer.FAST
 
-    def __init__(self, resident_id: str, no_vitals_s: float = NO_VITALS_S) -> None:
+    def __init__(self, resident_id: str, no_vitals_s: float = NO_VITALS_S,
+                 heard: Callable[[], int] | None = None) -> None:
         self.resident_id = resident_id
+        self._heard = heard  # None: the clock alone (a test of the rule by itself)
         self.no_vitals_ms = int(no_vitals_s * 1000)
         self._radars: set[str] = set()  # devices that sent both presence and vitals
         self._presence: dict[str, bool] = {}
@@ -84,6 +92,8 @@ class BedVitalsRule:
                        reading.device_id)]
 
     def tick(self, now_ms: int) -> list[Signal]:
+        if self._heard is not None:
+            now_ms = min(now_ms, self._heard() + HEARD_SLACK_MS)
         seen = self._seen
         if not self.armed or seen is None or now_ms - seen.device_time_ms < self.no_vitals_ms:
             return []

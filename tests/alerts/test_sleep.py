@@ -108,3 +108,18 @@ def test_a_gateway_offline_hides_the_alarm_nothing_reached_the_centre() -> None:
     hidden = Inhibit(_Offline("gw-00000"))(Pending(signal, BEDTIME), None)  # type: ignore
     shown = Inhibit(_Offline())(Pending(signal, BEDTIME), None)  # type: ignore[arg-type]
     assert (hidden, shown) == (Mute.HIDDEN, Mute.NONE)
+
+
+def test_when_the_centre_hears_nothing_from_anyone_no_sleeper_is_alarmed() -> None:
+    """A stalled intake (a store outage, a backlog) is not every sleeper's breathing
+    stopping at once: the silence counts up to the newest reading the centre heard."""
+    heard = [BEDTIME]
+    rule = BedVitalsRule("res-00000", no_vitals_s=180, heard=lambda: heard[0])
+    rule.observe(reading(Kind.BED_OCCUPANCY, 1, BEDTIME, device_id=MAT))
+    rule.observe(reading(Kind.PRESENCE, 1, BEDTIME, device_id=RADAR))
+    rule.observe(reading(Kind.RESPIRATION_RATE, 14, BEDTIME + 5 * S, device_id=RADAR))
+    heard[0] = BEDTIME + 5 * S  # then nothing from anyone: the clock runs on alone
+    assert rule.tick(BEDTIME + 3600 * S) == []
+    heard[0] = BEDTIME + 200 * S  # other homes' readings come again; still no breath here
+    [alarm] = rule.tick(BEDTIME + 3600 * S)
+    assert alarm.condition is Condition.NO_VITAL_SIGNS and alarm.active
