@@ -140,10 +140,8 @@ def _ask(home_units: Any, wait: Any) -> None:
     """Half a minute in: the two scripted pendants report a possible fall."""
     from firmware_stubs import layout
 
-    try:
-        wait(30.0)
-    except Exception:  # stopped before
-        return
+    if not wait(30.0):
+        return  # stopped before
     for home in (ANSWERS, SILENT):
         home_units.possible_fall(layout.resident_id(home))
 
@@ -252,8 +250,8 @@ def _handle(args: argparse.Namespace) -> int:
     runner.start()
     homes = {layout.resident_id(h): (layout.site_id(h), layout.gateway_id(h))
              for h in range(NURSING_HOME + AT_HOME)}
-    def sim_wait(sim_s: float) -> None:  # simulated seconds
-        pace(sim_s / args.speed)
+    def sim_wait(sim_s: float) -> bool:  # simulated seconds; False: stopped meanwhile
+        return not stop.wait(sim_s / args.speed)
 
     home_units = HomeUnits(broker.url, clock, homes,
                            answers=lambda r: r == layout.resident_id(ANSWERS), wait=sim_wait)

@@ -14,6 +14,7 @@ from edge_agent import config
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
 from harness.mosquitto import LocalMosquitto
+from harness.nats import NatsCluster
 from runtime.backoff import Backoff
 from runtime.broker import BrokerConnection
 from runtime.limits import EDGE_MAX_INFLIGHT
@@ -72,3 +73,16 @@ def running_agent(cfg: GatewayConfig) -> Iterator[Agent]:
 def agent(gateway_config: GatewayConfig) -> Iterator[Agent]:
     with running_agent(gateway_config) as a:
         yield a
+
+
+NATS_PARTITIONS = 4
+
+
+@pytest.fixture
+def nats() -> Iterator[NatsCluster]:
+    """Three real NATS nodes with their MQTT listeners (a clustered broker)."""
+    cluster = NatsCluster(3, NATS_PARTITIONS).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -25,23 +24,15 @@ from telemetry.clock import DAY_MS, FakeClock, SystemClock
 from telemetry.health import link_test_due_ms
 from telemetry.kinds import Kind
 from telemetry.topics import Channel
+from tests.edge_agent.conftest import NATS_PARTITIONS
 from tests.edge_agent.test_agent_flow import GATEWAY, central_readings
 from tests.support.mqtt import Recorder
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
+PARTITIONS = NATS_PARTITIONS
 PROMPTER = topics.z2m_set("h00000/sos_pendant")
-
-
-@pytest.fixture
-def nats() -> Iterator[NatsCluster]:
-    cluster = NatsCluster(3, PARTITIONS).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _publish(port: int, topic: str, payload: bytes) -> None:

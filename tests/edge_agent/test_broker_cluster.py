@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -23,7 +22,7 @@ from harness.nats import NatsCluster
 from runtime.broker import BrokerConnection
 from telemetry import topics
 from telemetry.topics import Channel
-from tests.edge_agent.conftest import running_agent
+from tests.edge_agent.conftest import NATS_PARTITIONS, running_agent
 from tests.edge_agent.test_agent_flow import GATEWAY, START, central_readings
 from tests.edge_agent.test_resilience import _dedup
 from tests.support.mqtt import Recorder
@@ -31,16 +30,7 @@ from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
-
-
-@pytest.fixture
-def nats() -> Iterator[NatsCluster]:
-    cluster = NatsCluster(3, PARTITIONS).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+PARTITIONS = NATS_PARTITIONS
 
 
 def test_a_gateway_goes_on_through_another_node_when_its_node_dies(

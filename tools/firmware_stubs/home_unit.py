@@ -34,14 +34,15 @@ PENDANT = "sos-button"  # its second action answers
 class HomeUnits:
     def __init__(self, url: str, clock: Clock, homes: dict[str, tuple[str, str]],
                  answers: Callable[[str], bool], delay_s: float = 20.0,
-                 wait: Callable[[float], None] | None = None) -> None:
+                 wait: Callable[[float], bool] | None = None) -> None:
         """``homes``: resident -> (site, gateway). ``wait``: sleeps simulated seconds
-        (the simulation's pace); the answer comes ``delay_s`` after the question."""
+        (the simulation's pace), False if the simulation stopped meanwhile; the answer
+        comes ``delay_s`` after the question."""
         self.clock = clock
         self.homes = homes
         self.answers = answers
         self.delay_s = delay_s
-        self._wait = wait or (lambda s: None)
+        self._wait = wait or (lambda s: True)
         self._seq = SEQ_BASE
         self._lock = threading.Lock()
         self.asked: list[tuple[str, str]] = []  # (resident, reason)
@@ -86,10 +87,8 @@ class HomeUnits:
                              name="home-unit-answer").start()
 
     def _answer(self, resident_id: str) -> None:
-        try:
-            self._wait(self.delay_s)
-        except Exception:  # the simulation stopped meanwhile
-            return
+        if not self._wait(self.delay_s):
+            return  # the simulation stopped meanwhile
         self._send(resident_id, PENDANT, Kind.ANSWER, 1.0)
         with self._lock:
             self.answered.append(resident_id)
