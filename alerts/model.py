@@ -55,6 +55,7 @@ class Condition(enum.StrEnum):
     ROOM_TEMPERATURE_ANOMALY = "room_temperature_anomaly"
     RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
     LINK_TEST_MISSED = "link_test_missed"  # a gateway's daily test alarm did not arrive
+    CHECKIN_MISSED = "checkin_missed"  # a resident's daily check-in did not come in time
     # requests the desk enters for a resident (by phone): never escalated, never paged
     REQUEST_MEAL = "request_meal"
     REQUEST_CLEANING = "request_cleaning"
@@ -112,6 +113,9 @@ PROFILES: dict[Condition, Profile] = {
     Condition.RADIO_OFFLINE: Profile(Severity.WARNING, True),
     # a link fault: the desk phones the home or sends a technician; the next test ends it
     Condition.LINK_TEST_MISSED: Profile(Severity.WARNING, True),
+    # the desk phones the resident; the family is texted if nobody at the desk takes it
+    # (the policy's own steps); the late check-in ends it
+    Condition.CHECKIN_MISSED: Profile(Severity.WARNING, True),
     **{c: Profile(Severity.INFO, False) for c in REQUESTS},  # a request: closed by a person
 }
 

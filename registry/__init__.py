@@ -5,6 +5,7 @@ the demo's), ``time`` (the one home of a site's local time)."""
 
 from registry.load import SAMPLE, load
 from registry.model import (
+    CheckIn,
     Contact,
     Device,
     Gateway,
@@ -19,6 +20,7 @@ from registry.model import (
 
 __all__ = [
     "SAMPLE",
+    "CheckIn",
     "Contact",
     "Device",
     "Gateway",

@@ -11,6 +11,7 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import msgspec
 
+from registry.time import minute_of_day
 from telemetry import topics
 from telemetry.errors import EldercareError
 from telemetry.kinds import Kind
@@ -42,6 +43,21 @@ class VitalLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_duration_s: float = 60.0
 
 
+CheckInMeans = Literal["answer", "door", "activity"]
+
+
+class CheckIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A daily check-in: the resident shows they are well between ``since`` and ``by``
+    (the site's local time) by one of ``means``: the SOS button's second action
+    (``answer``), the main door opened (``door``), or any sign of life (``activity``:
+    motion, a door, an appliance, getting up, the answer). Missing it is a check on the
+    desk that texts the family when nobody at the desk takes it."""
+
+    by: str = "10:00"
+    since: str = "05:00"
+    means: list[CheckInMeans] = msgspec.field(default_factory=lambda: ["activity"])
+
+
 class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     resident_id: str
     site_id: str
@@ -61,6 +77,7 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     preferred_hospital: str = ""
     arrive_within_min: float | None = None  # a responder on site by then (else the policy's)
     language: str = "zh"  # what the home unit asks them in ("zh", "en")
+    checkin: CheckIn | None = None  # a daily check-in expected of them (none: not asked)
 
 
 class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -189,6 +206,8 @@ def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
     for r in tables.residents.values():
         if r.site_id not in tables.sites:
             found.append(f"resident {r.resident_id} lives at unknown site {r.site_id}")
+        if r.checkin is not None:
+            found += [f"resident {r.resident_id}: {why}" for why in checkin_problems(r.checkin)]
         if r.bed:
             taken = beds.setdefault((r.site_id, r.room, r.bed), r.resident_id)
             if taken != r.resident_id:
@@ -199,6 +218,21 @@ def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
         if d.resident_id is not None and d.resident_id not in tables.residents:
             found.append(f"device {d.device_id} belongs to an unknown resident "
                          f"{d.resident_id}")
+    return found
+
+
+def checkin_problems(rule: CheckIn) -> list[str]:
+    """Why a check-in rule cannot be kept (none: it can)."""
+    try:
+        since, by = minute_of_day(rule.since), minute_of_day(rule.by)
+    except ValueError as exc:
+        return [f"check-in: {exc}"]
+    found = []
+    if since >= by:
+        found.append(f"check-in: its window {rule.since}-{rule.by} is empty (it must "
+                     f"start before it ends, on the same day)")
+    if not rule.means:
+        found.append("check-in: no means of checking in")
     return found
 
 

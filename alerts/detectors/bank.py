@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.base import ALL_KINDS, Detector, FleetDetector, Timer
+from alerts.detectors.checkin import CheckInRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.link import LinkTests
@@ -67,19 +68,25 @@ class _Resident:
 
 def resident_detectors(r: Resident, *, offset_min: int, start_ms: int, gateway: str,
                        main_door: str, confirm_fall_s: float, bed_return_s: float,
+                       timezone: str = "Asia/Shanghai",
                        sos_cancel_s: float = 30.0, prompt_s: float = 0.0,
                        no_vitals_s: float = NO_VITALS_S,
                        heard: Callable[[], int] | None = None) -> list[Detector]:
     """The detectors one resident is watched by, in the order their signals are raised.
     ``prompt_s``: the home has a prompt device; a check waits that long for the
-    resident's answer before it reaches the desk (0: it reaches it at once)."""
+    resident's answer before it reaches the desk (0: it reaches it at once).
+    ``timezone``: their site's (the daily check-in keeps its calendar)."""
+    checkin: list[Detector] = [] if r.checkin is None else [
+        CheckInRule(r.resident_id, r.site_id, gateway, r.checkin, timezone=timezone,
+                    start_ms=start_ms, main_door=main_door)]
     return [EventRules(r.resident_id, night=NightSchedule.parse(r.night, offset_min),
                        wandering_risk=r.wandering_risk, confirm_s=confirm_fall_s,
                        bed_return_s=bed_return_s, sos_cancel_s=sos_cancel_s),
             VitalRules(r.resident_id, overrides_from(r.limits)),
             BedVitalsRule(r.resident_id, no_vitals_s, heard=heard),
             InactivityRule(r.resident_id, r.site_id, gateway, start_ms, main_door=main_door,
-                           utc_offset_ms=offset_min * 60_000, prompt_s=prompt_s)]
+                           utc_offset_ms=offset_min * 60_000, prompt_s=prompt_s),
+            *checkin]
 
 
 class DetectorBank:
@@ -93,6 +100,7 @@ class DetectorBank:
         self.health = HealthMonitor()
         offsets = {s.site_id: utc_offset_min(s.timezone, start_ms)
                    for s in registry.sites.values()}
+        self._zones = {s.site_id: s.timezone for s in registry.sites.values()}
         self.usual = [usual_heart_rate(offsets=offsets), usual_skin_temperature(offsets=offsets)]
         self.multivariate = VitalsAnomaly()
         self.room = RoomTemperature()
@@ -132,6 +140,7 @@ class DetectorBank:
         gateway, door, asks = home
         detectors = resident_detectors(r, offset_min=offset_min, start_ms=start_ms,
                                        gateway=gateway, main_door=door,
+                                       timezone=self._zones.get(r.site_id, "Asia/Shanghai"),
                                        prompt_s=self._prompt_s if asks else 0.0,
                                        heard=self._heard, **self._options)
         self._residents[r.resident_id] = _Resident(detectors,
@@ -179,6 +188,7 @@ class DetectorBank:
         for resident_id in [r for r in self._residents if r not in wanted]:
             self._unwatch(resident_id)
             dropped += 1
+        self._zones = {s.site_id: s.timezone for s in registry.sites.values()}
         for r in wanted.values():
             site = registry.sites.get(r.site_id)
             offset = utc_offset_min(site.timezone, now_ms) if site else 0

@@ -47,6 +47,7 @@ _WHAT: dict[Condition, tuple[str, str]] = {
                               "the gateway's radio down: fall sensors and call buttons deaf"),
     Condition.LINK_TEST_MISSED: ("网关每日测试报警未到达，线路故障",
                                  "the gateway's daily test alarm did not arrive: link fault"),
+    Condition.CHECKIN_MISSED: ("今天尚未报平安，请确认", "no daily check-in yet: please check"),
     Condition.REQUEST_MEAL: ("送餐服务", "meal"),
     Condition.REQUEST_CLEANING: ("保洁服务", "cleaning"),
     Condition.REQUEST_HEALTH_VISIT: ("健康上门", "health visit"),
@@ -203,6 +204,13 @@ _KINDS: dict[str, tuple[str, str]] = {
     "answer": ("老人回应", "the resident's answer"),
     "battery": ("电量", "battery"),
 }
+_MEANS = {"answer": "按呼叫器第二键", "door": "开大门", "activity": "任何活动"}
+
+
+def _means(listed: str) -> str:
+    return "、".join(_MEANS.get(m, m) for m in listed.split(", "))
+
+
 _CONTEXTS = {"active": "活动中", "seated": "坐着", "in_bed": "在床", "away": "外出"}
 
 
@@ -235,6 +243,10 @@ _DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^the daily test alarm due at (\d\d:\d\d) UTC did not arrive$"),
      lambda m: f"每日测试报警（UTC {m[1]}）未到达"),
     (re.compile(r"^test alarm arrived$"), lambda m: "测试报警已到达"),
+    (re.compile(r"^no check-in between (\d\d:\d\d) and (\d\d:\d\d) \(([\w, ]+)\)$"),
+     lambda m: f"{m[1]} 至 {m[2]} 未报平安（{_means(m[3])}）"),
+    (re.compile(r"^checked in at (\d\d:\d\d) \((\w+)\)$"),
+     lambda m: f"{m[1]} 已报平安（{_kind(m[2], 'zh')}）"),
     (re.compile(r"^out of bed$"), lambda m: "已离床"),
     (re.compile(r"^cancelled by the resident$"), lambda m: "老人自行取消"),
     (re.compile(r"^reported offline by the gateway$"), lambda m: "网关报告设备离线"),

@@ -26,7 +26,7 @@ from dashboard.routes.commands import send_device_lists
 from dashboard.views import alert_view
 from ingest.store.base import StoreError
 from registry import Contact, Device, Gateway, Org, Resident, Site
-from registry.model import Change, Record, RegistryError, device_key, put
+from registry.model import Change, CheckInMeans, Record, RegistryError, device_key, put
 from telemetry.clock import DAY_MS, HOUR_MS
 from telemetry.kinds import Kind
 
@@ -50,6 +50,19 @@ class ContactIn(BaseModel):
     role: Literal["family", "keyholder", "staff", "community_worker"] = "family"
 
 
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class CheckInIn(BaseModel):
+    """A daily check-in: a sign of life between ``since`` and ``by`` (the site's time)."""
+
+    by: str = Field("10:00", pattern=HHMM)
+    since: str = Field("05:00", pattern=HHMM, description="before ``by``, the same day")
+    means: list[CheckInMeans] = Field(
+        default_factory=lambda: list[CheckInMeans](["activity"]), min_length=1, max_length=3,
+        description="the SOS button's second action, the main door, any sign of life")
+
+
 class ResidentIn(BaseModel):
     site_id: str = Field(pattern=ID)
     room: str = Field(min_length=1, max_length=40)
@@ -66,6 +79,7 @@ class ResidentIn(BaseModel):
     preferred_hospital: str = Field("", max_length=120)
     arrive_within_min: float | None = Field(None, gt=0, le=24 * 60)
     language: Literal["zh", "en"] = Field("zh", description="the home unit asks in it")
+    checkin: CheckInIn | None = Field(None, description="a daily check-in (none: not asked)")
 
 
 class NewResidentIn(ResidentIn):

@@ -175,6 +175,7 @@
     (async () => {
       const r = await api(url + "/record");
       const contacts = el("div", { class: "contacts-edit" }, ...r.contacts.map(contactRow));
+      const means = r.checkin ? r.checkin.means[0] : "";
       const error = el("p", { class: "error", role: "alert" });
       form.replaceChildren(
         field("access_notes", r.access_notes), field("preferred_hospital", r.preferred_hospital),
@@ -183,6 +184,11 @@
         field("key_safe", "", { type: "password", autocomplete: "off", placeholder: t("key_safe_keep") }),
         el("select", { class: "resident_language", "aria-label": t("prompt_language") },
           option("zh", "中文", r.language || "zh"), option("en", "English", r.language || "zh")),
+        el("h4", {}, t("checkin")),
+        el("select", { class: "checkin_means", "aria-label": t("checkin_means") },
+          ...["", "activity", "answer", "door"].map((m) => option(m, t("checkin_" + (m || "none")), means))),
+        field("checkin_since", r.checkin?.since ?? "05:00", { type: "time" }),
+        field("checkin_by", r.checkin?.by ?? "10:00", { type: "time" }),
         el("h4", {}, t("contacts")),
         contacts,
         el("button", { type: "button", class: "add-contact", onclick: () => contacts.append(contactRow()) }, t("add_contact")),
@@ -190,8 +196,11 @@
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
         const value = (name) => form.querySelector("." + name).value;
+        const chosen = value("checkin_means");  // (several means, set through the API, kept)
+        const checkin = chosen ? { since: value("checkin_since"), by: value("checkin_by"),
+          means: chosen === means ? r.checkin.means : [chosen] } : null;
         const body = { ...r, access_notes: value("access_notes"), preferred_hospital: value("preferred_hospital"),
-          fall_risk: value("fall_risk"), key_safe: value("key_safe"), language: value("resident_language"),
+          fall_risk: value("fall_risk"), key_safe: value("key_safe"), language: value("resident_language"), checkin,
           arrive_within_min: value("arrive_within_min") ? Number(value("arrive_within_min")) : null,
           contacts: [...contacts.querySelectorAll(".contact-edit")].map((row) => ({
             name: row.querySelector(".contact_name").value, phone: row.querySelector(".contact_phone").value,

@@ -15,9 +15,12 @@ from alerts.notify import texts
 ROOT = Path(__file__).resolve().parents[2]
 
 # one of each form the detectors write (alerts/detectors: events, activity, health, vitals,
-# usual, multivariate, room, sleep, link)
+# usual, multivariate, room, sleep, link, checkin)
 DETAILS = {
     "fall reported": "报告跌倒",
+    "no check-in between 06:30 and 09:00 (answer, door)":
+        "06:30 至 09:00 未报平安（按呼叫器第二键、开大门）",
+    "checked in at 11:42 (door)": "11:42 已报平安（门）",
     "door opened at night": "夜间开门",
     "back in bed": "已回床",
     "possible fall not withdrawn within 30 s": "疑似跌倒，30 秒内未撤销",

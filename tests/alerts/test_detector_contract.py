@@ -15,6 +15,7 @@ import registry
 from alerts.detectors.activity import InactivityRule
 from alerts.detectors.bank import DetectorBank
 from alerts.detectors.base import Detector, FleetDetector, Timer
+from alerts.detectors.checkin import CheckInRule
 from alerts.detectors.events import EventRules, NightSchedule
 from alerts.detectors.health import HealthMonitor
 from alerts.detectors.link import LinkTests
@@ -24,6 +25,7 @@ from alerts.detectors.sleep import BedVitalsRule
 from alerts.detectors.usual import usual_heart_rate, usual_skin_temperature
 from alerts.detectors.vitals import VitalRules
 from alerts.model import Condition, Signal
+from registry import CheckIn
 from telemetry.clock import DAY_MS
 from telemetry.health import LINK_TEST_WINDOW_MS, link_test_due_ms
 from telemetry.kinds import SPECS, FallStatus, Kind
@@ -46,6 +48,11 @@ class Case(NamedTuple):
 def _inactivity() -> InactivityRule:
     return InactivityRule("res-00000", "site-000", "gw-00000", DAY_T, main_door="front-door",
                           utc_offset_ms=480 * 60_000)
+
+
+def _checkin() -> CheckInRule:
+    return CheckInRule("res-00000", "site-000", "gw-00000", CheckIn(by="12:00", since="10:00"),
+                       timezone="Asia/Shanghai", start_ms=DAY_T - 3600 * S)
 
 
 def _link_tests() -> LinkTests:
@@ -111,6 +118,9 @@ CASES = {
                    reading(Kind.PRESENCE, 1, DAY_T, device_id="bed-vitals"),
                    reading(Kind.RESPIRATION_RATE, 14, DAY_T + 5 * S, device_id="bed-vitals")],
                   DAY_T + 185 * S, Condition.NO_VITAL_SIGNS),
+    "checkin": Case(_checkin,  # lying down is no check-in: none by 12:00
+                    [reading(Kind.BED_OCCUPANCY, 1, DAY_T, device_id="bed-mat")],
+                    DAY_T + 2 * 3600 * S, Condition.CHECKIN_MISSED),
     "link": Case(_link_tests,
                  [reading(Kind.LINK_TEST, 1, DAY_T, device_id=GATEWAY_SELF, resident_id=None)],
                  _NEXT_TEST + LINK_TEST_WINDOW_MS, Condition.LINK_TEST_MISSED),

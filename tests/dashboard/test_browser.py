@@ -50,19 +50,24 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 class Stack:
-    def __init__(self, tmp: Path, broker: LocalMosquitto) -> None:
-        self.clock = FakeClock(SystemClock().now_ms())  # escalation moves only when told
+    def __init__(self, tmp: Path, broker: LocalMosquitto, *, start_ms: int | None = None,
+                 policy: Path | None = None, registry_file: Path = registry.SAMPLE) -> None:
+        """``start_ms``: the fake clock's start (now); ``policy``: the escalation policy
+        (else a fall's family SMS after 60 s and nothing more)."""
+        # escalation and the detectors' timers move only when told
+        self.clock = FakeClock(SystemClock().now_ms() if start_ms is None else start_ms)
         callback_port = free_port()
         self.kannel = LocalKannel(reply_url(callback_port, CALLBACK_TOKEN))
         self.kannel.start()
-        policy = tmp / "policy.yaml"
-        policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
-            {"after_s": 60, "channel": "sms", "to": "family"}]}}}))
+        if policy is None:
+            policy = tmp / "policy.yaml"
+            policy.write_text(yaml.safe_dump({"default": {"steps": {"fall": [
+                {"after_s": 60, "channel": "sms", "to": "family"}]}}}))
         (tmp / "kannel.password").write_text(self.kannel.password)
         (tmp / "callback.token").write_text(CALLBACK_TOKEN)
         self.port = free_port()
         cfg = config.CentralConfig(
-            data_dir=str(tmp / "data"), registry=str(registry.SAMPLE),
+            data_dir=str(tmp / "data"), registry=str(registry_file),
             broker=BrokerConnection(port=broker.port),
             alerts=AlertSettings(policy=str(policy), callback_port=callback_port,
                                  reply_token_file=str(tmp / "callback.token"),
