@@ -56,6 +56,7 @@ from alerts.notify.webhook import WebhookNotifier
 from alerts.policy import NoticeChannel
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
 from alerts.store import AlertStore, StateError
+from alerts.visits import VisitSweep
 from registry import Registry
 from runtime.priority_lock import PriorityLock
 from telemetry.clock import Clock
@@ -120,6 +121,7 @@ class AlertService:
         if isinstance(self.bank, DetectorBank):  # after a restart: what the store says
             self.bank.health.restore(self._open_health())
             self._restore(self.bank)
+        self.visits = VisitSweep(settings.visit_grace_days)
         self._claimed: list[tuple[list[int], int]] = []  # made at once, not yet sent
         self._claimed_lock = threading.Lock()
         self.core = AlertCore(self.db, registry, policies, clock,
@@ -412,6 +414,9 @@ class AlertService:
                 if chunk is None:
                     break
                 self._record(chunk)
+        with self._lock.hold():  # (a store read once a minute: visits due)
+            self._record(self.visits.sweep(self.core.registry, self.db, self.bank.watched(),
+                                           now))
         self._model_due.set()  # the model's batch: its own thread, without the lock
         self.save_round(now)
 

@@ -88,6 +88,8 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     # In bed, breathing seen, then no breathing or heart rate reading for this long: an
     # alarm at once (``alerts.detectors.sleep``)
     no_vital_signs_s: float = 180.0
+    # a visit not made this many days after it fell due is a warning on the desk
+    visit_grace_days: float = 3.0
 
     def __post_init__(self) -> None:
         if not self.learned_every_s > 0:
@@ -98,6 +100,8 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
             raise ValueError("[alerts] prompt_answer_s must be 0 (never ask) to 600")
         if not 60 <= self.no_vital_signs_s <= 1800:
             raise ValueError("[alerts] no_vital_signs_s must be 60 to 1800")
+        if not 0 <= self.visit_grace_days <= 30:
+            raise ValueError("[alerts] visit_grace_days must be 0 to 30")
         if not 0 <= self.sos_cancel_s <= 120:
             raise ValueError("[alerts] sos_cancel_s must be 0 (no cancel) to 120")
         if self.kannel is not None and self.callback_host in WILDCARDS \

@@ -14,6 +14,7 @@ from dashboard.context import DashboardContext
 from dashboard.routes import (
     alerts,
     auth,
+    care,
     commands,
     live,
     registry,
@@ -31,7 +32,8 @@ CHART_JS = Path("/usr/share/javascript/chart.js/chart.min.js")
 def create_app(ctx: DashboardContext) -> FastAPI:
     app = FastAPI(title="Eldercare duty desk", version="1")
     app.state.ctx = ctx
-    for module in (auth, alerts, response, residents, registry, commands, supervision, live):
+    for module in (auth, alerts, response, residents, registry, commands, supervision, care,
+                   live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -15,6 +15,7 @@ from registry.model import (
     RegistryFile,
     Resident,
     Site,
+    VisitDays,
     VitalLimit,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "RegistryFile",
     "Resident",
     "Site",
+    "VisitDays",
     "VitalLimit",
     "load",
 ]

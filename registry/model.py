@@ -78,6 +78,10 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     arrive_within_min: float | None = None  # a responder on site by then (else the policy's)
     language: str = "zh"  # what the home unit asks them in ("zh", "en")
     checkin: CheckIn | None = None  # a daily check-in expected of them (none: not asked)
+    # visits (探访): how often, from the risk tier and the organisation's intervals; who
+    # visits (a site responder's or contact's name: a community worker, a volunteer)
+    risk_tier: Literal["high", "standard", "low"] = "standard"
+    visitor: str = ""
 
 
 class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -93,6 +97,15 @@ class Gateway(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str
 
 
+class VisitDays(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How many days may pass between two visits of a resident living at home, by risk
+    tier (a provincial rule: weekly for high risk, monthly, quarterly for the rest)."""
+
+    high: int = 7
+    standard: int = 30
+    low: int = 90
+
+
 class Org(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A node of the supervising tree: a city, a district, a street, a community. Sites
     (a care institution, a community's homes) hang below one; a desk user who belongs to
@@ -102,6 +115,7 @@ class Org(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     level: Literal["city", "district", "street", "community"] = "community"
     parent: str | None = None
+    visit_days: VisitDays | None = None  # (none: its parent's, at the top the defaults)
 
 
 class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -192,6 +206,10 @@ def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
                 break
             seen.add(up)
             up = parent.parent
+        days = o.visit_days
+        if days is not None and not 1 <= days.high <= days.standard <= days.low <= 366:
+            found.append(f"org {o.org_id}: visit intervals must be 1-366 days, high risk "
+                         f"no longer than standard, standard no longer than low")
     for site in tables.sites.values():
         if site.org and site.org not in tables.orgs:
             found.append(f"site {site.site_id} is under unknown org {site.org}")
@@ -305,6 +323,26 @@ class Registry:
                 up = parent.parent if parent is not None else None
                 hops += 1
         return frozenset(below)
+
+    def visit_days(self, resident: Resident) -> int:
+        """Days that may pass between two visits of ``resident``: their tier's interval
+        of the nearest organisation above their site that sets one (else the defaults)."""
+        site = self._t.sites.get(resident.site_id)
+        up = site.org if site else ""
+        hops = 0
+        while up and hops <= len(self._t.orgs):
+            org = self._t.orgs.get(up)
+            if org is None:
+                break
+            if org.visit_days is not None:
+                return int(getattr(org.visit_days, resident.risk_tier))
+            up, hops = org.parent or "", hops + 1
+        return int(getattr(VisitDays(), resident.risk_tier))
+
+    def community_of(self, site_id: str) -> str:
+        """The organisation a site hangs under ("" none)."""
+        site = self._t.sites.get(site_id)
+        return site.org if site else ""
 
     def memo(self, key: str, compute: Callable[[Registry], T]) -> T:
         """``compute(self)``, worked out once per version of the registry (a figure over

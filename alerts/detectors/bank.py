@@ -231,6 +231,10 @@ class DetectorBank:
         resident = self._residents.get(resident_id)
         return [] if resident is None else list(resident.detectors)
 
+    def watched(self) -> list[str]:
+        """The residents this bank watches."""
+        return list(self._residents)
+
     def subjects(self) -> list[str]:
         """The residents this bank watches, and its fleet subject."""
         return [*self._residents, self.fleet_subject]

@@ -85,6 +85,10 @@ class PartitionBank:
     def __len__(self) -> int:
         return sum(len(bank) for bank in self.banks.values())
 
+    def watched(self) -> list[str]:
+        """The residents of the partitions held here."""
+        return [rid for bank in list(self.banks.values()) for rid in bank.watched()]
+
     def detectors_of(self, resident_id: str) -> list[Detector]:
         """The detectors watching ``resident_id`` here (none if its partition is not)."""
         for bank in list(self.banks.values()):

@@ -30,6 +30,7 @@ from alerts.store.reports import Reports
 from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
 from alerts.store.silences import Silences
 from alerts.store.timeline import Timeline
+from alerts.store.visits import Visits
 from runtime.sql import StateError as StateError  # what every method raises
 from runtime.sql import connect
 
@@ -55,6 +56,7 @@ class AlertStore:
         self.answers = Answers(self.backend, self.lock)
         self.reports = Reports(self.backend, self.lock)
         self.erasure = Erasure(self.backend, self.lock)
+        self.visits = Visits(self.backend, self.lock)
 
     def close(self) -> None:
         with self.lock:

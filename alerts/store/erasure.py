@@ -3,7 +3,7 @@ period): their alarms stay, as anonymous counts for the reports (condition, site
 who answered, the outcome), but nothing that says who they were or what was written of
 them: the subject becomes ``ERASED``, the alarm's detail and notes, the notices' texts and
 recipients, the responders' names and phones are emptied; what the detectors learned of
-them and their silences go."""
+them and their silences go; their visits stay as counts, without names or notes."""
 
 from __future__ import annotations
 
@@ -27,5 +27,9 @@ class Erasure(Table):
         self._run(f"DELETE FROM escalation WHERE {_THEIRS}", (subject,))
         self._run("DELETE FROM learned WHERE subject = ?", (subject,))
         self._run("DELETE FROM silences WHERE subject = ?", (subject,))
+        # visits stay as counts for the visit rate: who made them and what they wrote go
+        self._run("UPDATE care_visits SET resident_id = ?, visitor = '', note = '' "
+                  "WHERE resident_id = ?", (ERASED, subject))
+        self._run("DELETE FROM care_plans WHERE resident_id = ?", (subject,))
         return self._run("UPDATE alerts SET subject = ?, detail = '', note = '' "
                          "WHERE subject = ?", (ERASED, subject)).rowcount

@@ -37,6 +37,16 @@ CREATE TABLE IF NOT EXISTS timeline (
     who TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timeline_alert ON timeline (alert_id, t_ms);
+CREATE TABLE IF NOT EXISTS care_visits (
+    visit_id INTEGER PRIMARY KEY, resident_id TEXT NOT NULL, site_id TEXT NOT NULL,
+    t_ms INTEGER NOT NULL, visitor TEXT NOT NULL, method TEXT NOT NULL,
+    found TEXT NOT NULL, note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS care_visits_resident ON care_visits (resident_id, t_ms);
+CREATE INDEX IF NOT EXISTS care_visits_time ON care_visits (t_ms);
+CREATE TABLE IF NOT EXISTS care_plans (
+    resident_id TEXT PRIMARY KEY, since_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS silences (
     silence_id INTEGER PRIMARY KEY, subject TEXT NOT NULL, condition TEXT,
     until_ms INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT NOT NULL

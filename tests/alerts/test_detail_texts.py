@@ -21,6 +21,9 @@ DETAILS = {
     "no check-in between 06:30 and 09:00 (answer, door)":
         "06:30 至 09:00 未报平安（按呼叫器第二键、开大门）",
     "checked in at 11:42 (door)": "11:42 已报平安（门）",
+    "visit overdue for 4 days": "探访已逾期 4 天",
+    "visited": "已探访",
+    "not found at home by visitor-1": "visitor-1 上门未见到老人",
     "door opened at night": "夜间开门",
     "back in bed": "已回床",
     "possible fall not withdrawn within 30 s": "疑似跌倒，30 秒内未撤销",

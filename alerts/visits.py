@@ -1,0 +1,92 @@
+"""Visits due (探访): each resident living at home is visited at least every
+``Registry.visit_days`` (their risk tier's interval, set per organisation), counted from
+their last visit that saw them, or from the day their visit plan began. A visit not made
+``grace_days`` after it fell due is a warning on the desk (``VISIT_OVERDUE``, subject the
+resident), ended by the visit; a visit that did not find the resident at home is an alarm
+with the normal escalation (``VISIT_NOT_FOUND``, raised where the visit is recorded).
+
+The sweep judges only the residents whose detectors run on this node (on several nodes,
+the partition's owner): a due visit is raised once, by one node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from alerts.model import Condition, Signal
+from alerts.store import AlertStore
+from registry import Registry
+from telemetry.clock import DAY_MS
+
+GRACE_DAYS = 3.0
+SWEEP_EVERY_MS = 60_000
+
+
+class Due(NamedTuple):
+    resident_id: str
+    site_id: str
+    community: str  # the organisation above the site ("" none)
+    visitor: str
+    last_ms: int | None  # the last visit that saw them (None: none yet)
+    due_ms: int
+    warned: bool  # overdue past the grace period (on the desk)
+
+
+def visited(registry: Registry, resident_ids: Iterable[str]) -> list[str]:
+    """Those of ``resident_ids`` who live at home (a care home's residents have rounds)."""
+    out = []
+    for rid in resident_ids:
+        r = registry.residents.get(rid)
+        site = registry.sites.get(r.site_id) if r else None
+        if r is not None and site is not None and site.kind == "home":
+            out.append(rid)
+    return out
+
+
+def due_visits(registry: Registry, db: AlertStore, resident_ids: Iterable[str], now_ms: int,
+               grace_days: float = GRACE_DAYS) -> list[Due]:
+    """When each of ``resident_ids`` living at home is next due a visit, soonest first."""
+    ids = visited(registry, resident_ids)
+    since = db.visits.plan_since(ids, now_ms)
+    last = db.visits.last_seen()
+    out = []
+    for rid in ids:
+        r = registry.residents[rid]
+        seen = last.get(rid)
+        due = max(seen or 0, since[rid]) + registry.visit_days(r) * DAY_MS
+        out.append(Due(rid, r.site_id, registry.community_of(r.site_id), r.visitor, seen,
+                       due, now_ms >= due + grace_days * DAY_MS))
+    out.sort(key=lambda d: d.due_ms)
+    return out
+
+
+class VisitSweep:
+    """Raises and ends ``VISIT_OVERDUE`` for the residents watched on this node."""
+
+    def __init__(self, grace_days: float = GRACE_DAYS) -> None:
+        self.grace_days = grace_days
+        self._raised: set[str] | None = None  # (None: not yet read from the store)
+        self._next_ms = 0
+
+    def sweep(self, registry: Registry, db: AlertStore, resident_ids: Iterable[str],
+              now_ms: int) -> list[Signal]:
+        if now_ms < self._next_ms:
+            return []
+        self._next_ms = now_ms + SWEEP_EVERY_MS
+        if self._raised is None:
+            self._raised = {a.subject for a in db.alerts.find(
+                open_only=True, conditions=(Condition.VISIT_OVERDUE,), limit=1_000_000)}
+        out: list[Signal] = []
+        for due in due_visits(registry, db, resident_ids, now_ms, self.grace_days):
+            if due.warned and due.resident_id not in self._raised:
+                self._raised.add(due.resident_id)
+                days = (now_ms - due.due_ms) // DAY_MS
+                out.append(Signal(Condition.VISIT_OVERDUE, due.resident_id, True, now_ms,
+                                  due.site_id, "", f"visit overdue for {days} days"))
+            elif not due.warned and due.resident_id in self._raised:
+                self._raised.discard(due.resident_id)
+                if db.alerts.unresolved(Condition.VISIT_OVERDUE, due.resident_id) is None:
+                    continue  # ended where the visit was recorded
+                out.append(Signal(Condition.VISIT_OVERDUE, due.resident_id, False, now_ms,
+                                  due.site_id, "", "visited"))
+        return out
