@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from alerts.model import Condition, Signal
 from alerts.store import AlertStore
+from alerts.store.visits import VISITED, Visit
 from registry import Registry
 from telemetry.clock import DAY_MS
 
@@ -58,6 +59,29 @@ def due_visits(registry: Registry, db: AlertStore, resident_ids: Iterable[str], 
                        due, now_ms >= due + grace_days * DAY_MS))
     out.sort(key=lambda d: d.due_ms)
     return out
+
+
+class VisitRate(NamedTuple):
+    community: str  # "" for the whole
+    residents: int  # living at home
+    visited: int  # seen on a visit in the month (well or with concerns)
+    share: float | None
+
+
+def visit_rates(registry: Registry, visits: Iterable[Visit], resident_ids: Iterable[str]
+                ) -> list[VisitRate]:
+    """The month's visit rate (the share of residents at home seen on a visit in it), in
+    all first, then per community, of ``resident_ids`` given ``visits`` (the month's)."""
+    home = visited(registry, resident_ids)
+    seen = {v.resident_id for v in visits if v.found in VISITED}
+    by: dict[str, list[str]] = {}
+    for rid in home:
+        by.setdefault(registry.community_of(registry.residents[rid].site_id), []).append(rid)
+
+    def rate(community: str, ids: list[str]) -> VisitRate:
+        n = sum(1 for rid in ids if rid in seen)
+        return VisitRate(community, len(ids), n, round(n / len(ids), 4) if ids else None)
+    return [rate("", home), *(rate(c, ids) for c, ids in sorted(by.items()))]
 
 
 class VisitSweep:

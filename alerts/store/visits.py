@@ -66,6 +66,12 @@ class Visits(Table):
                 out[rid] = now_ms
         return out
 
+    def plan_from(self, resident_id: str, since_ms: int) -> None:
+        """A resident's plan begun at ``since_ms`` (a register carried over from paper)."""
+        self._run("INSERT INTO care_plans (resident_id, since_ms) VALUES (?, ?) ON CONFLICT "
+                  "(resident_id) DO UPDATE SET since_ms = excluded.since_ms",
+                  (resident_id, since_ms))
+
     def last_seen(self) -> dict[str, int]:
         """Each resident's last visit that saw them (well or with concerns)."""
         rows = self._run("SELECT resident_id, MAX(t_ms) FROM care_visits WHERE found IN "

@@ -18,6 +18,7 @@ from alerts.store.visits import Found, Method
 from alerts.visits import due_visits, visited
 from dashboard.deps import Ctx, Nurse, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
+from telemetry.clock import DAY_MS
 
 router = APIRouter(prefix="/api", tags=["care"], responses=SIGNED_IN)
 
@@ -72,7 +73,8 @@ def visits_due(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     for due in due_visits(ctx.registry, ctx.core.db, mine, now):
         r = ctx.registry.residents[due.resident_id]
         out.append({**due._asdict(), "display_name": r.display_name, "room": r.room,
-                    "risk_tier": r.risk_tier, "overdue": now >= due.due_ms})
+                    "risk_tier": r.risk_tier, "overdue": now >= due.due_ms,
+                    "overdue_days": max(0, (now - due.due_ms) // DAY_MS)})
     return out
 
 

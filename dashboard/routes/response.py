@@ -29,6 +29,7 @@ from alerts.model import (
 )
 from alerts.notify import texts
 from alerts.response import ResponseError
+from alerts.visits import due_visits, visit_rates
 from dashboard.accounts.model import Role
 from dashboard.deps import MAX_TIME_MS, AlertId, Ctx, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
@@ -297,6 +298,13 @@ def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dic
     out["link_tests"] = {"gateways": len(gateways), "every_day": len(gateways - faulty),
                          "share": round(len(gateways - faulty) / len(gateways), 4)
                          if gateways else None}
+    # the visit rate (the 100 % KPI): residents at home seen on a visit this month
+    mine = [rid for rid, r in ctx.registry.residents.items()
+            if (r.site_id in sites if sites else user.sees(r.site_id))]
+    rates = visit_rates(ctx.registry, ctx.core.db.visits.between(from_ms, to_ms, sites), mine)
+    out["visits"] = {**rates[0]._asdict(), "communities": [r._asdict() for r in rates[1:]],
+                     "overdue": sum(d.warned for d in due_visits(
+                         ctx.registry, ctx.core.db, mine, ctx.clock.now_ms()))}
     out.update({"month": month, "timezone": timezone, "site_id": site_id})
     return out
 

@@ -258,7 +258,11 @@
       ["dispatched", r.dispatches.dispatched], ["arrival_p50", secs(r.dispatches.arrival_ms_p50)],
       ["arrival_p90", secs(r.dispatches.arrival_ms_p90)], ["non_arrivals", r.dispatches.non_arrivals],
       ["cannot_come_n", r.dispatches.cannot_come], ["ack_timeouts", r.ack_timeouts],
-      ["link_tests_every_day", `${share(r.link_tests.share)} (${r.link_tests.every_day}/${r.link_tests.gateways})`]];
+      ["link_tests_every_day", `${share(r.link_tests.share)} (${r.link_tests.every_day}/${r.link_tests.gateways})`],
+      ["visit_rate", `${share(r.visits.share)} (${r.visits.visited}/${r.visits.residents})`],
+      ...r.visits.communities.filter((c) => c.community).map((c) =>
+        [`${t("visit_rate")} · ${c.community}`, `${share(c.share)} (${c.visited}/${c.residents})`]),
+      ["visits_overdue", r.visits.overdue]];
     $("report-table").tBodies[0].replaceChildren(...rows.map(([k, v]) =>
       el("tr", { "data-key": k }, el("th", {}, t(k)), el("td", {}, String(v)))));
     $("operator-table").tBodies[0].replaceChildren(...r.operators.map((o) =>

@@ -147,3 +147,20 @@ def test_a_visit_that_cannot_be_is_refused_with_its_reason(desk: Desk) -> None:
     assert desk.client.post("/api/residents/res-00001/visits", headers=headers,
                             json=visit).status_code == 403
     assert desk.db.visits.of("res-00001") == []
+
+
+def test_the_month_s_visit_rate_per_community_on_the_report(desk: Desk) -> None:
+    desk.clock.advance(86_400)
+    headers = desk.login("nurse-a")
+    assert desk.client.post("/api/residents/res-00001/visits", headers=headers,
+                            json={"method": "video", "found": "well"}).status_code == 201
+    assert desk.client.post("/api/residents/res-00002/visits", headers=headers,
+                            json={"method": "home", "found": "not_found"}).status_code == 201
+    report = desk.client.get("/api/reports/response").json()
+    assert report["visits"] == {
+        "community": "", "residents": 2, "visited": 1, "share": 0.5, "overdue": 0,
+        "communities": [{"community": "org-a", "residents": 2, "visited": 1, "share": 0.5}]}
+    desk.client.post("/api/logout")
+    desk.login("nurse-b")  # the care home's: none of org-a's visits or residents
+    report = desk.client.get("/api/reports/response").json()
+    assert report["visits"]["residents"] == 0 and report["visits"]["communities"] == []
