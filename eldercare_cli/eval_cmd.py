@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
     e: argparse.ArgumentParser = sub.add_parser(
         "eval", help="score the project's detectors on the labelled data sets")
     which = e.add_subparsers(dest="which", required=True,
-                             metavar="falls|inactivity|anomalies|alerts")
+                             metavar="falls|inactivity|anomalies|alerts|care")
     f = which.add_parser("falls", help="edge fall detector on UMAFall and SisFall, "
                                        "leave-one-subject-out")
     f.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -50,6 +50,12 @@ def register(sub: Any) -> None:
     al.add_argument("--quick", action="store_true", help="a small run (not stored)")
     al.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
     al.set_defaults(handler=_eval_alerts)
+    c = which.add_parser("care", help="visits and daily check-ins on a scripted simulation: "
+                                      "every scripted miss raised once, nothing else")
+    c.add_argument("--json", action="store_true", help="last line: one JSON object")
+    c.add_argument("--quick", action="store_true", help="a small run (not stored)")
+    c.add_argument("--report", type=Path, default=Path("EVALUATION.md"))
+    c.set_defaults(handler=_eval_care)
     t: argparse.ArgumentParser = sub.add_parser(
         "train", help="train a shipped model from the labelled data")
     twhich = t.add_subparsers(dest="which", required=True, metavar="falls")
@@ -149,6 +155,13 @@ def _train_falls(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size} bytes) and its metrics")
     print(json.dumps(metrics))
     return 0
+
+
+def _eval_care(args: argparse.Namespace) -> int:
+    from evaluation import care
+
+    result = care.evaluate(residents=24, days=35) if args.quick else care.evaluate()
+    return _finish(args, "care", result, full=not args.quick)
 
 
 def _eval_alerts(args: argparse.Namespace) -> int:

@@ -44,6 +44,7 @@ class VitalLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 CheckInMeans = Literal["answer", "door", "activity"]
+RiskTier = Literal["high", "standard", "low"]
 
 
 class CheckIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -80,7 +81,7 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checkin: CheckIn | None = None  # a daily check-in expected of them (none: not asked)
     # visits (探访): how often, from the risk tier and the organisation's intervals; who
     # visits (a site responder's or contact's name: a community worker, a volunteer)
-    risk_tier: Literal["high", "standard", "low"] = "standard"
+    risk_tier: RiskTier = "standard"
     visitor: str = ""
 
 

@@ -1,0 +1,197 @@
+"""Scheduled care on a scripted simulation: visitors who visit on time or, a scripted share
+of the time, late; residents who check in each morning or, a scripted share of the days,
+forget. Every visit and check-in goes through the code the central process runs: the
+visit register in a real alert store (SQLite), the overdue sweep (``VisitSweep``), the
+check-in rules (``CheckInRule``) and the alert core's dedup. A scripted miss counts as
+raised once when exactly one warning of its kind starts for its resident before it ends;
+a warning that matches no scripted miss is unscripted.
+
+Sites are in two zones (Shanghai, without summer time, and Berlin, whose clocks go forward
+during the run), under several communities, residents of the three risk tiers. The
+month's visit rate (the KPI) is read from the register as the report reads it and set
+beside the rate the script says (``visit_rate_month_truth``)."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alerts import policy
+from alerts.core import AlertCore
+from alerts.detectors.checkin import CheckInRule
+from alerts.model import Condition, Signal
+from alerts.store import AlertStore
+from alerts.store.visits import Found, Method
+from alerts.visits import GRACE_DAYS, VisitSweep, visit_rates
+from registry import (
+    CheckIn,
+    Org,
+    Registry,
+    RegistryFile,
+    Resident,
+    Site,
+    VisitDays,
+)
+from registry.model import CheckInMeans, RiskTier
+from registry.time import at_local, local_day, zone
+from telemetry.clock import DAY_MS, FakeClock
+from telemetry.kinds import Kind, unit_of
+from telemetry.reading import Reading
+
+MIN = 60_000
+START = datetime.date(2027, 3, 1)  # a run across Europe's change to summer time (28 March)
+ZONES = ("Asia/Shanghai", "Europe/Berlin")
+TIERS: tuple[RiskTier, ...] = ("high", "standard", "low")
+METHOD = """A scripted month and more of visits and daily check-ins through the visit
+register, the overdue sweep and the check-in rules (`tools/evaluation/care.py`): sites in
+Shanghai and Berlin (summer time begins during the run), three risk tiers, several
+communities; a scripted share of visits made after their grace period and of check-ins
+forgotten. Each scripted miss should be raised once, nothing else at all."""
+
+
+def _registry(residents: int, communities: int, rng: np.random.Generator) -> Registry:
+    orgs = [Org(f"org-{c}", f"Community {c}", visit_days=VisitDays(7, 30, 60) if c % 2
+                else None) for c in range(communities)]
+    sites = [Site(f"site-{c}-{z}", f"Homes {c}/{z}", timezone=zone, org=f"org-{c}")
+             for c in range(communities) for z, zone in enumerate(ZONES)]
+    people = []
+    for i in range(residents):
+        site = sites[i % len(sites)]
+        means: list[CheckInMeans] = ["answer"] if i % 3 == 0 else ["activity"]
+        people.append(Resident(f"res-{i:05d}", site.site_id, f"flat-{i}",
+                               f"Test Resident {i}", risk_tier=TIERS[int(rng.integers(3))],
+                               visitor=f"visitor-{i % 4}",
+                               checkin=CheckIn(by="10:00", since="06:00", means=means)))
+    return Registry(RegistryFile(sites, [], people, [], orgs))
+
+
+class _Script:
+    """What the visitors and residents do, and which of it is a miss."""
+
+    def __init__(self, reg: Registry, days: int, start_ms: int, rng: np.random.Generator,
+                 late_share: float, forget_share: float) -> None:
+        self.events: list[tuple[int, str, str]] = []  # (t, resident, "visit" | kind)
+        self.misses: dict[tuple[Condition, str, int], int] = {}  # -> ends at (ms)
+        end_ms = start_ms + days * DAY_MS
+        for rid, r in reg.residents.items():
+            zone = reg.sites[r.site_id].timezone
+            every = reg.visit_days(r) * DAY_MS
+            last = start_ms
+            while True:
+                due = last + every
+                if rng.random() < late_share:  # after the grace period: a scripted miss
+                    t = due + int((GRACE_DAYS + 0.5 + 2 * rng.random()) * DAY_MS)
+                    if due + GRACE_DAYS * DAY_MS < end_ms:  # (its warning within the run)
+                        self.misses[(Condition.VISIT_OVERDUE, rid, due)] = t
+                else:
+                    t = due - int(rng.random() * min(3 * DAY_MS, every / 2))
+                if t >= end_ms:
+                    break
+                self.events.append((t, rid, "visit"))
+                last = t
+            kind = Kind.ANSWER if r.checkin and r.checkin.means == ["answer"] else Kind.MOTION
+            for d in range(days):
+                day = local_day(zone, start_ms) + datetime.timedelta(days=d)
+                watched = at_local(zone, day, 6 * 60) >= start_ms  # (its window whole)
+                if watched and rng.random() < forget_share:  # forgotten: up at noon
+                    t = at_local(zone, day, 12 * 60 + int(rng.integers(60)))
+                    self.misses[(Condition.CHECKIN_MISSED, rid, at_local(zone, day, 600))] = t
+                else:
+                    t = at_local(zone, day, 6 * 60 + 30 + int(rng.integers(200)))
+                self.events.append((t, rid, kind.value))
+        self.events.sort()
+
+
+def evaluate(residents: int = 120, days: int = 62, communities: int = 3, seed: int = 5,
+             late_share: float = 0.15, forget_share: float = 0.04) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    reg = _registry(residents, communities, rng)
+    start_ms = at_local("UTC", START, 0)
+    clock = FakeClock(start_ms)
+    script = _Script(reg, days, start_ms, rng, late_share, forget_share)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = AlertStore(Path(tmp) / "alerts.db")
+        core = AlertCore(db, reg, policy.load(policy.SAMPLE), clock)
+        sweep = VisitSweep()
+        rules = {rid: CheckInRule(rid, r.site_id, "", r.checkin or CheckIn(),
+                                  start_ms=start_ms, timezone=reg.sites[r.site_id].timezone)
+                 for rid, r in reg.residents.items()}
+        raised: list[Signal] = []
+        events = iter(script.events)
+        pending = next(events, None)
+        seq = 0
+        for now in range(start_ms, start_ms + days * DAY_MS, 10 * MIN):
+            clock.advance((now - clock.now_ms()) / 1000)
+            while pending is not None and pending[0] <= now:
+                t, rid, what = pending
+                r = reg.residents[rid]
+                if what == "visit":
+                    db.visits.add(rid, r.site_id, t, r.visitor, Method.HOME, Found.WELL, "")
+                    if db.alerts.unresolved(Condition.VISIT_OVERDUE, rid) is not None:
+                        core.handle([Signal(Condition.VISIT_OVERDUE, rid, False, t,
+                                            r.site_id, "", "visited")])
+                else:
+                    seq += 1
+                    kind = Kind(what)
+                    reading = Reading(r.site_id, "", f"{what}-1", kind, 1.0, unit_of(kind), t,
+                                      t, seq, rid)
+                    core.handle(rules[rid].observe(reading))
+                pending = next(events, None)
+            signals = sweep.sweep(reg, db, list(reg.residents), now)
+            for rule in rules.values():
+                signals += rule.tick(now)
+            core.handle(signals)
+            raised += [s for s in signals if s.active]
+        month_from = at_local("UTC", START, 0)
+        month_to = at_local("UTC", datetime.date(START.year, START.month + 1, 1), 0)
+        zone_visits = [v for v in db.visits.between(month_from - DAY_MS, month_to + DAY_MS)
+                       if datetime.datetime.fromtimestamp(
+                           v.t_ms / 1000, datetime.UTC).astimezone(
+                           _zone(reg, v.site_id)).month == START.month]
+        rate = visit_rates(reg, zone_visits, list(reg.residents))[0]
+        db.close()
+    truth_seen = {rid for t, rid, what in script.events if what == "visit" and
+                  datetime.datetime.fromtimestamp(t / 1000, datetime.UTC).astimezone(
+                      _zone(reg, reg.residents[rid].site_id)).month == START.month}
+    truth = round(len(truth_seen) / len(reg.residents), 4)
+    return _score(script, raised, rate.share, truth, residents, days)
+
+
+def _zone(reg: Registry, site_id: str) -> datetime.tzinfo:
+    return zone(reg.sites[site_id].timezone)
+
+
+def _score(script: _Script, raised: list[Signal], rate: float | None, truth: float,
+           residents: int, days: int) -> dict[str, Any]:
+    hits: dict[tuple[Condition, str, int], int] = collections.Counter()
+    unscripted: list[str] = []
+    for s in raised:
+        match = [key for key, ends in script.misses.items()
+                 if key[0] is s.condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
+        if match:
+            hits[match[0]] += 1
+        else:
+            unscripted.append(f"{s.condition.value} {s.subject} at {s.t_ms}")
+    by_kind = collections.Counter(k[0].value for k in script.misses)
+    once = {k[0].value: 0 for k in script.misses}
+    for key, n in hits.items():
+        if n == 1:
+            once[key[0].value] += 1
+    rows = ["| miss | scripted | raised once |", "|---|---|---|"]
+    rows += [f"| {kind} | {n} | {once.get(kind, 0)} |" for kind, n in sorted(by_kind.items())]
+    summary = {"residents": residents, "days": days, "scripted_misses": len(script.misses),
+               "raised_once": sum(1 for n in hits.values() if n == 1),
+               "raised_twice": sum(1 for n in hits.values() if n > 1),
+               "not_raised": len(script.misses) - len(hits),
+               "raised_unscripted": len(unscripted), "unscripted": unscripted[:10],
+               "visit_rate_month": rate, "visit_rate_month_truth": truth}
+    table = "\n".join([*rows, "",
+                       f"Visit rate of {START:%Y-%m} (local months): register {rate}, "
+                       f"script {truth}; unscripted warnings {len(unscripted)}, raised "
+                       f"twice {summary['raised_twice']}."])
+    return {"method": METHOD, "table": table, "summary": summary}
