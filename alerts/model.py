@@ -58,6 +58,8 @@ class Condition(enum.StrEnum):
     CHECKIN_MISSED = "checkin_missed"  # a resident's daily check-in did not come in time
     VISIT_OVERDUE = "visit_overdue"  # a resident at home not visited within their interval
     VISIT_NOT_FOUND = "visit_not_found"  # a visitor did not find the resident at home
+    ROUND_MISSED = "round_missed"  # a care home's round not done in time (subject: site)
+    NOBODY_ON_DUTY = "nobody_on_duty"  # alarms wait at a care home with nobody on duty
     # requests the desk enters for a resident (by phone): never escalated, never paged
     REQUEST_MEAL = "request_meal"
     REQUEST_CLEANING = "request_cleaning"
@@ -122,6 +124,9 @@ PROFILES: dict[Condition, Profile] = {
     Condition.VISIT_OVERDUE: Profile(Severity.WARNING, True),
     # an alarm: the family texted, then rescue, as the policy's alarm steps say
     Condition.VISIT_NOT_FOUND: Profile(Severity.ALARM, False),
+    # the desk (and whoever supervises the site) sees it; the rounds done end it
+    Condition.ROUND_MISSED: Profile(Severity.WARNING, True),
+    Condition.NOBODY_ON_DUTY: Profile(Severity.WARNING, True),
     **{c: Profile(Severity.INFO, False) for c in REQUESTS},  # a request: closed by a person
 }
 

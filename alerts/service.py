@@ -36,6 +36,7 @@ from alerts.core import AlertCore
 from alerts.detectors.bank import SLOW_CHUNK, DetectorBank
 from alerts.detectors.health import HEALTH_CONDITIONS
 from alerts.detectors.partition_bank import PartitionBank
+from alerts.duty import DutySweep
 from alerts.model import (
     LOCAL_NODE,
     PROFILES,
@@ -54,6 +55,7 @@ from alerts.notify.email import EmailNotifier
 from alerts.notify.kannel import KannelNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.policy import NoticeChannel
+from alerts.rounds import RoundSweep
 from alerts.settings import AlertSettings, ClusterSettings, SettingsError
 from alerts.store import AlertStore, StateError
 from alerts.visits import VisitSweep
@@ -122,6 +124,8 @@ class AlertService:
             self.bank.health.restore(self._open_health())
             self._restore(self.bank)
         self.visits = VisitSweep(settings.visit_grace_days)
+        self.rounds = RoundSweep()
+        self.duty = DutySweep()
         self._claimed: list[tuple[list[int], int]] = []  # made at once, not yet sent
         self._claimed_lock = threading.Lock()
         self.core = AlertCore(self.db, registry, policies, clock,
@@ -414,9 +418,10 @@ class AlertService:
                 if chunk is None:
                     break
                 self._record(chunk)
-        with self._lock.hold():  # (a store read once a minute: visits due)
-            self._record(self.visits.sweep(self.core.registry, self.db, self.bank.watched(),
-                                           now))
+        with self._lock.hold():  # (store reads once a minute: visits, rounds, duty)
+            watched = self.bank.watched()
+            for care in (self.visits, self.rounds, self.duty):
+                self._record(care.sweep(self.core.registry, self.db, watched, now))
         self._model_due.set()  # the model's batch: its own thread, without the lock
         self.save_round(now)
 

@@ -20,6 +20,7 @@ from dashboard.routes import (
     registry,
     residents,
     response,
+    shifts,
     supervision,
 )
 from dashboard.views import alert_view
@@ -33,7 +34,7 @@ def create_app(ctx: DashboardContext) -> FastAPI:
     app = FastAPI(title="Eldercare duty desk", version="1")
     app.state.ctx = ctx
     for module in (auth, alerts, response, residents, registry, commands, supervision, care,
-                   live):
+                   shifts, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -119,6 +119,17 @@ class Org(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     visit_days: VisitDays | None = None  # (none: its parent's, at the top the defaults)
 
 
+class RoundPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Rounds (巡视) of a care home: every ``every_min`` from ``start`` to ``end`` (the
+    site's clock; past midnight if ``end`` is earlier), each of ``rooms`` looked in on
+    (none listed: the rooms of its high-risk residents)."""
+
+    start: str = "22:00"
+    end: str = "06:00"
+    every_min: int = 120
+    rooms: list[str] = []
+
+
 class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     site_id: str
     name: str
@@ -127,6 +138,8 @@ class Site(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: Literal["home", "institution"] = "home"  # a flat or house; a care home
     responders: list[Contact] = []  # staff on duty, community workers, to send to alarms
     org: str = ""  # the node of the supervising tree it is under ("" none)
+    shifts: list[str] = []  # a care home's shifts: when each begins (local "HH:MM")
+    rounds: RoundPlan | None = None
 
 
 class RegistryFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -214,6 +227,7 @@ def problems(tables: _Tables, duplicates: Sequence[str] = ()) -> list[str]:
     for site in tables.sites.values():
         if site.org and site.org not in tables.orgs:
             found.append(f"site {site.site_id} is under unknown org {site.org}")
+        found += [f"site {site.site_id}: {why}" for why in schedule_problems(site)]
     for g in tables.gateways.values():
         try:
             topics.check_id(g.gateway_id, "gateway id")
@@ -252,6 +266,28 @@ def checkin_problems(rule: CheckIn) -> list[str]:
                      f"start before it ends, on the same day)")
     if not rule.means:
         found.append("check-in: no means of checking in")
+    return found
+
+
+def schedule_problems(site: Site) -> list[str]:
+    """Why a site's shifts or rounds cannot be kept (none: they can)."""
+    found = []
+    try:
+        starts = [minute_of_day(s) for s in site.shifts]
+        if len(set(starts)) != len(starts):
+            found.append("shifts: a shift begins twice at the same time")
+    except ValueError as exc:
+        found.append(f"shifts: {exc}")
+    plan = site.rounds
+    if plan is not None:
+        try:
+            start, end = minute_of_day(plan.start), minute_of_day(plan.end)
+            if start == end:
+                found.append("rounds: they start and end at the same time")
+        except ValueError as exc:
+            found.append(f"rounds: {exc}")
+        if not 15 <= plan.every_min <= 24 * 60:
+            found.append("rounds: every_min must be 15 to 1440")
     return found
 
 

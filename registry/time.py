@@ -44,3 +44,34 @@ def at_local(timezone: str, day: datetime.date, minute: int) -> int:
     wall = datetime.datetime.combine(day, datetime.time(minute // 60, minute % 60),
                                      tzinfo=zone(timezone))
     return int(wall.timestamp() * 1000)
+
+
+def shift_at(timezone: str, starts: list[str], at_ms: int) -> tuple[int, int] | None:
+    """The shift running at ``at_ms`` of a site whose shifts begin at ``starts`` (local
+    "HH:MM"): (its start, the next one's start), UTC ms; None without shifts."""
+    if not starts:
+        return None
+    day = local_day(timezone, at_ms)
+    minutes = [minute_of_day(s) for s in starts]
+    instants = sorted(at_local(timezone, day + datetime.timedelta(days=d), m)
+                      for d in (-1, 0, 1) for m in minutes)
+    begun = [t for t in instants if t <= at_ms]
+    return begun[-1], next(t for t in instants if t > at_ms)
+
+
+def round_slots(timezone: str, start: str, end: str, every_min: int, from_ms: int,
+                to_ms: int) -> list[int]:
+    """When rounds from ``start`` to ``end`` (local; past midnight if ``end`` is earlier)
+    every ``every_min`` are due, in ``[from_ms, to_ms)``, UTC ms."""
+    first, last = minute_of_day(start), minute_of_day(end)
+    span = (last - first) % (24 * 60)
+    out: list[int] = []
+    day = local_day(timezone, from_ms) - datetime.timedelta(days=1)
+    while at_local(timezone, day, first) < to_ms:
+        for m in range(first, first + span, every_min):
+            t = at_local(timezone, day + datetime.timedelta(days=m // (24 * 60)),
+                         m % (24 * 60))
+            if from_ms <= t < to_ms:
+                out.append(t)
+        day += datetime.timedelta(days=1)
+    return out

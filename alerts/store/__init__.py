@@ -21,6 +21,7 @@ from alerts.model import AlertState
 from alerts.store.alerts import AlertTable
 from alerts.store.answers import Answers
 from alerts.store.dispatches import Dispatches
+from alerts.store.duty import Duty, Rounds
 from alerts.store.erasure import Erasure
 from alerts.store.escalation import Escalation
 from alerts.store.learned import Learned
@@ -57,6 +58,8 @@ class AlertStore:
         self.reports = Reports(self.backend, self.lock)
         self.erasure = Erasure(self.backend, self.lock)
         self.visits = Visits(self.backend, self.lock)
+        self.duty = Duty(self.backend, self.lock)
+        self.rounds = Rounds(self.backend, self.lock)
 
     def close(self) -> None:
         with self.lock:

@@ -47,6 +47,20 @@ CREATE INDEX IF NOT EXISTS care_visits_time ON care_visits (t_ms);
 CREATE TABLE IF NOT EXISTS care_plans (
     resident_id TEXT PRIMARY KEY, since_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS care_duty (
+    site_id TEXT NOT NULL, username TEXT NOT NULL, on_ms INTEGER NOT NULL, off_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS care_duty_now ON care_duty (site_id, off_ms);
+CREATE TABLE IF NOT EXISTS care_handovers (
+    handover_id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, shift_start_ms INTEGER NOT NULL,
+    outgoing TEXT NOT NULL, notes TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    accepted_by TEXT, accepted_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS care_rounds (
+    site_id TEXT NOT NULL, room TEXT NOT NULL, slot_ms INTEGER NOT NULL,
+    done_ms INTEGER NOT NULL, nurse TEXT NOT NULL, how TEXT NOT NULL,
+    PRIMARY KEY (site_id, room, slot_ms)
+);
 CREATE TABLE IF NOT EXISTS silences (
     silence_id INTEGER PRIMARY KEY, subject TEXT NOT NULL, condition TEXT,
     until_ms INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT NOT NULL

@@ -51,6 +51,16 @@ class Visits(Table):
     def plan_since(self, resident_ids: list[str], now_ms: int) -> dict[str, int]:
         """When each resident's visit plan began (begun ``now_ms`` for one not seen
         before)."""
+        out = self.plans(resident_ids)
+        for rid in resident_ids:
+            if rid not in out:
+                self._run("INSERT INTO care_plans (resident_id, since_ms) VALUES (?, ?) "
+                          "ON CONFLICT (resident_id) DO NOTHING", (rid, now_ms))
+                out[rid] = now_ms
+        return out
+
+    def plans(self, resident_ids: list[str]) -> dict[str, int]:
+        """When the plans of those of ``resident_ids`` that have one began."""
         out: dict[str, int] = {}
         for lo in range(0, len(resident_ids), 500):
             part = resident_ids[lo:lo + 500]
@@ -59,11 +69,6 @@ class Visits(Table):
                                         f"WHERE resident_id IN ({marks})",
                                         tuple(part)).fetchall():
                 out[rid] = int(since)
-        for rid in resident_ids:
-            if rid not in out:
-                self._run("INSERT INTO care_plans (resident_id, since_ms) VALUES (?, ?) "
-                          "ON CONFLICT (resident_id) DO NOTHING", (rid, now_ms))
-                out[rid] = now_ms
         return out
 
     def plan_from(self, resident_id: str, since_ms: int) -> None:

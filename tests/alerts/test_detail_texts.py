@@ -23,6 +23,12 @@ DETAILS = {
     "checked in at 11:42 (door)": "11:42 已报平安（门）",
     "visit overdue for 4 days": "探访已逾期 4 天",
     "visited": "已探访",
+    "round of 02:00: room-101, room-102 not looked in on":
+        "02:00 的巡视：room-101, room-102 未巡视",
+    "round done": "巡视已完成",
+    "2 alarms waiting, nobody on duty": "2 条告警等待处理，无人值班",
+    "someone on duty": "已有人值班",
+    "no alarm waiting": "无等待的告警",
     "not found at home by visitor-1": "visitor-1 上门未见到老人",
     "door opened at night": "夜间开门",
     "back in bed": "已回床",
