@@ -21,13 +21,14 @@ from alerts.model import AlertState
 from alerts.store.alerts import AlertTable
 from alerts.store.answers import Answers
 from alerts.store.dispatches import Dispatches
-from alerts.store.duty import Duty, Rounds
+from alerts.store.duty import Duty
 from alerts.store.erasure import Erasure
 from alerts.store.escalation import Escalation
 from alerts.store.learned import Learned
 from alerts.store.nodes import Leases, Nodes
 from alerts.store.notices import Notices, Outbox
 from alerts.store.reports import Reports
+from alerts.store.rounds import Rounds
 from alerts.store.schema import ADDED_COLUMNS, ORDERED, SCHEMA
 from alerts.store.silences import Silences
 from alerts.store.timeline import Timeline

@@ -40,7 +40,9 @@ def sites(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     for r in ctx.registry.residents.values():
         floors.setdefault(r.site_id, set()).add(r.floor)
     return [{"site_id": s.site_id, "name": s.name, "address": s.address,
-             "floors": sorted(f for f in floors.get(s.site_id, set()) if f)}
+             "floors": sorted(f for f in floors.get(s.site_id, set()) if f),
+             "kind": s.kind, "shifts": list(s.shifts), "rounds": s.rounds is not None,
+             "timezone": s.timezone}
             for s in ctx.registry.sites.values() if user.sees(s.site_id)]
 
 

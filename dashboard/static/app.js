@@ -77,6 +77,7 @@
     state.sites = await api("/api/sites");
     $("open-enrol").hidden = !["admin", "manager"].includes(state.me.role);
     $("open-supervision").hidden = !(state.me.org || state.me.role === "admin");
+    $("open-shift").hidden = !state.sites.some((s) => s.shifts.length || s.rounds);
     fillFilters(); translate();
     await reload();
     connect();

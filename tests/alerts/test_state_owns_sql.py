@@ -47,7 +47,7 @@ def test_each_table_family_is_a_small_class() -> None:
                 if isinstance(value, Table)}
     assert set(families) == {"alerts", "timeline", "silences", "steps", "outbox",
                              "notices", "nodes", "leases", "learned", "answers",
-                             "dispatches", "reports", "erasure"}
+                             "dispatches", "reports", "erasure", "visits", "duty", "rounds"}
     sizes = {name: len([m for m in vars(cls) if not m.startswith("__")])
              for name, cls in families.items()}
     assert max(sizes.values()) <= 12, sizes
