@@ -13,7 +13,10 @@ home have their pendants report a possible fall and are asked "are you all right
 answers (the possible fall closes on the timeline, never on the desk's queue), the other
 does not (a minute later it is a fall on the desk). The same two stop moving: once the
 silence outlasts what the detector allows, each is asked at home before the check reaches
-the desk, and again one answers and one does not.
+the desk, and again one answers and one does not. Scheduled care: the care home keeps
+shifts, and a minute after the scripted fall its nurse hands her shift over with the fall
+still hers (the Shift panel: accept it); an elder at home, high risk, was last visited 12
+days ago, so an overdue visit is on the desk (the Visits panel: record it).
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ ANSWERS, SILENT = AT_HOME_FIRST + 2, AT_HOME_FIRST + 3  # asked at home: one ans
 OPERATOR = "demo-operator"
 # the demo's desk, in simulated seconds after the fall opens: take it, send the nurse on
 # duty, who replies "1" (on the way) and "2" (arrived); resolved with an outcome
-RESPONSE_SCRIPT = ((10, "take"), (15, "dispatch"), (45, "1"), (120, "2"), (300, "resolve"))
+RESPONSE_SCRIPT = ((10, "take"), (15, "dispatch"), (45, "1"), (60, "handover"), (120, "2"),
+                   (300, "resolve"))
+HANDOVER_NOTES = "(demo) the fall in room-108: nurse sent, helping her up; watch her tonight"
+UNVISITED = AT_HOME_FIRST  # an elder at home, high risk, last visited 12 days ago
 
 
 def register(sub: Any) -> None:
@@ -87,7 +93,9 @@ def _registry(path: Path, seed: int) -> None:
 
     data = registry_data(NURSING_HOME + AT_HOME, seed)
     data["sites"][0].update(name="Sunny Garden Care Home (demo)", address="1 Example Road",
-                            kind="institution", responders=[
+                            kind="institution", shifts=["08:00", "16:00", "00:00"],
+                            rounds={"start": "22:00", "end": "06:00", "every_min": 120},
+                            responders=[
                                 {"name": "Nurse On Duty (demo)", "phone": "+86000000000900",
                                  "role": "staff"}])
     data["sites"][1].update(name="Elders at home (demo)", address="Example District",
@@ -97,6 +105,8 @@ def _registry(path: Path, seed: int) -> None:
     for h, resident in enumerate(data["residents"]):
         resident["wandering_risk"] = h == WANDERER
         resident["medical_notes"] = f"(demo) hypertension, allergic to penicillin; #{h}"
+        if h == UNVISITED:
+            resident.update(risk_tier="high", visitor="Community Worker (demo)")
         if h < NURSING_HOME:
             resident["floor"] = str(1 + h // 10)
             resident["room"] = f"room-{1 + h // 10}{h % 10 + 1:02d}"
@@ -106,6 +116,7 @@ def _registry(path: Path, seed: int) -> None:
 def _answer(central: Any, clock: Any, pace: Any, stop: threading.Event) -> None:
     """The demo's desk answers the scripted fall as a duty desk would (``RESPONSE_SCRIPT``),
     so the timeline, the dispatch and the month's report have something to show."""
+    from alerts.duty import handover_view
     from alerts.model import Condition, Outcome
     from firmware_stubs import layout
 
@@ -113,6 +124,7 @@ def _answer(central: Any, clock: Any, pace: Any, stop: threading.Event) -> None:
     core = central.alerts.core
     resident = layout.resident_id(FALLER)
     try:
+        core.db.duty.on(layout.site_id(FALLER), OPERATOR, clock.now_ms())
         alert = None
         while alert is None:
             pace(1.0)
@@ -125,6 +137,11 @@ def _answer(central: Any, clock: Any, pace: Any, stop: threading.Event) -> None:
                 core.response.take(alert.alert_id, OPERATOR)
             elif step == "dispatch":
                 phone = core.response.dispatch(alert.alert_id, "s0", OPERATOR).phone
+            elif step == "handover":  # the shift ends with the fall still hers
+                site = layout.site_id(FALLER)
+                view = handover_view(central.registry, core.db, site, clock.now_ms())
+                core.db.duty.hand_over(site, view["shift_start_ms"], OPERATOR, HANDOVER_NOTES,
+                                       clock.now_ms())
             elif step == "resolve":
                 core.resolve(alert.alert_id, OPERATOR, "demo",
                              outcome=Outcome.HELPED_UP)
@@ -215,6 +232,10 @@ def _handle(args: argparse.Namespace) -> int:
     assert central.accounts is not None
     username, password = f"demo-{secrets.token_hex(2)}", secrets.token_urlsafe(12)
     central.accounts.create_user(username, password, Role.ADMIN, clock.now_ms())
+    # the register was kept on paper before: one elder's last visit was 12 days ago
+    assert central.alerts is not None  # (one process: its own alert core)
+    central.alerts.db.visits.plan_from(layout.resident_id(UNVISITED),
+                                       clock.now_ms() - 12 * 86_400_000)
     central.start()
     for _ in range(100):  # up to 10 s for the subscription, unless asked to stop
         if central.ingest.ready.wait(0.1) or requested.is_set():

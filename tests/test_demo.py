@@ -1,6 +1,7 @@
 """``eldercare demo``: one command, the whole system; it prints a URL and a fresh login, and
 the first incidents reach the duty desk's API within the first two minutes, among them one
-possible fall answered at home and one that escalates. SIGINT and
+possible fall answered at home and one that escalates, an overdue visit and a handover
+waiting to be accepted. SIGINT and
 SIGTERM stop it cleanly within 10 s, with either broker, even when SIGINT was inherited as
 ignored (as under CI or a supervisor)."""
 
@@ -97,6 +98,17 @@ def test_demo_serves_the_desk_and_the_first_incidents_arrive(
             wait_until(lambda: asked() == {
                 "res-00022": ("possible_fall_answered", "resolved"),
                 "res-00023": ("fall", "open")}, 90, "one possible fall answered, one not")
+            # scheduled care: an overdue visit on the desk; the care home's handover waits
+            wait_until(lambda: ("visit_overdue", "res-00020") in {
+                (a["condition"], a["subject"]) for a in client.get("/api/alerts").json()},
+                60, "the overdue visit on the desk")
+            wait_until(lambda: client.get("/api/duty/site-000").json()["pending"], 60,
+                       "the handover written")
+            [pending] = client.get("/api/duty/site-000").json()["pending"]
+            assert pending["outgoing"] == "demo-operator" and pending["accepted_by"] is None
+            handover = client.get("/api/handover/site-000").json()
+            assert any(a["condition"] == "fall" and a["owner"] == "demo-operator"
+                       for a in handover["open"])
             open_now = client.get("/api/alerts", params={"open_only": "true"}).json()
             assert not any(a["condition"] == "possible_fall_answered" for a in open_now)
             rooms = client.get("/api/residents").json()
