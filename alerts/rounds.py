@@ -81,6 +81,26 @@ def hhmm(site: Site, t_ms: int) -> str:
     return f"{at.hour:02d}:{at.minute:02d}"
 
 
+def rounds_on_time(registry: Registry, db: AlertStore, site_ids: Iterable[str], from_ms: int,
+                   to_ms: int, late_min: float = LATE_MIN) -> tuple[int, int]:
+    """(rounds due, rounds with every room marked within ``late_min``) at ``site_ids`` in
+    ``[from_ms, to_ms)``, counted from the day each site's plan began."""
+    late_ms = int(late_min * 60_000)
+    sites = [s for s in site_ids if s in registry.sites and registry.sites[s].rounds]
+    since = db.visits.plans([PLAN_KEY + s for s in sites])
+    due = done = 0
+    for site_id in sites:
+        begun = since.get(PLAN_KEY + site_id)
+        if begun is None:
+            continue
+        marks = {(m.slot_ms, m.room): m.done_ms for m in db.rounds.of(site_id, from_ms, to_ms)}
+        for r in rounds_between(registry, db, site_id, max(from_ms, begun), to_ms - late_ms):
+            due += 1
+            done += all(marks.get((r.slot_ms, room), r.slot_ms + late_ms + 1)
+                        <= r.slot_ms + late_ms for room in r.rooms)
+    return due, done
+
+
 class RoundSweep:
     """Raises and ends ``ROUND_MISSED`` for the sites judged on this node."""
 

@@ -29,6 +29,7 @@ from alerts.model import (
 )
 from alerts.notify import texts
 from alerts.response import ResponseError
+from alerts.rounds import rounds_on_time
 from alerts.visits import due_visits, visit_rates
 from dashboard.accounts.model import Role
 from dashboard.deps import MAX_TIME_MS, AlertId, Ctx, Nurse, User
@@ -305,6 +306,16 @@ def _report(ctx: Ctx, user: User, month: str | None, site_id: str | None) -> dic
     out["visits"] = {**rates[0]._asdict(), "communities": [r._asdict() for r in rates[1:]],
                      "overdue": sum(d.warned for d in due_visits(
                          ctx.registry, ctx.core.db, mine, ctx.clock.now_ms()))}
+    # care homes: rounds done on time, handovers accepted
+    seen = list(sites) if sites else [s for s in ctx.registry.sites if user.sees(s)]
+    due, on_time = rounds_on_time(ctx.registry, ctx.core.db, seen, from_ms,
+                                  min(to_ms, ctx.clock.now_ms()))
+    out["rounds"] = {"due": due, "on_time": on_time,
+                     "share": round(on_time / due, 4) if due else None}
+    handovers = ctx.core.db.duty.handovers(tuple(seen), from_ms, to_ms)
+    accepted = sum(1 for h in handovers if h.accepted_by is not None)
+    out["handovers"] = {"written": len(handovers), "accepted": accepted,
+                        "share": round(accepted / len(handovers), 4) if handovers else None}
     out.update({"month": month, "timezone": timezone, "site_id": site_id})
     return out
 

@@ -263,7 +263,9 @@
       ["visit_rate", `${share(r.visits.share)} (${r.visits.visited}/${r.visits.residents})`],
       ...r.visits.communities.filter((c) => c.community).map((c) =>
         [`${t("visit_rate")} · ${c.community}`, `${share(c.share)} (${c.visited}/${c.residents})`]),
-      ["visits_overdue", r.visits.overdue]];
+      ["visits_overdue", r.visits.overdue],
+      ["rounds_on_time", `${share(r.rounds.share)} (${r.rounds.on_time}/${r.rounds.due})`],
+      ["handovers_accepted", `${share(r.handovers.share)} (${r.handovers.accepted}/${r.handovers.written})`]];
     $("report-table").tBodies[0].replaceChildren(...rows.map(([k, v]) =>
       el("tr", { "data-key": k }, el("th", {}, t(k)), el("td", {}, String(v)))));
     $("operator-table").tBodies[0].replaceChildren(...r.operators.map((o) =>

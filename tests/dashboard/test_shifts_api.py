@@ -89,6 +89,9 @@ def test_a_round_with_a_room_not_looked_in_on_is_one_warning_ended_by_the_mark(
     assert _sweep(desk, sweep) == [(Condition.ROUND_MISSED, "round done", False)]
     _to(desk, 20.6)  # the 02:00 and 04:00 rounds not done at all: one warning, updated
     assert [c for c, _, active in _sweep(desk, sweep) if active] == [Condition.ROUND_MISSED]
+    report = desk.client.get("/api/reports/response?month=2026-01").json()
+    # 22:00 done; 00:00 late (room-102); 02:00 and 04:00 not done (the 06:00 end: none)
+    assert report["rounds"] == {"due": 4, "on_time": 1, "share": 0.25}
     csv = desk.client.get("/api/rounds/site-000/export?month=2026-01").text.splitlines()
     assert csv[0] == "slot_ms,room,done_ms,nurse,how"
     assert [line.split(",")[-1] for line in csv[1:]] == [
@@ -156,6 +159,8 @@ def test_an_accepted_handover_hands_the_outgoing_nurse_s_alarms_on(desk: Desk) -
         alert.state is AlertState.ACKNOWLEDGED
     assert desk.client.post(f"/api/handover/site-000/{handover_id}/accept", headers=headers,
                             json={}).status_code == 409
+    report = desk.client.get("/api/reports/response?month=2026-01").json()
+    assert report["handovers"] == {"written": 1, "accepted": 1, "share": 1.0}
     assert ("nurse-2", "handover_accept", "site-000") in [
         (e.username, e.action, e.target) for e in desk.accounts.audit_log()]
 
