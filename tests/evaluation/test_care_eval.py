@@ -1,6 +1,6 @@
 """``eldercare eval care``: on a quick scripted run every scripted miss (a visit made after
-its grace period, a check-in forgotten) is raised once, nothing else, and the register's
-visit rate is the script's."""
+its grace period, a check-in forgotten, a round with a room not looked in on) is raised
+once, nothing else, and the register's visit rate and rounds on time are the script's."""
 
 from __future__ import annotations
 
@@ -20,5 +20,7 @@ def test_eval_care_quick_run_raises_each_scripted_miss_once(tmp_path: Path) -> N
     assert s["raised_once"] == s["scripted_misses"], s
     assert (s["raised_twice"], s["raised_unscripted"]) == (0, 0), s["unscripted"]
     assert s["visit_rate_month"] == s["visit_rate_month_truth"] > 0
-    assert "| visit_overdue |" in done.stdout and "| checkin_missed |" in done.stdout
+    assert s["rounds_on_time"] == s["rounds_on_time_truth"] < s["rounds_due"]
+    for miss in ("visit_overdue", "checkin_missed", "round_missed"):
+        assert f"| {miss} |" in done.stdout
     assert not (tmp_path / "E.md").exists()  # a quick run is not stored

@@ -25,20 +25,22 @@ from alerts import policy
 from alerts.core import AlertCore
 from alerts.detectors.checkin import CheckInRule
 from alerts.model import Condition, Signal
+from alerts.rounds import LATE_MIN, RoundSweep, round_rooms, rounds_on_time
 from alerts.store import AlertStore
 from alerts.store.visits import Found, Method
-from alerts.visits import GRACE_DAYS, VisitSweep, visit_rates
+from alerts.visits import GRACE_DAYS, VisitSweep, visit_rates, visited
 from registry import (
     CheckIn,
     Org,
     Registry,
     RegistryFile,
     Resident,
+    RoundPlan,
     Site,
     VisitDays,
 )
 from registry.model import CheckInMeans, RiskTier
-from registry.time import at_local, local_day, zone
+from registry.time import at_local, local_day, round_slots, zone
 from telemetry.clock import DAY_MS, FakeClock
 from telemetry.kinds import Kind, unit_of
 from telemetry.reading import Reading
@@ -47,11 +49,15 @@ MIN = 60_000
 START = datetime.date(2027, 3, 1)  # a run across Europe's change to summer time (28 March)
 ZONES = ("Asia/Shanghai", "Europe/Berlin")
 TIERS: tuple[RiskTier, ...] = ("high", "standard", "low")
+CARE_HOME = "care-home"  # a care home of ``BEDS`` (its night rounds)
+BEDS = 12
 METHOD = """A scripted month and more of visits and daily check-ins through the visit
 register, the overdue sweep and the check-in rules (`tools/evaluation/care.py`): sites in
 Shanghai and Berlin (summer time begins during the run), three risk tiers, several
-communities; a scripted share of visits made after their grace period and of check-ins
-forgotten. Each scripted miss should be raised once, nothing else at all."""
+communities, and a care home of 12 beds whose night nurse does the rounds every 2 h; a
+scripted share of visits made after their grace period, of check-ins forgotten and of
+rounds with a room not looked in on. Each scripted miss should be raised once, nothing
+else at all."""
 
 
 def _registry(residents: int, communities: int, rng: np.random.Generator) -> Registry:
@@ -59,9 +65,14 @@ def _registry(residents: int, communities: int, rng: np.random.Generator) -> Reg
                 else None) for c in range(communities)]
     sites = [Site(f"site-{c}-{z}", f"Homes {c}/{z}", timezone=zone, org=f"org-{c}")
              for c in range(communities) for z, zone in enumerate(ZONES)]
-    people = []
+    homes = list(sites)
+    people = [Resident(f"bed-{i:03d}", CARE_HOME, f"room-{100 + i}", f"Test Resident {i}",
+                       risk_tier="high" if i % 2 else "standard") for i in range(BEDS)]
+    sites.append(Site(CARE_HOME, "Care home", kind="institution", org="org-0",
+                      shifts=["08:00", "16:00", "00:00"],
+                      rounds=RoundPlan("22:00", "06:00", 120)))
     for i in range(residents):
-        site = sites[i % len(sites)]
+        site = homes[i % len(homes)]
         means: list[CheckInMeans] = ["answer"] if i % 3 == 0 else ["activity"]
         people.append(Resident(f"res-{i:05d}", site.site_id, f"flat-{i}",
                                f"Test Resident {i}", risk_tier=TIERS[int(rng.integers(3))],
@@ -70,15 +81,37 @@ def _registry(residents: int, communities: int, rng: np.random.Generator) -> Reg
     return Registry(RegistryFile(sites, [], people, [], orgs))
 
 
+def _rounds(reg: Registry, script: _Script, start_ms: int, end_ms: int,
+            rng: np.random.Generator, missed_share: float) -> None:
+    """The night nurse's rounds: each room looked in on within 20 min of the round, but
+    in a scripted share of rounds one room is not (a miss, ended by the next round)."""
+    site = reg.sites[CARE_HOME]
+    assert site.rounds is not None
+    rooms = round_rooms(reg, site)
+    every = site.rounds.every_min * MIN
+    for slot in round_slots(site.timezone, site.rounds.start, site.rounds.end,
+                            site.rounds.every_min, start_ms, end_ms):
+        skipped = rooms[int(rng.integers(len(rooms)))] if rng.random() < missed_share else ""
+        if skipped and slot + LATE_MIN * MIN < end_ms:
+            script.misses[(Condition.ROUND_MISSED, CARE_HOME, slot)] = \
+                slot + max(every, 8 * 3_600_000) + LATE_MIN * MIN + 10 * MIN
+        for room in rooms:
+            if room != skipped:
+                script.marks.append((slot + int(rng.integers(20)) * MIN, room, slot))
+
+
 class _Script:
     """What the visitors and residents do, and which of it is a miss."""
 
     def __init__(self, reg: Registry, days: int, start_ms: int, rng: np.random.Generator,
                  late_share: float, forget_share: float) -> None:
         self.events: list[tuple[int, str, str]] = []  # (t, resident, "visit" | kind)
+        self.marks: list[tuple[int, str, int]] = []  # (t, room, round) looked in on
         self.misses: dict[tuple[Condition, str, int], int] = {}  # -> ends at (ms)
         end_ms = start_ms + days * DAY_MS
         for rid, r in reg.residents.items():
+            if r.site_id == CARE_HOME:
+                continue  # (rounds, not visits or check-ins)
             zone = reg.sites[r.site_id].timezone
             every = reg.visit_days(r) * DAY_MS
             last = start_ms
@@ -108,19 +141,24 @@ class _Script:
 
 
 def evaluate(residents: int = 120, days: int = 62, communities: int = 3, seed: int = 5,
-             late_share: float = 0.15, forget_share: float = 0.04) -> dict[str, Any]:
+             late_share: float = 0.15, forget_share: float = 0.04,
+             missed_round_share: float = 0.08) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     reg = _registry(residents, communities, rng)
     start_ms = at_local("UTC", START, 0)
     clock = FakeClock(start_ms)
     script = _Script(reg, days, start_ms, rng, late_share, forget_share)
+    _rounds(reg, script, start_ms, start_ms + days * DAY_MS, rng, missed_round_share)
+    script.marks.sort()
     with tempfile.TemporaryDirectory() as tmp:
         db = AlertStore(Path(tmp) / "alerts.db")
         core = AlertCore(db, reg, policy.load(policy.SAMPLE), clock)
-        sweep = VisitSweep()
-        rules = {rid: CheckInRule(rid, r.site_id, "", r.checkin or CheckIn(),
-                                  start_ms=start_ms, timezone=reg.sites[r.site_id].timezone)
-                 for rid, r in reg.residents.items()}
+        sweeps = (VisitSweep(), RoundSweep())
+        rules = {rid: CheckInRule(rid, r.site_id, "", r.checkin, start_ms=start_ms,
+                                  timezone=reg.sites[r.site_id].timezone)
+                 for rid, r in reg.residents.items() if r.checkin is not None}
+        marks = iter(script.marks)
+        mark = next(marks, None)
         raised: list[Signal] = []
         events = iter(script.events)
         pending = next(events, None)
@@ -142,7 +180,11 @@ def evaluate(residents: int = 120, days: int = 62, communities: int = 3, seed: i
                                       t, seq, rid)
                     core.handle(rules[rid].observe(reading))
                 pending = next(events, None)
-            signals = sweep.sweep(reg, db, list(reg.residents), now)
+            while mark is not None and mark[0] <= now:
+                db.rounds.mark(CARE_HOME, mark[1], mark[2], mark[0], "nurse-1", "tap")
+                mark = next(marks, None)
+            signals = [s for sweep in sweeps
+                       for s in sweep.sweep(reg, db, list(reg.residents), now)]
             for rule in rules.values():
                 signals += rule.tick(now)
             core.handle(signals)
@@ -154,12 +196,18 @@ def evaluate(residents: int = 120, days: int = 62, communities: int = 3, seed: i
                            v.t_ms / 1000, datetime.UTC).astimezone(
                            _zone(reg, v.site_id)).month == START.month]
         rate = visit_rates(reg, zone_visits, list(reg.residents))[0]
+        rounds_due, rounds_done = rounds_on_time(reg, db, [CARE_HOME], start_ms,
+                                                 start_ms + days * DAY_MS)
         db.close()
     truth_seen = {rid for t, rid, what in script.events if what == "visit" and
                   datetime.datetime.fromtimestamp(t / 1000, datetime.UTC).astimezone(
                       _zone(reg, reg.residents[rid].site_id)).month == START.month}
-    truth = round(len(truth_seen) / len(reg.residents), 4)
-    return _score(script, raised, rate.share, truth, residents, days)
+    truth = round(len(truth_seen) / len(visited(reg, reg.residents)), 4)
+    result = _score(script, raised, rate.share, truth, residents, days)
+    result["summary"].update(rounds_due=rounds_due, rounds_on_time=rounds_done,
+                             rounds_on_time_truth=rounds_due - sum(
+                                 1 for k in script.misses if k[0] is Condition.ROUND_MISSED))
+    return result
 
 
 def _zone(reg: Registry, site_id: str) -> datetime.tzinfo:
@@ -173,8 +221,8 @@ def _score(script: _Script, raised: list[Signal], rate: float | None, truth: flo
     for s in raised:
         match = [key for key, ends in script.misses.items()
                  if key[0] is s.condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
-        if match:
-            hits[match[0]] += 1
+        if match:  # (the latest: a round missed after another is its own)
+            hits[max(match, key=lambda k: k[2])] += 1
         else:
             unscripted.append(f"{s.condition.value} {s.subject} at {s.t_ms}")
     by_kind = collections.Counter(k[0].value for k in script.misses)
