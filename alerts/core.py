@@ -48,6 +48,9 @@ class SmsReply(NamedTuple):
     answer: str  # what to text back ("" for nothing): asks which alert a bare yes meant
 
 
+INJURED = frozenset({Outcome.INJURED_HOSPITAL, Outcome.INJURED_TREATED})
+
+
 def _family(contact: int) -> str:
     return f"family contact #{contact} by SMS"
 
@@ -195,7 +198,12 @@ class AlertCore:
             raise AlertError(f"{outcome.value} is not how "
                              f"{'a request' if alert.condition in REQUESTS else 'an alarm'} "
                              "ends")
-        return self._close(alert_id, who, note, AlertState.RESOLVED, outcome)
+        closed = self._close(alert_id, who, note, AlertState.RESOLVED, outcome)
+        if outcome in INJURED and closed.subject in self.registry.residents:
+            # a major change: a visit within 24 h (``alerts.visits``, for those at home)
+            self.db.visits.request(closed.subject, closed.resolved_ms or self.clock.now_ms(),
+                                   f"injured ({outcome.value})")
+        return closed
 
     def _close(self, alert_id: int, who: str, note: str, state: AlertState,
                outcome: Outcome | None = None) -> Alert:

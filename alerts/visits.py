@@ -1,7 +1,9 @@
 """Visits due (探访): each resident living at home is visited at least every
 ``Registry.visit_days`` (their risk tier's interval, set per organisation), counted from
-their last visit that saw them, or from the day their visit plan began. A visit not made
-``grace_days`` after it fell due is a warning on the desk (``VISIT_OVERDUE``, subject the
+their last visit that saw them, or from the day their visit plan began; a major change (an
+injury closed on the desk, a hospital discharge entered) brings it to within 24 h. A visit
+not made ``grace_days`` after it fell due (a major change's: at once) is a warning on the
+desk (``VISIT_OVERDUE``, subject the
 resident), ended by the visit; a visit that did not find the resident at home is an alarm
 with the normal escalation (``VISIT_NOT_FOUND``, raised where the visit is recorded).
 
@@ -31,6 +33,7 @@ class Due(NamedTuple):
     last_ms: int | None  # the last visit that saw them (None: none yet)
     due_ms: int
     warned: bool  # overdue past the grace period (on the desk)
+    why: str = "plan"  # or the major change that brought it forward
 
 
 def visited(registry: Registry, resident_ids: Iterable[str]) -> list[str]:
@@ -50,13 +53,19 @@ def due_visits(registry: Registry, db: AlertStore, resident_ids: Iterable[str], 
     ids = visited(registry, resident_ids)
     since = db.visits.plan_since(ids, now_ms)
     last = db.visits.last_seen()
+    asked = db.visits.requested()
     out = []
     for rid in ids:
         r = registry.residents[rid]
         seen = last.get(rid)
         due = max(seen or 0, since[rid]) + registry.visit_days(r) * DAY_MS
+        why = "plan"
+        request = asked.get(rid)
+        if request is not None and request[0] > (seen or -1) and request[1] < due:
+            due, why = request[1], request[2]  # a major change since the last visit
+        grace = 0 if why != "plan" else grace_days * DAY_MS  # (no grace on a major change)
         out.append(Due(rid, r.site_id, registry.community_of(r.site_id), r.visitor, seen,
-                       due, now_ms >= due + grace_days * DAY_MS))
+                       due, now_ms >= due + grace, why))
     out.sort(key=lambda d: d.due_ms)
     return out
 

@@ -83,6 +83,9 @@ class Resident(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # visits (a site responder's or contact's name: a community worker, a volunteer)
     risk_tier: RiskTier = "standard"
     visitor: str = ""
+    # how they are visited: a wellness call ("phone") puts them on the desk's calls of the day
+    visit_methods: list[Literal["home", "phone", "video"]] = msgspec.field(
+        default_factory=lambda: ["home"])
 
 
 class Device(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -31,5 +31,6 @@ class Erasure(Table):
         self._run("UPDATE care_visits SET resident_id = ?, visitor = '', note = '' "
                   "WHERE resident_id = ?", (ERASED, subject))
         self._run("DELETE FROM care_plans WHERE resident_id = ?", (subject,))
+        self._run("DELETE FROM care_requests WHERE resident_id = ?", (subject,))
         return self._run("UPDATE alerts SET subject = ?, detail = '', note = '' "
                          "WHERE subject = ?", (ERASED, subject)).rowcount

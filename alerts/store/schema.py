@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS care_visits (
 );
 CREATE INDEX IF NOT EXISTS care_visits_resident ON care_visits (resident_id, t_ms);
 CREATE INDEX IF NOT EXISTS care_visits_time ON care_visits (t_ms);
+CREATE TABLE IF NOT EXISTS care_requests (
+    resident_id TEXT NOT NULL, due_ms INTEGER NOT NULL, reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS care_plans (
     resident_id TEXT PRIMARY KEY, since_ms INTEGER NOT NULL
 );

@@ -23,6 +23,7 @@ class Found(enum.StrEnum):
 
 
 VISITED = (Found.WELL.value, Found.CONCERNS.value)  # a visit that saw the resident
+SOON_MS = 24 * 3_600_000  # after a major change, a visit within this
 
 
 class Visit(NamedTuple):
@@ -76,6 +77,18 @@ class Visits(Table):
         self._run("INSERT INTO care_plans (resident_id, since_ms) VALUES (?, ?) ON CONFLICT "
                   "(resident_id) DO UPDATE SET since_ms = excluded.since_ms",
                   (resident_id, since_ms))
+
+    def request(self, resident_id: str, now_ms: int, reason: str) -> None:
+        """A major change (an injury, a hospital discharge): a visit due within
+        ``SOON_MS`` of now, whatever the plan says."""
+        self._run("INSERT INTO care_requests (resident_id, due_ms, reason, created_ms) "
+                  "VALUES (?, ?, ?, ?)", (resident_id, now_ms + SOON_MS, reason, now_ms))
+
+    def requested(self) -> dict[str, tuple[int, int, str]]:
+        """Each resident's latest visit request: (made when, due when, why)."""
+        rows = self._run("SELECT resident_id, created_ms, due_ms, reason FROM care_requests "
+                         "ORDER BY created_ms").fetchall()
+        return {rid: (int(made), int(due), why) for rid, made, due, why in rows}
 
     def last_seen(self) -> dict[str, int]:
         """Each resident's last visit that saw them (well or with concerns)."""

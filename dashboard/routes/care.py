@@ -8,16 +8,18 @@ records, anyone signed in reads; a resident of a site the user does not see answ
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
 from alerts.model import Condition, Signal
-from alerts.store.visits import Found, Method
+from alerts.store.visits import SOON_MS, Found, Method
 from alerts.visits import due_visits, visited
 from dashboard.deps import Ctx, Nurse, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
+from registry.time import at_local, local_day
 from telemetry.clock import DAY_MS
 
 router = APIRouter(prefix="/api", tags=["care"], responses=SIGNED_IN)
@@ -63,6 +65,46 @@ def record_visit(resident_id: str, body: VisitIn, ctx: Ctx, user: Nurse) -> dict
             "found": body.found.value}
 
 
+class VisitRequestIn(BaseModel):
+    reason: Literal["hospital_discharge", "other"] = Field(
+        description="a major change: a visit within 24 h")
+    note: str = Field("", max_length=200)
+
+
+@router.post("/residents/{resident_id}/visits/request", status_code=201,
+             responses=answers(404, 409))
+def request_visit(resident_id: str, body: VisitRequestIn, ctx: Ctx,
+                  user: Nurse) -> dict[str, Any]:
+    """A major change entered on the desk (back home from hospital): a visit due within
+    24 h, and a desk warning if it is not made by then."""
+    r = ctx.registry.residents.get(resident_id)
+    if r is None or not user.sees(r.site_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
+    if not visited(ctx.registry, [resident_id]):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"resident {resident_id} lives in a care home: rounds, not visits")
+    now = ctx.clock.now_ms()
+    why = body.reason + (f": {body.note}" if body.note else "")
+    ctx.core.db.visits.request(resident_id, now, why)
+    ctx.accounts.audit(now, user.username, "visit_request", resident_id, why)
+    return {"resident_id": resident_id, "due_ms": now + SOON_MS, "why": why}
+
+
+@router.get("/calls/today")
+def calls_today(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """Wellness calls for the desk: the residents visited by phone whose visit falls due
+    by the end of today on their site's clock, soonest first (recorded as a visit)."""
+    now = ctx.clock.now_ms()
+    out = []
+    for row in visits_due(ctx, user):
+        r = ctx.registry.residents[row["resident_id"]]
+        site = ctx.registry.sites[r.site_id]
+        tomorrow = local_day(site.timezone, now) + datetime.timedelta(days=1)
+        if "phone" in r.visit_methods and row["due_ms"] < at_local(site.timezone, tomorrow, 0):
+            out.append(row)
+    return out
+
+
 @router.get("/visits/due")
 def visits_due(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """Every resident at home the user sees, with their next visit's due time, soonest
@@ -74,7 +116,8 @@ def visits_due(ctx: Ctx, user: User) -> list[dict[str, Any]]:
         r = ctx.registry.residents[due.resident_id]
         out.append({**due._asdict(), "display_name": r.display_name, "room": r.room,
                     "risk_tier": r.risk_tier, "overdue": now >= due.due_ms,
-                    "overdue_days": max(0, (now - due.due_ms) // DAY_MS)})
+                    "overdue_days": max(0, (now - due.due_ms) // DAY_MS),
+                    "visit_methods": list(r.visit_methods)})
     return out
 
 

@@ -1,16 +1,17 @@
 // The visit register (探访) as a visitor uses it on a phone: the residents due a visit,
-// soonest first (overdue ones marked), grouped by visitor; a visit recorded in three taps
+// soonest first (overdue ones marked), grouped by visitor, after the desk's wellness calls
+// of the day; a visit recorded in three taps
 // (how, what was found, a note) through /api/residents/{id}/visits, which checks it.
 "use strict";
 (() => {
   const { $, el, api, t } = window.Desk;
 
-  function row(d) {
+  function row(d, how = d.visit_methods?.[0] || "home") {
     const when = d.overdue ? `${t("visit_overdue_by")} ${d.overdue_days} ${t("days")}`
       : `${t("visit_due")} ${new Date(d.due_ms).toLocaleDateString()}`;
     const option = (value, label) => el("option", { value }, label);
     const method = el("select", { class: "visit-method", "aria-label": t("visit_method") },
-      ...["home", "phone", "video"].map((m) => option(m, t("visit_" + m))));
+      ...["home", "phone", "video"].map((m) => el("option", { value: m, ...(m === how ? { selected: "" } : {}) }, t("visit_" + m))));
     const found = el("select", { class: "visit-found", "aria-label": t("visit_found") },
       ...["well", "concerns", "not_found"].map((f) => option(f, t("visit_" + f))));
     const note = el("input", { class: "visit-note", placeholder: t("note"), "aria-label": t("note"), maxlength: "500" });
@@ -36,15 +37,17 @@
   }
 
   async function open() {
-    const due = await api("/api/visits/due");
+    const [due, calls] = await Promise.all([api("/api/visits/due"), api("/api/calls/today")]);
     const groups = new Map();
     for (const d of due) {
       const who = d.visitor || t("no_visitor");
       if (!groups.has(who)) groups.set(who, []);
       groups.get(who).push(d);
     }
-    $("visit-list").replaceChildren(...[...groups].map(([who, items]) =>
-      el("li", { class: "visitor" }, el("h3", {}, who), el("ul", {}, ...items.map(row)))));
+    const callList = calls.length ? [el("li", { class: "calls-today" }, el("h3", {}, t("calls_today")),
+      el("ul", {}, ...calls.map((d) => row(d, "phone"))))] : [];
+    $("visit-list").replaceChildren(...callList, ...[...groups].map(([who, items]) =>
+      el("li", { class: "visitor" }, el("h3", {}, who), el("ul", {}, ...items.map((d) => row(d))))));
     $("no-visits").hidden = due.length > 0;
     $("visits").hidden = false;
   }

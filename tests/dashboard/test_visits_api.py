@@ -13,7 +13,7 @@ import yaml
 
 import registry as registry_module
 from alerts import policy
-from alerts.model import AlertState, Condition, Severity
+from alerts.model import AlertState, Condition, Outcome, Severity, Signal
 from alerts.visits import GRACE_DAYS, VisitSweep
 from dashboard.accounts.model import Role
 from telemetry.clock import DAY_MS
@@ -164,3 +164,63 @@ def test_the_month_s_visit_rate_per_community_on_the_report(desk: Desk) -> None:
     desk.login("nurse-b")  # the care home's: none of org-a's visits or residents
     report = desk.client.get("/api/reports/response").json()
     assert report["visits"]["residents"] == 0 and report["visits"]["communities"] == []
+
+
+def test_a_major_change_brings_the_visit_to_within_a_day(desk: Desk) -> None:
+    """An injury closed on the desk, or a hospital discharge entered: a visit within 24 h,
+    on the desk at once if not made by then; the visit that follows ends it."""
+    sweep = VisitSweep()
+    _sweep(desk, sweep)
+    desk.clock.advance(86_400)
+    desk.core.handle([Signal(Condition.FALL, "res-00002", True, desk.clock.now_ms(),
+                             "site-001", "", "fall reported", "pendant")])
+    fall = desk.db.alerts.unresolved(Condition.FALL, "res-00002")
+    assert fall is not None
+    desk.core.resolve(fall.alert_id, "nurse-a", "to hospital", outcome=Outcome.INJURED_HOSPITAL)
+    desk.login("nurse-a")
+    due = {d["resident_id"]: d for d in desk.client.get("/api/visits/due").json()}
+    assert due["res-00002"]["due_ms"] == desk.clock.now_ms() + DAY_MS  # not in 39 days
+    assert due["res-00002"]["why"] == "injured (injured_hospital)"
+    desk.clock.advance(86_400 + 60)
+    assert _sweep(desk, sweep) == [(Condition.VISIT_OVERDUE, "res-00002", True)]  # no grace
+    headers = desk.login("nurse-a")
+    assert desk.client.post("/api/residents/res-00002/visits", headers=headers,
+                            json={"method": "home", "found": "well"}).status_code == 201
+    # back from hospital, entered on the desk: again within a day
+    answer = desk.client.post("/api/residents/res-00002/visits/request", headers=headers,
+                              json={"reason": "hospital_discharge", "note": "hip"})
+    assert answer.status_code == 201
+    assert answer.json()["due_ms"] == desk.clock.now_ms() + DAY_MS
+    care_home = desk.client.post("/api/residents/res-00000/visits/request", headers=headers,
+                                 json={"reason": "hospital_discharge"})
+    assert care_home.status_code == 404  # (not a resident nurse-a sees)
+
+
+def test_wellness_calls_of_the_day_list_those_visited_by_phone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load(registry_module.SAMPLE.read_text())
+    data["residents"] += [
+        {"resident_id": f"res-0001{i}", "site_id": "site-001", "room": f"flat-{i}",
+         "display_name": f"Test Resident {i}", "visit_methods": methods,
+         "risk_tier": "high"}
+        for i, methods in enumerate((["phone"], ["home"], ["phone", "home"]))]
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(registry_module, "SAMPLE", path)
+    desk = Desk(tmp_path)
+    try:
+        VisitSweep().sweep(desk.registry, desk.db, ["res-00010", "res-00011", "res-00012"],
+                           T0 - 6 * DAY_MS)  # their plans began six days ago: due tomorrow
+        desk.db.visits.plan_from("res-00012", T0 - 10 * DAY_MS)  # due three days ago
+        desk.login("nurse")
+        calls = desk.client.get("/api/calls/today").json()
+        assert [c["resident_id"] for c in calls] == ["res-00012"]
+        desk.clock.advance(86_400)
+        desk.login("nurse")  # (a new day's session)
+        calls = desk.client.get("/api/calls/today").json()
+        assert [c["resident_id"] for c in calls] == ["res-00012", "res-00010"]
+    finally:
+        desk.client.close()
+        desk.store.close()
+        desk.accounts.close()
+        desk.db.close()
