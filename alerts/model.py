@@ -56,6 +56,7 @@ class Condition(enum.StrEnum):
     RADIO_OFFLINE = "radio_offline"  # a gateway's radio (its Zigbee coordinator) is down
     LINK_TEST_MISSED = "link_test_missed"  # a gateway's daily test alarm did not arrive
     CHECKIN_MISSED = "checkin_missed"  # a resident's daily check-in did not come in time
+    VISIT_DUE = "visit_due"  # a visit fell due and is not made yet: the visitor reminded
     VISIT_OVERDUE = "visit_overdue"  # a resident at home not visited within their interval
     VISIT_NOT_FOUND = "visit_not_found"  # a visitor did not find the resident at home
     ROUND_MISSED = "round_missed"  # a care home's round not done in time (subject: site)
@@ -120,6 +121,8 @@ PROFILES: dict[Condition, Profile] = {
     # the desk phones the resident; the family is texted if nobody at the desk takes it
     # (the policy's own steps); the late check-in ends it
     Condition.CHECKIN_MISSED: Profile(Severity.WARNING, True),
+    # its visitor is texted a reminder (the policy's steps); the visit recorded ends it
+    Condition.VISIT_DUE: Profile(Severity.INFO, True),
     # the desk sends someone; the visit recorded ends it
     Condition.VISIT_OVERDUE: Profile(Severity.WARNING, True),
     # an alarm: the family texted, then rescue, as the policy's alarm steps say

@@ -32,6 +32,7 @@ class NoticeChannel(enum.StrEnum):
 class Target(enum.StrEnum):
     FAMILY = "family"  # the resident's contacts, in order
     RESCUE = "rescue"  # the site's emergency centre
+    VISITOR = "visitor"  # who visits the resident (their ``visitor``: a responder or contact)
 
 
 # a contact has a phone number, no more
@@ -117,7 +118,8 @@ class Policies:
                        for s in steps):
                     raise PolicyError(f"{key}: a rescue step needs a rescue address for "
                                       f"its channel")
-                if any(s.to is Target.FAMILY and s.channel not in FAMILY_CHANNELS
+                if any(s.to in (Target.FAMILY, Target.VISITOR)
+                       and s.channel not in FAMILY_CHANNELS
                        for s in steps):
                     raise PolicyError(f"{key}: family contacts are reached by "
                                       f"{' or '.join(FAMILY_CHANNELS)} (they have a phone)")

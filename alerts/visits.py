@@ -6,6 +6,8 @@ not made ``grace_days`` after it fell due (a major change's: at once) is a warni
 desk (``VISIT_OVERDUE``, subject the
 resident), ended by the visit; a visit that did not find the resident at home is an alarm
 with the normal escalation (``VISIT_NOT_FOUND``, raised where the visit is recorded).
+When a visit falls due and is not made, ``VISIT_DUE`` (information) reminds its visitor
+by SMS (the policy's ``visitor`` step).
 
 The sweep judges only the residents whose detectors run on this node (on several nodes,
 the partition's owner): a due visit is raised once, by one node."""
@@ -22,6 +24,7 @@ from registry import Registry
 from telemetry.clock import DAY_MS
 
 GRACE_DAYS = 3.0
+CONDITIONS = (Condition.VISIT_DUE, Condition.VISIT_OVERDUE)
 SWEEP_EVERY_MS = 60_000
 
 
@@ -94,11 +97,12 @@ def visit_rates(registry: Registry, visits: Iterable[Visit], resident_ids: Itera
 
 
 class VisitSweep:
-    """Raises and ends ``VISIT_OVERDUE`` for the residents watched on this node."""
+    """Raises and ends ``VISIT_DUE`` (its visitor reminded) and ``VISIT_OVERDUE`` (the
+    desk warned) for the residents watched on this node."""
 
     def __init__(self, grace_days: float = GRACE_DAYS) -> None:
         self.grace_days = grace_days
-        self._raised: set[str] | None = None  # (None: not yet read from the store)
+        self._raised: dict[Condition, set[str]] | None = None  # (None: not yet read)
         self._next_ms = 0
 
     def sweep(self, registry: Registry, db: AlertStore, resident_ids: Iterable[str],
@@ -107,19 +111,22 @@ class VisitSweep:
             return []
         self._next_ms = now_ms + SWEEP_EVERY_MS
         if self._raised is None:
-            self._raised = {a.subject for a in db.alerts.find(
-                open_only=True, conditions=(Condition.VISIT_OVERDUE,), limit=1_000_000)}
+            self._raised = {c: {a.subject for a in db.alerts.find(
+                open_only=True, conditions=(c,), limit=1_000_000)} for c in CONDITIONS}
         out: list[Signal] = []
         for due in due_visits(registry, db, resident_ids, now_ms, self.grace_days):
-            if due.warned and due.resident_id not in self._raised:
-                self._raised.add(due.resident_id)
-                days = (now_ms - due.due_ms) // DAY_MS
-                out.append(Signal(Condition.VISIT_OVERDUE, due.resident_id, True, now_ms,
-                                  due.site_id, "", f"visit overdue for {days} days"))
-            elif not due.warned and due.resident_id in self._raised:
-                self._raised.discard(due.resident_id)
-                if db.alerts.unresolved(Condition.VISIT_OVERDUE, due.resident_id) is None:
-                    continue  # ended where the visit was recorded
-                out.append(Signal(Condition.VISIT_OVERDUE, due.resident_id, False, now_ms,
-                                  due.site_id, "", "visited"))
+            rid = due.resident_id
+            for condition, now_true, detail in (
+                    (Condition.VISIT_DUE, now_ms >= due.due_ms, f"visit due ({due.why})"),
+                    (Condition.VISIT_OVERDUE, due.warned,
+                     f"visit overdue for {(now_ms - due.due_ms) // DAY_MS} days")):
+                raised = self._raised[condition]
+                if now_true and rid not in raised:
+                    raised.add(rid)
+                    out.append(Signal(condition, rid, True, now_ms, due.site_id, "", detail))
+                elif not now_true and rid in raised:
+                    raised.discard(rid)
+                    if db.alerts.unresolved(condition, rid) is not None:  # (else: ended
+                        out.append(Signal(condition, rid, False, now_ms,  # where visited)
+                                          due.site_id, "", "visited"))
         return out

@@ -48,6 +48,7 @@ _WHAT: dict[Condition, tuple[str, str]] = {
     Condition.LINK_TEST_MISSED: ("网关每日测试报警未到达，线路故障",
                                  "the gateway's daily test alarm did not arrive: link fault"),
     Condition.CHECKIN_MISSED: ("今天尚未报平安，请确认", "no daily check-in yet: please check"),
+    Condition.VISIT_DUE: ("探访已到期", "a visit due"),
     Condition.VISIT_OVERDUE: ("探访逾期", "a visit overdue"),
     Condition.VISIT_NOT_FOUND: ("上门探访未见到老人", "not found at home on a visit"),
     Condition.ROUND_MISSED: ("巡视未按时完成", "a round not done in time"),
@@ -85,6 +86,16 @@ def family_sms(*, language: str, resident: str, condition: Condition, room: str,
     return (f"Eldercare: {resident}: {what(condition, 'en')} ({room}, since {since}). "
             f"The duty desk has not taken it yet. Reply 1 {ref} or YES {ref} if you are "
             f"handling it.")
+
+
+def visitor_sms(*, language: str, resident: str, room: str, address: str) -> str:
+    """A visitor's reminder: a visit of theirs is due."""
+    where = ", ".join(p for p in (room, address) if p)
+    if language == "zh":
+        return (f"【颐养监护】探访提醒：{resident}（{where}）的探访已到期，"
+                f"请尽快上门或电话探访，并在探访页面记录。")
+    return (f"Eldercare: a visit to {resident} ({where}) is due. Please visit or phone soon "
+            f"and record it on the visits page.")
 
 
 def which_alert(language: str, open_alerts: list[tuple[str, str, Condition]]) -> str:
@@ -208,6 +219,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "answer": ("老人回应", "the resident's answer"),
     "battery": ("电量", "battery"),
 }
+_WHY = {"plan": "按计划"}
 _MEANS = {"answer": "按呼叫器第二键", "door": "开大门", "activity": "任何活动"}
 
 
@@ -250,6 +262,7 @@ _DETAILS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^no check-in between (\d\d:\d\d) and (\d\d:\d\d) \(([\w, ]+)\)$"),
      lambda m: f"{m[1]} 至 {m[2]} 未报平安（{_means(m[3])}）"),
     (re.compile(r"^visit overdue for (\d+) days$"), lambda m: f"探访已逾期 {m[1]} 天"),
+    (re.compile(r"^visit due \((.+)\)$"), lambda m: f"探访已到期（{_WHY.get(m[1], m[1])}）"),
     (re.compile(r"^visited$"), lambda m: "已探访"),
     (re.compile(r"^round of (\d\d:\d\d): (.+) not looked in on$"),
      lambda m: f"{m[1]} 的巡视：{m[2]} 未巡视"),

@@ -14,7 +14,7 @@ from alerts.notify import texts
 from alerts.pipeline.base import SYSTEM, Decision, Pending
 from alerts.policy import NoticeChannel, Policies, Step, Target, rescue_address
 from alerts.store import AlertStore
-from registry import Registry
+from registry import Contact, Registry, Resident, Site
 from registry.time import utc_offset_min
 
 FLAPPING_AT = 3  # flaps after which an alert no longer escalates by itself
@@ -117,7 +117,15 @@ class Escalator:
         since = texts.local_time(alert.opened_ms, self._offsets.get(alert.site_id, 0))
         name = resident.display_name if resident else alert.subject
         room = resident.room if resident else alert.device_id
-        if step.to is Target.FAMILY:
+        if step.to is Target.VISITOR:  # a reminder: the visit is due
+            person = visitor_of(resident, site)
+            if person is None or contact > 0:
+                return []
+            recipient, language = person.phone, person.language
+            body = texts.visitor_sms(language=language, resident=name, room=room,
+                                     address=site.address if site else "")
+            payload = "{}"
+        elif step.to is Target.FAMILY:
             contacts = resident.contacts if resident else []
             if contact >= len(contacts):
                 return []
@@ -155,3 +163,12 @@ class Escalator:
                 alert.alert_id, now_ms, TimelineEvent.NOTICE_QUEUED, SYSTEM,
                 f"step {step_index} {step.to.value} #{contact} by {step.channel.value}")
         return queued
+
+
+def visitor_of(resident: Resident | None, site: Site | None) -> Contact | None:
+    """The person named as the resident's visitor, among the site's responders and the
+    resident's contacts (None: no such person, or none named)."""
+    if resident is None or not resident.visitor:
+        return None
+    people = [*(site.responders if site else []), *resident.contacts]
+    return next((p for p in people if p.name == resident.visitor), None)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from alerts.model import Condition, Signal
 from alerts.store.visits import SOON_MS, Found, Method
-from alerts.visits import due_visits, visited
+from alerts.visits import CONDITIONS, due_visits, visited
 from dashboard.deps import Ctx, Nurse, User, registry_db
 from dashboard.errors import SIGNED_IN, answers
 from registry.time import at_local, local_day
@@ -57,9 +57,9 @@ def record_visit(resident_id: str, body: VisitIn, ctx: Ctx, user: Nurse) -> dict
     if body.found is Found.NOT_FOUND:
         ctx.core.handle([Signal(Condition.VISIT_NOT_FOUND, resident_id, True, now, r.site_id,
                                 gateway, f"not found at home by {user.username}", "visit")])
-    elif db.alerts.unresolved(Condition.VISIT_OVERDUE, resident_id) is not None:
-        ctx.core.handle([Signal(Condition.VISIT_OVERDUE, resident_id, False, now, r.site_id,
-                                gateway, "visited")])
+    else:  # seen: the reminder and the warning end at once
+        ctx.core.handle([Signal(c, resident_id, False, now, r.site_id, gateway, "visited")
+                         for c in CONDITIONS if db.alerts.unresolved(c, resident_id)])
     return {"visit_id": visit_id, "resident_id": resident_id, "t_ms": now,
             "visitor": user.username, "method": body.method.value,
             "found": body.found.value}

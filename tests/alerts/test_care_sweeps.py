@@ -55,6 +55,7 @@ def test_each_miss_is_raised_once_by_one_node_of_several(tmp_path: Path, split: 
         everyone(start + minute * 60_000)
     visits = sorted(s.subject for s in raised if s.condition is Condition.VISIT_OVERDUE)
     assert visits == sorted(r.resident_id for r in RESIDENTS if r.site_id != "care-1")
+    assert sorted(s.subject for s in raised if s.condition is Condition.VISIT_DUE) == visits
     assert [s.subject for s in raised if s.condition is Condition.NOBODY_ON_DUTY] == ["care-1"]
     end = start + (11 * 24 * 60 - 9) * 60_000  # the last sweep
     due = round_slots("Asia/Shanghai", "22:00", "06:00", 120, start, end - 30 * 60_000 + 1)
@@ -62,8 +63,9 @@ def test_each_miss_is_raised_once_by_one_node_of_several(tmp_path: Path, split: 
     assert len(rounds) == len(due) > 30  # each round missed raised once, within a sweep
     assert all(0 <= s.t_ms - (d + 30 * 60_000) < 10 * 60_000
                for s, d in zip(rounds, due, strict=True))
-    # one warning each: the fall, the visits, the rounds (one, updated), nobody on duty
-    assert len(db.alerts.find(open_only=True, limit=1000)) == 1 + len(visits) + 2
+    # one each: the fall, the visits (due, overdue), the rounds (one, updated), nobody on
+    # duty
+    assert len(db.alerts.find(open_only=True, limit=1000)) == 1 + 2 * len(visits) + 2
     # a restart: one node takes every partition; nothing is raised again
     raised.clear()
     fresh = (VisitSweep(), RoundSweep(), DutySweep())

@@ -23,6 +23,7 @@ DETAILS = {
     "checked in at 11:42 (door)": "11:42 已报平安（门）",
     "visit overdue for 4 days": "探访已逾期 4 天",
     "visited": "已探访",
+    "visit due (plan)": "探访已到期（按计划）",
     "round of 02:00: room-101, room-102 not looked in on":
         "02:00 的巡视：room-101, room-102 未巡视",
     "round done": "巡视已完成",

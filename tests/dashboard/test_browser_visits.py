@@ -66,6 +66,11 @@ def test_on_a_phone_a_visitor_records_the_overdue_visit_and_the_warning_goes(
         due.locator("button.record-visit").tap()
         expect(due.locator(".error")).to_have_text("已保存")
         expect(warning).to_have_count(0, timeout=10_000)
+    # the visitor was reminded by SMS when the visit fell due (the sample policy)
+    wait_until(lambda: any(m.to == "+86000000000011" for m in stack.kannel.messages()), 15,
+               "the visitor's reminder")
+    [reminder] = [m for m in stack.kannel.messages() if m.to == "+86000000000011"]
+    assert "探访提醒" in reminder.text and "Test Resident B" in reminder.text
     [visit] = stack.alerts.db.visits.of("res-00001")
     assert (visit.visitor, visit.method, visit.found, visit.note) == (
         "worker-1", "home", "concerns", "knee painful, GP told")

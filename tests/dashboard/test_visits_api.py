@@ -75,14 +75,20 @@ def test_visits_fall_due_by_tier_and_the_organisation_s_interval(desk: Desk) -> 
 def test_an_overdue_visit_is_raised_once_and_the_visit_ends_it(desk: Desk) -> None:
     sweep = VisitSweep()
     assert _sweep(desk, sweep) == []
-    desk.clock.advance((7 + GRACE_DAYS) * 86_400 - 60)
+    desk.clock.advance(7 * 86_400 - 60)
+    assert _sweep(desk, sweep) == []
+    desk.clock.advance(61)  # due: its visitor reminded (the policy's visitor step)
+    assert _sweep(desk, sweep) == [(Condition.VISIT_DUE, "res-00001", True)]
+    assert [(s.channel.value, s.to.value) for s in policy.load(policy.SAMPLE).for_site(
+        "site-001").steps_for(Condition.VISIT_DUE)] == [("sms", "visitor")]
+    desk.clock.advance(GRACE_DAYS * 86_400 - 60)
     assert _sweep(desk, sweep) == []  # overdue, within the grace period
     desk.clock.advance(61)
     assert _sweep(desk, sweep) == [(Condition.VISIT_OVERDUE, "res-00001", True)]
     for _ in range(3):  # every minute after: nothing more
         desk.clock.advance(60)
         assert _sweep(desk, sweep) == []
-    [warning] = desk.db.alerts.find(open_only=True)
+    [warning] = desk.db.alerts.find(open_only=True, conditions=(Condition.VISIT_OVERDUE,))
     assert (warning.condition, warning.severity) == (Condition.VISIT_OVERDUE,
                                                      Severity.WARNING)
     assert policy.load(policy.SAMPLE).for_site("site-001").steps_for(
@@ -92,11 +98,13 @@ def test_an_overdue_visit_is_raised_once_and_the_visit_ends_it(desk: Desk) -> No
                               json={"method": "home", "found": "well", "note": "tea"})
     assert answer.status_code == 201, answer.text
     assert desk.db.alerts.get(warning.alert_id).state is AlertState.RESOLVED  # at once
+    assert desk.db.alerts.find(open_only=True) == []  # the reminder too
     desk.clock.advance(60)
     assert _sweep(desk, sweep) == []
     # a restarted node reads what is open and does not raise it again
     desk.clock.advance(7 * 86_400 + GRACE_DAYS * 86_400)
-    assert _sweep(desk, sweep) == [(Condition.VISIT_OVERDUE, "res-00001", True)]
+    assert _sweep(desk, sweep) == [(Condition.VISIT_DUE, "res-00001", True),
+                                   (Condition.VISIT_OVERDUE, "res-00001", True)]
     desk.clock.advance(60)
     assert _sweep(desk, VisitSweep()) == []
     desk.login("nurse-a")  # (the session of ten days ago has lapsed)
@@ -182,7 +190,8 @@ def test_a_major_change_brings_the_visit_to_within_a_day(desk: Desk) -> None:
     assert due["res-00002"]["due_ms"] == desk.clock.now_ms() + DAY_MS  # not in 39 days
     assert due["res-00002"]["why"] == "injured (injured_hospital)"
     desk.clock.advance(86_400 + 60)
-    assert _sweep(desk, sweep) == [(Condition.VISIT_OVERDUE, "res-00002", True)]  # no grace
+    assert _sweep(desk, sweep) == [(Condition.VISIT_DUE, "res-00002", True),
+                                   (Condition.VISIT_OVERDUE, "res-00002", True)]  # no grace
     headers = desk.login("nurse-a")
     assert desk.client.post("/api/residents/res-00002/visits", headers=headers,
                             json={"method": "home", "found": "well"}).status_code == 201

@@ -21,6 +21,9 @@ def test_eval_care_quick_run_raises_each_scripted_miss_once(tmp_path: Path) -> N
     assert (s["raised_twice"], s["raised_unscripted"]) == (0, 0), s["unscripted"]
     assert s["visit_rate_month"] == s["visit_rate_month_truth"] > 0
     assert s["rounds_on_time"] == s["rounds_on_time_truth"] < s["rounds_due"]
+    # each late visit's visitor reminded once when it fell due; nobody else
+    assert s["reminders_once"] == s["reminders_scripted"] > 0
+    assert s["reminders_unscripted"] == 0
     for miss in ("visit_overdue", "checkin_missed", "round_missed"):
         assert f"| {miss} |" in done.stdout
     assert not (tmp_path / "E.md").exists()  # a quick run is not stored

@@ -214,15 +214,35 @@ def _zone(reg: Registry, site_id: str) -> datetime.tzinfo:
     return zone(reg.sites[site_id].timezone)
 
 
+def _window(script: _Script, condition: Condition, s: Signal
+            ) -> tuple[Condition, str, int] | None:
+    """The scripted miss of ``condition`` whose window holds signal ``s`` (the latest: a
+    round missed after another is its own)."""
+    match = [key for key, ends in script.misses.items()
+             if key[0] is condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
+    return max(match, key=lambda k: k[2]) if match else None
+
+
 def _score(script: _Script, raised: list[Signal], rate: float | None, truth: float,
            residents: int, days: int) -> dict[str, Any]:
     hits: dict[tuple[Condition, str, int], int] = collections.Counter()
     unscripted: list[str] = []
+    # a visit that falls due unmade reminds its visitor once: each late one (its window:
+    # from the due day to the visit, as the overdue warning's)
+    reminded: dict[tuple[Condition, str, int], int] = collections.Counter()
+    stray = 0
     for s in raised:
-        match = [key for key, ends in script.misses.items()
-                 if key[0] is s.condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
-        if match:  # (the latest: a round missed after another is its own)
-            hits[max(match, key=lambda k: k[2])] += 1
+        if s.condition is not Condition.VISIT_DUE:
+            continue
+        match = _window(script, Condition.VISIT_OVERDUE, s)
+        if match is None:
+            stray += 1
+        else:
+            reminded[match] += 1
+    for s in (s for s in raised if s.condition is not Condition.VISIT_DUE):
+        match = _window(script, s.condition, s)
+        if match is not None:
+            hits[match] += 1
         else:
             unscripted.append(f"{s.condition.value} {s.subject} at {s.t_ms}")
     by_kind = collections.Counter(k[0].value for k in script.misses)
@@ -237,6 +257,10 @@ def _score(script: _Script, raised: list[Signal], rate: float | None, truth: flo
                "raised_twice": sum(1 for n in hits.values() if n > 1),
                "not_raised": len(script.misses) - len(hits),
                "raised_unscripted": len(unscripted), "unscripted": unscripted[:10],
+               "reminders_scripted": sum(1 for k in script.misses
+                                         if k[0] is Condition.VISIT_OVERDUE),
+               "reminders_once": sum(1 for n in reminded.values() if n == 1),
+               "reminders_unscripted": stray,
                "visit_rate_month": rate, "visit_rate_month_truth": truth}
     table = "\n".join([*rows, "",
                        f"Visit rate of {START:%Y-%m} (local months): register {rate}, "
