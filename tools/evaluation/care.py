@@ -107,6 +107,7 @@ class _Script:
                  late_share: float, forget_share: float) -> None:
         self.events: list[tuple[int, str, str]] = []  # (t, resident, "visit" | kind)
         self.marks: list[tuple[int, str, int]] = []  # (t, room, round) looked in on
+        self.late: dict[tuple[Condition, str, int], int] = {}  # visits made late -> when
         self.misses: dict[tuple[Condition, str, int], int] = {}  # -> ends at (ms)
         end_ms = start_ms + days * DAY_MS
         for rid, r in reg.residents.items():
@@ -119,6 +120,8 @@ class _Script:
                 due = last + every
                 if rng.random() < late_share:  # after the grace period: a scripted miss
                     t = due + int((GRACE_DAYS + 0.5 + 2 * rng.random()) * DAY_MS)
+                    if due <= end_ms - 10 * MIN:  # its visitor reminded by the last sweep
+                        self.late[(Condition.VISIT_DUE, rid, due)] = t
                     if due + GRACE_DAYS * DAY_MS < end_ms:  # (its warning within the run)
                         self.misses[(Condition.VISIT_OVERDUE, rid, due)] = t
                 else:
@@ -214,12 +217,12 @@ def _zone(reg: Registry, site_id: str) -> datetime.tzinfo:
     return zone(reg.sites[site_id].timezone)
 
 
-def _window(script: _Script, condition: Condition, s: Signal
+def _window(scripted: dict[tuple[Condition, str, int], int], s: Signal
             ) -> tuple[Condition, str, int] | None:
-    """The scripted miss of ``condition`` whose window holds signal ``s`` (the latest: a
+    """The scripted event of signal ``s``'s condition whose window holds it (the latest: a
     round missed after another is its own)."""
-    match = [key for key, ends in script.misses.items()
-             if key[0] is condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
+    match = [key for key, ends in scripted.items()
+             if key[0] is s.condition and key[1] == s.subject and key[2] <= s.t_ms <= ends]
     return max(match, key=lambda k: k[2]) if match else None
 
 
@@ -234,13 +237,13 @@ def _score(script: _Script, raised: list[Signal], rate: float | None, truth: flo
     for s in raised:
         if s.condition is not Condition.VISIT_DUE:
             continue
-        match = _window(script, Condition.VISIT_OVERDUE, s)
+        match = _window(script.late, s)
         if match is None:
             stray += 1
         else:
             reminded[match] += 1
     for s in (s for s in raised if s.condition is not Condition.VISIT_DUE):
-        match = _window(script, s.condition, s)
+        match = _window(script.misses, s)
         if match is not None:
             hits[match] += 1
         else:
@@ -257,8 +260,7 @@ def _score(script: _Script, raised: list[Signal], rate: float | None, truth: flo
                "raised_twice": sum(1 for n in hits.values() if n > 1),
                "not_raised": len(script.misses) - len(hits),
                "raised_unscripted": len(unscripted), "unscripted": unscripted[:10],
-               "reminders_scripted": sum(1 for k in script.misses
-                                         if k[0] is Condition.VISIT_OVERDUE),
+               "reminders_scripted": len(script.late),
                "reminders_once": sum(1 for n in reminded.values() if n == 1),
                "reminders_unscripted": stray,
                "visit_rate_month": rate, "visit_rate_month_truth": truth}
