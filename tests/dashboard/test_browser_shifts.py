@@ -115,3 +115,28 @@ def test_the_incoming_nurse_accepts_the_handover_and_the_fall_is_hers(
     [alert] = [a for a in stack.alerts.db.alerts.find(open_only=True)
                if a.condition.value == "fall"]
     assert alert.owner == "nurse-2"
+
+
+def test_at_the_desk_in_english_a_late_mark_ends_the_round_s_warning(
+        home: Stack, page: Page) -> None:
+    stack = home
+    _sign_in(stack, page, "nurse-1")
+    page.click("header .lang-toggle")
+    page.locator("#open-shift").click()
+    expect(page.locator("section.round h3")).to_have_text("Round due 22:00")
+    page.locator("li.round-room[data-room=room-101] button.mark-room").click()
+    expect(page.locator("li.round-room[data-room=room-101]")).to_have_class("round-room done")
+    page.locator("#close-shift").click()
+    stack.clock.advance(31 * 60)
+    stack.alerts.run_once()
+    warning = page.locator("li.alarm[data-condition=round_missed]")
+    expect(warning).to_contain_text("a round not done in time")
+    expect(warning).to_contain_text("round of 22:00: room-102 not looked in on")
+    page.locator("#open-shift").click()
+    page.locator("li.round-room[data-room=room-102] button.mark-room").click()
+    expect(page.locator("li.round-room[data-room=room-102]")).to_have_class("round-room done")
+    page.locator("#close-shift").click()
+    stack.clock.advance(61)
+    stack.alerts.run_once()
+    expect(warning).to_have_count(0, timeout=10_000)
+    _shot(page, "round-desk-en")
