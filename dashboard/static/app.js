@@ -81,6 +81,7 @@
     fillFilters(); translate();
     await reload();
     connect();
+    window.dispatchEvent(new Event("desk:entered"));  // (a door's scanned code waits for it)
   }
 
   function fillFilters() {

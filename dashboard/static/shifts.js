@@ -48,16 +48,46 @@
         : [notes, el("button", { type: "button", class: "write-handover", onclick: act(() => post(`/api/handover/${q}`, { notes: notes.value })) }, t("hand_over"))]),
       error);
     $("shift-body").replaceChildren(dutyBox, roundBox, handBox);
+    dutyLine();
   }
 
-  async function open() {
+  async function open(site = state.site) {
     const sites = state.sites.filter((s) => s.shifts.length || s.rounds);
     $("shift-site").replaceChildren(...sites.map((s) => el("option", { value: s.site_id }, s.name)));
-    if (state.site && sites.some((s) => s.site_id === state.site)) $("shift-site").value = state.site;
+    if (site && sites.some((s) => s.site_id === site)) $("shift-site").value = site;
     $("shift").hidden = false;
     await render();
   }
 
+  // A room's door carries a code of this page's address with "#round/<site>/<room>": a
+  // nurse signed in on her phone scans it and the room is marked for the round due now.
+  async function scanned() {
+    const found = /^#round\/([^/]+)\/([^/]+)$/.exec(location.hash);
+    if (!found || !state.me) return;
+    history.replaceState(null, "", location.pathname);
+    const [site, room] = [decodeURIComponent(found[1]), decodeURIComponent(found[2])];
+    await open(site);
+    try {
+      await post(`/api/rounds/${encodeURIComponent(site)}/rooms/${encodeURIComponent(room)}`, { how: "scan" });
+      await render();
+    } catch (err) {
+      $("shift-body").prepend(el("p", { class: "error scan-refused", role: "alert" }, `${t("refused")}: ${err.detail || err.status}`));
+    }
+  }
+  // Who is on duty now at each care home the desk shows, and when the next shift begins.
+  async function dutyLine() {
+    const sites = (state.sites || []).filter((s) => s.shifts.length && (!state.site || s.site_id === state.site));
+    const rows = await Promise.all(sites.map(async (s) => [s, await api(`/api/duty/${encodeURIComponent(s.site_id)}`)]));
+    const at = (s, ms) => new Date(ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: s.timezone });
+    $("duty-now").replaceChildren(...rows.map(([s, d]) => el("span", { class: "duty-site", "data-site": s.site_id },
+      `${s.name}: ${t("on_duty")} ${d.on_duty.join(", ") || t("nobody")}` + (d.next_shift_ms ? ` · ${t("next_shift")} ${at(s, d.next_shift_ms)}` : ""))));
+    $("duty-now").hidden = rows.length === 0;
+  }
+  window.addEventListener("desk:entered", () => { dutyLine(); });
+  $("site-filter").addEventListener("change", () => { dutyLine(); });
+  setInterval(() => { if (state.me && !$("desk").hidden) dutyLine().catch(() => {}); }, 60000);
+  window.addEventListener("desk:entered", scanned);
+  window.addEventListener("hashchange", scanned);
   $("shift-site").addEventListener("change", () => render());
   $("open-shift").addEventListener("click", () => open());
   $("close-shift").addEventListener("click", () => { $("shift").hidden = true; });

@@ -110,6 +110,10 @@ def test_the_incoming_nurse_accepts_the_handover_and_the_fall_is_hers(
     finally:
         phone_context.close()
     page.locator("#close-shift").click()
+    page.locator("#open-shift").click()  # (the desk's line refreshes each minute, or now)
+    page.locator("#close-shift").click()
+    expect(page.locator("#duty-now")).to_contain_text("nurse-2")  # who is on duty, and next
+    expect(page.locator("#duty-now")).to_contain_text("00:00")
     expect(fall.locator(".acked")).to_contain_text("nurse-2")  # told live
     assert stack.alerts.db.duty.on_duty("site-000") == ["nurse-2"]
     [alert] = [a for a in stack.alerts.db.alerts.find(open_only=True)
@@ -140,3 +144,21 @@ def test_at_the_desk_in_english_a_late_mark_ends_the_round_s_warning(
     stack.alerts.run_once()
     expect(warning).to_have_count(0, timeout=10_000)
     _shot(page, "round-desk-en")
+
+
+def test_a_nurse_scans_the_code_on_a_door_and_the_room_is_marked(home: Stack) -> None:
+    """The code on room-101's door opens the desk at "#round/site-000/room-101": once
+    signed in, the room is marked for the round due now (as scanned); a code of a room not
+    on the rounds is refused with the reason."""
+    stack = home
+    with _phone() as page:
+        page.goto(stack.url + "#round/site-000/room-101")
+        page.fill("#username", "nurse-1")
+        page.fill("#password", PASSWORD)
+        page.click("#login-button")
+        row = page.locator("li.round-room[data-room=room-101]")
+        expect(row).to_have_class("round-room done")
+        page.evaluate("location.hash = '#round/site-000/room-999'")
+        expect(page.locator(".scan-refused")).to_contain_text("room-999 is not on the rounds")
+    [mark] = stack.alerts.db.rounds.of("site-000", 0, stack.clock.now_ms() + 1)
+    assert (mark.room, mark.nurse, mark.how) == ("room-101", "nurse-1", "scan")
