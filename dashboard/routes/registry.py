@@ -266,8 +266,9 @@ def record(resident_id: str, ctx: Ctx, user: Manager) -> dict[str, Any]:
 def export(resident_id: str, ctx: Ctx, user: Admin) -> JSONResponse:
     """Everything kept of one resident (a data-protection request; admins only, audited):
     the record with its contacts and notes, the devices, every alarm of theirs with its
-    timeline, notices and dispatches, and hourly summaries of their readings over the
-    last ``EXPORT_READINGS_DAYS`` days. A key-safe code is said to be set, never given."""
+    timeline, notices and dispatches, every visit made to them, and hourly summaries of
+    their readings over the last ``EXPORT_READINGS_DAYS`` days. A key-safe code is said
+    to be set, never given."""
     r = _resident(ctx, user, resident_id)
     record: dict[str, Any] = msgspec.to_builtins(r)
     record["key_safe"] = "(set)" if r.key_safe else ""
@@ -296,6 +297,7 @@ def export(resident_id: str, ctx: Ctx, user: Admin) -> JSONResponse:
                        f"{len(alerts)} alarms")
     body = {"exported_ms": now, "exported_by": user.username, "resident": record,
             "devices": [_view(d) for d in devices], "alerts": alerts,
+            "visits": [v._asdict() for v in ctx.core.db.visits.of(resident_id, 100_000)],
             "readings_hourly": readings}
     return JSONResponse(msgspec.to_builtins(body), headers={
         "Content-Disposition": f'attachment; filename="{resident_id}-export.json"'})

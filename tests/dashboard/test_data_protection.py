@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts.store.visits import Found, Method
 from dashboard.accounts.model import Role
 from telemetry.kinds import Kind
 from tests.dashboard.test_api import PASSWORD, Desk
@@ -35,6 +36,8 @@ def test_an_admin_exports_everything_kept_of_one_resident_and_it_is_audited(
     headers = desk.login("admin")
     assert desk.client.post(f"/api/alerts/{alert_id}/take", json={"note": "on it"},
                             headers=headers).status_code == 200
+    desk.db.visits.add("res-00000", "site-000", T0, "visitor-1", Method.PHONE, Found.WELL,
+                       "fine, cooking")
     got = desk.client.get("/api/registry/residents/res-00000/export")
     assert got.status_code == 200, got.text
     assert "attachment" in got.headers["content-disposition"]
@@ -48,6 +51,7 @@ def test_an_admin_exports_everything_kept_of_one_resident_and_it_is_audited(
     (alarm,) = data["alerts"]
     assert alarm["alert_id"] == alert_id and alarm["condition"] == "fall"
     assert any(e["what"] == "taken" for e in alarm["timeline"]), alarm["timeline"]
+    assert [(v["method"], v["note"]) for v in data["visits"]] == [("phone", "fine, cooking")]
     hourly = data["readings_hourly"]["heart_rate"]
     assert sum(b["samples"] for b in hourly) == 30
     log = [(e.username, e.action, e.target) for e in desk.accounts.audit_log()]
@@ -78,6 +82,8 @@ def test_a_discharged_resident_is_erased_after_the_retention_period_counts_stayi
                               device_id="wristband", gateway_id="gw-00001")])
     headers = desk.login("admin")
     alert_id = _resolved_fall(desk, "res-00000", headers)
+    desk.db.visits.add("res-00000", "site-000", T0, "visitor-1", Method.HOME, Found.CONCERNS,
+                       "knee painful")
     here = datetime.datetime.fromtimestamp(T0 / 1000, ZoneInfo("Asia/Shanghai"))
     report = f"/api/reports/response?month={here.year:04d}-{here.month:02d}"
     month = desk.client.get(report).json()
@@ -102,6 +108,10 @@ def test_a_discharged_resident_is_erased_after_the_retention_period_counts_stayi
     span = (Kind.HEART_RATE, T0 - 3_600_000, T0 + 1, 3_600_000)
     assert desk.store.buckets("res-00000", *span) == []
     assert desk.store.buckets("res-00001", *span) != []  # no one else's
+    # the visit stays as a count, without whom, by whom or what was written
+    [visit] = desk.db.visits.between(0, T0 + 1)
+    assert (visit.resident_id, visit.visitor, visit.note, visit.found) == (
+        "erased", "", "", "concerns")
     (row,) = [d for d in desk.client.get("/api/registry/discharged").json()
               if d["resident_id"] == "res-00000"]
     assert row["erased_ms"] == desk.clock.now_ms()
