@@ -116,7 +116,8 @@ class RoundSweep:
         self._next_ms = now_ms + SWEEP_EVERY_MS
         sites = [s for s in sites_watched(registry, resident_ids)
                  if registry.sites[s].rounds is not None]
-        since = db.visits.plan_since([PLAN_KEY + s for s in sites], now_ms)
+        with db.transaction():
+            since = db.visits.plan_since([PLAN_KEY + s for s in sites], now_ms)
         first = self._raised is None
         raised = self._raised = {} if self._raised is None else self._raised
         out: list[Signal] = []

@@ -418,12 +418,16 @@ class AlertService:
                 if chunk is None:
                     break
                 self._record(chunk)
-        with self._lock.hold():  # (store reads once a minute: visits, rounds, duty)
-            watched = self.bank.watched()
-            for care in (self.visits, self.rounds, self.duty):
-                self._record(care.sweep(self.core.registry, self.db, watched, now))
         self._model_due.set()  # the model's batch: its own thread, without the lock
         self.save_round(now)
+        with self._lock.hold():
+            watched = self.bank.watched()
+        # scheduled care (store reads once a minute) outside the lock: a fall never waits
+        care = [s for sweep in (self.visits, self.rounds, self.duty)
+                for s in sweep.sweep(self.core.registry, self.db, watched, now)]
+        if care:
+            with self._lock.hold():
+                self._record(care)
 
     def _run_model(self) -> None:
         """Fit and score the multivariate model (tens to hundreds of ms at 10,000

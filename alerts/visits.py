@@ -54,7 +54,8 @@ def due_visits(registry: Registry, db: AlertStore, resident_ids: Iterable[str], 
                grace_days: float = GRACE_DAYS) -> list[Due]:
     """When each of ``resident_ids`` living at home is next due a visit, soonest first."""
     ids = visited(registry, resident_ids)
-    since = db.visits.plan_since(ids, now_ms)
+    with db.transaction():  # (plans begun now: one commit, however many)
+        since = db.visits.plan_since(ids, now_ms)
     last = db.visits.last_seen()
     asked = db.visits.requested()
     out = []
