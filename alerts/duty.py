@@ -66,7 +66,8 @@ class DutySweep:
         if now_ms < self._next_ms:
             return []
         self._next_ms = now_ms + SWEEP_EVERY_MS
-        sites = [s for s in sites_watched(registry, resident_ids) if registry.sites[s].shifts]
+        sites = [s for s in sites_watched(registry, resident_ids)
+                 if s in registry.sites and registry.sites[s].shifts]
         if not sites:
             return []
         staffed = db.duty.staffed()

@@ -115,15 +115,16 @@ class RoundSweep:
             return []
         self._next_ms = now_ms + SWEEP_EVERY_MS
         sites = [s for s in sites_watched(registry, resident_ids)
-                 if registry.sites[s].rounds is not None]
+                 if s in registry.sites and registry.sites[s].rounds is not None]
         with db.transaction():
             since = db.visits.plan_since([PLAN_KEY + s for s in sites], now_ms)
         first = self._raised is None
         raised = self._raised = {} if self._raised is None else self._raised
         out: list[Signal] = []
         for site_id in sites:
-            site = registry.sites[site_id]
-            assert site.rounds is not None
+            site = registry.sites.get(site_id)
+            if site is None or site.rounds is None:
+                continue  # (the registry changed under this sweep)
             every = site.rounds.every_min * 60_000
             judged = [r for r in rounds_between(registry, db, site_id,
                                                 now_ms - every - self.late_ms,

@@ -60,7 +60,9 @@ def due_visits(registry: Registry, db: AlertStore, resident_ids: Iterable[str], 
     asked = db.visits.requested()
     out = []
     for rid in ids:
-        r = registry.residents[rid]
+        r = registry.residents.get(rid)
+        if r is None:
+            continue  # discharged a moment ago (the registry changed under this sweep)
         seen = last.get(rid)
         due = max(seen or 0, since[rid]) + registry.visit_days(r) * DAY_MS
         why = "plan"

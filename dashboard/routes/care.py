@@ -114,7 +114,9 @@ def visits_due(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     out = []
     for due in due_visits(ctx.registry, ctx.core.db, mine, now):
         r = ctx.registry.residents[due.resident_id]
+        org = ctx.registry.orgs.get(due.community)
         out.append({**due._asdict(), "display_name": r.display_name, "room": r.room,
+                    "community_name": org.name if org else "",
                     "risk_tier": r.risk_tier, "overdue": now >= due.due_ms,
                     "overdue_days": max(0, (now - due.due_ms) // DAY_MS),
                     "visit_methods": list(r.visit_methods)})

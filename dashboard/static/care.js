@@ -1,5 +1,5 @@
 // The visit register (探访) as a visitor uses it on a phone: the residents due a visit,
-// soonest first (overdue ones marked), grouped by visitor, after the desk's wellness calls
+// soonest first (overdue ones marked), grouped by visitor or by community, after the desk's wellness calls
 // of the day; a visit recorded in three taps
 // (how, what was found, a note) through /api/residents/{id}/visits, which checks it.
 "use strict";
@@ -39,8 +39,10 @@
   async function open() {
     const [due, calls] = await Promise.all([api("/api/visits/due"), api("/api/calls/today")]);
     const groups = new Map();
+    const byCommunity = $("visit-group").value === "community";
     for (const d of due) {
-      const who = d.visitor || t("no_visitor");
+      const who = byCommunity ? d.community_name || d.community || t("no_community")
+        : d.visitor || t("no_visitor");
       if (!groups.has(who)) groups.set(who, []);
       groups.get(who).push(d);
     }
@@ -53,5 +55,6 @@
   }
 
   $("open-visits").addEventListener("click", () => open());
+  $("visit-group").addEventListener("change", () => open());
   $("close-visits").addEventListener("click", () => { $("visits").hidden = true; });
 })();

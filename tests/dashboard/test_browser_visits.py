@@ -33,6 +33,8 @@ def homes(tmp_path: Path, mosquitto: LocalMosquitto) -> Iterator[Stack]:
         if item.get("gateway_id") == "gw-00001" or item.get("resident_id") == "res-00001":
             item["site_id"] = "site-001"
     doc["residents"][1].update(risk_tier="high", visitor="Test Community Worker")
+    doc["orgs"] = [{"org_id": "org-east", "name": "East Street Community"}]
+    doc["sites"][1]["org"] = "org-east"
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(doc))
     s = Stack(tmp_path, mosquitto, policy=policy.SAMPLE, registry_file=path)
@@ -57,6 +59,9 @@ def test_on_a_phone_a_visitor_records_the_overdue_visit_and_the_warning_goes(
         page.locator("#open-visits").tap()
         due = page.locator("li.visit-due[data-resident-id=res-00001]")
         expect(due).to_have_class("visit-due overdue")
+        expect(page.locator("li.visitor h3")).to_have_text(["Test Community Worker"])
+        page.locator("#visit-group").select_option("community")  # the list per community
+        expect(page.locator("li.visitor h3")).to_have_text(["East Street Community"])
         expect(due.locator(".visit-when")).to_contain_text("已逾期 4 天")
         due.locator(".visit-method").select_option("home")
         due.locator(".visit-found").select_option("concerns")
