@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from alerts.every import Every
 from alerts.model import AlertState, Condition, Severity, Signal
-from alerts.rounds import SWEEP_EVERY_MS, sites_watched
+from alerts.rounds import sites_watched
 from alerts.store import AlertStore
 from alerts.visits import due_visits
 from registry import Registry
 from registry.time import shift_at
+from telemetry.clock import MIN_MS
 
 
 def handover_view(registry: Registry, db: AlertStore, site_id: str, now_ms: int
@@ -59,13 +61,12 @@ class DutySweep:
     """Raises and ends ``NOBODY_ON_DUTY`` for the care homes judged on this node."""
 
     def __init__(self) -> None:
-        self._next_ms = 0
+        self._every = Every(MIN_MS)  # (once a minute)
 
     def sweep(self, registry: Registry, db: AlertStore, resident_ids: Iterable[str],
               now_ms: int) -> list[Signal]:
-        if now_ms < self._next_ms:
+        if not self._every.due(now_ms):
             return []
-        self._next_ms = now_ms + SWEEP_EVERY_MS
         sites = [s for s in sites_watched(registry, resident_ids)
                  if s in registry.sites and registry.sites[s].shifts]
         if not sites:

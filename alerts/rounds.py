@@ -6,17 +6,17 @@ same warning. Raised by one node: the one that watches the site's first resident
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from alerts.every import Every
 from alerts.model import Condition, Signal
 from alerts.store import AlertStore
 from registry import Registry, Site
-from registry.time import round_slots, zone
+from registry.time import round_slots, wall_clock
+from telemetry.clock import MIN_MS
 
 LATE_MIN = 30
-SWEEP_EVERY_MS = 60_000
 PLAN_KEY = "site:"  # a site's rounds are judged from the day its plan was first seen
 
 
@@ -76,11 +76,6 @@ def current_round(registry: Registry, db: AlertStore, site_id: str, now_ms: int
     return found[-1] if found else None
 
 
-def hhmm(site: Site, t_ms: int) -> str:
-    at = datetime.datetime.fromtimestamp(t_ms / 1000, tz=zone(site.timezone))
-    return f"{at.hour:02d}:{at.minute:02d}"
-
-
 def rounds_on_time(registry: Registry, db: AlertStore, site_ids: Iterable[str], from_ms: int,
                    to_ms: int, late_min: float = LATE_MIN) -> tuple[int, int]:
     """(rounds due, rounds with every room marked within ``late_min``) at ``site_ids`` in
@@ -107,13 +102,12 @@ class RoundSweep:
     def __init__(self, late_min: float = LATE_MIN) -> None:
         self.late_ms = int(late_min * 60_000)
         self._raised: dict[str, int] | None = None  # site -> the round it was raised for
-        self._next_ms = 0
+        self._every = Every(MIN_MS)  # (once a minute)
 
     def sweep(self, registry: Registry, db: AlertStore, resident_ids: Iterable[str],
               now_ms: int) -> list[Signal]:
-        if now_ms < self._next_ms:
+        if not self._every.due(now_ms):
             return []
-        self._next_ms = now_ms + SWEEP_EVERY_MS
         sites = [s for s in sites_watched(registry, resident_ids)
                  if s in registry.sites and registry.sites[s].rounds is not None]
         with db.transaction():
@@ -139,7 +133,7 @@ class RoundSweep:
             if missing and raised.get(site_id) != latest.slot_ms:
                 raised[site_id] = latest.slot_ms
                 out.append(Signal(Condition.ROUND_MISSED, site_id, True, now_ms, site_id, "",
-                                  f"round of {hhmm(site, latest.slot_ms)}: "
+                                  f"round of {wall_clock(site.timezone, latest.slot_ms)}: "
                                   f"{', '.join(missing)} not looked in on"))
             elif not missing and site_id in raised:
                 del raised[site_id]

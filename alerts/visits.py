@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from alerts.every import Every
 from alerts.model import Condition, Signal
 from alerts.store import AlertStore
 from alerts.store.visits import VISITED, Visit
 from registry import Registry
-from telemetry.clock import DAY_MS
+from telemetry.clock import DAY_MS, MIN_MS
 
 GRACE_DAYS = 3.0
 CONDITIONS = (Condition.VISIT_DUE, Condition.VISIT_OVERDUE)
-SWEEP_EVERY_MS = 60_000
 
 
 class Due(NamedTuple):
@@ -106,13 +106,12 @@ class VisitSweep:
     def __init__(self, grace_days: float = GRACE_DAYS) -> None:
         self.grace_days = grace_days
         self._raised: dict[Condition, set[str]] | None = None  # (None: not yet read)
-        self._next_ms = 0
+        self._every = Every(MIN_MS)  # (once a minute)
 
     def sweep(self, registry: Registry, db: AlertStore, resident_ids: Iterable[str],
               now_ms: int) -> list[Signal]:
-        if now_ms < self._next_ms:
+        if not self._every.due(now_ms):
             return []
-        self._next_ms = now_ms + SWEEP_EVERY_MS
         if self._raised is None:
             self._raised = {c: {a.subject for a in db.alerts.find(
                 open_only=True, conditions=(c,), limit=1_000_000)} for c in CONDITIONS}

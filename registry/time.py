@@ -38,6 +38,12 @@ def local_day(timezone: str, at_ms: int) -> datetime.date:
     return datetime.datetime.fromtimestamp(at_ms / 1000, tz=zone(timezone)).date()
 
 
+def wall_clock(timezone: str, at_ms: int) -> str:
+    """What the site's clocks show at ``at_ms``: "HH:MM"."""
+    at = datetime.datetime.fromtimestamp(at_ms / 1000, tz=zone(timezone))
+    return f"{at.hour:02d}:{at.minute:02d}"
+
+
 def at_local(timezone: str, day: datetime.date, minute: int) -> int:
     """The instant (UTC ms) the site's clocks show ``minute`` after midnight on ``day``
     (a wall time skipped by a change to summer time falls after the change)."""

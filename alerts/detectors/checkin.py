@@ -20,7 +20,7 @@ from alerts.detectors import snapshot
 from alerts.detectors.base import Timer
 from alerts.model import Condition, Signal
 from registry import CheckIn
-from registry.time import at_local, local_day, minute_of_day, zone
+from registry.time import at_local, local_day, minute_of_day, wall_clock
 from telemetry.kinds import Kind
 from telemetry.reading import Reading
 
@@ -92,14 +92,9 @@ class CheckInRule:
         if not state.missed:
             return []
         state.missed = ""
-        minute = self._local_minute(t)
         return [Signal(Condition.CHECKIN_MISSED, self.resident_id, False, t, *self._where,
-                       f"checked in at {minute // 60:02d}:{minute % 60:02d} "
-                       f"({reading.kind.value})", reading.device_id)]
-
-    def _local_minute(self, t_ms: int) -> int:
-        at = datetime.datetime.fromtimestamp(t_ms / 1000, tz=zone(self._zone))
-        return at.hour * 60 + at.minute
+                       f"checked in at {wall_clock(self._zone, t)} ({reading.kind.value})",
+                       reading.device_id)]
 
     def tick(self, now_ms: int) -> list[Signal]:
         day, start, end = self._window(now_ms)

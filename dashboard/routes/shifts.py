@@ -21,6 +21,7 @@ from dashboard.deps import Ctx, Nurse, User
 from dashboard.errors import SIGNED_IN, answers
 from dashboard.routes.response import Month, _span
 from registry import Site
+from registry.time import shift_at
 from telemetry.clock import DAY_MS
 
 router = APIRouter(prefix="/api", tags=["shifts"], responses=SIGNED_IN)
@@ -111,13 +112,14 @@ def export_rounds(site_id: str, ctx: Ctx, user: User, month: Month = None) -> Ht
 def duty(site_id: str, ctx: Ctx, user: User) -> dict[str, Any]:
     """Who is on duty now, when this shift began and the next begins, and the handover
     written and not yet accepted (if one is)."""
-    _site(ctx, user, site_id)
-    view = handover_view(ctx.registry, ctx.core.db, site_id, ctx.clock.now_ms())
-    pending = [h._asdict() for h in ctx.core.db.duty.handovers(
-        (site_id,), view["shift_start_ms"] - DAY_MS, ctx.clock.now_ms() + 1)
-        if h.accepted_by is None]
-    return {"on_duty": view["on_duty"], "shift_start_ms": view["shift_start_ms"],
-            "next_shift_ms": view["next_shift_ms"], "pending": pending[:1]}
+    site = _site(ctx, user, site_id)
+    now = ctx.clock.now_ms()
+    start, upcoming = shift_at(site.timezone, site.shifts, now) or (now, None)
+    pending = [h._asdict() for h in ctx.core.db.duty.handovers((site_id,), start - DAY_MS,
+                                                               now + 1)
+               if h.accepted_by is None]
+    return {"on_duty": ctx.core.db.duty.on_duty(site_id), "shift_start_ms": start,
+            "next_shift_ms": upcoming, "pending": pending[:1]}
 
 
 @router.post("/duty/{site_id}/{change}", responses=answers(404))
