@@ -15,6 +15,7 @@ from alerts.model import PROFILES, Condition, Severity, Signal
 from registry import CheckIn, Registry, RegistryError, RegistryFile, Resident, Site
 from registry.time import at_local
 from telemetry.kinds import Kind
+from tests.support.days import summer_time_day
 from tests.support.readings import reading
 
 MIN = 60_000
@@ -23,17 +24,6 @@ SHANGHAI, BERLIN = "Asia/Shanghai", "Europe/Berlin"
 
 def _days_ahead(n: int) -> datetime.date:
     return datetime.date.today() + datetime.timedelta(days=n)
-
-
-def _summer_time_day() -> datetime.date:
-    """The next last Sunday of March (Europe's clocks go forward that night)."""
-    today = datetime.date.today()
-    for year in (today.year, today.year + 1):
-        day = datetime.date(year, 3, 31)
-        day -= datetime.timedelta(days=(day.weekday() + 1) % 7)
-        if day > today:
-            return day
-    raise AssertionError("unreachable")
 
 
 def _rule(zone: str = SHANGHAI, start_ms: int = 0, **rule: object) -> CheckInRule:
@@ -107,7 +97,7 @@ def test_getting_out_of_bed_counts_lying_down_does_not() -> None:
 
 @pytest.mark.parametrize("zone", [SHANGHAI, BERLIN])
 def test_the_window_is_the_site_s_wall_clock_on_the_day_summer_time_begins(zone: str) -> None:
-    day = _summer_time_day()
+    day = summer_time_day()
     rule = _rule(zone, start_ms=at_local(zone, day, 0) - 2 * 24 * 60 * MIN)
     before = day - datetime.timedelta(days=1)
     hits = []

@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from playwright.sync_api import Page, expect
 
-import registry
 from alerts import policy
 from alerts.detectors.checkin import CheckInRule
 from alerts.model import Condition
@@ -29,6 +28,7 @@ from telemetry.reading import Reading
 from telemetry.topics import Channel
 from tests.dashboard.test_browser import PASSWORD, Stack, _phone, _shot, _sign_in
 from tests.dashboard.test_browser import page as page  # (the desktop page fixture)
+from tests.support.registries import edited_sample
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ def test_a_manager_sets_a_check_in_and_a_missed_one_reaches_desk_and_family(
     page.locator("#close-resident").click()
 
     _at(stack, "09:59")
-    expect(page.locator("li.alarm[data-condition=checkin_missed]")).to_have_count(0)
+    assert stack.alerts.db.alerts.find(conditions=(Condition.CHECKIN_MISSED,)) == []
     _at(stack, "10:00")
     check = page.locator("li.alarm[data-condition=checkin_missed]")
     expect(check).to_be_visible(timeout=5000)
@@ -120,10 +120,10 @@ def test_a_manager_sets_a_check_in_and_a_missed_one_reaches_desk_and_family(
 
 def test_on_a_phone_a_nurse_takes_a_missed_check_in_and_the_family_is_not_texted(
         tmp_path: Path, mosquitto: LocalMosquitto) -> None:
-    doc = yaml.safe_load(registry.SAMPLE.read_text())
-    doc["residents"][0]["checkin"] = {"since": "06:30", "by": "09:00", "means": ["answer"]}
-    registry_file = tmp_path / "registry.yaml"
-    registry_file.write_text(yaml.safe_dump(doc))
+    def by_the_button(doc: dict[str, Any]) -> None:
+        doc["residents"][0]["checkin"] = {"since": "06:30", "by": "09:00",
+                                          "means": ["answer"]}
+    registry_file = edited_sample(tmp_path, by_the_button)
     stack = Stack(tmp_path, mosquitto, start_ms=_next_morning(), policy=policy.SAMPLE,
                   registry_file=registry_file)
     try:

@@ -10,16 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from playwright.sync_api import Page, expect
 
-import registry
 from dashboard.accounts.model import Role
 from harness.mosquitto import LocalMosquitto
 from registry.time import at_local, local_day
 from telemetry.clock import SystemClock
 from tests.dashboard.test_browser import PASSWORD, Stack, _phone, _shot, _sign_in
 from tests.dashboard.test_browser import page as page  # (the desktop page fixture)
+from tests.support.registries import edited_sample, night_rounds
 
 pytestmark = pytest.mark.integration
 ZONE = "Asia/Shanghai"
@@ -33,13 +32,7 @@ def _tonight() -> int:
 
 @pytest.fixture
 def home(tmp_path: Path, mosquitto: LocalMosquitto) -> Iterator[Stack]:
-    doc = yaml.safe_load(registry.SAMPLE.read_text())
-    doc["sites"][0]["shifts"] = ["08:00", "16:00", "00:00"]
-    doc["sites"][0]["rounds"] = {"start": "22:00", "end": "06:00", "every_min": 120}
-    for r in doc["residents"]:
-        r["risk_tier"] = "high"
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path = edited_sample(tmp_path, night_rounds)
     s = Stack(tmp_path, mosquitto, start_ms=_tonight() - 60_000, registry_file=path)
     s.accounts.create_user("nurse-2", PASSWORD, Role.NURSE, s.clock.now_ms())
     s.alerts.run_once()  # (the rounds are judged from now)

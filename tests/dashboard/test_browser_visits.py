@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from playwright.sync_api import Page, expect
 
-import registry
 from alerts import policy
 from alerts.model import Condition
 from dashboard.accounts.model import Role
@@ -20,6 +19,7 @@ from harness.mosquitto import LocalMosquitto
 from telemetry.clock import DAY_MS
 from tests.dashboard.test_browser import PASSWORD, Stack, _phone, _shot, _sign_in
 from tests.dashboard.test_browser import page as page  # (the desktop page fixture)
+from tests.support.registries import edited_sample, moved_home
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -28,15 +28,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def homes(tmp_path: Path, mosquitto: LocalMosquitto) -> Iterator[Stack]:
     """Test Resident B lives at home (site-001), high risk: visited weekly."""
-    doc = yaml.safe_load(registry.SAMPLE.read_text())
-    for item in (*doc["gateways"], *doc["residents"]):
-        if item.get("gateway_id") == "gw-00001" or item.get("resident_id") == "res-00001":
-            item["site_id"] = "site-001"
-    doc["residents"][1].update(risk_tier="high", visitor="Test Community Worker")
-    doc["orgs"] = [{"org_id": "org-east", "name": "East Street Community"}]
-    doc["sites"][1]["org"] = "org-east"
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    def visited_weekly(doc: dict[str, Any]) -> None:
+        moved_home(doc)
+        doc["residents"][1].update(risk_tier="high", visitor="Test Community Worker")
+        doc["orgs"] = [{"org_id": "org-east", "name": "East Street Community"}]
+        doc["sites"][1]["org"] = "org-east"
+    path = edited_sample(tmp_path, visited_weekly)
     s = Stack(tmp_path, mosquitto, policy=policy.SAMPLE, registry_file=path)
     s.accounts.create_user("worker-1", PASSWORD, Role.NURSE, s.clock.now_ms(), ("site-001",))
     try:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 import registry as registry_module
 from alerts.duty import DutySweep
@@ -19,6 +18,7 @@ from alerts.rounds import RoundSweep
 from dashboard.accounts.model import Role
 from tests.dashboard.test_api import PASSWORD, Desk
 from tests.support.readings import T0
+from tests.support.registries import edited_sample, night_rounds
 
 RESIDENTS = ("res-00000", "res-00001")
 H = 3600
@@ -28,14 +28,7 @@ H = 3600
 def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
     """The sample care home (site-000, Shanghai) with three shifts and night rounds every
     2 h; both residents high risk. The clock at 08:00 local, a shift's start."""
-    data = yaml.safe_load(registry_module.SAMPLE.read_text())
-    data["sites"][0]["shifts"] = ["08:00", "16:00", "00:00"]
-    data["sites"][0]["rounds"] = {"start": "22:00", "end": "06:00", "every_min": 120}
-    for r in data["residents"]:
-        r["risk_tier"] = "high"
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(data))
-    monkeypatch.setattr(registry_module, "SAMPLE", path)
+    monkeypatch.setattr(registry_module, "SAMPLE", edited_sample(tmp_path, night_rounds))
     d = Desk(tmp_path)
     d.accounts.create_user("nurse-2", PASSWORD, Role.NURSE, T0, ("site-000",))
     d.accounts.create_user("nurse-far", PASSWORD, Role.NURSE, T0, ("site-001",))
@@ -108,7 +101,14 @@ def test_rounds_refuse_what_is_not_on_them(desk: Desk) -> None:
     answer = desk.client.post("/api/rounds/site-000/rooms/room-101", headers=headers, json={})
     assert answer.status_code == 409 and "no round is due" in answer.json()["detail"]
     headers = desk.login("nurse-far")  # another site's nurse: no such site for them
-    assert desk.client.get("/api/rounds/site-000").status_code == 404
+    for path in ("/api/rounds/site-000", "/api/rounds/site-000/export", "/api/duty/site-000",
+                 "/api/handover/site-000"):
+        assert desk.client.get(path).status_code == 404, path
+    for path in ("/api/duty/site-000/on", "/api/handover/site-000",
+                 "/api/handover/site-000/1/accept"):
+        assert desk.client.post(path, headers=headers, json={}).status_code == 404, path
+    report = desk.client.get("/api/reports/response").json()  # none of site-000's figures
+    assert report["rounds"]["due"] == 0 and report["handovers"]["written"] == 0
     assert desk.client.post("/api/rounds/site-000/rooms/room-101", headers=headers,
                             json={}).status_code == 404
     headers = desk.login("viewer")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 import registry as registry_module
 from alerts import policy
@@ -19,6 +19,7 @@ from dashboard.accounts.model import Role
 from telemetry.clock import DAY_MS
 from tests.dashboard.test_api import PASSWORD, Desk
 from tests.support.readings import T0
+from tests.support.registries import edited_sample, moved_home
 
 ALL = ("res-00000", "res-00001", "res-00002")
 
@@ -28,22 +29,18 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
     """site-000 (a care home, org-b) keeps res-00000; site-001 (homes in community org-a,
     weekly for high risk, 40 days for the rest) has res-00001 (high risk) and res-00002;
     nurse-a sees site-001 only, nurse-b site-000 only."""
-    data = yaml.safe_load(registry_module.SAMPLE.read_text())
-    data["orgs"] = [{"org_id": "org-a", "name": "Community A",
-                     "visit_days": {"high": 7, "standard": 40, "low": 90}},
-                    {"org_id": "org-b", "name": "Community B"}]
-    data["sites"][0]["org"] = "org-b"
-    data["sites"][1]["org"] = "org-a"
-    for item in (*data["gateways"], *data["residents"]):
-        if item.get("gateway_id") == "gw-00001" or item.get("resident_id") == "res-00001":
-            item["site_id"] = "site-001"
-    data["residents"][1]["risk_tier"] = "high"
-    data["residents"][1]["visitor"] = "Test Community Worker"
-    data["residents"].append({"resident_id": "res-00002", "site_id": "site-001",
-                              "room": "flat-3", "display_name": "Test Resident C"})
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(data))
-    monkeypatch.setattr(registry_module, "SAMPLE", path)
+    def two_communities(data: dict[str, Any]) -> None:
+        moved_home(data)
+        data["orgs"] = [{"org_id": "org-a", "name": "Community A",
+                         "visit_days": {"high": 7, "standard": 40, "low": 90}},
+                        {"org_id": "org-b", "name": "Community B"}]
+        data["sites"][0]["org"] = "org-b"
+        data["sites"][1]["org"] = "org-a"
+        data["residents"][1]["risk_tier"] = "high"
+        data["residents"][1]["visitor"] = "Test Community Worker"
+        data["residents"].append({"resident_id": "res-00002", "site_id": "site-001",
+                                  "room": "flat-3", "display_name": "Test Resident C"})
+    monkeypatch.setattr(registry_module, "SAMPLE", edited_sample(tmp_path, two_communities))
     d = Desk(tmp_path)
     d.accounts.create_user("nurse-a", PASSWORD, Role.NURSE, T0, ("site-001",))
     d.accounts.create_user("nurse-b", PASSWORD, Role.NURSE, T0, ("site-000",))
@@ -70,6 +67,7 @@ def test_visits_fall_due_by_tier_and_the_organisation_s_interval(desk: Desk) -> 
     desk.client.post("/api/logout")
     desk.login("nurse-b")
     assert desk.client.get("/api/visits/due").json() == []  # nothing beside its own
+    assert desk.client.get("/api/calls/today").json() == []
 
 
 def test_an_overdue_visit_is_raised_once_and_the_visit_ends_it(desk: Desk) -> None:
@@ -207,15 +205,13 @@ def test_a_major_change_brings_the_visit_to_within_a_day(desk: Desk) -> None:
 
 def test_wellness_calls_of_the_day_list_those_visited_by_phone(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = yaml.safe_load(registry_module.SAMPLE.read_text())
-    data["residents"] += [
-        {"resident_id": f"res-0001{i}", "site_id": "site-001", "room": f"flat-{i}",
-         "display_name": f"Test Resident {i}", "visit_methods": methods,
-         "risk_tier": "high"}
-        for i, methods in enumerate((["phone"], ["home"], ["phone", "home"]))]
-    path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump(data))
-    monkeypatch.setattr(registry_module, "SAMPLE", path)
+    def three_at_home(data: dict[str, Any]) -> None:
+        data["residents"] += [
+            {"resident_id": f"res-0001{i}", "site_id": "site-001", "room": f"flat-{i}",
+             "display_name": f"Test Resident {i}", "visit_methods": methods,
+             "risk_tier": "high"}
+            for i, methods in enumerate((["phone"], ["home"], ["phone", "home"]))]
+    monkeypatch.setattr(registry_module, "SAMPLE", edited_sample(tmp_path, three_at_home))
     desk = Desk(tmp_path)
     try:
         VisitSweep().sweep(desk.registry, desk.db, ["res-00010", "res-00011", "res-00012"],

@@ -10,19 +10,9 @@ import datetime
 import pytest
 
 from registry.time import at_local, round_slots, shift_at, zone
+from tests.support.days import summer_time_day
 
 HOUR = 3_600_000
-
-
-def _summer_time_day() -> datetime.date:
-    """The next last Sunday of March (Europe's clocks go forward that night)."""
-    today = datetime.date.today()
-    for year in (today.year, today.year + 1):
-        day = datetime.date(year, 3, 31)
-        day -= datetime.timedelta(days=(day.weekday() + 1) % 7)
-        if day > today:
-            return day
-    raise AssertionError("unreachable")
 
 
 def _wall(tz: str, t_ms: int) -> str:
@@ -31,7 +21,7 @@ def _wall(tz: str, t_ms: int) -> str:
 
 @pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin"])
 def test_a_shift_begins_at_its_wall_clock_time_on_the_day_summer_time_begins(tz: str) -> None:
-    day = _summer_time_day()
+    day = summer_time_day()
     shifts = ["08:00", "16:00", "00:00"]
     noon = at_local(tz, day, 12 * 60)
     shift = shift_at(tz, shifts, noon)
@@ -47,7 +37,7 @@ def test_a_shift_begins_at_its_wall_clock_time_on_the_day_summer_time_begins(tz:
 
 @pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin"])
 def test_a_night_s_rounds_fall_on_the_wall_clock_across_the_change(tz: str) -> None:
-    day = _summer_time_day()
+    day = summer_time_day()
     night_before = day - datetime.timedelta(days=1)
     slots = round_slots(tz, "22:00", "06:00", 120, at_local(tz, night_before, 12 * 60),
                         at_local(tz, day, 12 * 60))
